@@ -1,0 +1,551 @@
+/*
+ * output.c - the CLI's result writers: one record per result, as aligned
+ * text, JSON Lines or CSV, buffered and written in whole records.
+ *
+ * This file owns the record formats (the JSON keys and CSV columns are an
+ * interface other programs parse, so their order and spelling change only
+ * on purpose), the escaping that keeps remote-controlled text from breaking
+ * them, and the output buffer with its error rule. Target input and detail
+ * text may hold any byte but NUL: JSON gets RFC 8259 escapes and U+FFFD for
+ * bytes that are not UTF-8, so every line parses; CSV gets RFC 4180 quoting;
+ * text, which goes to terminals, gets \xNN for control bytes (C0, DEL, and
+ * C1 whether raw or UTF-8 encoded) and for bytes that are not UTF-8, so no
+ * escape sequence from a target ever reaches the terminal.
+ *
+ * Formatting is a pure function (out_format_result) that counts what it
+ * could not store, snprintf-style; out_result formats straight into the
+ * free tail of the buffer and flushes and retries when the record did not
+ * fit, so a record is never split across two flushes.
+ */
+#include "output.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ADDR_COL 22   /* text: "ip:port" column width */
+#define STATUS_COL 11 /* text: status column width ("unreachable") */
+#define RTT_COL 10    /* text: rtt column width ("999.999 ms") */
+
+static const char csv_header[] =
+	"input,index,ip,port,status,rtt_us,attempts,elapsed_us,error,detail\n";
+
+/*
+ * A bounded writer that keeps counting past its end, so the caller learns
+ * the full length of what did not fit.
+ */
+struct sink {
+	char *buf;  /* destination */
+	size_t cap; /* bytes usable in buf, the NUL included */
+	size_t len; /* bytes produced so far, stored or not */
+};
+
+static void put_mem(struct sink *k, const void *p, size_t n)
+{
+	if (k->len < k->cap) {
+		size_t room = k->cap - k->len;
+
+		memcpy(k->buf + k->len, p, n < room ? n : room);
+	}
+	k->len += n;
+}
+
+static void put_char(struct sink *k, char c)
+{
+	if (k->len < k->cap)
+		k->buf[k->len] = c;
+	k->len++;
+}
+
+static void put_str(struct sink *k, const char *s)
+{
+	put_mem(k, s, strlen(s));
+}
+
+static void put_u64(struct sink *k, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+
+	put_mem(k, tmp, (size_t)n);
+}
+
+static void put_pad(struct sink *k, size_t n)
+{
+	for (; n > 0; n--)
+		put_char(k, ' ');
+}
+
+/* Terminates the text (truncating if need be) and returns its length. */
+static size_t sink_end(struct sink *k)
+{
+	if (k->cap > 0)
+		k->buf[k->len < k->cap ? k->len : k->cap - 1] = '\0';
+	return k->len;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (1 to 4) with its code
+ * point in *cp, or 0 if the byte at s does not start one: overlong forms,
+ * surrogates and values past U+10FFFF are ill-formed (RFC 3629). s is
+ * NUL-terminated, and NUL is not a continuation byte, so the scan stops
+ * at the end of the string.
+ */
+static unsigned int utf8_seq(const unsigned char *s, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	unsigned int n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static const char hex[] = "0123456789abcdef";
+
+/* A JSON string, or null. Control characters (C0, DEL, C1) become \u00XX;
+ * bytes that are not UTF-8 become \ufffd, one per byte. */
+static void json_str(struct sink *k, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	char esc[6] = { '\\', 'u', '0', '0' };
+
+	if (!s) {
+		put_str(k, "null");
+		return;
+	}
+	put_char(k, '"');
+	while (*s) {
+		uint32_t cp;
+		unsigned int n = utf8_seq(s, &cp);
+
+		if (n == 0) {
+			put_str(k, "\\ufffd");
+			s++;
+			continue;
+		}
+		if (cp == '"' || cp == '\\') {
+			put_char(k, '\\');
+			put_char(k, (char)cp);
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			esc[4] = hex[cp >> 4];
+			esc[5] = hex[cp & 0xf];
+			put_mem(k, esc, sizeof(esc));
+		} else {
+			put_mem(k, s, n);
+		}
+		s += n;
+	}
+	put_char(k, '"');
+}
+
+/* A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
+ * comma, quote, CR or LF; nothing for NULL. Other bytes pass unchanged. */
+static void csv_field(struct sink *k, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		put_str(k, s);
+		return;
+	}
+	put_char(k, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			put_char(k, '"');
+		put_char(k, *s);
+	}
+	put_char(k, '"');
+}
+
+static void put_hex_byte(struct sink *k, unsigned char c)
+{
+	char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 0xf] };
+
+	put_mem(k, esc, sizeof(esc));
+}
+
+/* Text for a terminal: control bytes (C0, DEL), UTF-8 encoded C1 controls
+ * and bytes that are not UTF-8 become \xNN, byte by byte. */
+static void text_str(struct sink *k, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		uint32_t cp;
+		unsigned int i, n = utf8_seq(s, &cp);
+
+		if (n == 0) {
+			put_hex_byte(k, *s++);
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			for (i = 0; i < n; i++)
+				put_hex_byte(k, s[i]);
+			s += n;
+		} else {
+			put_mem(k, s, n);
+			s += n;
+		}
+	}
+}
+
+/*
+ * The probed address as text, and its port. Returns 0 with ip empty when
+ * there is no usable address (never probed, or a family we do not print).
+ */
+static int addr_text(const struct rp_result *r, char ip[INET6_ADDRSTRLEN],
+		     unsigned int *port)
+{
+	ip[0] = '\0';
+	*port = 0;
+	if (!r->addr)
+		return 0;
+	if (r->addr->sa_family == AF_INET &&
+	    r->addrlen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const void *)r->addr;
+
+		if (!inet_ntop(AF_INET, &sin->sin_addr, ip, INET6_ADDRSTRLEN))
+			return 0;
+		*port = ntohs(sin->sin_port);
+		return AF_INET;
+	}
+	if (r->addr->sa_family == AF_INET6 &&
+	    r->addrlen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *sin6 = (const void *)r->addr;
+
+		if (!inet_ntop(AF_INET6, &sin6->sin6_addr, ip,
+			       INET6_ADDRSTRLEN)) {
+			ip[0] = '\0';
+			return 0;
+		}
+		*port = ntohs(sin6->sin6_port);
+		return AF_INET6;
+	}
+	return 0;
+}
+
+/* The errno name worth showing: none for outcomes that explain themselves. */
+static const char *error_name(const struct rp_result *r)
+{
+	switch (r->status) {
+	case RP_STATUS_OPEN:
+	case RP_STATUS_CLOSED:
+	case RP_STATUS_FILTERED:
+	case RP_STATUS_CANCELLED:
+		return NULL;
+	default:
+		return r->err ? rp_errno_name(r->err) : NULL;
+	}
+}
+
+static void format_json(struct sink *k, const struct rp_result *r,
+			const char *ip, int family, unsigned int port)
+{
+	put_str(k, "{\"input\":");
+	json_str(k, r->input ? r->input : "");
+	put_str(k, ",\"index\":");
+	put_u64(k, r->index);
+	put_str(k, ",\"ip\":");
+	json_str(k, family ? ip : NULL);
+	put_str(k, ",\"port\":");
+	if (family)
+		put_u64(k, port);
+	else
+		put_str(k, "null");
+	put_str(k, ",\"status\":");
+	json_str(k, rp_status_name(r->status));
+	put_str(k, ",\"rtt_us\":");
+	put_u64(k, r->rtt_us);
+	put_str(k, ",\"attempts\":");
+	put_u64(k, r->attempts);
+	put_str(k, ",\"elapsed_us\":");
+	put_u64(k, r->elapsed_us);
+	put_str(k, ",\"error\":");
+	json_str(k, error_name(r));
+	put_str(k, ",\"detail\":");
+	json_str(k, r->detail);
+	put_str(k, "}\n");
+}
+
+static void format_csv(struct sink *k, const struct rp_result *r,
+		       const char *ip, int family, unsigned int port)
+{
+	csv_field(k, r->input);
+	put_char(k, ',');
+	put_u64(k, r->index);
+	put_char(k, ',');
+	csv_field(k, ip);
+	put_char(k, ',');
+	if (family)
+		put_u64(k, port);
+	put_char(k, ',');
+	csv_field(k, rp_status_name(r->status));
+	put_char(k, ',');
+	put_u64(k, r->rtt_us);
+	put_char(k, ',');
+	put_u64(k, r->attempts);
+	put_char(k, ',');
+	put_u64(k, r->elapsed_us);
+	put_char(k, ',');
+	csv_field(k, error_name(r));
+	put_char(k, ',');
+	csv_field(k, r->detail);
+	put_char(k, '\n');
+}
+
+/*
+ *   192.0.2.1:22           open          0.123 ms
+ *   [2001:db8::1]:80       unreachable   1.500 ms  EHOSTUNREACH
+ *   -                      invalid              -  t.txt:3: bad port (x:99999)
+ */
+static void format_text(struct sink *k, const struct rp_result *r,
+			const char *ip, int family, unsigned int port)
+{
+	char where[INET6_ADDRSTRLEN + 16], rtt[32];
+	const char *status = rp_status_name(r->status);
+	const char *err = error_name(r);
+	const char *input = r->input ? r->input : "";
+	size_t n;
+	int show_input;
+
+	if (family == AF_INET6)
+		snprintf(where, sizeof(where), "[%s]:%u", ip, port);
+	else if (family)
+		snprintf(where, sizeof(where), "%s:%u", ip, port);
+	else
+		where[0] = '\0';
+	show_input = input[0] && strcmp(input, where) != 0;
+
+	if (r->rtt_us || r->status == RP_STATUS_OPEN ||
+	    r->status == RP_STATUS_CLOSED)
+		snprintf(rtt, sizeof(rtt), "%" PRIu32 ".%03" PRIu32 " ms",
+			 r->rtt_us / 1000, r->rtt_us % 1000);
+	else
+		strcpy(rtt, "-");
+
+	n = strlen(where[0] ? where : "-");
+	put_str(k, where[0] ? where : "-");
+	put_pad(k, n < ADDR_COL ? ADDR_COL - n + 1 : 1);
+	n = k->len;
+	text_str(k, status);
+	n = k->len - n;
+	put_pad(k, n < STATUS_COL ? STATUS_COL - n + 1 : 1);
+	n = strlen(rtt);
+	put_pad(k, n < RTT_COL ? RTT_COL - n : 0);
+	put_str(k, rtt);
+	if (err || r->detail) {
+		put_str(k, "  ");
+		if (err)
+			text_str(k, err);
+		if (err && r->detail)
+			put_str(k, ": ");
+		if (r->detail)
+			text_str(k, r->detail);
+	}
+	if (show_input) {
+		put_str(k, " (");
+		text_str(k, input);
+		put_char(k, ')');
+	}
+	put_char(k, '\n');
+}
+
+size_t out_format_result(char *buf, size_t cap, enum out_format f,
+			 const struct rp_result *r)
+{
+	struct sink k = { .buf = buf, .cap = cap };
+	char ip[INET6_ADDRSTRLEN];
+	unsigned int port;
+	int family = addr_text(r, ip, &port);
+
+	switch (f) {
+	case OUT_JSONL:
+		format_json(&k, r, ip, family, port);
+		break;
+	case OUT_CSV:
+		format_csv(&k, r, ip, family, port);
+		break;
+	case OUT_TEXT:
+	default:
+		format_text(&k, r, ip, family, port);
+		break;
+	}
+	return sink_end(&k);
+}
+
+int out_format_parse(const char *s)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, "text"))
+		return OUT_TEXT;
+	if (!strcmp(s, "jsonl") || !strcmp(s, "json"))
+		return OUT_JSONL;
+	if (!strcmp(s, "csv"))
+		return OUT_CSV;
+	return -1;
+}
+
+int out_init(struct out *o, int fd, enum out_format f, unsigned int flags)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	if (f != OUT_TEXT && f != OUT_JSONL && f != OUT_CSV)
+		return -EINVAL;
+	o->format = f;
+	o->flags = flags;
+	o->buf = malloc(OUT_BUF_SIZE);
+	if (!o->buf)
+		return -ENOMEM;
+	o->cap = OUT_BUF_SIZE;
+	return 0;
+}
+
+void out_release(struct out *o)
+{
+	free(o->buf);
+	o->buf = NULL;
+	o->len = 0;
+	o->cap = 0;
+}
+
+/* Marks the writer failed: from now on every call is a no-op. */
+static int fail(struct out *o, int err)
+{
+	if (!o->err)
+		o->err = err;
+	o->len = 0;
+	return o->err;
+}
+
+/* Writes all of p, or fails the writer. */
+static int write_all(struct out *o, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(o->fd, p, len);
+
+		if (n < 0) {
+			struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
+
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* stdout left non-blocking by whoever
+				 * shares it: wait instead of losing data */
+				if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+					return fail(o, -errno);
+				continue;
+			}
+			return fail(o, -errno);
+		}
+		if (n == 0)
+			return fail(o, -EIO);
+		o->writes++;
+		o->bytes += (size_t)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int out_flush(struct out *o)
+{
+	int ret;
+
+	if (o->err)
+		return o->err;
+	if (o->len == 0)
+		return 0;
+	ret = write_all(o, o->buf, o->len);
+	o->len = 0;
+	return ret;
+}
+
+/* Appends text whose length n (without NUL) is known to be below cap. */
+static void append(struct out *o, const char *s, size_t n)
+{
+	if (o->cap - o->len <= n && out_flush(o))
+		return;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+void out_header(struct out *o)
+{
+	if (o->err || !o->buf || o->format != OUT_CSV)
+		return;
+	append(o, csv_header, sizeof(csv_header) - 1);
+}
+
+/* A record larger than the whole buffer: written on its own. */
+static void write_large(struct out *o, const struct rp_result *r, size_t n)
+{
+	char *tmp;
+
+	if (out_flush(o))
+		return;
+	tmp = malloc(n + 1);
+	if (!tmp) {
+		fail(o, -ENOMEM);
+		return;
+	}
+	out_format_result(tmp, n + 1, o->format, r);
+	if (!write_all(o, tmp, n))
+		o->records++;
+	free(tmp);
+}
+
+void out_result(struct out *o, const struct rp_result *r)
+{
+	size_t n;
+
+	if (o->err || !o->buf)
+		return;
+	if ((o->flags & OUT_ONLY_OPEN) && r->status != RP_STATUS_OPEN) {
+		o->skipped++;
+		return;
+	}
+	n = out_format_result(o->buf + o->len, o->cap - o->len, o->format, r);
+	if (n < o->cap - o->len) {
+		o->len += n;
+		o->records++;
+		return;
+	}
+	/* did not fit: the partial text past o->len is simply not kept */
+	if (n >= o->cap) {
+		write_large(o, r, n);
+	} else if (!out_flush(o)) {
+		o->len = out_format_result(o->buf, o->cap, o->format, r);
+		o->records++;
+	}
+}

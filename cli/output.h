@@ -1,0 +1,89 @@
+/*
+ * output.h - result writers of the ringprobe CLI: text for people, JSON
+ * Lines and CSV for programs.
+ *
+ * Results are formatted into one buffer allocated at init and written with
+ * write(2) only when the buffer is full or the caller flushes (once per loop
+ * turn), so output is prompt without a syscall per result. A record is never
+ * split between two flushes. Once a write fails (EPIPE when the reader went
+ * away, or any other error), the error is kept in o->err, buffered data is
+ * dropped and every later call does nothing: the caller checks o->err and
+ * stops the run quietly.
+ */
+#ifndef RP_CLI_OUTPUT_H
+#define RP_CLI_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringprobe.h"
+
+enum out_format {
+	OUT_TEXT,
+	OUT_JSONL,
+	OUT_CSV,
+};
+
+/* Flags for out_init(). */
+enum {
+	OUT_ONLY_OPEN = 1u << 0, /* write OPEN results only */
+};
+
+/* Size of the output buffer. A record longer than this (impossible for
+ * engine results, whose strings are bounded by RP_INPUT_MAX) is written by
+ * itself from a temporary buffer. */
+#define OUT_BUF_SIZE (64 * 1024)
+
+struct out {
+	int fd;                 /* where records go; not owned */
+	enum out_format format; /* OUT_* */
+	unsigned int flags;     /* OUT_ONLY_OPEN */
+	char *buf;              /* OUT_BUF_SIZE bytes, allocated by out_init */
+	size_t len;             /* bytes buffered */
+	size_t cap;             /* size of buf */
+	int err;                /* negative errno of the first failed write
+	                         * (or -ENOMEM); 0 while all is well */
+	uint64_t records;       /* records accepted (buffered or written) */
+	uint64_t skipped;       /* results left out by OUT_ONLY_OPEN */
+	uint64_t bytes;         /* bytes written to fd */
+	uint64_t writes;        /* write(2) calls that wrote something */
+};
+
+/* "text", "jsonl" (or "json") or "csv" to an OUT_* value; -1 otherwise. */
+int out_format_parse(const char *s);
+
+/*
+ * Sets up a writer on fd (which stays the caller's) and allocates its
+ * buffer. Returns: 0, -EINVAL for an unknown format, -ENOMEM.
+ */
+int out_init(struct out *o, int fd, enum out_format f, unsigned int flags);
+
+/* Frees the buffer. Does not flush: call out_flush() first. */
+void out_release(struct out *o);
+
+/* Buffers the CSV header row; nothing for the other formats. */
+void out_header(struct out *o);
+
+/*
+ * Formats one result and buffers it, flushing first when the buffer cannot
+ * take it. Check o->err afterwards if a flush may have failed.
+ */
+void out_result(struct out *o, const struct rp_result *r);
+
+/*
+ * Writes everything buffered, retrying on EINTR, partial writes and EAGAIN
+ * (a non-blocking fd is waited for with poll). Returns: 0, or o->err (for
+ * example -EPIPE) once any write has failed.
+ */
+int out_flush(struct out *o);
+
+/*
+ * Formats one result as one record (a line, with its '\n') in format f, into
+ * buf of cap bytes, like snprintf: the text is NUL-terminated when cap > 0,
+ * and the return value is the record's full length without the NUL, so a
+ * return value >= cap means buf was too small.
+ */
+size_t out_format_result(char *buf, size_t cap, enum out_format f,
+			 const struct rp_result *r);
+
+#endif /* RP_CLI_OUTPUT_H */

@@ -1,0 +1,379 @@
+/*
+ * ringprobe.h - the public API of libringprobe, an io_uring network probe
+ * engine.
+ *
+ * An engine owns one io_uring and a fixed table of probe slots sized by its
+ * concurrency limit. Targets go in (submitted one by one, or pulled from a
+ * source when a slot is free); exactly one result per accepted target comes
+ * out through the result callback, in completion order.
+ *
+ * Conventions:
+ *  - Calls return 0 (or a count) on success and a negative errno on failure.
+ *    The global errno is never part of the contract.
+ *  - Option structs are zero-initialised and zero means "default".
+ *  - One engine per thread: every call except rp_engine_stop() and
+ *    rp_engine_wake() must be made from the thread that created the engine.
+ *  - The library installs no signal handlers, starts no threads of its own
+ *    (except a target source reading a file, see rp_source_add_file()) and
+ *    writes nothing to stdout or stderr.
+ *
+ * No ABI promises are made before 1.0.
+ */
+#ifndef RINGPROBE_H
+#define RINGPROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ringprobe/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(RP_BUILDING_LIBRARY) && defined(__GNUC__)
+#define RP_API __attribute__((visibility("default")))
+#else
+#define RP_API
+#endif
+
+/* Version of the library actually linked, as a string like "0.1.0". */
+RP_API const char *rp_version(void);
+
+/*
+ * Probe outcomes. A probe outcome is not an error of the call that made it:
+ * every accepted target ends in exactly one of these.
+ *
+ *  OPEN         the TCP handshake completed
+ *  CLOSED       the target refused the connection (RST)
+ *  FILTERED     no answer before the connect timeout, after all retries, or
+ *               the overall per-probe deadline passed
+ *  UNREACHABLE  the network or host is unreachable (ICMP or no route)
+ *  ERROR        a local or unexpected failure; rp_result.err has the errno,
+ *               rp_result.detail may explain (for example local port
+ *               exhaustion, or a hostname this build cannot resolve)
+ *  CANCELLED    cancelled by rp_engine_cancel() or rp_engine_stop()
+ *  INVALID      the target text could not be parsed; detail says why
+ */
+#define RP_STATUS_MAP(X)                                                       \
+	X(OPEN, "open")                                                        \
+	X(CLOSED, "closed")                                                    \
+	X(FILTERED, "filtered")                                                \
+	X(UNREACHABLE, "unreachable")                                          \
+	X(ERROR, "error")                                                      \
+	X(CANCELLED, "cancelled")                                              \
+	X(INVALID, "invalid")
+
+enum rp_status {
+	RP_STATUS_NONE = 0, /* not an outcome: "probe this target" */
+#define RP_STATUS_ENUM(name, str) RP_STATUS_##name,
+	RP_STATUS_MAP(RP_STATUS_ENUM)
+#undef RP_STATUS_ENUM
+	RP_STATUS__COUNT
+};
+
+/* "open", "closed", ...; "none" for RP_STATUS_NONE, "?" if out of range. */
+RP_API const char *rp_status_name(enum rp_status s);
+
+/* Parses a status name back; returns the status or -EINVAL. */
+RP_API int rp_status_parse(const char *name);
+
+/* "ECONNREFUSED" for -ECONNREFUSED or ECONNREFUSED; "E?" if unknown. */
+RP_API const char *rp_errno_name(int err);
+
+/* Human text for a negative errno returned by an rp_ call. */
+RP_API const char *rp_strerror(int err);
+
+/*
+ * One target. The engine copies what it needs at submit: `input` (truncated
+ * to RP_INPUT_MAX - 1 bytes) and the address; the caller may reuse the struct
+ * as soon as the submit call returns.
+ */
+#define RP_INPUT_MAX 256
+
+struct rp_target {
+	struct sockaddr_storage addr; /* IPv4 or IPv6 address with the port */
+	socklen_t addrlen;            /* 0 when status is set */
+	const char *input;            /* original input text, or NULL */
+	uint64_t index;               /* caller's ordinal, echoed in result */
+	void *user;                   /* caller's pointer, echoed in result */
+	enum rp_status status;        /* NONE: probe it; anything else: report
+	                               * this outcome without probing (sources
+	                               * use it so that bad input lines still
+	                               * give exactly one result) */
+	int err;                      /* with status: negative errno, or 0 */
+	const char *detail;           /* with status: reason text, copied
+	                               * (truncated to RP_INPUT_MAX - 1) */
+};
+
+/*
+ * The result of one probe, borrowed for the duration of the callback only.
+ */
+struct rp_result {
+	const char *input;            /* the target's input text ("" if none) */
+	uint64_t index;               /* rp_target.index */
+	void *user;                   /* rp_target.user */
+	const struct sockaddr *addr;  /* probed address; NULL if never probed */
+	socklen_t addrlen;            /* 0 if addr is NULL */
+	enum rp_status status;        /* the outcome */
+	int err;                      /* negative errno behind ERROR and
+	                               * UNREACHABLE (and the raw connect
+	                               * result otherwise), 0 if none */
+	const char *detail;           /* extra reason text, or NULL */
+	uint32_t rtt_us;              /* connect round trip of the last attempt
+	                               * (OPEN, CLOSED, UNREACHABLE), else 0 */
+	uint32_t attempts;            /* connect attempts made (0 if none) */
+	uint64_t elapsed_us;          /* from first submission to result */
+};
+
+typedef void (*rp_result_fn)(const struct rp_result *r, void *arg);
+
+/*
+ * A pull source: the engine calls it from rp_engine_run() whenever a slot
+ * is free (and the rate limit allows). Fill *t and return 1; return 0 when
+ * no target is available right now (call rp_engine_wake() once one is); or
+ * return -1 when the source is exhausted for good. Strings in *t must stay
+ * valid until the next call of the function.
+ */
+typedef int (*rp_pull_fn)(void *arg, struct rp_target *t);
+
+/* Engine flags (rp_engine_opts.flags). */
+enum {
+	/* Do not use in-ring socket creation, direct descriptors or in-ring
+	 * setsockopt even when the kernel has them: use socket(2) and
+	 * setsockopt(2), and the ring for connect and close. Also forced by
+	 * the environment variable RINGPROBE_FALLBACK=1. */
+	RP_ENGINE_FALLBACK = 1u << 0,
+};
+
+struct rp_engine_opts {
+	uint32_t concurrency;         /* probe slots; default 1024 */
+	uint32_t rate;                /* new probes per second, 0 = unlimited */
+	uint64_t connect_timeout_ns;  /* per connect attempt; default 1 s */
+	uint64_t timeout_ns;          /* overall per probe; default 5 s */
+	uint32_t retries;             /* extra attempts for filtered; default 0 */
+	uint32_t flags;               /* RP_ENGINE_* */
+	rp_result_fn on_result;       /* required */
+	void *arg;                    /* passed to on_result */
+};
+
+struct rp_engine;
+
+/*
+ * Creates an engine on the calling thread: the ring (with the best setup
+ * flags the kernel accepts), the slot table, the fixed-file table. Nothing
+ * is allocated per probe afterwards.
+ * Returns: 0 and *out on success; -EINVAL for bad options, -ENOMEM,
+ * -EMFILE when the concurrency exceeds what RLIMIT_NOFILE allows (raise the
+ * soft limit first), or the ring setup error (-ENOSYS, -EPERM when io_uring
+ * is disabled).
+ */
+RP_API int rp_engine_create(struct rp_engine **out,
+			    const struct rp_engine_opts *opts);
+
+/*
+ * Cancels whatever is in flight, waits for the kernel to let go of it, and
+ * frees the engine. Probes still in flight are reported as CANCELLED first,
+ * so the one-result-per-submit rule holds even here. NULL is a no-op.
+ */
+RP_API void rp_engine_destroy(struct rp_engine *e);
+
+/*
+ * Starts probing one target now if a slot is free.
+ * Returns: 0 when accepted: on_result will then be called exactly once for
+ * it, from a later rp_engine_run(); -EAGAIN when every slot is busy (run the
+ * engine and try again); -ESHUTDOWN after rp_engine_stop(); -EINVAL for a
+ * malformed target. When it fails, on_result is never called for it.
+ */
+RP_API int rp_engine_submit(struct rp_engine *e, const struct rp_target *t);
+
+/* Sets (or with fn NULL clears) the pull source. */
+RP_API void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn,
+				 void *arg);
+
+/*
+ * Does one bounded turn of the loop: pulls targets into free slots, submits
+ * all prepared work with one io_uring_enter, waits up to timeout_ms for a
+ * completion (-1: until one arrives, 0: do not wait), dispatches every
+ * completion (calling on_result), and returns.
+ * Returns: 1 while work remains (probes in flight, or the source not yet
+ * exhausted), 0 when everything submitted has its result and the source is
+ * exhausted (or the engine was stopped and has drained), or a negative
+ * errno on a fatal ring failure.
+ */
+RP_API int rp_engine_run(struct rp_engine *e, int timeout_ms);
+
+/* Runs turns until rp_engine_run() returns 0 or an error; returns that. */
+RP_API int rp_engine_run_all(struct rp_engine *e);
+
+/*
+ * Cancels the probe submitted with this index (the most recent one if
+ * several share it). Its result reports CANCELLED unless the probe had
+ * already finished in the kernel.
+ * Returns: 0 if a probe was found and a cancel issued, -ENOENT otherwise.
+ */
+RP_API int rp_engine_cancel(struct rp_engine *e, uint64_t index);
+
+/*
+ * Asks the engine to stop: no new targets are taken, everything in flight
+ * is cancelled and reported CANCELLED, and rp_engine_run() then returns 0.
+ * Safe from any thread and from a signal handler (an atomic flag and an
+ * eventfd write).
+ */
+RP_API void rp_engine_stop(struct rp_engine *e);
+
+/*
+ * Wakes the engine from a wait, for example when a pull source that
+ * returned 0 has targets again. Safe from any thread and signal handler.
+ */
+RP_API void rp_engine_wake(struct rp_engine *e);
+
+/*
+ * A file descriptor that becomes readable when the engine has completions
+ * to process, for embedders with their own poll/epoll loop: when it is
+ * readable, call rp_engine_run(e, 0). Created on first call (an eventfd
+ * registered with the ring). Returns the fd or -errno.
+ */
+RP_API int rp_engine_fd(struct rp_engine *e);
+
+/* Engine counters, cumulative since create. */
+#define RP_HIST_BUCKETS 1024
+struct rp_stats {
+	uint64_t by_status[RP_STATUS__COUNT]; /* results by rp_status */
+	uint64_t submitted;           /* targets accepted */
+	uint64_t completed;           /* results delivered */
+	uint64_t attempts;            /* connect attempts (with retries) */
+	uint64_t sqes;                /* SQEs submitted */
+	uint64_t enters;              /* io_uring_enter calls */
+	uint64_t cqes;                /* CQEs reaped */
+	uint64_t stale_cqes;          /* CQEs for an already-finished probe */
+	uint64_t syscalls_other;      /* socket/setsockopt calls (fallback) */
+	uint32_t inflight;            /* probes in flight now */
+	uint32_t max_inflight;        /* most probes in flight at once */
+	uint32_t concurrency;         /* slots */
+	uint32_t direct;              /* 1 if in-ring sockets are used */
+	uint32_t setup_flags;         /* io_uring setup flags in effect */
+	/* connect RTTs of OPEN and CLOSED results, in microseconds, in
+	 * log-linear buckets: use rp_stats_percentile(). */
+	uint64_t rtt_count;
+	uint64_t rtt_min_us;
+	uint64_t rtt_max_us;
+	uint32_t rtt_hist[RP_HIST_BUCKETS];
+};
+
+/* Copies the engine's counters into *st. */
+RP_API void rp_engine_stats(const struct rp_engine *e, struct rp_stats *st);
+
+/* Adds src's counters into dst (sums; max for maxima, min for minima). */
+RP_API void rp_stats_merge(struct rp_stats *dst, const struct rp_stats *src);
+
+/* The p-th percentile (0..100) of the RTT histogram, in microseconds
+ * (upper bound of its bucket, within about 6%); 0 if empty. */
+RP_API uint64_t rp_stats_percentile(const struct rp_stats *st, double p);
+
+/* One in-flight probe as seen by rp_engine_inflight(). */
+struct rp_probe_info {
+	const char *input;
+	uint64_t index;
+	const struct sockaddr *addr;
+	socklen_t addrlen;
+	const char *phase;            /* "connecting", "cancelling", ... */
+	uint32_t attempt;             /* 1-based */
+	uint64_t age_us;              /* since the probe's first submission */
+};
+
+/*
+ * Calls fn once for each probe in flight (a debugging snapshot, the answer
+ * to "why is my scan stuck": O(concurrency), not for the hot path).
+ * Returns the number of probes visited.
+ */
+RP_API int rp_engine_inflight(const struct rp_engine *e,
+			      void (*fn)(const struct rp_probe_info *pi,
+					 void *arg),
+			      void *arg);
+
+/* ---- targets ---------------------------------------------------------- */
+
+/*
+ * Parses a duration: a decimal number with unit ns, us, ms, s, m or h
+ * ("500ms", "1.5s", "2m"); a bare number means seconds.
+ * Returns 0 and *ns, or -EINVAL (junk, negative, missing number) or
+ * -ERANGE (more than a day).
+ */
+RP_API int rp_parse_duration(const char *s, uint64_t *ns);
+
+/*
+ * A target source turns target text into rp_targets, lazily: lines are read
+ * incrementally, CIDR blocks and port lists are expanded one target at a
+ * time, so memory does not grow with the length of the input.
+ *
+ * Accepted target text, one per argument or line: IPv4 "192.0.2.1", IPv6
+ * "2001:db8::1", "ip:port", "[v6]:port", IPv4 CIDR "192.0.2.0/24", IPv6
+ * CIDR with at most 2^20 addresses; "#" starts a comment; blank lines are
+ * skipped. A target with a port is probed on that port only; one without
+ * is probed on every port of the source's port list. A hostname gives one
+ * ERROR result (this build resolves no names); text that cannot be parsed
+ * gives one INVALID result whose detail names it ("FILE:LINE: reason").
+ */
+struct rp_source;
+
+struct rp_source_opts {
+	const char *ports;            /* port list "22,80,8000-8100"; NULL:
+	                               * targets must carry their own port */
+};
+
+/* Returns 0 and *out, -EINVAL with the ports spec bad (message in err), or
+ * -ENOMEM. err (may be NULL) receives a message of at most errlen bytes. */
+RP_API int rp_source_create(struct rp_source **out,
+			    const struct rp_source_opts *opts, char *err,
+			    size_t errlen);
+
+/* Frees the source, stopping and joining its reader thread. */
+RP_API void rp_source_destroy(struct rp_source *s);
+
+/* Appends one target argument (copied). Returns 0 or -ENOMEM. */
+RP_API int rp_source_add_arg(struct rp_source *s, const char *text);
+
+/*
+ * Appends a file of targets, one per line; "-" is standard input. Files are
+ * read in the order added, after all arguments, by a reader thread that
+ * stays a bounded amount ahead of the consumer, so a slow pipe never blocks
+ * the engine's loop. Returns 0, or -errno if the file cannot be opened
+ * (nothing is added then).
+ */
+RP_API int rp_source_add_file(struct rp_source *s, const char *path);
+
+/*
+ * Sets a function the reader thread calls when targets become available
+ * after rp_source_next() returned 0 (typically wrapping rp_engine_wake()).
+ */
+RP_API void rp_source_set_notify(struct rp_source *s, void (*fn)(void *),
+				 void *arg);
+
+/*
+ * Produces the next target. Returns 1 with *t filled (its strings valid
+ * until the next call), 0 when none is available yet (the notify function
+ * will be called), -1 at the end of all input. Thread-safe: several engines
+ * may pull from one source. Usable directly as an rp_pull_fn.
+ */
+RP_API int rp_source_next(void *source, struct rp_target *t);
+
+/* Targets produced so far. */
+RP_API uint64_t rp_source_produced(const struct rp_source *s);
+
+/* The total number of targets once it is known (all input read and sized),
+ * else -1. */
+RP_API int64_t rp_source_total(const struct rp_source *s);
+
+/* Counts of bad lines (INVALID targets) produced so far. */
+RP_API uint64_t rp_source_invalid(const struct rp_source *s);
+
+/* If reading a file failed (I/O error), the negative errno; else 0. */
+RP_API int rp_source_error(const struct rp_source *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGPROBE_H */

@@ -1,0 +1,1014 @@
+/*
+ * engine.c - the probe engine: slots, admission, the run loop and the TCP
+ * connect probe.
+ *
+ * A probe lives in one slot of a table allocated at create time; the free
+ * list of slots is the in-flight semaphore. Targets are taken (submitted or
+ * pulled from the source) only when a slot is free, so memory does not
+ * depend on the length of the input. Each connect attempt is one chain:
+ *
+ *   SOCKET(direct, slot) -> SETSOCKOPT(SO_LINGER 0)
+ *       [-> SETSOCKOPT(IP_LOCAL_PORT_RANGE)] -> CONNECT -> LINK_TIMEOUT
+ *
+ * with CQE_SKIP_SUCCESS on everything but CONNECT, so a chain posts exactly
+ * one CQE: the connect's result, or the failing member's error. The port
+ * range option is there only for targets on this host whose port lies in
+ * the ephemeral range: without it the kernel can pick the target's own
+ * port as the source port, the socket connects to itself (TCP simultaneous
+ * open) and a closed port reads as open now and then. (Fallback
+ * mode makes the socket with socket(2) and setsockopt(2) and chains just
+ * CONNECT -> LINK_TIMEOUT.) The link timeout is absolute:
+ * min(attempt start + connect timeout, probe deadline), so the kernel
+ * enforces both; a connect that ends in -ECANCELED is a timeout if its
+ * expiry has passed and a cancel otherwise.
+ *
+ *   FREE --take--> CONNECTING --CQE--> (retry: CONNECTING) --> finish --> FREE
+ *                      |  cancel/stop: async cancel, the CQE still ends it
+ *   FREE --take preset status--> DONE (reported at the end of the turn)
+ *
+ * finish() is the only place a result is emitted and a slot returned. It
+ * queues a close of the socket (RST thanks to SO_LINGER 0, so no TIME_WAIT)
+ * with CQE_SKIP_SUCCESS; ring order guarantees the close runs before any
+ * later socket op reuses the file slot. Each slot counts the CQEs it still
+ * expects and carries a generation in user_data: a CQE whose generation
+ * does not match is counted as stale and dropped, never applied.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "stats.h"
+#include "ud.h"
+#include "uring_compat.h"
+
+#define NS_PER_SEC 1000000000ull
+#define NS_PER_MS 1000000ull
+#define SLOT_NONE UINT32_MAX
+#define CHAIN_MAX 5 /* SQEs in one connect chain */
+#define LOCAL_ADDRS_MAX 32
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51 /* Linux 6.3 */
+#endif
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_CONNECTING, /* a connect chain is in flight */
+	SLOT_DONE,       /* outcome known without I/O; reported this turn */
+};
+
+struct slot {
+	uint32_t gen;                 /* bumped when the slot is released */
+	uint8_t state;                /* enum slot_state */
+	uint8_t cancel;               /* cancel asked for this probe */
+	uint8_t ops;                  /* CQEs still expected */
+	uint8_t status;               /* outcome, once known */
+	uint8_t self_risk;            /* target on this host, port ephemeral */
+	uint32_t next;                /* free list / done list link */
+	uint32_t attempts;            /* connect attempts made */
+	int fd;                       /* fallback socket, or -1 */
+	int err;                      /* errno behind the outcome */
+	uint32_t rtt_us;              /* last connect round trip */
+	const char *detail;           /* static reason text, or NULL */
+	uint64_t start_ns;            /* first attempt submitted */
+	uint64_t deadline_ns;         /* start + overall timeout */
+	uint64_t attempt_ns;          /* this attempt submitted */
+	uint64_t expire_ns;           /* this attempt's link timeout */
+	struct __kernel_timespec ts;  /* link timeout, read at submit */
+	uint32_t port_range;          /* IP_LOCAL_PORT_RANGE optval */
+	struct sockaddr_storage addr; /* target */
+	socklen_t addrlen;
+	uint64_t index;               /* caller's ordinal */
+	void *user;                   /* caller's pointer */
+	char input[RP_INPUT_MAX];     /* copy of the input text */
+};
+
+struct rp_engine {
+	struct rp__ring r;
+	struct rp_engine_opts o;
+	struct slot *slots;           /* o.concurrency of them */
+	char (*details)[RP_INPUT_MAX];/* preset detail text, per slot */
+	uint32_t free_head;           /* LIFO free list: hot slots reused */
+	uint32_t nfree;
+	uint32_t done_head;           /* SLOT_DONE list, FIFO */
+	uint32_t done_tail;
+	uint32_t inflight;            /* slots not FREE */
+	rp_pull_fn pull;
+	void *pull_arg;
+	bool pull_idle;               /* source said "not now" */
+	bool pull_done;               /* source exhausted */
+	bool stopping;                /* stop begun: cancel sent */
+	atomic_bool stop_req;         /* set by rp_engine_stop() */
+	int wake_fd;                  /* eventfd: stop and wake */
+	bool wake_armed;              /* its read is in flight */
+	uint64_t wake_buf;
+	int notify_fd;                /* registered eventfd for rp_engine_fd */
+	uint64_t rate_interval_ns;    /* 1 s / rate, or 0 */
+	uint64_t rate_burst_ns;
+	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
+	uint64_t now_ns;              /* clock read once per turn */
+	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
+	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
+	int nlocal;                   /* addresses of this host */
+	struct sockaddr_storage local[LOCAL_ADDRS_MAX];
+	struct rp_stats st;
+};
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint32_t slot_idx(const struct rp_engine *e,
+				const struct slot *s)
+{
+	return (uint32_t)(s - e->slots);
+}
+
+static unsigned pow2_at_least(unsigned v)
+{
+	unsigned p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* ---- create / destroy -------------------------------------------------- */
+
+static void arm_wake(struct rp_engine *e)
+{
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, e->wake_fd, &e->wake_buf, sizeof(e->wake_buf),
+			   0);
+	sqe->user_data = rp__ud(0, RP__UD_NOSLOT, RP__OP_WAKE);
+	e->wake_armed = true;
+}
+
+/* Reads the ephemeral port range and this host's addresses, and checks
+ * that the kernel can narrow a socket's source port range: what
+ * self_connect_risk() needs. */
+static void local_setup(struct rp_engine *e)
+{
+	unsigned lo = 32768, hi = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	struct ifaddrs *ifa, *i;
+	uint32_t v = (40000u << 16) | 40000u;
+	int fd;
+
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535)
+			lo = 32768, hi = 60999;
+		fclose(f);
+	}
+	e->eph_lo = (uint16_t)lo;
+	e->eph_hi = (uint16_t)hi;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		e->port_range_ok = setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE,
+					      &v, sizeof(v)) == 0;
+		close(fd);
+	}
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && e->nlocal < LOCAL_ADDRS_MAX; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		memcpy(&e->local[e->nlocal++], i->ifa_addr,
+		       i->ifa_addr->sa_family == AF_INET
+			       ? sizeof(struct sockaddr_in)
+			       : sizeof(struct sockaddr_in6));
+	}
+	freeifaddrs(ifa);
+}
+
+static bool is_local(const struct rp_engine *e, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)sa;
+
+		if ((ntohl(a->sin_addr.s_addr) >> 24) == 127)
+			return true;
+		for (int i = 0; i < e->nlocal; i++) {
+			const struct sockaddr_in *l = (const void *)&e->local[i];
+
+			if (l->sin_family == AF_INET &&
+			    l->sin_addr.s_addr == a->sin_addr.s_addr)
+				return true;
+		}
+		return false;
+	}
+	const struct sockaddr_in6 *a6 = (const void *)sa;
+
+	if (IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr) ||
+	    (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) &&
+	     a6->sin6_addr.s6_addr[12] == 127))
+		return true;
+	for (int i = 0; i < e->nlocal; i++) {
+		const struct sockaddr_in6 *l = (const void *)&e->local[i];
+
+		if (l->sin6_family == AF_INET6 &&
+		    !memcmp(&l->sin6_addr, &a6->sin6_addr, sizeof(l->sin6_addr)))
+			return true;
+	}
+	return false;
+}
+
+/* Sets s->port_range to a source port range that excludes the target's
+ * port when the socket could otherwise connect to itself. */
+static bool self_connect_risk(const struct rp_engine *e, struct slot *s)
+{
+	const struct sockaddr_in *a = (const void *)&s->addr;
+	unsigned p = ntohs(a->sin_port); /* sin6_port sits at the same place */
+
+	if (!e->port_range_ok || p < e->eph_lo || p > e->eph_hi ||
+	    !is_local(e, (const struct sockaddr *)&s->addr))
+		return false;
+	if (p - e->eph_lo >= e->eph_hi - p)
+		s->port_range = (uint32_t)e->eph_lo | (uint32_t)(p - 1) << 16;
+	else
+		s->port_range = (uint32_t)(p + 1) | (uint32_t)e->eph_hi << 16;
+	return true;
+}
+
+int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
+{
+	struct rp_engine *e;
+	struct rlimit rl;
+	bool fallback;
+	int ret;
+
+	if (!out || !opts || !opts->on_result)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->o = *opts;
+	if (!e->o.concurrency)
+		e->o.concurrency = 1024;
+	if (!e->o.connect_timeout_ns)
+		e->o.connect_timeout_ns = NS_PER_SEC;
+	if (!e->o.timeout_ns)
+		e->o.timeout_ns = 5 * NS_PER_SEC;
+	if (e->o.concurrency >= RP__UD_MAX_SLOTS) {
+		free(e);
+		return -EINVAL;
+	}
+	fallback = (e->o.flags & RP_ENGINE_FALLBACK) ||
+		   (getenv("RINGPROBE_FALLBACK") &&
+		    strcmp(getenv("RINGPROBE_FALLBACK"), "0") != 0);
+	/* Sockets, direct or not, count against RLIMIT_NOFILE; keep a few
+	 * descriptors for the ring, eventfds and the caller's files. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)e->o.concurrency + 16 > rl.rlim_cur) {
+		free(e);
+		return -EMFILE;
+	}
+
+	e->slots = calloc(e->o.concurrency, sizeof(*e->slots));
+	e->details = calloc(e->o.concurrency, sizeof(*e->details));
+	if (!e->slots || !e->details) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (uint32_t i = 0; i < e->o.concurrency; i++) {
+		e->slots[i].next = i + 1 < e->o.concurrency ? i + 1 : SLOT_NONE;
+		e->slots[i].fd = -1;
+		e->slots[i].gen = 1;
+	}
+	e->free_head = 0;
+	e->nfree = e->o.concurrency;
+	e->done_head = e->done_tail = SLOT_NONE;
+	e->notify_fd = -1;
+
+	/* One turn reaps up to a full slot table and refills it: about
+	 * CHAIN_MAX + 1 SQEs per slot. Chains never straddle submits, so a
+	 * smaller SQ only costs an extra enter. Each slot has at most one
+	 * CQE-producing op, plus the wake read, cancels and failed closes. */
+	unsigned sq = pow2_at_least(e->o.concurrency * (CHAIN_MAX + 1) + 8);
+	if (sq > 4096)
+		sq = 4096;
+	unsigned cq = pow2_at_least(2 * e->o.concurrency + 256);
+	if (cq < 2 * sq)
+		cq = 2 * sq;
+	ret = rp__ring_init(&e->r, sq, cq, e->o.concurrency, fallback);
+	if (ret < 0)
+		goto out_free;
+
+	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e->wake_fd < 0) {
+		ret = -errno;
+		goto out_ring;
+	}
+	atomic_init(&e->stop_req, false);
+	if (e->o.rate) {
+		e->rate_interval_ns = NS_PER_SEC / e->o.rate;
+		if (!e->rate_interval_ns)
+			e->rate_interval_ns = 1;
+		/* Allow 10 ms worth of probes at once, so per-turn batching
+		 * does not cut the rate. */
+		e->rate_burst_ns = 10 * NS_PER_MS;
+	}
+	local_setup(e);
+	e->st.concurrency = e->o.concurrency;
+	e->st.direct = e->r.direct;
+	e->st.setup_flags = e->r.setup_flags;
+	arm_wake(e);
+	*out = e;
+	return 0;
+
+out_ring:
+	rp__ring_release(&e->r);
+out_free:
+	free(e->details);
+	free(e->slots);
+	free(e);
+	return ret;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+static void release_slot(struct rp_engine *e, struct slot *s)
+{
+	uint32_t i = slot_idx(e, s);
+
+	s->gen++;
+	s->state = SLOT_FREE;
+	s->next = e->free_head;
+	e->free_head = i;
+	e->nfree++;
+	e->inflight--;
+}
+
+/* Queues the socket's close: an RST, since SO_LINGER is {1, 0}. */
+static void close_socket(struct rp_engine *e, struct slot *s)
+{
+	struct io_uring_sqe *sqe;
+
+	/* Direct: the file slot holds a socket once an attempt started. */
+	if (e->r.direct ? !s->attempts : s->fd < 0)
+		return;
+	sqe = rp__ring_reserve(&e->r, 1);
+	if (!sqe) {
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		return;
+	}
+	if (e->r.direct)
+		io_uring_prep_close_direct(sqe, slot_idx(e, s));
+	else
+		io_uring_prep_close(sqe, s->fd);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_CLOSE);
+	s->fd = -1;
+}
+
+/* The one place a result is emitted and a slot given back. */
+static void finish(struct rp_engine *e, struct slot *s, enum rp_status status,
+		   int err)
+{
+	struct rp_result res = {
+		.input = s->input,
+		.index = s->index,
+		.user = s->user,
+		.addr = s->addrlen ? (const struct sockaddr *)&s->addr : NULL,
+		.addrlen = s->addrlen,
+		.status = status,
+		.err = err,
+		.detail = s->detail,
+		.attempts = s->attempts,
+	};
+
+	close_socket(e, s);
+	if (s->attempts) {
+		res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;
+		if (status == RP_STATUS_OPEN || status == RP_STATUS_CLOSED ||
+		    status == RP_STATUS_UNREACHABLE) {
+			res.rtt_us = s->rtt_us;
+			if (status != RP_STATUS_UNREACHABLE)
+				rp__stats_rtt(&e->st, s->rtt_us);
+		}
+	}
+	e->st.by_status[status]++;
+	e->st.completed++;
+	release_slot(e, s);
+	e->o.on_result(&res, e->o.arg);
+}
+
+/* ---- the connect probe ------------------------------------------------- */
+
+static const struct linger rst_linger = { .l_onoff = 1, .l_linger = 0 };
+
+/* Fallback mode: a socket made by syscalls, SO_LINGER set the same way. */
+static int fallback_socket(struct rp_engine *e, struct slot *s)
+{
+	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	e->st.syscalls_other++;
+	if (fd < 0)
+		return -errno;
+	e->st.syscalls_other++;
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst_linger,
+		       sizeof(rst_linger)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (s->self_risk) {
+		e->st.syscalls_other++;
+		if (setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE, &s->port_range,
+			       sizeof(s->port_range)) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	s->fd = fd;
+	return 0;
+}
+
+/* Queues one connect attempt as a single chain. Returns 0, or -errno if
+ * the attempt could not even be queued (the caller finishes the probe). */
+static int start_attempt(struct rp_engine *e, struct slot *s)
+{
+	uint32_t idx = slot_idx(e, s);
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	if (!e->r.direct) {
+		ret = fallback_socket(e, s);
+		if (ret < 0)
+			return ret;
+	}
+	sqe = rp__ring_reserve(&e->r, e->r.direct ? 3u + s->self_risk + 1u : 2u);
+	if (!sqe)
+		return -EBUSY;
+
+	s->attempts++;
+	e->st.attempts++;
+	s->attempt_ns = e->now_ns;
+	if (s->attempts == 1) {
+		s->start_ns = e->now_ns;
+		s->deadline_ns = e->now_ns + e->o.timeout_ns;
+	}
+	s->expire_ns = e->now_ns + e->o.connect_timeout_ns;
+	if (s->expire_ns > s->deadline_ns)
+		s->expire_ns = s->deadline_ns;
+	s->ts.tv_sec = (long long)(s->expire_ns / NS_PER_SEC);
+	s->ts.tv_nsec = (long long)(s->expire_ns % NS_PER_SEC);
+
+	if (e->r.direct) {
+		io_uring_prep_socket_direct(sqe, s->addr.ss_family, SOCK_STREAM,
+					    0, idx, 0);
+		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+		sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKET);
+
+		sqe = io_uring_get_sqe(&e->r.ring);
+		rp__prep_setsockopt_direct(sqe, (int)idx, SOL_SOCKET, SO_LINGER,
+					   &rst_linger, sizeof(rst_linger));
+		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+		sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKOPT);
+
+		if (s->self_risk) {
+			sqe = io_uring_get_sqe(&e->r.ring);
+			rp__prep_setsockopt_direct(sqe, (int)idx, SOL_IP,
+						   IP_LOCAL_PORT_RANGE,
+						   &s->port_range,
+						   sizeof(s->port_range));
+			sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+			sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKOPT);
+		}
+
+		sqe = io_uring_get_sqe(&e->r.ring);
+		io_uring_prep_connect(sqe, (int)idx,
+				      (const struct sockaddr *)&s->addr,
+				      s->addrlen);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+	} else {
+		io_uring_prep_connect(sqe, s->fd,
+				      (const struct sockaddr *)&s->addr,
+				      s->addrlen);
+		sqe->flags |= IOSQE_IO_LINK;
+	}
+	sqe->user_data = rp__ud(s->gen, idx, RP__OP_CONNECT);
+
+	sqe = io_uring_get_sqe(&e->r.ring);
+	io_uring_prep_link_timeout(sqe, &s->ts, IORING_TIMEOUT_ABS);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(s->gen, idx, RP__OP_TIMEOUT);
+
+	s->ops = 1;
+	return 0;
+}
+
+/* A connect chain's single CQE: from CONNECT, or from the chain member
+ * that failed before it. */
+static void on_connect(struct rp_engine *e, struct slot *s, enum rp__op op,
+		       int res)
+{
+	int ret;
+
+	s->rtt_us = (uint32_t)((e->now_ns - s->attempt_ns) / 1000u);
+	if (op != RP__OP_CONNECT) { /* socket or setsockopt failed */
+		s->detail = op == RP__OP_SOCKET ? "socket creation failed"
+						: "setsockopt failed";
+		finish(e, s, RP_STATUS_ERROR, res);
+		return;
+	}
+	switch (res) {
+	case 0:
+		finish(e, s, RP_STATUS_OPEN, 0);
+		return;
+	case -ECONNREFUSED:
+		finish(e, s, RP_STATUS_CLOSED, res);
+		return;
+	case -ECANCELED:
+		/* Our link timeout fired, or we cancelled it. The expiry is
+		 * on the same clock, so a passed expiry means timeout. */
+		if (s->cancel || e->now_ns < s->expire_ns) {
+			finish(e, s, RP_STATUS_CANCELLED, 0);
+			return;
+		}
+		/* fall through */
+	case -ETIMEDOUT:
+		if (s->attempts <= e->o.retries && e->now_ns < s->deadline_ns &&
+		    !e->stopping) {
+			close_socket(e, s);
+			ret = start_attempt(e, s);
+			if (ret == 0)
+				return;
+			finish(e, s, RP_STATUS_ERROR, ret);
+			return;
+		}
+		finish(e, s, RP_STATUS_FILTERED, res);
+		return;
+	case -ENETUNREACH:
+	case -EHOSTUNREACH:
+	case -ENETDOWN:
+	case -EHOSTDOWN:
+		finish(e, s, RP_STATUS_UNREACHABLE, res);
+		return;
+	case -EADDRNOTAVAIL:
+		s->detail = "local port exhaustion";
+		finish(e, s, RP_STATUS_ERROR, res);
+		return;
+	default:
+		/* NEEDSWORK: old kernels can return -EINPROGRESS here with a
+		 * linked timeout (liburing#841); a POLLOUT + SO_ERROR follow-up
+		 * would recover the real answer. 6.x kernels do not. */
+		finish(e, s, RP_STATUS_ERROR, res);
+		return;
+	}
+}
+
+/* ---- admission --------------------------------------------------------- */
+
+static void push_done(struct rp_engine *e, struct slot *s)
+{
+	uint32_t i = slot_idx(e, s);
+
+	s->state = SLOT_DONE;
+	s->next = SLOT_NONE;
+	if (e->done_tail == SLOT_NONE)
+		e->done_head = i;
+	else
+		e->slots[e->done_tail].next = i;
+	e->done_tail = i;
+}
+
+static void copy_text(char *dst, const char *src)
+{
+	size_t n = src ? strnlen(src, RP_INPUT_MAX - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+/* Takes a free slot for t and starts it (or queues its preset outcome). */
+static int take(struct rp_engine *e, const struct rp_target *t)
+{
+	struct slot *s;
+	int ret;
+
+	if (t->status == RP_STATUS_NONE &&
+	    ((t->addr.ss_family == AF_INET &&
+	      t->addrlen != sizeof(struct sockaddr_in)) ||
+	     (t->addr.ss_family == AF_INET6 &&
+	      t->addrlen != sizeof(struct sockaddr_in6)) ||
+	     (t->addr.ss_family != AF_INET && t->addr.ss_family != AF_INET6)))
+		return -EINVAL;
+	if ((unsigned)t->status >= RP_STATUS__COUNT)
+		return -EINVAL;
+
+	s = &e->slots[e->free_head];
+	e->free_head = s->next;
+	e->nfree--;
+	e->inflight++;
+	if (e->inflight > e->st.max_inflight)
+		e->st.max_inflight = e->inflight;
+	e->st.submitted++;
+
+	copy_text(s->input, t->input);
+	s->index = t->index;
+	s->user = t->user;
+	s->cancel = 0;
+	s->attempts = 0;
+	s->rtt_us = 0;
+	s->ops = 0;
+	s->detail = NULL;
+
+	if (t->status != RP_STATUS_NONE) {
+		s->addrlen = 0;
+		s->status = (uint8_t)t->status;
+		s->err = t->err;
+		if (t->detail) {
+			copy_text(e->details[slot_idx(e, s)], t->detail);
+			s->detail = e->details[slot_idx(e, s)];
+		}
+		push_done(e, s);
+		return 0;
+	}
+	memcpy(&s->addr, &t->addr, t->addrlen);
+	s->addrlen = t->addrlen;
+	s->self_risk = self_connect_risk(e, s);
+	s->state = SLOT_CONNECTING;
+	ret = start_attempt(e, s);
+	if (ret < 0) {
+		s->status = RP_STATUS_ERROR;
+		s->err = ret;
+		push_done(e, s);
+	}
+	return 0;
+}
+
+int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
+{
+	if (!e || !t)
+		return -EINVAL;
+	if (e->stopping || atomic_load_explicit(&e->stop_req,
+						memory_order_relaxed))
+		return -ESHUTDOWN;
+	if (!e->nfree)
+		return -EAGAIN;
+	if (!e->now_ns)
+		e->now_ns = clock_ns();
+	return take(e, t);
+}
+
+void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn, void *arg)
+{
+	e->pull = fn;
+	e->pull_arg = arg;
+	e->pull_idle = false;
+	e->pull_done = fn == NULL;
+}
+
+/* The rate limiter (GCRA): may a probe start now? */
+static bool rate_ok(const struct rp_engine *e)
+{
+	return !e->rate_interval_ns ||
+	       e->rate_next_ns <= e->now_ns + e->rate_burst_ns;
+}
+
+static void rate_take(struct rp_engine *e)
+{
+	if (!e->rate_interval_ns)
+		return;
+	if (e->rate_next_ns < e->now_ns)
+		e->rate_next_ns = e->now_ns;
+	e->rate_next_ns += e->rate_interval_ns;
+}
+
+/* Fills free slots from the pull source. */
+static void admit(struct rp_engine *e)
+{
+	struct rp_target t;
+
+	if (!e->pull || e->pull_done || e->pull_idle)
+		return;
+	while (e->nfree && rate_ok(e)) {
+		memset(&t, 0, sizeof(t));
+		int got = e->pull(e->pull_arg, &t);
+
+		if (got < 0) {
+			e->pull_done = true;
+			return;
+		}
+		if (got == 0) {
+			e->pull_idle = true;
+			return;
+		}
+		if (take(e, &t) < 0) {
+			/* A pull source must not lose a target: report a
+			 * malformed one rather than dropping it. */
+			t.status = RP_STATUS_INVALID;
+			t.detail = "malformed target from source";
+			t.addrlen = 0;
+			(void)take(e, &t);
+		}
+		rate_take(e);
+	}
+}
+
+/* ---- stop and cancel --------------------------------------------------- */
+
+static void cancel_all(struct rp_engine *e)
+{
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, 0,
+			       IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(0, RP__UD_NOSLOT, RP__OP_CANCEL);
+}
+
+static void begin_stop(struct rp_engine *e)
+{
+	e->stopping = true;
+	for (uint32_t i = 0; i < e->o.concurrency; i++)
+		if (e->slots[i].state == SLOT_CONNECTING)
+			e->slots[i].cancel = 1;
+	cancel_all(e);
+}
+
+void rp_engine_stop(struct rp_engine *e)
+{
+	uint64_t one = 1;
+
+	atomic_store(&e->stop_req, true);
+	/* Async-signal-safe; a full eventfd (EAGAIN) is already a wakeup. */
+	ssize_t n = write(e->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
+void rp_engine_wake(struct rp_engine *e)
+{
+	uint64_t one = 1;
+	ssize_t n = write(e->wake_fd, &one, sizeof(one));
+
+	(void)n;
+}
+
+int rp_engine_cancel(struct rp_engine *e, uint64_t index)
+{
+	struct slot *found = NULL;
+
+	/* O(concurrency): cancelling one probe is rare, and an index map
+	 * would cost every probe a hash insert and delete. */
+	for (uint32_t i = 0; i < e->o.concurrency; i++) {
+		struct slot *s = &e->slots[i];
+
+		if (s->state != SLOT_FREE && s->index == index &&
+		    (!found || s->start_ns >= found->start_ns))
+			found = s;
+	}
+	if (!found)
+		return -ENOENT;
+	if (found->state == SLOT_DONE || found->cancel)
+		return 0;
+
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
+	if (!sqe)
+		return -EBUSY;
+	found->cancel = 1;
+	io_uring_prep_cancel64(sqe,
+			       rp__ud(found->gen, slot_idx(e, found),
+				      RP__OP_CONNECT),
+			       0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(0, RP__UD_NOSLOT, RP__OP_CANCEL);
+	return 0;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	enum rp__op op = rp__ud_op(ud);
+	uint32_t idx = rp__ud_slot(ud);
+	struct slot *s;
+
+	switch (op) {
+	case RP__OP_WAKE:
+		e->wake_armed = false;
+		e->pull_idle = false;
+		return;
+	case RP__OP_CANCEL: /* the target's own CQE tells what happened */
+	case RP__OP_PROBE:
+		return;
+	case RP__OP_CLOSE:  /* a failed close: nothing left to undo */
+	case RP__OP_TIMEOUT:/* never posted (skip success); be safe */
+		e->st.stale_cqes++;
+		return;
+	default:
+		break;
+	}
+	if (idx >= e->o.concurrency) {
+		e->st.stale_cqes++;
+		return;
+	}
+	s = &e->slots[idx];
+	if (s->gen != rp__ud_gen(ud) || s->state != SLOT_CONNECTING ||
+	    s->ops == 0) {
+		e->st.stale_cqes++;
+		return;
+	}
+	s->ops--;
+	on_connect(e, s, op, cqe->res);
+}
+
+static void deliver_done(struct rp_engine *e)
+{
+	while (e->done_head != SLOT_NONE) {
+		struct slot *s = &e->slots[e->done_head];
+
+		e->done_head = s->next;
+		if (e->done_head == SLOT_NONE)
+			e->done_tail = SLOT_NONE;
+		finish(e, s, (enum rp_status)s->status, s->err);
+	}
+}
+
+static unsigned reap(struct rp_engine *e)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&e->r.ring, head, cqe)
+	{
+		on_cqe(e, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&e->r.ring, n);
+	e->st.cqes += n;
+	return n;
+}
+
+static bool has_work(const struct rp_engine *e)
+{
+	if (e->inflight)
+		return true;
+	if (e->stopping)
+		return false;
+	return e->pull && !e->pull_done;
+}
+
+int rp_engine_run(struct rp_engine *e, int timeout_ms)
+{
+	uint64_t wait_ns;
+	int ret;
+
+	e->now_ns = clock_ns();
+	if (!e->stopping &&
+	    atomic_load_explicit(&e->stop_req, memory_order_relaxed))
+		begin_stop(e);
+	if (!e->stopping)
+		admit(e);
+	if (!e->wake_armed && !e->stopping)
+		arm_wake(e);
+	deliver_done(e);
+
+	if (!has_work(e)) {
+		/* Nothing to wait for; still push out queued closes. */
+		ret = rp__ring_submit_wait(&e->r, 0, 0);
+		if (ret >= 0)
+			reap(e);
+		return ret < 0 ? ret : has_work(e);
+	}
+
+	wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * NS_PER_MS;
+	if (!e->stopping && e->pull && !e->pull_done && !e->pull_idle &&
+	    e->nfree) {
+		/* Slots are free and the source has more: do not sleep past
+		 * the moment the rate limit lets the next probe start. */
+		uint64_t until = e->rate_next_ns > e->rate_burst_ns
+					 ? e->rate_next_ns - e->rate_burst_ns
+					 : 0;
+		uint64_t d = until > e->now_ns ? until - e->now_ns : 0;
+
+		if (d < wait_ns)
+			wait_ns = d;
+	}
+	ret = rp__ring_submit_wait(&e->r, wait_ns ? 1 : 0, wait_ns);
+	if (ret < 0)
+		return ret;
+	e->now_ns = clock_ns();
+	reap(e);
+	deliver_done(e);
+	return has_work(e);
+}
+
+int rp_engine_run_all(struct rp_engine *e)
+{
+	int ret;
+
+	while ((ret = rp_engine_run(e, 1000)) > 0)
+		;
+	return ret;
+}
+
+void rp_engine_destroy(struct rp_engine *e)
+{
+	if (!e)
+		return;
+	if (e->inflight || e->done_head != SLOT_NONE) {
+		/* Keep the one-result-per-submit promise: cancel and drain,
+		 * bounded in case the kernel misbehaves. */
+		uint64_t give_up = clock_ns() + 5 * NS_PER_SEC;
+
+		atomic_store(&e->stop_req, true);
+		e->pull = NULL;
+		while (rp_engine_run(e, 100) > 0 && clock_ns() < give_up)
+			;
+	} else {
+		(void)rp__ring_submit_wait(&e->r, 0, 0);
+	}
+	rp__ring_release(&e->r);
+	for (uint32_t i = 0; i < e->o.concurrency; i++)
+		if (e->slots[i].fd >= 0)
+			close(e->slots[i].fd);
+	if (e->notify_fd >= 0)
+		close(e->notify_fd);
+	close(e->wake_fd);
+	free(e->details);
+	free(e->slots);
+	free(e);
+}
+
+int rp_engine_fd(struct rp_engine *e)
+{
+	if (e->notify_fd < 0) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0)
+			return -errno;
+		int ret = io_uring_register_eventfd(&e->r.ring, fd);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+		e->notify_fd = fd;
+	}
+	return e->notify_fd;
+}
+
+void rp_engine_stats(const struct rp_engine *e, struct rp_stats *st)
+{
+	*st = e->st;
+	st->sqes = e->r.sqes;
+	st->enters = e->r.enters;
+	st->inflight = e->inflight;
+}
+
+int rp_engine_inflight(const struct rp_engine *e,
+		       void (*fn)(const struct rp_probe_info *pi, void *arg),
+		       void *arg)
+{
+	uint64_t now = clock_ns();
+	int n = 0;
+
+	for (uint32_t i = 0; i < e->o.concurrency; i++) {
+		const struct slot *s = &e->slots[i];
+
+		if (s->state == SLOT_FREE)
+			continue;
+		struct rp_probe_info pi = {
+			.input = s->input,
+			.index = s->index,
+			.addr = s->addrlen ? (const struct sockaddr *)&s->addr
+					   : NULL,
+			.addrlen = s->addrlen,
+			.phase = s->state == SLOT_DONE ? "done"
+				 : s->cancel	       ? "cancelling"
+						       : "connecting",
+			.attempt = s->attempts,
+			.age_us = s->attempts ? (now - s->start_ns) / 1000u : 0,
+		};
+		fn(&pi, arg);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,776 @@
+/*
+ * source.c - the target source: target text in, rp_targets out, lazily.
+ *
+ * This module owns the public rp_source_* API: the argument list, the
+ * files, the one reader thread, the bounded queue of parsed lines between
+ * that thread and the consumers, the expansion of the line being produced
+ * (an rp__iter over the port set, so a /8 costs no memory), and the
+ * counters. The grammar itself lives in target.c.
+ *
+ * Data flow. Arguments are parsed when added and produced first, in order.
+ * Files are read in order by a reader thread (started by the first
+ * rp_source_add_file(), restarted if a file is added after it finished):
+ * it poll()s the file and an eventfd (so destroy can always wake it, even
+ * on a silent pipe), read()s 64 KiB at a time, cuts lines, parses and
+ * counts them, and hands them over in batches to a queue bounded to
+ * QUEUE_MAX bytes (headers included); when the queue is full the reader
+ * waits on a condition variable that consumers signal once they have
+ * drained it to half. rp_source_next() never does I/O: with the queue
+ * empty it returns 0 and remembers that a consumer is waiting; the reader
+ * calls the notify function (without the lock held) after its next hand
+ * over, or when it runs out of input.
+ *
+ * Because lines are parsed and counted as they are queued, the total is
+ * known as soon as the reader has reached the end of the last file.
+ *
+ * Strings handed out in an rp_target (input, detail) point into
+ * thread-local buffers: they stay valid until the same thread calls
+ * rp_source_next() again, whichever source it calls, which is what
+ * rp_pull_fn promises even when several engines on several threads pull
+ * from one source.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ringprobe.h"
+#include "target.h"
+
+#define QUEUE_MAX (1u << 20)	/* bytes of queued lines, headers included */
+#define BATCH_MAX (64u << 10)	/* bytes the reader hands over at once */
+#define READ_SIZE (64u << 10)	/* bytes per read(2) */
+#define QUOTE_MAX 64		/* bytes of a bad line quoted in a detail */
+#define ARG_FILE UINT32_MAX	/* struct line.file of an argument */
+
+/* One non-empty line or argument, parsed, waiting to be produced. */
+struct line {
+	struct line *next;
+	uint32_t file;		/* index in files[], or ARG_FILE */
+	uint64_t lineno;	/* 1-based line, or argument number */
+	int err;		/* 0, or -EINVAL with reason set */
+	bool too_long;		/* over RP__LINE_MAX: text is a prefix */
+	struct rp__spec spec;	/* spec.off is 0: text is trimmed */
+	size_t size;		/* bytes charged to the queue */
+	const char *reason;	/* why it is bad, or NULL */
+	size_t len;		/* bytes in text */
+	char text[];		/* text, NUL, reason, NUL */
+};
+
+struct file {
+	char *name;		/* for diagnostics: the path, or "<stdin>" */
+	int fd;			/* ours (a dup for stdin); -1 once read */
+};
+
+/* Lines the reader has cut but not yet handed over. */
+struct batch {
+	struct line *head, **tail;
+	size_t bytes;		/* sum of line.size */
+	uint64_t count;		/* targets the lines expand to */
+};
+
+struct rp_source {
+	pthread_mutex_t lock;		/* guards everything below except
+					 * the reader-only part */
+	struct rp__ports ports;		/* read-only after create */
+
+	struct line *args, **args_tail;	/* arguments not yet produced */
+	uint64_t nargs;			/* arguments added */
+
+	struct file *files;
+	size_t nfiles, files_cap;
+	size_t next_file;		/* first file no reader has taken */
+	bool reader_running;		/* a reader exists and is not done */
+	bool reader_joinable;		/* s->reader is still to be joined */
+	pthread_t reader;
+	int stop_fd;			/* eventfd: wakes the reader's poll */
+	bool stop;			/* destroy has begun */
+	bool reader_waiting;		/* the reader waits for queue space */
+	pthread_cond_t space;		/* signalled when the queue drains */
+
+	struct line *head, **tail;	/* lines read, not yet produced */
+	size_t queued;			/* bytes in that queue */
+
+	struct line *cur;		/* the line being expanded */
+	struct rp__iter it;		/* its position */
+
+	void (*notify)(void *);
+	void *notify_arg;
+	bool want_notify;		/* next returned 0 since last notify */
+
+	uint64_t produced;		/* targets produced */
+	uint64_t invalid;		/* INVALID targets produced */
+	uint64_t counted;		/* targets of every line parsed */
+	int error;			/* first read error, or 0 */
+
+	/* reader-only (one reader at a time) */
+	char rbuf[READ_SIZE];
+	char lbuf[RP__LINE_MAX + 1];	/* the line, maybe with its CR */
+};
+
+static _Thread_local char tl_input[RP__LINE_MAX + 8];
+static _Thread_local char tl_detail[512];
+
+static void set_msg(char *err, size_t errlen, const char *msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", msg);
+}
+
+static void add_count(uint64_t *counted, uint64_t n)
+{
+	*counted = *counted + n < *counted ? UINT64_MAX : *counted + n;
+}
+
+static struct line *line_alloc(const char *text, size_t len,
+			       const char *reason)
+{
+	size_t rlen = reason ? strlen(reason) : 0;
+	size_t size = sizeof(struct line) + len + 1 + rlen + 1;
+	struct line *l = malloc(size);
+
+	if (!l)
+		return NULL;
+	memset(l, 0, sizeof(*l));
+	l->size = size;
+	l->len = len;
+	memcpy(l->text, text, len);
+	l->text[len] = '\0';
+	if (reason) {
+		memcpy(l->text + len + 1, reason, rlen + 1);
+		l->reason = l->text + len + 1;
+	}
+	return l;
+}
+
+/*
+ * Parses one line (text[0, len), at most RP__LINE_MAX bytes) into a new
+ * struct line, and says how many targets it will produce. *out is NULL for
+ * a blank or comment line. Returns 0 or -ENOMEM.
+ */
+static int line_make(const struct rp__ports *ports, const char *text,
+		     size_t len, struct line **out, uint64_t *count)
+{
+	struct rp__spec spec;
+	char reason[160];
+	struct line *l;
+	int r;
+
+	*out = NULL;
+	*count = 0;
+	r = rp__target_parse(text, len, &spec, reason, sizeof(reason));
+	if (!r && spec.kind == RP__SPEC_EMPTY)
+		return 0;
+	l = line_alloc(text + spec.off, spec.len, r ? reason : NULL);
+	if (!l)
+		return -ENOMEM;
+	l->err = r;
+	l->spec = spec;
+	l->spec.off = 0;
+	*count = 1; /* bad line, hostname or no port: one result */
+	if (!r && rp__spec_count(&spec, ports))
+		*count = rp__spec_count(&spec, ports);
+	*out = l;
+	return 0;
+}
+
+/* A line over the limit: keeps a prefix of it for the input text. */
+static struct line *line_long(const char *prefix, size_t len,
+			      const char *reason)
+{
+	struct line *l = line_alloc(prefix, len < QUOTE_MAX ? len : QUOTE_MAX,
+				    reason);
+
+	if (l) {
+		l->too_long = true;
+		l->err = -EINVAL;
+	}
+	return l;
+}
+
+static void line_free_all(struct line *l)
+{
+	while (l) {
+		struct line *next = l->next;
+
+		free(l);
+		l = next;
+	}
+}
+
+/* ---- the reader thread -------------------------------------------------- */
+
+static void set_error(struct rp_source *s, int err)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->error)
+		s->error = err;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Takes the notify call owed to a waiting consumer; lock held. */
+static void (*take_notify(struct rp_source *s, void **arg))(void *)
+{
+	if (!s->want_notify || !s->notify)
+		return NULL;
+	s->want_notify = false;
+	*arg = s->notify_arg;
+	return s->notify;
+}
+
+/* Moves the batch to the queue, waiting for room. Returns 0, or -1 when
+ * the source is being destroyed (the batch is freed). */
+static int flush(struct rp_source *s, struct batch *b)
+{
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
+
+	if (!b->head)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop && s->queued && s->queued + b->bytes > QUEUE_MAX) {
+		s->reader_waiting = true;
+		pthread_cond_wait(&s->space, &s->lock);
+	}
+	s->reader_waiting = false;
+	if (s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		line_free_all(b->head);
+		return -1;
+	}
+	*s->tail = b->head;
+	s->tail = b->tail;
+	s->queued += b->bytes;
+	add_count(&s->counted, b->count);
+	fn = take_notify(s, &arg);
+	pthread_mutex_unlock(&s->lock);
+	if (fn)
+		fn(arg);
+	b->head = NULL;
+	b->tail = &b->head;
+	b->bytes = 0;
+	b->count = 0;
+	return 0;
+}
+
+static int batch_add(struct batch *b, struct line *l, uint64_t count)
+{
+	if (!l)
+		return -ENOMEM;
+	*b->tail = l;
+	b->tail = &l->next;
+	b->bytes += l->size;
+	b->count += count;
+	return 0;
+}
+
+/* A complete line of len bytes in s->lbuf (its "\n" removed). */
+static int cut_line(struct rp_source *s, struct batch *b, uint32_t file,
+		    uint64_t lineno, size_t len)
+{
+	struct line *l;
+	uint64_t count;
+	int r;
+
+	if (len && s->lbuf[len - 1] == '\r')
+		len--;
+	if (len > RP__LINE_MAX) {
+		l = line_long(s->lbuf, len, "line too long (max 1024 bytes)");
+		count = 1;
+		if (!l)
+			return -ENOMEM;
+	} else {
+		r = line_make(&s->ports, s->lbuf, len, &l, &count);
+		if (r || !l)
+			return r;
+	}
+	l->file = file;
+	l->lineno = lineno;
+	return batch_add(b, l, count);
+}
+
+/*
+ * Reads one file to its end, an error, or destroy. Lines go to the queue;
+ * a partial line left by a read error is dropped. Returns -1 on destroy.
+ */
+static int read_file(struct rp_source *s, uint32_t file, int fd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = s->stop_fd, .events = POLLIN },
+	};
+	struct batch b = { .tail = &b.head };
+	uint64_t lineno = 0;
+	size_t len = 0;
+	bool skipping = false;	/* inside a line already reported long */
+	int r = 0;
+
+	for (;;) {
+		const char *p, *end;
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (pfd[1].revents) {
+			line_free_all(b.head);
+			return -1;
+		}
+		n = read(fd, s->rbuf, sizeof(s->rbuf));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (!n) {
+			if (len && !skipping)
+				r = cut_line(s, &b, file, ++lineno, len);
+			break;
+		}
+		for (p = s->rbuf, end = s->rbuf + n; p < end && !r;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t seg = (size_t)((nl ? nl : end) - p);
+
+			if (!skipping && len + seg > RP__LINE_MAX + 1) {
+				/* report it now, keep no more of it */
+				size_t more = len < QUOTE_MAX ? QUOTE_MAX - len
+							      : 0;
+				struct line *l;
+
+				more = more < seg ? more : seg;
+				memcpy(s->lbuf + len, p, more);
+				l = line_long(s->lbuf, len + more,
+					      "line too long (max 1024 bytes)");
+				if (l) {
+					l->file = file;
+					l->lineno = ++lineno;
+				}
+				r = batch_add(&b, l, 1);
+				skipping = true;
+			} else if (!skipping) {
+				memcpy(s->lbuf + len, p, seg);
+				len += seg;
+			}
+			if (!nl)
+				break;
+			if (!skipping)
+				r = cut_line(s, &b, file, ++lineno, len);
+			len = 0;
+			skipping = false;
+			p = nl + 1;
+			if (!r && b.bytes >= BATCH_MAX && flush(s, &b))
+				return -1;
+		}
+		if (r)
+			break;
+		if (flush(s, &b))
+			return -1;
+	}
+	if (r)
+		set_error(s, r);
+	return flush(s, &b);
+}
+
+static void *reader_main(void *arg)
+{
+	struct rp_source *s = arg;
+	void (*fn)(void *);
+	void *fn_arg = NULL;
+
+	for (;;) {
+		size_t i;
+		int fd;
+
+		pthread_mutex_lock(&s->lock);
+		if (s->stop || s->next_file == s->nfiles)
+			break;
+		i = s->next_file++;
+		fd = s->files[i].fd;
+		pthread_mutex_unlock(&s->lock);
+
+		if (read_file(s, (uint32_t)i, fd))
+			return NULL; /* destroy closes what is left */
+		close(fd);
+		pthread_mutex_lock(&s->lock);
+		s->files[i].fd = -1;
+		pthread_mutex_unlock(&s->lock);
+	}
+	/* all input read: consumers waiting must learn it */
+	s->reader_running = false;
+	fn = s->stop ? NULL : take_notify(s, &fn_arg);
+	pthread_mutex_unlock(&s->lock);
+	if (fn)
+		fn(fn_arg);
+	return NULL;
+}
+
+/* Starts the reader with every signal blocked: signals are the
+ * application's business, on its own threads. Returns 0 or -errno. */
+static int reader_start(struct rp_source *s)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&s->reader, NULL, reader_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -r;
+}
+
+/* ---- the public API ----------------------------------------------------- */
+
+int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
+		     char *err, size_t errlen)
+{
+	struct rp_source *s;
+	int r;
+
+	set_msg(err, errlen, "");
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		set_msg(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (opts && opts->ports) {
+		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
+		if (r) {
+			free(s);
+			return r;
+		}
+	}
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->stop_fd < 0) {
+		r = -errno;
+		set_msg(err, errlen, strerror(-r));
+		free(s);
+		return r;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->space, NULL);
+	s->args_tail = &s->args;
+	s->tail = &s->head;
+	*out = s;
+	return 0;
+}
+
+void rp_source_destroy(struct rp_source *s)
+{
+	uint64_t one = 1;
+	bool join;
+	size_t i;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->space);
+	join = s->reader_joinable;
+	pthread_mutex_unlock(&s->lock);
+	if (write(s->stop_fd, &one, sizeof(one)) < 0) {
+		/* cannot fail: the counter is far from overflowing */
+	}
+	if (join)
+		pthread_join(s->reader, NULL);
+
+	for (i = 0; i < s->nfiles; i++) {
+		if (s->files[i].fd >= 0)
+			close(s->files[i].fd);
+		free(s->files[i].name);
+	}
+	free(s->files);
+	line_free_all(s->args);
+	line_free_all(s->head);
+	free(s->cur);
+	close(s->stop_fd);
+	pthread_cond_destroy(&s->space);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int rp_source_add_arg(struct rp_source *s, const char *text)
+{
+	size_t len;
+	struct line *l;
+	uint64_t count = 1;
+	int r = 0;
+
+	if (!s || !text)
+		return -EINVAL;
+	len = strlen(text);
+	pthread_mutex_lock(&s->lock);
+	if (len > RP__LINE_MAX) {
+		l = line_long(text, len, "argument too long (max 1024 bytes)");
+		if (!l)
+			r = -ENOMEM;
+	} else {
+		r = line_make(&s->ports, text, len, &l, &count);
+	}
+	if (!r) {
+		s->nargs++; /* blank arguments are numbered too */
+		if (l) {
+			l->file = ARG_FILE;
+			l->lineno = s->nargs;
+			*s->args_tail = l;
+			s->args_tail = &l->next;
+			add_count(&s->counted, count);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int rp_source_add_file(struct rp_source *s, const char *path)
+{
+	bool stdin_ = path && !strcmp(path, "-");
+	bool start, join;
+	char *name;
+	int fd, r;
+
+	if (!s || !path)
+		return -EINVAL;
+	/* stdin is dup'ed so that the source owns (and closes) its fd */
+	fd = stdin_ ? fcntl(0, F_DUPFD_CLOEXEC, 3) :
+		      open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	name = strdup(stdin_ ? "<stdin>" : path);
+	if (!name) {
+		close(fd);
+		return -ENOMEM;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	if (s->nfiles == s->files_cap) {
+		size_t cap = s->files_cap ? 2 * s->files_cap : 4;
+		struct file *f = NULL;
+
+		if (cap < UINT32_MAX)
+			f = realloc(s->files, cap * sizeof(*f));
+		if (!f) {
+			pthread_mutex_unlock(&s->lock);
+			free(name);
+			close(fd);
+			return -ENOMEM;
+		}
+		s->files = f;
+		s->files_cap = cap;
+	}
+	s->files[s->nfiles].name = name;
+	s->files[s->nfiles].fd = fd;
+	s->nfiles++;
+	/* a running reader takes the new file when it gets there */
+	start = !s->reader_running;
+	join = start && s->reader_joinable;
+	if (start) {
+		s->reader_running = true;
+		s->reader_joinable = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!start)
+		return 0;
+
+	if (join)
+		pthread_join(s->reader, NULL); /* it has finished */
+	r = reader_start(s);
+	pthread_mutex_lock(&s->lock);
+	if (r) {
+		/* no reader took it: it is still the last, untaken file */
+		s->nfiles--;
+		s->reader_running = false;
+	} else {
+		s->reader_joinable = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (r) {
+		free(name);
+		close(fd);
+	}
+	return r;
+}
+
+void rp_source_set_notify(struct rp_source *s, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&s->lock);
+	s->notify = fn;
+	s->notify_arg = arg;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Where a line came from: "FILE:LINE" or "argument N". Lock held. */
+static void where(const struct rp_source *s, const struct line *l, char *buf,
+		  size_t n)
+{
+	if (l->file == ARG_FILE)
+		snprintf(buf, n, "argument %" PRIu64, l->lineno);
+	else
+		snprintf(buf, n, "%.200s:%" PRIu64, s->files[l->file].name,
+			 l->lineno);
+}
+
+/* Pops the next argument or queued line, or NULL. Lock held. */
+static struct line *pop(struct rp_source *s)
+{
+	struct line *l = s->args;
+
+	if (l) {
+		s->args = l->next;
+		if (!s->args)
+			s->args_tail = &s->args;
+		return l;
+	}
+	l = s->head;
+	if (!l)
+		return NULL;
+	s->head = l->next;
+	if (!s->head)
+		s->tail = &s->head;
+	s->queued -= l->size;
+	if (s->reader_waiting && s->queued <= QUEUE_MAX / 2)
+		pthread_cond_signal(&s->space);
+	return l;
+}
+
+/* Fills t as an INVALID target for line l. Lock held. */
+static void make_invalid(struct rp_source *s, const struct line *l,
+			 const char *reason, struct rp_target *t)
+{
+	char at[232], quote[QUOTE_MAX * 4 + 4];
+
+	where(s, l, at, sizeof(at));
+	if (l->too_long) {
+		rp__escape(tl_input, sizeof(tl_input) - 3, l->text, l->len);
+		strcat(tl_input, "...");
+		snprintf(tl_detail, sizeof(tl_detail), "%s: %s", at, reason);
+	} else {
+		rp__escape(tl_input, sizeof(tl_input), l->text, l->len);
+		rp__escape(quote, QUOTE_MAX + 1, l->text, l->len);
+		snprintf(tl_detail, sizeof(tl_detail), "%s: %s: '%s'", at,
+			 reason, quote);
+	}
+	t->status = RP_STATUS_INVALID;
+	t->err = -EINVAL;
+	t->input = tl_input;
+	t->detail = tl_detail;
+	s->invalid++;
+}
+
+int rp_source_next(void *source, struct rp_target *t)
+{
+	struct rp_source *s = source;
+	char reason[160];
+	struct line *l;
+	int r = 1;
+
+	if (!s || !t)
+		return -1;
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		if (s->cur) {
+			if (rp__iter_next(&s->it, &t->addr, &t->addrlen)) {
+				memcpy(tl_input, s->cur->text,
+				       s->cur->len + 1);
+				t->input = tl_input;
+				break;
+			}
+			free(s->cur);
+			s->cur = NULL;
+		}
+		l = pop(s);
+		if (!l) {
+			if (s->reader_running || s->next_file < s->nfiles) {
+				s->want_notify = true;
+				r = 0;
+			} else {
+				r = -1;
+			}
+			break;
+		}
+		if (l->err) {
+			make_invalid(s, l, l->reason, t);
+		} else if (l->spec.kind == RP__SPEC_HOSTNAME) {
+			memcpy(tl_input, l->text, l->len + 1);
+			t->input = tl_input;
+			t->status = RP_STATUS_ERROR;
+			t->err = -ENOTSUP;
+			t->detail = "hostname targets need DNS resolution, "
+				    "not supported yet";
+		} else if (rp__iter_init(&s->it, &l->spec, &s->ports, reason,
+					 sizeof(reason))) {
+			make_invalid(s, l, reason, t);
+		} else {
+			s->cur = l;
+			continue;
+		}
+		free(l);
+		break;
+	}
+	if (r == 1)
+		t->index = s->produced++;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* The counters are read under the lock; the struct is never really const
+ * (it is always allocated by rp_source_create). */
+static struct rp_source *locked(const struct rp_source *s)
+{
+	struct rp_source *m = (struct rp_source *)s;
+
+	pthread_mutex_lock(&m->lock);
+	return m;
+}
+
+uint64_t rp_source_produced(const struct rp_source *s)
+{
+	struct rp_source *m = locked(s);
+	uint64_t v = m->produced;
+
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}
+
+int64_t rp_source_total(const struct rp_source *s)
+{
+	struct rp_source *m = locked(s);
+	int64_t v = -1;
+
+	if (!m->reader_running && m->next_file == m->nfiles)
+		v = m->counted > INT64_MAX ? INT64_MAX : (int64_t)m->counted;
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}
+
+uint64_t rp_source_invalid(const struct rp_source *s)
+{
+	struct rp_source *m = locked(s);
+	uint64_t v = m->invalid;
+
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}
+
+int rp_source_error(const struct rp_source *s)
+{
+	struct rp_source *m = locked(s);
+	int v = m->error;
+
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}

@@ -1,0 +1,155 @@
+/*
+ * target.h - parsing of target text and port lists, and the lazy expansion
+ * of a parsed target over a port set (internal to libringprobe).
+ *
+ * Everything here is pure: no I/O, no threads, no allocation. The target
+ * source (source.c) feeds it lines; the fuzz harness feeds it anything.
+ */
+#ifndef RP_TARGET_H
+#define RP_TARGET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Longest target line or argument, in bytes, not counting "\n" or "\r\n". */
+#define RP__LINE_MAX 1024
+
+/* ---- port sets --------------------------------------------------------- */
+
+/*
+ * A set of TCP ports 1..65535 as a bitmap, with a one-bit-per-word summary
+ * so that walking a sparse set ("22,65535") costs a few word tests per step.
+ * Plain data: zero-initialised (or rp__ports_clear()) means empty.
+ */
+struct rp__ports {
+	uint64_t bits[65536 / 64];	/* bit p set: port p is in the set */
+	uint64_t words[65536 / 64 / 64]; /* bit w set: bits[w] != 0 */
+	uint32_t count;			/* ports in the set */
+};
+
+void rp__ports_clear(struct rp__ports *p);
+
+/* Adds ports lo..hi (1 <= lo <= hi <= 65535; others are ignored). */
+void rp__ports_add(struct rp__ports *p, int lo, int hi);
+
+bool rp__ports_has(const struct rp__ports *p, int port);
+
+/*
+ * Parses a port list: items separated by ",", each a port "80" or an
+ * inclusive range "8000-8100", blanks allowed around items and around "-".
+ * Overlapping items are fine (the set counts each port once).
+ * Returns: 0 with *p holding exactly the listed ports, or -EINVAL with *p
+ * empty and a message naming the offending item in err (may be NULL; at
+ * most errlen bytes, NUL-terminated).
+ */
+int rp__ports_parse(struct rp__ports *p, const char *spec, char *err,
+		    size_t errlen);
+
+/* The smallest port in the set greater than `after` (pass 0 for the first
+ * one), or -1 if there is none. */
+int rp__ports_next(const struct rp__ports *p, int after);
+
+/* ---- target lines ------------------------------------------------------ */
+
+enum rp__spec_kind {
+	RP__SPEC_EMPTY = 0,	/* blank or only a comment */
+	RP__SPEC_ADDR,		/* one IPv4 or IPv6 address */
+	RP__SPEC_CIDR4,		/* an IPv4 block */
+	RP__SPEC_CIDR6,		/* an IPv6 block of at most 2^20 addresses */
+	RP__SPEC_HOSTNAME,	/* a DNS name (not resolved by this build) */
+};
+
+/* Smallest IPv6 prefix accepted: /108 leaves 2^20 addresses. */
+#define RP__CIDR6_MIN_PREFIX 108
+
+/* One parsed target line. */
+struct rp__spec {
+	enum rp__spec_kind kind;
+	int family;		/* AF_INET or AF_INET6 for ADDR and CIDR*,
+				 * else 0 */
+	uint16_t port;		/* the line's own port, 0 if none given */
+	uint8_t prefix;		/* prefix length; 32 or 128 for ADDR */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;			/* the address; for CIDR the network (host
+				 * bits cleared) */
+	uint64_t naddrs;	/* addresses covered: 1 for ADDR, 2^(bits -
+				 * prefix) for CIDR, 0 otherwise */
+	size_t off;		/* the target text (comment stripped, blanks
+				 * trimmed) is input[off, off + len) */
+	size_t len;
+	size_t host_len;	/* HOSTNAME: the name is input[off, off +
+				 * host_len), without ":port" */
+};
+
+/*
+ * Parses one line of target text, `len` bytes (NUL bytes in it are seen
+ * and rejected). A "#" starts a comment; blanks (space, tab, CR, LF, VT,
+ * FF) around the target are ignored. Accepted forms:
+ *
+ *   1.2.3.4  1.2.3.4:80          ADDR (IPv4: exactly four decimal parts,
+ *                                0-255, no leading zeros: "010" could mean
+ *                                octal to inet_aton, so it is rejected)
+ *   ::1  [::1]  [::1]:80         ADDR (a bare IPv6 address never carries a
+ *                                port: "::1:80" is the address ::1:80)
+ *   10.0.0.0/8  10.0.0.0/8:80    CIDR4, host bits may be set (normalised)
+ *   2001:db8::/120  [2001:db8::/120]:80
+ *                                CIDR6, prefix /108../128
+ *   example.com  example.com:80  HOSTNAME: letters, digits, "-" and "_",
+ *                                labels 1-63 bytes not starting or ending
+ *                                with "-", at most 253 bytes, one optional
+ *                                trailing "."
+ *
+ * Ports are 1-65535, at most 5 digits. IPv6 zone ids ("fe80::1%eth0") and
+ * URLs are rejected.
+ * Returns: 0 with *out filled (kind EMPTY for a blank line), or -EINVAL
+ * with a reason in err (without the text itself). out->off and out->len
+ * are set even on error, so callers can quote the text.
+ */
+int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
+		     char *err, size_t errlen);
+
+/*
+ * The number of targets a parsed ADDR or CIDR line expands to with this
+ * port set: naddrs if the line has its own port, else naddrs * ports.
+ * 0 for other kinds or when no port is available.
+ */
+uint64_t rp__spec_count(const struct rp__spec *spec,
+			const struct rp__ports *ports);
+
+/*
+ * Expansion of one ADDR or CIDR spec over a port set, one sockaddr at a
+ * time, address-major (for each address in ascending order, each port in
+ * ascending order). O(1) memory; spec and ports must outlive the iterator.
+ */
+struct rp__iter {
+	const struct rp__spec *spec;
+	const struct rp__ports *ports;
+	uint64_t addr;		/* ordinal of the current address */
+	int port;		/* last port yielded for it, 0 = none yet */
+};
+
+/* Returns 0, or -EINVAL with a message when the spec is not an address or
+ * block, or when it has no port and the port set is empty. */
+int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,
+		  const struct rp__ports *ports, char *err, size_t errlen);
+
+/* Returns 1 with *ss and *len filled, or 0 when the expansion is over. */
+int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
+		  socklen_t *len);
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/*
+ * Writes src[0, len) to dst as printable ASCII: bytes outside 0x20..0x7e
+ * and "\\" and "'" become "\xHH"; if it does not fit in dstsize bytes, the
+ * text is cut at a character boundary and ends with "...". dst is always
+ * NUL-terminated (dstsize >= 4). Returns dst.
+ */
+char *rp__escape(char *dst, size_t dstsize, const char *src, size_t len);
+
+#endif /* RP_TARGET_H */

@@ -1,0 +1,1314 @@
+/*
+ * test_output.c - unit tests of the CLI's result writers (cli/output.c).
+ *
+ * Exact expected records for each format (open, closed, invalid without an
+ * address, error with detail, IPv6), escaping of hostile text (checked both
+ * against exact strings and, for random bytes, with a small JSON validator,
+ * a CSV parser and a terminal-safety check written here independently of
+ * the code under test), and the writer: records whole in every write(2)
+ * (seen through SOCK_SEQPACKET, where each write is one message), the
+ * buffer-full flush, oversized records, non-blocking and closed pipes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "output.h"
+#include "ringprobe.h"
+
+/*
+ * Weak stand-ins for the two engine functions the writers call, used only
+ * while the engine's status.c is not linked in; the real ones win when it
+ * is, and must give the same names (they are the documented ones).
+ */
+__attribute__((weak)) const char *rp_status_name(enum rp_status s)
+{
+	static const char *const names[] = {
+		[RP_STATUS_NONE] = "none",
+#define STUB_NAME(name, str) [RP_STATUS_##name] = str,
+		RP_STATUS_MAP(STUB_NAME)
+#undef STUB_NAME
+	};
+
+	if ((unsigned int)s >= RP_STATUS__COUNT)
+		return "?";
+	return names[s];
+}
+
+__attribute__((weak)) const char *rp_errno_name(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case EHOSTUNREACH:
+		return "EHOSTUNREACH";
+	case ENETUNREACH:
+		return "ENETUNREACH";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case ECANCELED:
+		return "ECANCELED";
+	case EINVAL:
+		return "EINVAL";
+	default:
+		return "E?";
+	}
+}
+
+/* ---- fixtures ------------------------------------------------------- */
+
+static struct sockaddr_in sin4;
+static struct sockaddr_in6 sin6;
+
+static struct rp_result v4(const char *ip, unsigned int port)
+{
+	struct rp_result r = { 0 };
+
+	memset(&sin4, 0, sizeof(sin4));
+	sin4.sin_family = AF_INET;
+	sin4.sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, ip, &sin4.sin_addr), 1);
+	r.addr = (const struct sockaddr *)&sin4;
+	r.addrlen = sizeof(sin4);
+	r.input = "";
+	return r;
+}
+
+static struct rp_result v6(const char *ip, unsigned int port)
+{
+	struct rp_result r = { 0 };
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+	r.addr = (const struct sockaddr *)&sin6;
+	r.addrlen = sizeof(sin6);
+	r.input = "";
+	return r;
+}
+
+static struct rp_result r_open(void)
+{
+	struct rp_result r = v4("192.0.2.1", 22);
+
+	r.input = "192.0.2.1:22";
+	r.index = 7;
+	r.status = RP_STATUS_OPEN;
+	r.rtt_us = 123;
+	r.attempts = 1;
+	r.elapsed_us = 456;
+	return r;
+}
+
+static struct rp_result r_closed6(void)
+{
+	struct rp_result r = v6("2001:db8::1", 443);
+
+	r.input = "2001:db8::/126";
+	r.index = 18446744073709551615u;
+	r.status = RP_STATUS_CLOSED;
+	r.err = -ECONNREFUSED; /* raw connect result: not shown */
+	r.rtt_us = 1500;
+	r.attempts = 2;
+	r.elapsed_us = 2000001;
+	return r;
+}
+
+static struct rp_result r_invalid(void)
+{
+	struct rp_result r = { 0 };
+
+	r.input = "10.0.0.300:80";
+	r.index = 3;
+	r.status = RP_STATUS_INVALID;
+	r.detail = "t.txt:3: bad address";
+	return r;
+}
+
+static struct rp_result r_error(void)
+{
+	struct rp_result r = v4("198.51.100.9", 8080);
+
+	r.input = "198.51.100.9:8080";
+	r.index = 42;
+	r.status = RP_STATUS_ERROR;
+	r.err = -EADDRNOTAVAIL;
+	r.detail = "local ports exhausted";
+	r.attempts = 1;
+	r.elapsed_us = 10;
+	return r;
+}
+
+static char fbuf[1 << 20];
+
+/* Formats r and checks the snprintf-style contract on the way. */
+static const char *fmt(enum out_format f, const struct rp_result *r)
+{
+	size_t n = out_format_result(fbuf, sizeof(fbuf), f, r);
+
+	assert_true(n < sizeof(fbuf));
+	assert_int_equal(n, strlen(fbuf));
+	assert_true(n > 0 && fbuf[n - 1] == '\n');
+	if (f != OUT_CSV) /* CSV may quote a newline; the others escape it */
+		assert_null(memchr(fbuf, '\n', n - 1));
+	return fbuf;
+}
+
+/* ---- an independent JSON checker for our flat records --------------- */
+
+#define J_MAX_KEYS 16
+#define J_MAX_VAL 4096
+
+struct jobj {
+	int nkeys;
+	char key[J_MAX_KEYS][16];
+	int is_str[J_MAX_KEYS];
+	char val[J_MAX_KEYS][J_MAX_VAL]; /* decoded string, or raw token */
+};
+
+/* Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or
+ * 0. */
+static int wf_utf8(const unsigned char *s, const unsigned char *end)
+{
+	size_t left = (size_t)(end - s);
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (left < (size_t)n)
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void jput(char *out, size_t *len, int c)
+{
+	if (*len + 1 < J_MAX_VAL)
+		out[(*len)++] = (char)c;
+}
+
+/* Appends code point cp (below U+10000) as UTF-8. */
+static void jput_cp(char *out, size_t *len, unsigned int cp)
+{
+	if (cp < 0x80) {
+		jput(out, len, (int)cp);
+	} else if (cp < 0x800) {
+		jput(out, len, 0xc0 | (int)(cp >> 6));
+		jput(out, len, 0x80 | (int)(cp & 0x3f));
+	} else {
+		jput(out, len, 0xe0 | (int)(cp >> 12));
+		jput(out, len, 0x80 | (int)((cp >> 6) & 0x3f));
+		jput(out, len, 0x80 | (int)(cp & 0x3f));
+	}
+}
+
+/* Parses a JSON string at *sp into out (decoded, NUL-terminated). */
+static int j_string(const unsigned char **sp, const unsigned char *end,
+		    char *out)
+{
+	const unsigned char *s = *sp;
+	size_t len = 0;
+
+	if (s >= end || *s++ != '"')
+		return -1;
+	while (s < end && *s != '"') {
+		if (*s < 0x20)
+			return -1;
+		if (*s == '\\') {
+			unsigned int cp = 0;
+			int i;
+
+			if (++s >= end)
+				return -1;
+			switch (*s) {
+			case '"':
+			case '\\':
+			case '/':
+				jput(out, &len, *s);
+				break;
+			case 'b':
+				jput(out, &len, '\b');
+				break;
+			case 'f':
+				jput(out, &len, '\f');
+				break;
+			case 'n':
+				jput(out, &len, '\n');
+				break;
+			case 'r':
+				jput(out, &len, '\r');
+				break;
+			case 't':
+				jput(out, &len, '\t');
+				break;
+			case 'u':
+				if (end - s < 5)
+					return -1;
+				for (i = 1; i <= 4; i++) {
+					int h = hexval(s[i]);
+
+					if (h < 0)
+						return -1;
+					cp = cp << 4 | (unsigned int)h;
+				}
+				if (cp >= 0xd800 && cp <= 0xdfff)
+					return -1; /* we never need pairs */
+				jput_cp(out, &len, cp);
+				s += 4;
+				break;
+			default:
+				return -1;
+			}
+			s++;
+		} else {
+			int n = wf_utf8(s, end);
+
+			if (n == 0)
+				return -1;
+			while (n--)
+				jput(out, &len, *s++);
+		}
+	}
+	if (s >= end)
+		return -1;
+	out[len] = '\0';
+	*sp = s + 1;
+	return 0;
+}
+
+/*
+ * Checks that line (without its '\n') is one flat JSON object of strings,
+ * unsigned integers and nulls, and returns its members in order.
+ */
+static int json_parse(const char *line, size_t len, struct jobj *o)
+{
+	const unsigned char *s = (const unsigned char *)line;
+	const unsigned char *end = s + len;
+
+	memset(o, 0, sizeof(*o));
+	if (s >= end || *s++ != '{')
+		return -1;
+	for (;;) {
+		char key[J_MAX_VAL];
+		int k = o->nkeys;
+
+		if (k >= J_MAX_KEYS || j_string(&s, end, key) < 0 ||
+		    strlen(key) >= sizeof(o->key[0]))
+			return -1;
+		strcpy(o->key[k], key);
+		if (s >= end || *s++ != ':' || s >= end)
+			return -1;
+		if (*s == '"') {
+			if (j_string(&s, end, o->val[k]) < 0)
+				return -1;
+			o->is_str[k] = 1;
+		} else if (end - s >= 4 && !memcmp(s, "null", 4)) {
+			strcpy(o->val[k], "null");
+			s += 4;
+		} else if (*s >= '0' && *s <= '9') {
+			size_t n = 0;
+
+			if (*s == '0' && s + 1 < end && s[1] >= '0' &&
+			    s[1] <= '9')
+				return -1; /* no leading zeros */
+			while (s < end && *s >= '0' && *s <= '9' && n < 30)
+				o->val[k][n++] = (char)*s++;
+			o->val[k][n] = '\0';
+		} else {
+			return -1;
+		}
+		o->nkeys++;
+		if (s < end && *s == ',') {
+			s++;
+			continue;
+		}
+		break;
+	}
+	if (s >= end || *s++ != '}' || s != end)
+		return -1;
+	return 0;
+}
+
+static const char *jget(const struct jobj *o, const char *key)
+{
+	int i;
+
+	for (i = 0; i < o->nkeys; i++)
+		if (!strcmp(o->key[i], key))
+			return o->val[i];
+	return NULL;
+}
+
+static const char *const json_keys[] = {
+	"input", "index",    "ip",         "port",  "status",
+	"rtt_us", "attempts", "elapsed_us", "error", "detail",
+};
+
+/* Parses one formatted JSON record and checks its keys and order. */
+static void check_json_record(const char *rec, struct jobj *o)
+{
+	size_t n = strlen(rec), i;
+
+	assert_true(n > 0 && rec[n - 1] == '\n');
+	assert_int_equal(json_parse(rec, n - 1, o), 0);
+	assert_int_equal(o->nkeys, 10);
+	for (i = 0; i < 10; i++)
+		assert_string_equal(o->key[i], json_keys[i]);
+}
+
+/* ---- an independent CSV record parser -------------------------------- */
+
+/* Parses one RFC 4180 record at *sp into up to max fields (NUL-terminated,
+ * each at most J_MAX_VAL bytes). Returns the field count or -1. */
+static int csv_parse(const char **sp, char (*f)[J_MAX_VAL], int max)
+{
+	const char *s = *sp;
+	int nf = 0;
+
+	for (;;) {
+		size_t len = 0;
+
+		if (nf >= max)
+			return -1;
+		if (*s == '"') {
+			s++;
+			for (;;) {
+				if (!*s)
+					return -1;
+				if (*s == '"') {
+					if (s[1] != '"')
+						break;
+					s++;
+				}
+				if (len + 1 >= J_MAX_VAL)
+					return -1;
+				f[nf][len++] = *s++;
+			}
+			s++;
+			if (*s != ',' && *s != '\n')
+				return -1;
+		} else {
+			while (*s && *s != ',' && *s != '\n') {
+				if (*s == '"' || *s == '\r')
+					return -1;
+				if (len + 1 >= J_MAX_VAL)
+					return -1;
+				f[nf][len++] = *s++;
+			}
+			if (!*s)
+				return -1;
+		}
+		f[nf++][len] = '\0';
+		if (*s++ == '\n')
+			break;
+	}
+	*sp = s;
+	return nf;
+}
+
+/* ---- a deterministic random source ----------------------------------- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15u;
+
+static uint32_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (uint32_t)(rnd_state >> 16);
+}
+
+/* n random bytes, none of them NUL, biased towards the interesting ones. */
+static void rnd_text(char *s, size_t n)
+{
+	static const char special[] = "\"\\,\r\n\t\x1b\x7f\x01";
+	const size_t nspecial = sizeof(special) - 1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned int c;
+
+		switch (rnd() % 4) {
+		case 0:
+			c = (unsigned char)special[rnd() % nspecial];
+			break;
+		case 1:
+			c = 0x80 + rnd() % 0x80;
+			break;
+		default:
+			c = 1 + rnd() % 255;
+		}
+		s[i] = (char)c;
+	}
+	s[n] = '\0';
+}
+
+/* ---- formats ---------------------------------------------------------- */
+
+static void test_format_parse(void **state)
+{
+	(void)state;
+	assert_int_equal(out_format_parse("text"), OUT_TEXT);
+	assert_int_equal(out_format_parse("jsonl"), OUT_JSONL);
+	assert_int_equal(out_format_parse("json"), OUT_JSONL);
+	assert_int_equal(out_format_parse("csv"), OUT_CSV);
+	assert_int_equal(out_format_parse("CSV"), -1);
+	assert_int_equal(out_format_parse("xml"), -1);
+	assert_int_equal(out_format_parse(""), -1);
+	assert_int_equal(out_format_parse("jsonlx"), -1);
+	assert_int_equal(out_format_parse(NULL), -1);
+}
+
+static void test_json_records(void **state)
+{
+	struct rp_result r;
+	struct jobj o;
+
+	(void)state;
+	r = r_open();
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"192.0.2.1:22\",\"index\":7,\"ip\":\"192.0.2.1\","
+		"\"port\":22,\"status\":\"open\",\"rtt_us\":123,\"attempts\":1,"
+		"\"elapsed_us\":456,\"error\":null,\"detail\":null}\n");
+	check_json_record(fbuf, &o);
+
+	r = r_closed6();
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"2001:db8::/126\",\"index\":18446744073709551615,"
+		"\"ip\":\"2001:db8::1\",\"port\":443,\"status\":\"closed\","
+		"\"rtt_us\":1500,\"attempts\":2,\"elapsed_us\":2000001,"
+		"\"error\":null,\"detail\":null}\n");
+	check_json_record(fbuf, &o);
+
+	r = r_invalid();
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"10.0.0.300:80\",\"index\":3,\"ip\":null,"
+		"\"port\":null,\"status\":\"invalid\",\"rtt_us\":0,"
+		"\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
+		"\"detail\":\"t.txt:3: bad address\"}\n");
+	check_json_record(fbuf, &o);
+
+	r = r_error();
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"198.51.100.9:8080\",\"index\":42,"
+		"\"ip\":\"198.51.100.9\",\"port\":8080,\"status\":\"error\","
+		"\"rtt_us\":0,\"attempts\":1,\"elapsed_us\":10,"
+		"\"error\":\"EADDRNOTAVAIL\","
+		"\"detail\":\"local ports exhausted\"}"
+		"\n");
+	check_json_record(fbuf, &o);
+
+	/* input NULL is treated as "" */
+	r = r_open();
+	r.input = NULL;
+	check_json_record(fmt(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "input"), "");
+}
+
+/* error is shown only where the errno explains the outcome */
+static void test_error_field(void **state)
+{
+	static const struct {
+		enum rp_status st;
+		int err;
+		const char *want;
+	} cases[] = {
+		{ RP_STATUS_OPEN, -ECONNREFUSED, "null" },
+		{ RP_STATUS_CLOSED, -ECONNREFUSED, "null" },
+		{ RP_STATUS_FILTERED, -ETIMEDOUT, "null" },
+		{ RP_STATUS_CANCELLED, -ECANCELED, "null" },
+		{ RP_STATUS_UNREACHABLE, -EHOSTUNREACH, "EHOSTUNREACH" },
+		{ RP_STATUS_UNREACHABLE, -ENETUNREACH, "ENETUNREACH" },
+		{ RP_STATUS_ERROR, -EADDRNOTAVAIL, "EADDRNOTAVAIL" },
+		{ RP_STATUS_ERROR, 0, "null" },
+		{ RP_STATUS_INVALID, -EINVAL, "EINVAL" },
+		{ RP_STATUS_INVALID, 0, "null" },
+	};
+	struct rp_result r = r_open();
+	struct jobj o;
+	char (*f)[J_MAX_VAL] = calloc(12, J_MAX_VAL);
+	size_t i;
+
+	(void)state;
+	assert_non_null(f);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *p;
+
+		r.status = cases[i].st;
+		r.err = cases[i].err;
+		check_json_record(fmt(OUT_JSONL, &r), &o);
+		assert_string_equal(jget(&o, "error"), cases[i].want);
+		assert_int_equal(o.is_str[8],
+				 strcmp(cases[i].want, "null") != 0);
+
+		p = fmt(OUT_CSV, &r);
+		assert_int_equal(csv_parse(&p, f, 12), 10);
+		assert_string_equal(f[8], o.is_str[8] ? cases[i].want : "");
+
+		fmt(OUT_TEXT, &r);
+		if (o.is_str[8])
+			assert_non_null(strstr(fbuf, cases[i].want));
+		else
+			assert_null(strstr(fbuf, "E"));
+	}
+	free(f);
+}
+
+static void test_json_escaping(void **state)
+{
+	struct rp_result r = r_invalid();
+	struct jobj o;
+
+	(void)state;
+	r.input = "a\"b\\c/d\x01\x1f\n\t\x7f" "e";
+	r.detail = "\x1b[31mred\xc2\x9b" "2J";
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"a\\\"b\\\\c/d"
+		"\\u0001\\u001f\\u000a\\u0009\\u007fe\","
+		"\"index\":3,\"ip\":null,\"port\":null,\"status\":\"invalid\","
+		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
+		"\"detail\":\"\\u001b[31mred\\u009b2J\"}\n");
+	check_json_record(fbuf, &o);
+	assert_string_equal(jget(&o, "input"), r.input);
+	assert_string_equal(jget(&o, "detail"), r.detail);
+}
+
+static void test_json_invalid_utf8(void **state)
+{
+	struct rp_result r = r_invalid();
+	struct jobj o;
+
+	(void)state;
+	/* stray bytes, valid 2/3/4-byte forms, overlong, surrogate, past
+	 * U+10FFFF, and a sequence cut short by the end of the string */
+	r.input = "\xff\xfe ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 "
+		  "\xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82";
+	r.detail = "x\x80y";
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"\\ufffd\\ufffd ok \xc3\xa9\xe2\x82\xac"
+		"\xf0\x9f\x98\x80 \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd "
+		"\\ufffd\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\","
+		"\"index\":3,\"ip\":null,\"port\":null,\"status\":\"invalid\","
+		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
+		"\"detail\":\"x\\ufffdy\"}\n");
+	check_json_record(fbuf, &o);
+	assert_string_equal(jget(&o, "detail"), "x\xef\xbf\xbdy");
+}
+
+/* Random hostile text: every JSON record parses, every CSV record parses
+ * back to the original bytes, and text puts no control byte out. */
+static void test_random_text(void **state)
+{
+	struct rp_result r = r_error();
+	char (*f)[J_MAX_VAL] = calloc(12, J_MAX_VAL);
+	char input[RP_INPUT_MAX], detail[RP_INPUT_MAX];
+	struct jobj *o = malloc(sizeof(*o));
+	int i;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(o);
+	for (i = 0; i < 3000; i++) {
+		const unsigned char *t, *end;
+		const char *p;
+		size_t n;
+
+		rnd_text(input, rnd() % (RP_INPUT_MAX - 1));
+		rnd_text(detail, rnd() % (RP_INPUT_MAX - 1));
+		r.input = input;
+		r.detail = i % 5 ? detail : NULL;
+
+		check_json_record(fmt(OUT_JSONL, &r), o);
+
+		p = fmt(OUT_CSV, &r);
+		assert_int_equal(csv_parse(&p, f, 12), 10);
+		assert_int_equal(*p, '\0');
+		assert_string_equal(f[0], input);
+		assert_string_equal(f[9], r.detail ? detail : "");
+
+		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, &r);
+		t = (const unsigned char *)fbuf;
+		end = t + n - 1;
+		assert_int_equal(*end, '\n');
+		while (t < end) {
+			int len = wf_utf8(t, end);
+
+			assert_int_not_equal(len, 0);
+			assert_false(t[0] < 0x20 || t[0] == 0x7f);
+			/* U+0080..U+009F (C1) encode as C2 80..C2 9F */
+			assert_false(t[0] == 0xc2 && t[1] < 0xa0);
+			t += len;
+		}
+	}
+	free(o);
+	free(f);
+}
+
+static void test_csv_records(void **state)
+{
+	struct rp_result r;
+
+	(void)state;
+	r = r_open();
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "192.0.2.1:22,7,192.0.2.1,22,open,123,1,456,,\n");
+	r = r_closed6();
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "2001:db8::/126,18446744073709551615,2001:db8::1,"
+			    "443,closed,1500,2,2000001,,\n");
+	r = r_invalid();
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "10.0.0.300:80,3,,,invalid,0,0,0,,"
+			    "t.txt:3: bad address\n");
+	r = r_error();
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "198.51.100.9:8080,42,198.51.100.9,8080,error,0,1,"
+			    "10,EADDRNOTAVAIL,local ports exhausted\n");
+}
+
+static void test_csv_quoting(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain text", "plain text" },
+		{ "a,b", "\"a,b\"" },
+		{ "say \"hi\"", "\"say \"\"hi\"\"\"" },
+		{ "\"", "\"\"\"\"" },
+		{ "cr\rhere", "\"cr\rhere\"" },
+		{ "lf\nhere", "\"lf\nhere\"" },
+		{ "tab\tand ;", "tab\tand ;" },
+		{ "", "" },
+	};
+	struct rp_result r = r_invalid();
+	char want[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r.input = cases[i].in;
+		r.detail = cases[i].in;
+		snprintf(want, sizeof(want), "%s,3,,,invalid,0,0,0,,%s\n",
+			 cases[i].want, cases[i].want);
+		assert_string_equal(fmt(OUT_CSV, &r), want);
+	}
+}
+
+static void test_text_records(void **state)
+{
+	struct rp_result r;
+
+	(void)state;
+	r = r_open();
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "192.0.2.1:22           open          0.123 ms\n");
+
+	/* IPv6 in brackets; input differs so it is shown */
+	r = r_closed6();
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "[2001:db8::1]:443      closed        1.500 ms"
+			    " (2001:db8::/126)\n");
+	r.input = "[2001:db8::1]:443";
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "[2001:db8::1]:443      closed        1.500 ms\n");
+
+	/* a long IPv6 address overflows the column but stays separated */
+	r = v6("2001:db8:1234:5678:9abc:def0:1234:5678", 65535);
+	r.status = RP_STATUS_OPEN;
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "[2001:db8:1234:5678:9abc:def0:1234:5678]:65535 "
+			    "open          0.000 ms\n");
+
+	r = r_invalid();
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "-                      invalid              -"
+			    "  t.txt:3: bad address (10.0.0.300:80)\n");
+
+	r = r_error();
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "198.51.100.9:8080      error                -"
+			    "  EADDRNOTAVAIL: local ports exhausted\n");
+
+	r = v4("203.0.113.5", 80);
+	r.status = RP_STATUS_UNREACHABLE;
+	r.err = -EHOSTUNREACH;
+	r.rtt_us = 12345678;
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "203.0.113.5:80         unreachable 12345.678 ms"
+			    "  EHOSTUNREACH\n");
+
+	r = v4("203.0.113.5", 80);
+	r.status = RP_STATUS_FILTERED;
+	r.err = -ETIMEDOUT;
+	r.input = "203.0.113.0/30";
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "203.0.113.5:80         filtered             -"
+			    " (203.0.113.0/30)\n");
+}
+
+static void test_text_escaping(void **state)
+{
+	struct rp_result r = r_invalid();
+
+	(void)state;
+	r.input = "\x1b]0;pwned\x07\x7f\tcaf\xc3\xa9\xc2\x9b\xff\\";
+	r.detail = "line\r\nnext\x1b[2J";
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "-                      invalid              -"
+			    "  line\\x0d\\x0anext\\x1b[2J"
+			    " (\\x1b]0;pwned\\x07\\x7f\\x09caf\xc3\xa9"
+			    "\\xc2\\x9b\\xff\\)\n");
+}
+
+/* out_format_result reports the full length when the buffer is short */
+static void test_truncation(void **state)
+{
+	struct rp_result r = r_error();
+	enum out_format f;
+	char small[40];
+	size_t full, n;
+
+	(void)state;
+	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
+		full = strlen(fmt(f, &r));
+		memset(small, 'Z', sizeof(small));
+		n = out_format_result(small, 10, f, &r);
+		assert_int_equal(n, full);
+		assert_int_equal(small[9], '\0');
+		assert_memory_equal(small, fbuf, 9);
+		assert_int_equal(small[10], 'Z');
+
+		memset(small, 'Z', sizeof(small));
+		assert_int_equal(out_format_result(small, 0, f, &r), full);
+		assert_int_equal(small[0], 'Z');
+
+		/* exactly enough room for the text but not the NUL */
+		n = out_format_result(fbuf, full, f, &r);
+		assert_int_equal(n, full);
+		assert_int_equal(fbuf[full - 1], '\0');
+	}
+}
+
+/* ---- the writer -------------------------------------------------------- */
+
+/* Reads everything from fd in a thread, remembering write boundaries
+ * (with SOCK_SEQPACKET one read is one write). */
+struct collector {
+	int fd;
+	pthread_t th;
+	char *data;          /* all bytes read */
+	size_t len;
+	size_t cap;
+	size_t msgs;         /* reads that returned data */
+	size_t msg_len[64];  /* lengths of the first reads */
+	int split;           /* a read did not end at a record end */
+	int read_err;
+};
+
+static void *collect(void *arg)
+{
+	struct collector *c = arg;
+	char *buf = malloc(256 * 1024);
+
+	if (!buf) {
+		c->read_err = ENOMEM;
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n = read(c->fd, buf, 256 * 1024);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			c->read_err = errno;
+		if (n <= 0)
+			break;
+		if (buf[n - 1] != '\n')
+			c->split = 1;
+		if (c->msgs < 64)
+			c->msg_len[c->msgs] = (size_t)n;
+		c->msgs++;
+		if (c->len + (size_t)n + 1 > c->cap) {
+			c->cap = (c->len + (size_t)n + 1) * 2;
+			c->data = realloc(c->data, c->cap);
+			if (!c->data) {
+				c->read_err = ENOMEM;
+				break;
+			}
+		}
+		memcpy(c->data + c->len, buf, (size_t)n);
+		c->len += (size_t)n;
+		c->data[c->len] = '\0';
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Starts a collector on a new pipe or socket pair; returns the write end. */
+static int collector_start(struct collector *c, int seqpacket)
+{
+	int fds[2];
+
+	memset(c, 0, sizeof(*c));
+	if (seqpacket) {
+		int sz = 4 << 20;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds),
+				 0);
+		setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		c->fd = fds[0];
+	} else {
+		assert_int_equal(pipe(fds), 0);
+		c->fd = fds[0];
+	}
+	assert_int_equal(pthread_create(&c->th, NULL, collect, c), 0);
+	return fds[1];
+}
+
+static void collector_finish(struct collector *c, int wfd)
+{
+	close(wfd);
+	assert_int_equal(pthread_join(c->th, NULL), 0);
+	close(c->fd);
+	assert_int_equal(c->read_err, 0);
+}
+
+/* A result of a varying size for stream tests. */
+static struct rp_result r_nth(uint64_t i, char *detail)
+{
+	struct rp_result r = r_open();
+	size_t n = i % 97;
+
+	memset(detail, 'a' + (int)(i % 26), n);
+	detail[n] = '\0';
+	r.index = i;
+	r.detail = detail;
+	return r;
+}
+
+/* Checks that data is exactly count JSON records with index 0..count-1. */
+static void check_stream(const char *data, size_t len, uint64_t count)
+{
+	struct jobj *o = malloc(sizeof(*o));
+	const char *p = data, *end = data + len;
+	char idx[32], detail[128];
+	uint64_t i = 0;
+
+	assert_non_null(o);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		assert_non_null(nl);
+		assert_int_equal(json_parse(p, (size_t)(nl - p), o), 0);
+		snprintf(idx, sizeof(idx), "%" PRIu64, i);
+		assert_string_equal(jget(o, "index"), idx);
+		r_nth(i, detail);
+		assert_string_equal(jget(o, "detail"), detail);
+		p = nl + 1;
+		i++;
+	}
+	assert_int_equal(i, count);
+	free(o);
+}
+
+static void test_init_release(void **state)
+{
+	struct out o;
+
+	(void)state;
+	assert_int_equal(out_init(&o, 1, (enum out_format)7, 0), -EINVAL);
+	out_release(&o);
+	assert_int_equal(out_init(&o, 1, OUT_CSV, OUT_ONLY_OPEN), 0);
+	assert_non_null(o.buf);
+	assert_int_equal(o.cap, OUT_BUF_SIZE);
+	assert_int_equal(o.len, 0);
+	assert_int_equal(o.err, 0);
+	assert_int_equal(o.format, OUT_CSV);
+	assert_int_equal(o.flags, OUT_ONLY_OPEN);
+	out_release(&o);
+	assert_null(o.buf);
+	out_release(&o); /* twice is harmless */
+}
+
+/* Header only for CSV; flushing an empty buffer writes nothing. */
+static void test_header(void **state)
+{
+	enum out_format f;
+
+	(void)state;
+	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
+		struct rp_result r = r_open();
+		struct collector c;
+		struct out o;
+		int wfd = collector_start(&c, 0);
+		char want[512];
+
+		assert_int_equal(out_init(&o, wfd, f, 0), 0);
+		assert_int_equal(out_flush(&o), 0);
+		assert_int_equal(o.writes, 0);
+		out_header(&o);
+		out_result(&o, &r);
+		assert_int_equal(o.writes, 0);
+		assert_int_equal(out_flush(&o), 0);
+		assert_int_equal(o.writes, 1);
+		out_release(&o);
+		collector_finish(&c, wfd);
+
+		snprintf(want, sizeof(want), "%s%s",
+			 f == OUT_CSV ? "input,index,ip,port,status,rtt_us,"
+					"attempts,elapsed_us,error,detail\n" :
+					"",
+			 fmt(f, &r));
+		assert_string_equal(c.data, want);
+		free(c.data);
+	}
+}
+
+static void test_only_open(void **state)
+{
+	struct rp_result open = r_open(), closed = r_closed6();
+	struct collector c;
+	struct out o;
+	int wfd = collector_start(&c, 0);
+	char want[512];
+
+	(void)state;
+	assert_int_equal(out_init(&o, wfd, OUT_JSONL, OUT_ONLY_OPEN), 0);
+	out_result(&o, &closed);
+	out_result(&o, &open);
+	out_result(&o, &closed);
+	assert_int_equal(o.records, 1);
+	assert_int_equal(o.skipped, 2);
+	assert_int_equal(out_flush(&o), 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+	snprintf(want, sizeof(want), "%s", fmt(OUT_JSONL, &open));
+	assert_string_equal(c.data, want);
+	free(c.data);
+}
+
+/*
+ * Through SOCK_SEQPACKET each write(2) arrives as one message: every
+ * message must hold whole records only, the buffer-full path must write
+ * before out_flush is ever called, and nothing is lost or reordered.
+ */
+static void test_records_whole(void **state)
+{
+	const uint64_t count = 20000;
+	struct collector c;
+	struct out o;
+	char detail[128];
+	int wfd = collector_start(&c, 1);
+	uint64_t i, writes;
+	size_t max_rec = 0, total = 0;
+
+	(void)state;
+	assert_int_equal(out_init(&o, wfd, OUT_JSONL, 0), 0);
+	for (i = 0; i < count; i++) {
+		struct rp_result r = r_nth(i, detail);
+		size_t n = out_format_result(NULL, 0, OUT_JSONL, &r);
+
+		if (n > max_rec)
+			max_rec = n;
+		total += n;
+		out_result(&o, &r);
+		assert_int_equal(o.err, 0);
+		assert_true(o.len < o.cap);
+		/* nothing is written while the buffer has room */
+		assert_int_equal(o.bytes + o.len, total);
+	}
+	/* the buffer filled up many times with no out_flush call */
+	writes = o.writes;
+	assert_true(writes >= total / OUT_BUF_SIZE);
+	assert_true(writes <= total / (OUT_BUF_SIZE - max_rec));
+	assert_int_equal(out_flush(&o), 0);
+	assert_int_equal(o.writes, writes + 1);
+	assert_int_equal(o.bytes, total);
+	assert_int_equal(o.records, count);
+	out_release(&o);
+	collector_finish(&c, wfd);
+
+	assert_int_equal(c.split, 0);
+	assert_int_equal(c.len, o.bytes);
+	assert_int_equal(c.msgs, o.writes);
+	/* a buffer-full write carries nearly a full buffer */
+	assert_true(c.msg_len[0] < OUT_BUF_SIZE);
+	assert_true(c.msg_len[0] + max_rec >= OUT_BUF_SIZE);
+	check_stream(c.data, c.len, count);
+	free(c.data);
+}
+
+/* The same through a plain pipe, flushing once per few results as the
+ * CLI does per loop turn, in all three formats. */
+static void test_pipe_stream(void **state)
+{
+	const uint64_t count = 5000;
+	enum out_format f;
+
+	(void)state;
+	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
+		struct collector c;
+		struct out o;
+		char detail[128];
+		int wfd = collector_start(&c, 0);
+		size_t want_len = 0;
+		uint64_t i;
+
+		assert_int_equal(out_init(&o, wfd, f, 0), 0);
+		for (i = 0; i < count; i++) {
+			struct rp_result r = r_nth(i, detail);
+
+			want_len += out_format_result(NULL, 0, f, &r);
+			out_result(&o, &r);
+			if (i % 7 == 6)
+				assert_int_equal(out_flush(&o), 0);
+		}
+		assert_int_equal(out_flush(&o), 0);
+		out_release(&o);
+		collector_finish(&c, wfd);
+		assert_int_equal(c.len, want_len);
+		if (f == OUT_JSONL)
+			check_stream(c.data, c.len, count);
+		free(c.data);
+	}
+}
+
+/* A non-blocking fd into a small pipe: EAGAIN and partial writes are
+ * retried and nothing is lost. */
+static void test_nonblocking(void **state)
+{
+	const uint64_t count = 3000;
+	struct collector c;
+	struct out o;
+	char detail[128];
+	int wfd = collector_start(&c, 0);
+	uint64_t i;
+
+	(void)state;
+	fcntl(wfd, F_SETPIPE_SZ, 4096);
+	assert_int_equal(fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK),
+			 0);
+	assert_int_equal(out_init(&o, wfd, OUT_JSONL, 0), 0);
+	for (i = 0; i < count; i++) {
+		struct rp_result r = r_nth(i, detail);
+
+		out_result(&o, &r);
+	}
+	assert_int_equal(out_flush(&o), 0);
+	assert_int_equal(o.err, 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+	check_stream(c.data, c.len, count);
+	free(c.data);
+}
+
+/* A record larger than the whole buffer goes out alone, in order. */
+static void test_large_record(void **state)
+{
+	size_t big = OUT_BUF_SIZE + 1000;
+	char *huge = malloc(big + 1);
+	struct rp_result r1 = r_open(), r2 = r_error(), r3 = r_closed6();
+	struct collector c;
+	struct out o;
+	int wfd = collector_start(&c, 1);
+	char *want;
+	size_t n1, n2, n3;
+
+	(void)state;
+	assert_non_null(huge);
+	memset(huge, 'h', big);
+	huge[big] = '\0';
+	r2.detail = huge;
+	n1 = out_format_result(NULL, 0, OUT_CSV, &r1);
+	n2 = out_format_result(NULL, 0, OUT_CSV, &r2);
+	n3 = out_format_result(NULL, 0, OUT_CSV, &r3);
+	assert_true(n2 > OUT_BUF_SIZE);
+	want = malloc(n1 + n2 + n3 + 1);
+	assert_non_null(want);
+	out_format_result(want, n1 + 1, OUT_CSV, &r1);
+	out_format_result(want + n1, n2 + 1, OUT_CSV, &r2);
+	out_format_result(want + n1 + n2, n3 + 1, OUT_CSV, &r3);
+
+	assert_int_equal(out_init(&o, wfd, OUT_CSV, 0), 0);
+	out_result(&o, &r1);
+	out_result(&o, &r2);
+	out_result(&o, &r3);
+	assert_int_equal(o.err, 0);
+	assert_int_equal(o.records, 3);
+	assert_int_equal(o.len, n3);
+	assert_int_equal(out_flush(&o), 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+
+	assert_int_equal(c.msgs, 3);
+	assert_int_equal(c.msg_len[0], n1);
+	assert_int_equal(c.msg_len[1], n2);
+	assert_int_equal(c.msg_len[2], n3);
+	assert_int_equal(c.len, n1 + n2 + n3);
+	assert_memory_equal(c.data, want, c.len);
+	free(c.data);
+	free(want);
+	free(huge);
+}
+
+/* The reader went away: -EPIPE, no crash, and everything after is a
+ * no-op. SIGPIPE is ignored by main(). */
+static void test_epipe(void **state)
+{
+	struct rp_result r = r_open();
+	struct out o;
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	close(fds[0]);
+	assert_int_equal(out_init(&o, fds[1], OUT_JSONL, 0), 0);
+	out_result(&o, &r);
+	assert_int_not_equal(o.len, 0);
+	assert_int_equal(out_flush(&o), -EPIPE);
+	assert_int_equal(o.err, -EPIPE);
+	assert_int_equal(o.len, 0);
+	assert_int_equal(o.bytes, 0);
+
+	out_header(&o);
+	out_result(&o, &r);
+	assert_int_equal(o.len, 0);
+	assert_int_equal(o.records, 1);
+	assert_int_equal(out_flush(&o), -EPIPE);
+	out_release(&o);
+	close(fds[1]);
+}
+
+/* The same failure met on the buffer-full path inside out_result. */
+static void test_epipe_buffer_full(void **state)
+{
+	struct out o;
+	char detail[128];
+	int fds[2];
+	uint64_t i, records = 0;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	close(fds[0]);
+	assert_int_equal(out_init(&o, fds[1], OUT_JSONL, 0), 0);
+	for (i = 0; i < 5000 && !o.err; i++) {
+		struct rp_result r = r_nth(i, detail);
+
+		out_result(&o, &r);
+		records = o.records;
+	}
+	assert_int_equal(o.err, -EPIPE);
+	assert_int_equal(o.len, 0);
+	assert_true(i < 5000);
+	for (; i < 5000; i++) {
+		struct rp_result r = r_nth(i, detail);
+
+		out_result(&o, &r);
+	}
+	assert_int_equal(o.records, records);
+	assert_int_equal(o.len, 0);
+	assert_int_equal(o.writes, 0);
+	assert_int_equal(out_flush(&o), -EPIPE);
+	out_release(&o);
+	close(fds[1]);
+}
+
+/* Any other write error is kept the same way. */
+static void test_write_error(void **state)
+{
+	struct rp_result r = r_open();
+	struct out o;
+	int fd = open("/dev/null", O_RDONLY);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(out_init(&o, fd, OUT_TEXT, 0), 0);
+	out_result(&o, &r);
+	assert_int_equal(out_flush(&o), -EBADF);
+	assert_int_equal(o.err, -EBADF);
+	out_result(&o, &r);
+	assert_int_equal(o.len, 0);
+	out_release(&o);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_parse),
+		cmocka_unit_test(test_json_records),
+		cmocka_unit_test(test_error_field),
+		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_json_invalid_utf8),
+		cmocka_unit_test(test_random_text),
+		cmocka_unit_test(test_csv_records),
+		cmocka_unit_test(test_csv_quoting),
+		cmocka_unit_test(test_text_records),
+		cmocka_unit_test(test_text_escaping),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_init_release),
+		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_only_open),
+		cmocka_unit_test(test_records_whole),
+		cmocka_unit_test(test_pipe_stream),
+		cmocka_unit_test(test_nonblocking),
+		cmocka_unit_test(test_large_record),
+		cmocka_unit_test(test_epipe),
+		cmocka_unit_test(test_epipe_buffer_full),
+		cmocka_unit_test(test_write_error),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
