@@ -45,7 +45,7 @@
 #include "ringprobe.h"
 #include "target.h"
 
-#define QUEUE_MAX (1u << 20)	/* bytes of queued lines, headers included */
+#define QUEUE_MAX (1u << 20)	/* bytes of queued lines with headers */
 #define BATCH_MAX (64u << 10)	/* bytes the reader hands over at once */
 #define READ_SIZE (64u << 10)	/* bytes per read(2) */
 #define QUOTE_MAX 64		/* bytes of a bad line quoted in a detail */
@@ -67,7 +67,7 @@ struct line {
 
 struct file {
 	char *name;		/* for diagnostics: the path, or "<stdin>" */
-	int fd;			/* ours (a dup for stdin); -1 once read */
+	int fd;			/* ours (stdin is dup'ed); -1 once read */
 };
 
 /* Lines the reader has cut but not yet handed over. */
@@ -88,13 +88,13 @@ struct rp_source {
 	struct file *files;
 	size_t nfiles, files_cap;
 	size_t next_file;		/* first file no reader has taken */
-	bool reader_running;		/* a reader exists and is not done */
-	bool reader_joinable;		/* s->reader is still to be joined */
+	bool reader_running;		/* a reader exists, not done */
+	bool reader_joinable;		/* s->reader is to be joined */
 	pthread_t reader;
-	int stop_fd;			/* eventfd: wakes the reader's poll */
+	int stop_fd;			/* eventfd: wakes the reader */
 	bool stop;			/* destroy has begun */
-	bool reader_waiting;		/* the reader waits for queue space */
-	pthread_cond_t space;		/* signalled when the queue drains */
+	bool reader_waiting;		/* the reader waits for space */
+	pthread_cond_t space;		/* the queue has drained */
 
 	struct line *head, **tail;	/* lines read, not yet produced */
 	size_t queued;			/* bytes in that queue */
@@ -343,7 +343,7 @@ static int read_file(struct rp_source *s, uint32_t file, int fd)
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t seg = (size_t)((nl ? nl : end) - p);
 
-			if (!skipping && len + seg > RP__LINE_MAX + 1) {
+			if (!skipping && len + seg > sizeof(s->lbuf)) {
 				/* report it now, keep no more of it */
 				size_t more = len < QUOTE_MAX ? QUOTE_MAX - len
 							      : 0;

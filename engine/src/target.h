@@ -58,7 +58,7 @@ enum rp__spec_kind {
 	RP__SPEC_EMPTY = 0,	/* blank or only a comment */
 	RP__SPEC_ADDR,		/* one IPv4 or IPv6 address */
 	RP__SPEC_CIDR4,		/* an IPv4 block */
-	RP__SPEC_CIDR6,		/* an IPv6 block of at most 2^20 addresses */
+	RP__SPEC_CIDR6,		/* an IPv6 block, at most 2^20 addresses */
 	RP__SPEC_HOSTNAME,	/* a DNS name (not resolved by this build) */
 };
 
@@ -75,8 +75,8 @@ struct rp__spec {
 	union {
 		struct in_addr v4;
 		struct in6_addr v6;
-	} addr;			/* the address; for CIDR the network (host
-				 * bits cleared) */
+	} addr;			/* the address; for CIDR the network
+				 * (host bits cleared) */
 	uint64_t naddrs;	/* addresses covered: 1 for ADDR, 2^(bits -
 				 * prefix) for CIDR, 0 otherwise */
 	size_t off;		/* the target text (comment stripped, blanks

@@ -32,47 +32,6 @@
 #include "output.h"
 #include "ringprobe.h"
 
-/*
- * Weak stand-ins for the two engine functions the writers call, used only
- * while the engine's status.c is not linked in; the real ones win when it
- * is, and must give the same names (they are the documented ones).
- */
-__attribute__((weak)) const char *rp_status_name(enum rp_status s)
-{
-	static const char *const names[] = {
-		[RP_STATUS_NONE] = "none",
-#define STUB_NAME(name, str) [RP_STATUS_##name] = str,
-		RP_STATUS_MAP(STUB_NAME)
-#undef STUB_NAME
-	};
-
-	if ((unsigned int)s >= RP_STATUS__COUNT)
-		return "?";
-	return names[s];
-}
-
-__attribute__((weak)) const char *rp_errno_name(int err)
-{
-	switch (err < 0 ? -err : err) {
-	case ECONNREFUSED:
-		return "ECONNREFUSED";
-	case EHOSTUNREACH:
-		return "EHOSTUNREACH";
-	case ENETUNREACH:
-		return "ENETUNREACH";
-	case EADDRNOTAVAIL:
-		return "EADDRNOTAVAIL";
-	case ETIMEDOUT:
-		return "ETIMEDOUT";
-	case ECANCELED:
-		return "ECANCELED";
-	case EINVAL:
-		return "EINVAL";
-	default:
-		return "E?";
-	}
-}
-
 /* ---- fixtures ------------------------------------------------------- */
 
 static struct sockaddr_in sin4;

@@ -1,0 +1,945 @@
+/*
+ * test_source.c - unit tests for the target source (source.c): argument
+ * and file input, hostile lines, the line limit, lazy expansion, the
+ * reader thread on slow pipes and stdin, bounded memory, read errors,
+ * destroy while blocked, several consumer threads, and rp_source_total().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ringprobe.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Counts notify calls; waiters block on the condition variable. */
+struct waiter {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	unsigned int count;
+};
+
+static void waiter_init(struct waiter *w)
+{
+	pthread_mutex_init(&w->m, NULL);
+	pthread_cond_init(&w->c, NULL);
+	w->count = 0;
+}
+
+static void waiter_fini(struct waiter *w)
+{
+	pthread_cond_destroy(&w->c);
+	pthread_mutex_destroy(&w->m);
+}
+
+static void on_notify(void *arg)
+{
+	struct waiter *w = arg;
+
+	pthread_mutex_lock(&w->m);
+	w->count++;
+	pthread_cond_broadcast(&w->c);
+	pthread_mutex_unlock(&w->m);
+}
+
+static unsigned int waiter_count(struct waiter *w)
+{
+	unsigned int c;
+
+	pthread_mutex_lock(&w->m);
+	c = w->count;
+	pthread_mutex_unlock(&w->m);
+	return c;
+}
+
+/* Waits until the count passes `seen`; false after timeout_ms. */
+static bool waiter_wait(struct waiter *w, unsigned int seen,
+			unsigned int timeout_ms)
+{
+	struct timespec ts;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->m);
+	while (w->count == seen)
+		if (pthread_cond_timedwait(&w->c, &w->m, &ts))
+			break;
+	ok = w->count != seen;
+	pthread_mutex_unlock(&w->m);
+	return ok;
+}
+
+/*
+ * rp_source_next, waiting for the notify when it returns 0. A 0 return
+ * must be quick (it never does I/O) and must be followed by a notify.
+ */
+static int next_wait(struct rp_source *s, struct waiter *w,
+		     struct rp_target *t)
+{
+	for (;;) {
+		unsigned int seen = waiter_count(w);
+		uint64_t t0 = now_ms();
+		int r = rp_source_next(s, t);
+
+		if (now_ms() - t0 > 500)
+			fail_msg("rp_source_next blocked for %" PRIu64 " ms",
+				 now_ms() - t0);
+		if (r)
+			return r;
+		if (!waiter_wait(w, seen, 10000))
+			fail_msg("no notify after rp_source_next returned 0");
+	}
+}
+
+static void fmt_addr(const struct rp_target *t, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!t->addrlen) {
+		snprintf(buf, n, "-");
+	} else if (t->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&t->addr;
+
+		assert_int_equal(t->addrlen, sizeof(*sin));
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(buf, n, "%s:%u", a, ntohs(sin->sin_port));
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)&t->addr;
+
+		assert_int_equal(t->addrlen, sizeof(*sin6));
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(buf, n, "[%s]:%u", a, ntohs(sin6->sin6_port));
+	}
+}
+
+/*
+ * One produced target as a line of text, for exact comparison:
+ * "ADDR" for a probe, "invalid DETAIL" or "error ERRNO DETAIL" otherwise.
+ */
+#define REC_MAX 64
+#define REC_LEN 600
+
+struct recs {
+	size_t n;
+	char line[REC_MAX][REC_LEN];
+	char input[REC_MAX][1100];
+};
+
+static void record(struct recs *rc, const struct rp_target *t)
+{
+	char a[80];
+
+	assert_true(rc->n < REC_MAX);
+	assert_int_equal(t->index, rc->n);
+	assert_non_null(t->input);
+	snprintf(rc->input[rc->n], sizeof(rc->input[0]), "%s", t->input);
+	if (t->status == RP_STATUS_NONE) {
+		assert_null(t->detail);
+		assert_int_equal(t->err, 0);
+		fmt_addr(t, rc->line[rc->n], REC_LEN);
+	} else {
+		assert_int_equal(t->addrlen, 0);
+		assert_non_null(t->detail);
+		if (t->status == RP_STATUS_INVALID) {
+			assert_int_equal(t->err, -EINVAL);
+			snprintf(rc->line[rc->n], REC_LEN, "invalid %s",
+				 t->detail);
+		} else {
+			assert_int_equal(t->status, RP_STATUS_ERROR);
+			snprintf(a, sizeof(a), "%d", t->err);
+			snprintf(rc->line[rc->n], REC_LEN, "error %s %s", a,
+				 t->detail);
+		}
+	}
+	rc->n++;
+}
+
+/* Pulls everything, then checks it against want (NULL-terminated). */
+static struct recs *drain(struct rp_source *s, struct waiter *w)
+{
+	static struct recs rc;
+	struct rp_target t;
+
+	memset(&rc, 0, sizeof(rc));
+	while (next_wait(s, w, &t) == 1)
+		record(&rc, &t);
+	/* the end is sticky */
+	assert_int_equal(rp_source_next(s, &t), -1);
+	assert_int_equal(rp_source_produced(s), rc.n);
+	assert_int_equal(rp_source_total(s), (int64_t)rc.n);
+	return &rc;
+}
+
+static void expect(const struct recs *rc, const char *const *want)
+{
+	size_t i;
+
+	for (i = 0; want[i]; i++) {
+		if (i >= rc->n)
+			fail_msg("missing target %zu: %s", i, want[i]);
+		if (strcmp(rc->line[i], want[i]))
+			fail_msg("target %zu:\n  got  %s\n  want %s", i,
+				 rc->line[i], want[i]);
+	}
+	if (rc->n != i)
+		fail_msg("extra target %zu: %s", i, rc->line[i]);
+}
+
+static struct rp_source *make(const char *ports, struct waiter *w)
+{
+	struct rp_source_opts o = { .ports = ports };
+	struct rp_source *s = NULL;
+	char err[160];
+
+	assert_int_equal(rp_source_create(&s, &o, err, sizeof(err)), 0);
+	assert_non_null(s);
+	waiter_init(w);
+	rp_source_set_notify(s, on_notify, w);
+	return s;
+}
+
+static void unmake(struct rp_source *s, struct waiter *w)
+{
+	rp_source_destroy(s);
+	waiter_fini(w);
+}
+
+/* Writes a temporary file; the caller unlinks it. */
+static char *tmpfile_with(const void *data, size_t len)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/rp_test_source_XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void write_all(int fd, const void *data, size_t len)
+{
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+static void test_args(void **state)
+{
+	static const char *const want[] = {
+		"1.2.3.4:80",
+		"[::1]:443",
+		"invalid argument 5: bad character '!' in hostname: 'bad!'",
+		"error -95 hostname targets need DNS resolution, not "
+		"supported yet",
+		"10.0.0.0:7",
+		"10.0.0.1:7",
+		"invalid argument 8: bad port '0' (must be 1-65535): "
+		"'9.9.9.9:0'",
+		"invalid argument 9: control character in target: "
+		"'a\\x01b'",
+		"5.5.5.5:7",
+		NULL,
+	};
+	struct waiter w;
+	struct rp_source *s = make("7", &w);
+	struct recs *rc;
+
+	(void)state;
+	assert_int_equal(rp_source_total(s), 0);
+	assert_int_equal(rp_source_add_arg(s, "1.2.3.4:80"), 0);
+	assert_int_equal(rp_source_add_arg(s, "   "), 0);
+	assert_int_equal(rp_source_add_arg(s, "# comment"), 0);
+	assert_int_equal(rp_source_add_arg(s, " [::1]:443 "), 0);
+	assert_int_equal(rp_source_add_arg(s, "bad!"), 0);
+	assert_int_equal(rp_source_add_arg(s, "example.com"), 0);
+	assert_int_equal(rp_source_add_arg(s, "10.0.0.0/31 # two"), 0);
+	assert_int_equal(rp_source_add_arg(s, "9.9.9.9:0"), 0);
+	assert_int_equal(rp_source_add_arg(s, "a\x01" "b"), 0);
+	assert_int_equal(rp_source_add_arg(s, "5.5.5.5"), 0);
+	assert_int_equal(rp_source_add_arg(s, NULL), -EINVAL);
+	/* arguments only: the total is known before anything is produced */
+	assert_int_equal(rp_source_total(s), 9);
+	assert_int_equal(rp_source_produced(s), 0);
+
+	rc = drain(s, &w);
+	expect(rc, want);
+	assert_string_equal(rc->input[1], "[::1]:443");
+	assert_string_equal(rc->input[2], "bad!");
+	assert_string_equal(rc->input[3], "example.com");
+	assert_string_equal(rc->input[4], "10.0.0.0/31");
+	assert_string_equal(rc->input[5], "10.0.0.0/31");
+	assert_string_equal(rc->input[7], "a\\x01b");
+	assert_int_equal(rp_source_invalid(s), 3);
+	assert_int_equal(rp_source_error(s), 0);
+	unmake(s, &w);
+}
+
+static void test_cidr_order(void **state)
+{
+	static const char *const want[] = {
+		"10.0.0.0:1", "10.0.0.0:2", "10.0.0.1:1", "10.0.0.1:2",
+		"10.0.0.2:1", "10.0.0.2:2", "10.0.0.3:1", "10.0.0.3:2",
+		"[2001:db8::]:2", "[2001:db8::1]:2", NULL,
+	};
+	struct waiter w;
+	struct rp_source *s = make(" 2 , 1 ", &w);
+
+	(void)state;
+	assert_int_equal(rp_source_add_arg(s, "10.0.0.0/30"), 0);
+	assert_int_equal(rp_source_add_arg(s, "[2001:db8::1/127]:2"), 0);
+	assert_int_equal(rp_source_total(s), 10);
+	expect(drain(s, &w), want);
+	unmake(s, &w);
+}
+
+static void test_no_port(void **state)
+{
+	static const char *const want[] = {
+		"invalid argument 1: no port: give ip:port or -p: '1.2.3.4'",
+		"1.2.3.4:80",
+		"invalid argument 3: no port: give ip:port or -p: "
+		"'10.0.0.0/24'",
+		NULL,
+	};
+	struct rp_source *s = NULL;
+	struct waiter w;
+
+	(void)state;
+	assert_int_equal(rp_source_create(&s, NULL, NULL, 0), 0);
+	waiter_init(&w);
+	assert_int_equal(rp_source_add_arg(s, "1.2.3.4"), 0);
+	assert_int_equal(rp_source_add_arg(s, "1.2.3.4:80"), 0);
+	assert_int_equal(rp_source_add_arg(s, "10.0.0.0/24"), 0);
+	/* one result for each port-less line, not 256 */
+	assert_int_equal(rp_source_total(s), 3);
+	expect(drain(s, &w), want);
+	assert_int_equal(rp_source_invalid(s), 2);
+	unmake(s, &w);
+}
+
+static void test_bad_port_list(void **state)
+{
+	static const struct {
+		const char *ports;
+		const char *needle;
+	} bad[] = {
+		{ "80,0", "'0'" },
+		{ "65536", "'65536'" },
+		{ "90-80", "reversed" },
+		{ "", "empty" },
+		{ "80,,81", "empty" },
+		{ "http", "'http'" },
+	};
+	struct rp_source_opts o;
+	struct rp_source *s;
+	char err[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.ports = bad[i].ports;
+		s = (struct rp_source *)&o; /* must be reset to NULL */
+		assert_int_equal(rp_source_create(&s, &o, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(s);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("'%s': '%s'", bad[i].ports, err);
+	}
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static void test_file_hostile(void **state)
+{
+	static const char text[] =
+		"# targets\r\n"			/* 1 */
+		"\r\n"				/* 2 */
+		"1.2.3.4:80\r\n"		/* 3 */
+		"   \t  \n"			/* 4 */
+		"1.2.3.4:0\n"			/* 5 */
+		"1.2.3.4:65536 # big\n"		/* 6 */
+		"1.2.\0003.4:80\n"		/* 7: NUL */
+		"\xff\xfe\x01junk\n"		/* 8 */
+		"1.2.3.4/33\n"			/* 9 */
+		"/\n"				/* 10 */
+		"1.2.3/8\n"			/* 11 */
+		"2001:db8::/64\n"		/* 12 */
+		"[::1]:22 # ssh\n"		/* 13 */
+		"1.2.3.4:\n"			/* 14 */
+		"host.example:8080\n"		/* 15 */
+		"10.9.8.7:9";			/* 16: no newline */
+	static const char *const want[] = {
+		"1.2.3.4:80",
+		"invalid F:5: bad port '0' (must be 1-65535): '1.2.3.4:0'",
+		"invalid F:6: bad port '65536' (must be 1-65535): "
+		"'1.2.3.4:65536'",
+		"invalid F:7: NUL byte in line: '1.2.\\x003.4:80'",
+		"invalid F:8: control character in target: "
+		"'\\xff\\xfe\\x01junk'",
+		"invalid F:9: bad prefix length '/33' (must be 0-32): "
+		"'1.2.3.4/33'",
+		"invalid F:10: missing address before '/': '/'",
+		"invalid F:11: bad IPv4 address in block: '1.2.3/8'",
+		"invalid F:12: IPv6 block /64 is too large: at most 2^20 "
+		"addresses (prefix /108 to /128): '2001:db8::/64'",
+		"[::1]:22",
+		"invalid F:14: missing port after ':': '1.2.3.4:'",
+		"error -95 hostname targets need DNS resolution, not "
+		"supported yet",
+		"10.9.8.7:9",
+		NULL,
+	};
+	char *path = tmpfile_with(text, sizeof(text) - 1);
+	char *wants[sizeof(want) / sizeof(want[0])];
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct recs *rc;
+	size_t i;
+
+	(void)state;
+	/* the detail names the file as given */
+	for (i = 0; want[i]; i++) {
+		const char *f = strstr(want[i], "F:");
+
+		wants[i] = malloc(REC_LEN);
+		if (f)
+			snprintf(wants[i], REC_LEN, "%.*s%s%s",
+				 (int)(f - want[i]), want[i], path, f + 1);
+		else
+			snprintf(wants[i], REC_LEN, "%s", want[i]);
+	}
+	wants[i] = NULL;
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	rc = drain(s, &w);
+	expect(rc, (const char *const *)wants);
+	assert_string_equal(rc->input[0], "1.2.3.4:80");
+	assert_string_equal(rc->input[3], "1.2.\\x003.4:80");
+	assert_string_equal(rc->input[9], "[::1]:22");
+	assert_string_equal(rc->input[11], "host.example:8080");
+	assert_string_equal(rc->input[12], "10.9.8.7:9");
+	assert_int_equal(rp_source_invalid(s), 9);
+	assert_int_equal(rp_source_error(s), 0);
+	for (i = 0; wants[i]; i++)
+		free(wants[i]);
+	unmake(s, &w);
+	unlink(path);
+}
+
+/* A line of exactly n bytes: a target padded with blanks. */
+static void put_line(FILE *f, size_t n, const char *target, const char *eol)
+{
+	size_t k = strlen(target);
+
+	fputs(target, f);
+	for (; k < n; k++)
+		fputc(' ', f);
+	fputs(eol, f);
+}
+
+static void test_line_limit(void **state)
+{
+	static const char *const want[] = {
+		"1.1.1.1:1",
+		"1.1.1.2:1",
+		"invalid F:3: line too long (max 1024 bytes)",
+		"invalid F:4: line too long (max 1024 bytes)",
+		"1.1.1.5:1",
+		"invalid F:6: line too long (max 1024 bytes)",
+		"1.1.1.7:1",
+		"invalid F:8: line too long (max 1024 bytes)",
+		"invalid F:9: line too long (max 1024 bytes)",
+		NULL,
+	};
+	char path[] = "/tmp/rp_test_source_XXXXXX";
+	char *wants[sizeof(want) / sizeof(want[0])];
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct recs *rc;
+	size_t i;
+
+	(void)state;
+	assert_non_null(f);
+	put_line(f, 1024, "1.1.1.1:1", "\n");	 /* 1: exactly the limit */
+	put_line(f, 1024, "1.1.1.2:1", "\r\n");	 /* 2: CR not counted */
+	put_line(f, 1025, "1.1.1.3:1", "\n");	 /* 3: one over */
+	put_line(f, 200000, "1.1.1.4:1", "\n"); /* 4: spans several reads */
+	put_line(f, 9, "1.1.1.5:1", "\n");	 /* 5: next line fine */
+	put_line(f, 1025, "1.1.1.6:1", "\r\n"); /* 6: over even with CRLF */
+	put_line(f, 9, "1.1.1.7:1", "\n");	 /* 7 */
+	put_line(f, 1026, "1.1.1.8:1", "\n");	 /* 8: two over */
+	put_line(f, 1025, "1.1.1.9:1", "");	 /* 9: last, no newline */
+	fclose(f);
+	for (i = 0; want[i]; i++) {
+		const char *p = strstr(want[i], "F:");
+
+		wants[i] = malloc(REC_LEN);
+		if (p)
+			snprintf(wants[i], REC_LEN, "invalid %s%s", path,
+				 p + 1);
+		else
+			snprintf(wants[i], REC_LEN, "%s", want[i]);
+	}
+	wants[i] = NULL;
+
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	rc = drain(s, &w);
+	expect(rc, (const char *const *)wants);
+	assert_string_equal(rc->input[0], "1.1.1.1:1");
+	/* a too-long line's input is its start, marked as cut */
+	assert_int_equal(strncmp(rc->input[3], "1.1.1.4:1   ", 12), 0);
+	assert_true(strlen(rc->input[3]) <= 64 + 3);
+	assert_string_equal(rc->input[3] + strlen(rc->input[3]) - 3, "...");
+	assert_int_equal(rp_source_invalid(s), 5);
+	for (i = 0; wants[i]; i++)
+		free(wants[i]);
+	unmake(s, &w);
+	unlink(path);
+}
+
+static void test_long_argument(void **state)
+{
+	char *arg = malloc(2000);
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct recs *rc;
+
+	(void)state;
+	memset(arg, ' ', 2000);
+	memcpy(arg, "1.2.3.4:5", 9);
+	arg[1024] = '\0';
+	assert_int_equal(rp_source_add_arg(s, arg), 0);
+	arg[1024] = ' ';
+	arg[1025] = '\0';
+	assert_int_equal(rp_source_add_arg(s, arg), 0);
+	rc = drain(s, &w);
+	assert_int_equal(rc->n, 2);
+	assert_string_equal(rc->line[0], "1.2.3.4:5");
+	assert_string_equal(rc->line[1],
+			    "invalid argument 2: argument too long (max 1024 "
+			    "bytes)");
+	free(arg);
+	unmake(s, &w);
+}
+
+#define BIG_LINES 100000
+
+static void big_line(char *buf, size_t n, unsigned int i)
+{
+	snprintf(buf, n, "10.%u.%u.%u:%u", (i >> 16) & 255, (i >> 8) & 255,
+		 i & 255, 1 + i % 65535);
+}
+
+static char *big_file(void)
+{
+	static char path[] = "/tmp/rp_test_source_XXXXXX";
+	char line[64];
+	int fd;
+	FILE *f;
+	unsigned int i;
+
+	strcpy(path + strlen(path) - 6, "XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	for (i = 0; i < BIG_LINES; i++) {
+		big_line(line, sizeof(line), i);
+		fprintf(f, "%s\n", line);
+	}
+	fclose(f);
+	return path;
+}
+
+static void test_big_file(void **state)
+{
+	char *path = big_file();
+	char line[64];
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct rp_target t;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	/* the queue is bounded: without a consumer the reader cannot get to
+	 * the end of 100,000 lines, so the total stays unknown */
+	sleep_ms(300);
+	assert_int_equal(rp_source_total(s), -1);
+	assert_int_equal(rp_source_produced(s), 0);
+
+	while (next_wait(s, &w, &t) == 1) {
+		assert_int_equal(t.index, n);
+		assert_int_equal(t.status, RP_STATUS_NONE);
+		big_line(line, sizeof(line), (unsigned int)n);
+		if (strcmp(t.input, line))
+			fail_msg("target %" PRIu64 ": '%s', want '%s'", n,
+				 t.input, line);
+		assert_int_equal(ntohs(((struct sockaddr_in *)&t.addr)
+					       ->sin_port),
+				 1 + n % 65535);
+		n++;
+	}
+	assert_int_equal(n, BIG_LINES);
+	assert_int_equal(rp_source_total(s), BIG_LINES);
+	assert_int_equal(rp_source_produced(s), BIG_LINES);
+	assert_int_equal(rp_source_invalid(s), 0);
+	unmake(s, &w);
+	unlink(path);
+}
+
+struct consumer {
+	struct rp_source *s;
+	struct waiter *w;
+	unsigned char *seen;
+	uint64_t got;
+	int bad;
+};
+
+static void *consume(void *arg)
+{
+	struct consumer *c = arg;
+	struct rp_target t;
+	char line[64];
+
+	for (;;) {
+		unsigned int seen = waiter_count(c->w);
+		int r = rp_source_next(c->s, &t);
+
+		if (r < 0)
+			break;
+		if (!r) {
+			if (!waiter_wait(c->w, seen, 10000)) {
+				c->bad++;
+				break;
+			}
+			continue;
+		}
+		/* index i is line i; its input must be ours, intact */
+		big_line(line, sizeof(line), (unsigned int)t.index);
+		if (t.index >= BIG_LINES || strcmp(t.input, line) ||
+		    __atomic_fetch_add(&c->seen[t.index], 1,
+				       __ATOMIC_RELAXED))
+			c->bad++;
+		c->got++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	char *path = big_file();
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct consumer c[3];
+	pthread_t th[3];
+	uint64_t total = 0;
+	size_t i;
+	unsigned char *seen = calloc(BIG_LINES, 1);
+
+	(void)state;
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	for (i = 0; i < 3; i++) {
+		c[i] = (struct consumer){ .s = s, .w = &w, .seen = seen };
+		assert_int_equal(pthread_create(&th[i], NULL, consume, &c[i]),
+				 0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].bad, 0);
+		total += c[i].got;
+	}
+	assert_int_equal(total, BIG_LINES);
+	for (i = 0; i < BIG_LINES; i++)
+		assert_int_equal(seen[i], 1);
+	assert_int_equal(rp_source_total(s), BIG_LINES);
+	free(seen);
+	unmake(s, &w);
+	unlink(path);
+}
+
+/* ---- pipes and stdin ---------------------------------------------------- */
+
+static void test_slow_pipe(void **state)
+{
+	struct waiter w;
+	struct rp_source *s = make("5", &w);
+	struct rp_target t;
+	char path[64], longline[1100];
+	unsigned int seen;
+	int p[2], r;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	snprintf(path, sizeof(path), "/dev/fd/%d", p[0]);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	close(p[0]);
+
+	/* nothing written: 0 at once, and no total yet */
+	seen = waiter_count(&w);
+	assert_int_equal(rp_source_next(s, &t), 0);
+	assert_int_equal(rp_source_total(s), -1);
+
+	write_all(p[1], "1.2.3.4:80\n", 11);
+	assert_true(waiter_wait(&w, seen, 10000));
+	assert_int_equal(rp_source_next(s, &t), 1);
+	assert_string_equal(t.input, "1.2.3.4:80");
+	assert_int_equal(t.index, 0);
+
+	/* half a line is not a line */
+	write_all(p[1], "5.6.7.", 6);
+	sleep_ms(100);
+	seen = waiter_count(&w);
+	assert_int_equal(rp_source_next(s, &t), 0);
+	write_all(p[1], "8:81\n", 5);
+	assert_true(waiter_wait(&w, seen, 10000));
+	assert_int_equal(rp_source_next(s, &t), 1);
+	assert_string_equal(t.input, "5.6.7.8:81");
+	assert_int_equal(t.index, 1);
+
+	/* an over-long line written in pieces is one INVALID target */
+	memset(longline, 'x', sizeof(longline));
+	seen = waiter_count(&w);
+	assert_int_equal(rp_source_next(s, &t), 0);
+	write_all(p[1], longline, 600);
+	sleep_ms(50);
+	write_all(p[1], longline, 500);
+	assert_true(waiter_wait(&w, seen, 10000));
+	assert_int_equal(rp_source_next(s, &t), 1);
+	assert_int_equal(t.status, RP_STATUS_INVALID);
+	assert_non_null(strstr(t.detail, ":3: line too long"));
+	/* the rest of it is skipped, then a port-less address expands */
+	write_all(p[1], longline, 100);
+	write_all(p[1], "\n9.9.9.9\n", 9);
+
+	/* end of input: the notify comes, then -1 and the total */
+	seen = waiter_count(&w);
+	close(p[1]);
+	while ((r = rp_source_next(s, &t)) == 0) {
+		assert_true(waiter_wait(&w, seen, 10000));
+		seen = waiter_count(&w);
+	}
+	assert_int_equal(r, 1);
+	assert_string_equal(t.input, "9.9.9.9");
+	assert_int_equal(t.index, 3);
+	while ((r = rp_source_next(s, &t)) == 0) {
+		assert_true(waiter_wait(&w, seen, 10000));
+		seen = waiter_count(&w);
+	}
+	assert_int_equal(r, -1);
+	assert_int_equal(rp_source_total(s), 4);
+	assert_int_equal(rp_source_invalid(s), 1);
+	unmake(s, &w);
+}
+
+static void test_stdin(void **state)
+{
+	static const char *const want[] = {
+		"invalid argument 1: bad port '0' (must be 1-65535): "
+		"'1.1.1.1:0'",
+		"2.2.2.2:2",
+		"invalid <stdin>:2: bad IPv4 address: '300.1.1.1'",
+		"3.3.3.3:3",
+		NULL,
+	};
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	int p[2], saved = dup(0);
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[0], 0), 0);
+	close(p[0]);
+	assert_int_equal(rp_source_add_file(s, "-"), 0);
+	/* arguments come first, even when added after the file */
+	assert_int_equal(rp_source_add_arg(s, "1.1.1.1:0"), 0);
+	write_all(p[1], "2.2.2.2:2\n300.1.1.1\r\n3.3.3.3:3", 30);
+	close(p[1]);
+	expect(drain(s, &w), want);
+	unmake(s, &w);
+	/* the source read a dup: our stdin is still open */
+	assert_true(fcntl(0, F_GETFD) >= 0);
+	dup2(saved, 0);
+	close(saved);
+}
+
+/* ---- errors, destroy, totals -------------------------------------------- */
+
+static void test_open_and_read_errors(void **state)
+{
+	static const char *const want[] = { "4.4.4.4:4", "5.5.5.5:5", NULL };
+	char *path = tmpfile_with("5.5.5.5:5\n", 10);
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+
+	(void)state;
+	assert_int_equal(rp_source_add_arg(s, "4.4.4.4:4"), 0);
+	assert_int_equal(rp_source_add_file(s, "/nonexistent/rp/targets"),
+			 -ENOENT);
+	/* nothing was added: the total is still known */
+	assert_int_equal(rp_source_total(s), 1);
+	/* a directory opens, but read(2) fails: recorded, and on we go */
+	assert_int_equal(rp_source_add_file(s, "/tmp"), 0);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	expect(drain(s, &w), want);
+	assert_int_equal(rp_source_error(s), -EISDIR);
+	unmake(s, &w);
+	unlink(path);
+}
+
+static void test_destroy_blocked(void **state)
+{
+	char *path = big_file();
+	struct waiter w;
+	struct rp_source *s;
+	struct rp_target t;
+	char dev[64];
+	uint64_t t0;
+	int p[2];
+
+	(void)state;
+	alarm(20); /* a hang is a failure, not a stuck run */
+
+	/* reader blocked on a silent pipe */
+	s = make(NULL, &w);
+	assert_int_equal(pipe(p), 0);
+	snprintf(dev, sizeof(dev), "/dev/fd/%d", p[0]);
+	assert_int_equal(rp_source_add_file(s, dev), 0);
+	write_all(p[1], "1.2.3.4:5\n", 10);
+	assert_int_equal(next_wait(s, &w, &t), 1);
+	assert_int_equal(rp_source_next(s, &t), 0);
+	sleep_ms(50);
+	t0 = now_ms();
+	unmake(s, &w);
+	assert_true(now_ms() - t0 < 1000);
+	close(p[0]);
+	close(p[1]);
+
+	/* reader blocked on a full queue, with lines still queued */
+	s = make(NULL, &w);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	assert_int_equal(next_wait(s, &w, &t), 1);
+	sleep_ms(100);
+	t0 = now_ms();
+	unmake(s, &w);
+	assert_true(now_ms() - t0 < 1000);
+
+	/* destroyed before anything was read, and twice the same file */
+	s = make(NULL, &w);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	unmake(s, &w);
+	rp_source_destroy(NULL);
+	alarm(0);
+	unlink(path);
+}
+
+static void test_total(void **state)
+{
+	static const char text[] = "10.0.0.0/29\n"	/* 8 x 2 */
+				   "bad line\n"		/* 1 */
+				   "\n# none\n"		/* 0 */
+				   "h.example\n"	/* 1 */
+				   "[::1]:1\n"		/* 1 */
+				   "[fd00::/126]\n";	/* 4 x 2 */
+	char *path = strdup(tmpfile_with(text, sizeof(text) - 1));
+	char *path2;
+	struct waiter w;
+	struct rp_source *s = make("80,443", &w);
+	struct rp_target t;
+	uint64_t t0;
+	int r;
+
+	(void)state;
+	/* empty source: known, zero, and exhausted */
+	assert_int_equal(rp_source_total(s), 0);
+	assert_int_equal(rp_source_next(s, &t), -1);
+
+	assert_int_equal(rp_source_add_arg(s, "1.2.3.4"), 0); /* 2 */
+	assert_int_equal(rp_source_total(s), 2);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	/* known once the reader has read and sized everything, before a
+	 * single target is produced */
+	t0 = now_ms();
+	while (rp_source_total(s) < 0 && now_ms() - t0 < 10000)
+		sleep_ms(5);
+	assert_int_equal(rp_source_total(s), 2 + 16 + 1 + 1 + 1 + 8);
+	assert_int_equal(rp_source_produced(s), 0);
+	drain(s, &w);
+	assert_int_equal(rp_source_produced(s), 29);
+
+	/* a file added after the end: the total is unknown again, then
+	 * the new lines come with indexes that go on */
+	path2 = tmpfile_with("7.7.7.7:7\n", 10);
+	assert_int_equal(rp_source_add_file(s, path2), 0);
+	r = next_wait(s, &w, &t);
+	assert_int_equal(r, 1);
+	assert_int_equal(t.index, 29);
+	assert_string_equal(t.input, "7.7.7.7:7");
+	assert_int_equal(next_wait(s, &w, &t), -1);
+	assert_int_equal(rp_source_total(s), 30);
+	unmake(s, &w);
+	unlink(path);
+	unlink(path2);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_cidr_order),
+		cmocka_unit_test(test_no_port),
+		cmocka_unit_test(test_bad_port_list),
+		cmocka_unit_test(test_file_hostile),
+		cmocka_unit_test(test_line_limit),
+		cmocka_unit_test(test_long_argument),
+		cmocka_unit_test(test_big_file),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_slow_pipe),
+		cmocka_unit_test(test_stdin),
+		cmocka_unit_test(test_open_and_read_errors),
+		cmocka_unit_test(test_destroy_blocked),
+		cmocka_unit_test(test_total),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,703 @@
+/*
+ * test_target.c - unit tests for target.c: durations, port lists, target
+ * line parsing (including hostile bytes) and the expansion of addresses
+ * and blocks over a port set.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ringprobe.h"
+#include "target.h"
+
+/* "1.2.3.4:80" or "[::1]:80" */
+static void fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(buf, n, "%s:%u", a, ntohs(sin->sin_port));
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(buf, n, "[%s]:%u", a, ntohs(sin6->sin6_port));
+	}
+}
+
+/* ---- durations ---------------------------------------------------------- */
+
+static void test_duration_good(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t ns;
+	} ok[] = {
+		{ "500ms", 500000000ULL },
+		{ "1.5s", 1500000000ULL },
+		{ "2m", 120000000000ULL },
+		{ "1h", 3600000000000ULL },
+		{ "1.5h", 5400000000000ULL },
+		{ "24h", 86400000000000ULL },
+		{ "86400", 86400000000000ULL },
+		{ "1440m", 86400000000000ULL },
+		{ "0", 0 },
+		{ "0ms", 0 },
+		{ "10", 10000000000ULL },
+		{ "0.5", 500000000ULL },
+		{ "1ns", 1 },
+		{ "7us", 7000 },
+		{ "1.000000001s", 1000000001ULL },
+		{ "1.0000000019s", 1000000001ULL },
+		{ "0.25ms", 250000 },
+		{ "000000000000000000000001s", 1000000000ULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint64_t ns = 12345;
+
+		if (rp_parse_duration(ok[i].s, &ns) != 0 || ns != ok[i].ns)
+			fail_msg("'%s': got %llu", ok[i].s,
+				 (unsigned long long)ns);
+	}
+}
+
+static void test_duration_bad(void **state)
+{
+	static const char *const inval[] = {
+		"", "ms", "s", "-1s", "-1", "+1s", "1s5", "1 s", " 1s", "1s ",
+		"1.s", ".5s", "1x", "s1", "1.5.5s", "1S", "1sec", "0x10",
+		"1e3", "1,5s", "\t", "1\n", "nan", "1msms",
+	};
+	static const char *const range[] = {
+		"25h", "24.0000001h", "86401", "86400.000000001",
+		"99999999999999999999999s", "1441m", "18446744073709551616ns",
+		"99999999999999999999999999999999999999",
+	};
+	uint64_t ns;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(inval) / sizeof(inval[0]); i++)
+		if (rp_parse_duration(inval[i], &ns) != -EINVAL)
+			fail_msg("'%s' was not -EINVAL", inval[i]);
+	for (i = 0; i < sizeof(range) / sizeof(range[0]); i++)
+		if (rp_parse_duration(range[i], &ns) != -ERANGE)
+			fail_msg("'%s' was not -ERANGE", range[i]);
+	assert_int_equal(rp_parse_duration(NULL, &ns), -EINVAL);
+}
+
+/* ---- port lists --------------------------------------------------------- */
+
+static struct rp__ports ports; /* 8 KiB: keep it off the stack */
+
+static void test_ports_parse(void **state)
+{
+	char err[128];
+	int p, n;
+
+	(void)state;
+	assert_int_equal(rp__ports_parse(&ports, "22,80,8000-8100", err,
+					 sizeof(err)), 0);
+	assert_int_equal(ports.count, 103);
+	assert_int_equal(rp__ports_next(&ports, 0), 22);
+	assert_int_equal(rp__ports_next(&ports, 22), 80);
+	assert_int_equal(rp__ports_next(&ports, 80), 8000);
+	assert_int_equal(rp__ports_next(&ports, 8099), 8100);
+	assert_int_equal(rp__ports_next(&ports, 8100), -1);
+	assert_true(rp__ports_has(&ports, 8050));
+	assert_false(rp__ports_has(&ports, 81));
+
+	assert_int_equal(rp__ports_parse(&ports, "1-65535", err, sizeof(err)),
+			 0);
+	assert_int_equal(ports.count, 65535);
+	for (p = 0, n = 0; (p = rp__ports_next(&ports, p)) > 0; n++)
+		assert_int_equal(p, n + 1);
+	assert_int_equal(n, 65535);
+
+	/* blanks around items and dashes; duplicates and overlaps */
+	assert_int_equal(rp__ports_parse(&ports, " 443 ,\t80 , 79 - 81,80 ",
+					 err, sizeof(err)), 0);
+	assert_int_equal(ports.count, 4);
+	assert_int_equal(rp__ports_next(&ports, 0), 79);
+	assert_int_equal(rp__ports_next(&ports, 81), 443);
+
+	assert_int_equal(rp__ports_parse(&ports, "65535", err, sizeof(err)),
+			 0);
+	assert_int_equal(rp__ports_next(&ports, 0), 65535);
+	assert_int_equal(rp__ports_next(&ports, 65535), -1);
+	assert_int_equal(rp__ports_next(&ports, 70000), -1);
+}
+
+static void test_ports_sparse_walk(void **state)
+{
+	static const int want[] = { 1, 63, 64, 127, 128, 4095, 4096, 40000,
+				    65534, 65535 };
+	size_t i;
+	int p = 0;
+
+	(void)state;
+	rp__ports_clear(&ports);
+	for (i = sizeof(want) / sizeof(want[0]); i-- > 0;)
+		rp__ports_add(&ports, want[i], want[i]);
+	rp__ports_add(&ports, 0, 5);	 /* invalid: ignored */
+	rp__ports_add(&ports, 9, 8);	 /* reversed: ignored */
+	rp__ports_add(&ports, 1, 65536); /* out of range: ignored */
+	assert_int_equal(ports.count, 10);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		p = rp__ports_next(&ports, p);
+		assert_int_equal(p, want[i]);
+	}
+	assert_int_equal(rp__ports_next(&ports, p), -1);
+}
+
+static void test_ports_errors(void **state)
+{
+	static const struct {
+		const char *spec;
+		const char *needle; /* must appear in the message */
+	} bad[] = {
+		{ "0", "'0'" },
+		{ "65536", "'65536'" },
+		{ "80,0", "'0'" },
+		{ "22,65536,80", "out of range" },
+		{ "100-90", "'100-90': reversed" },
+		{ "", "empty port list" },
+		{ "   ", "empty port list" },
+		{ ",", "item 1 is empty" },
+		{ "80,", "item 2 is empty" },
+		{ "80,,81", "item 2 is empty" },
+		{ "abc", "'abc'" },
+		{ "80x", "'80x'" },
+		{ "123456", "too long" },
+		{ "0000080", "too long" },
+		{ "-80", "'-80'" },
+		{ "80-", "'80-'" },
+		{ "1-2-3", "'1-2-3'" },
+		{ "0-10", "'0-10'" },
+		{ "1-65536", "'1-65536'" },
+		{ "8 0", "'8 0'" },
+		{ "+80", "'+80'" },
+		{ "\x01", "'\\x01'" },
+	};
+	char err[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rp__ports_add(&ports, 1, 10);
+		err[0] = '\0';
+		if (rp__ports_parse(&ports, bad[i].spec, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("'%s' accepted", bad[i].spec);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("'%s': message '%s' lacks '%s'", bad[i].spec,
+				 err, bad[i].needle);
+		assert_int_equal(ports.count, 0);
+		assert_int_equal(rp__ports_next(&ports, 0), -1);
+	}
+	assert_int_equal(rp__ports_parse(&ports, NULL, NULL, 0), -EINVAL);
+}
+
+/* ---- target lines ------------------------------------------------------- */
+
+struct want {
+	const char *text;
+	enum rp__spec_kind kind;
+	int family;
+	unsigned int port;
+	unsigned int prefix;
+	uint64_t naddrs;
+	const char *addr; /* inet_ntop of spec.addr, or NULL */
+};
+
+static void check_good(const struct want *w)
+{
+	struct rp__spec sp;
+	char err[160], a[INET6_ADDRSTRLEN];
+	int r;
+
+	r = rp__target_parse(w->text, strlen(w->text), &sp, err, sizeof(err));
+	if (r)
+		fail_msg("'%s': %s", w->text, err);
+	if (sp.kind != w->kind || sp.family != w->family ||
+	    sp.port != w->port || sp.naddrs != w->naddrs)
+		fail_msg("'%s': kind %d family %d port %u naddrs %llu",
+			 w->text, sp.kind, sp.family, sp.port,
+			 (unsigned long long)sp.naddrs);
+	if (w->prefix && sp.prefix != w->prefix)
+		fail_msg("'%s': prefix %u", w->text, sp.prefix);
+	if (w->addr) {
+		inet_ntop(sp.family, &sp.addr, a, sizeof(a));
+		if (strcmp(a, w->addr))
+			fail_msg("'%s': address %s, want %s", w->text, a,
+				 w->addr);
+	}
+}
+
+static void test_parse_good(void **state)
+{
+	static const struct want ok[] = {
+		{ "1.2.3.4", RP__SPEC_ADDR, AF_INET, 0, 32, 1, "1.2.3.4" },
+		{ "1.2.3.4:80", RP__SPEC_ADDR, AF_INET, 80, 32, 1, "1.2.3.4" },
+		{ "0.0.0.0:65535", RP__SPEC_ADDR, AF_INET, 65535, 32, 1,
+		  "0.0.0.0" },
+		{ "255.255.255.255:1", RP__SPEC_ADDR, AF_INET, 1, 32, 1,
+		  "255.255.255.255" },
+		{ "1.2.3.4:080", RP__SPEC_ADDR, AF_INET, 80, 32, 1, NULL },
+		{ "::1", RP__SPEC_ADDR, AF_INET6, 0, 128, 1, "::1" },
+		{ "[::1]", RP__SPEC_ADDR, AF_INET6, 0, 128, 1, "::1" },
+		{ "[::1]:80", RP__SPEC_ADDR, AF_INET6, 80, 128, 1, "::1" },
+		{ "::", RP__SPEC_ADDR, AF_INET6, 0, 128, 1, "::" },
+		{ "2001:DB8::1", RP__SPEC_ADDR, AF_INET6, 0, 128, 1,
+		  "2001:db8::1" },
+		{ "::1:80", RP__SPEC_ADDR, AF_INET6, 0, 128, 1,
+		  "::0.1.0.128" },
+		{ "::ffff:1.2.3.4", RP__SPEC_ADDR, AF_INET6, 0, 128, 1,
+		  "::ffff:1.2.3.4" },
+		{ "[1:2:3:4:5:6:7:8]:443", RP__SPEC_ADDR, AF_INET6, 443, 128,
+		  1, "1:2:3:4:5:6:7:8" },
+		{ "10.0.0.0/8", RP__SPEC_CIDR4, AF_INET, 0, 8, 1u << 24,
+		  "10.0.0.0" },
+		{ "10.1.2.3/8", RP__SPEC_CIDR4, AF_INET, 0, 8, 1u << 24,
+		  "10.0.0.0" },
+		{ "192.168.1.77/30:22", RP__SPEC_CIDR4, AF_INET, 22, 30, 4,
+		  "192.168.1.76" },
+		{ "1.2.3.4/32", RP__SPEC_CIDR4, AF_INET, 0, 32, 1, "1.2.3.4" },
+		{ "1.2.3.4/0", RP__SPEC_CIDR4, AF_INET, 0, 0, 1ULL << 32,
+		  "0.0.0.0" },
+		{ "2001:db8::ff/120", RP__SPEC_CIDR6, AF_INET6, 0, 120, 256,
+		  "2001:db8::" },
+		{ "2001:db8::abcd:ef12/108", RP__SPEC_CIDR6, AF_INET6, 0, 108,
+		  1u << 20, "2001:db8::abc0:0" },
+		{ "[2001:db8::/126]:443", RP__SPEC_CIDR6, AF_INET6, 443, 126,
+		  4, "2001:db8::" },
+		{ "::1/128", RP__SPEC_CIDR6, AF_INET6, 0, 128, 1, "::1" },
+		{ "example.com", RP__SPEC_HOSTNAME, 0, 0, 0, 0, NULL },
+		{ "example.com:8080", RP__SPEC_HOSTNAME, 0, 8080, 0, 0, NULL },
+		{ "localhost", RP__SPEC_HOSTNAME, 0, 0, 0, 0, NULL },
+		{ "a-b.c_d.Example.", RP__SPEC_HOSTNAME, 0, 0, 0, 0, NULL },
+		{ "1.2.3.4a", RP__SPEC_HOSTNAME, 0, 0, 0, 0, NULL },
+		{ "  \t1.2.3.4:80\t # web server", RP__SPEC_ADDR, AF_INET, 80,
+		  32, 1, "1.2.3.4" },
+		{ "1.2.3.4#x", RP__SPEC_ADDR, AF_INET, 0, 32, 1, "1.2.3.4" },
+		{ "1.2.3.4\r\n", RP__SPEC_ADDR, AF_INET, 0, 32, 1, "1.2.3.4" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		check_good(&ok[i]);
+}
+
+static void test_parse_empty_and_offsets(void **state)
+{
+	static const char *const empty[] = { "", " ", "\t \r\n", "#",
+					     "# just a comment",
+					     "   # indented comment \x01\xff" };
+	const char *t = "  ex.org:9  # c";
+	struct rp__spec sp;
+	char err[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		assert_int_equal(rp__target_parse(empty[i], strlen(empty[i]),
+						  &sp, err, sizeof(err)), 0);
+		assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+		assert_int_equal(sp.len, 0);
+	}
+	assert_int_equal(rp__target_parse(t, strlen(t), &sp, err, sizeof(err)),
+			 0);
+	assert_int_equal(sp.kind, RP__SPEC_HOSTNAME);
+	assert_int_equal(sp.off, 2);
+	assert_int_equal(sp.len, 8);
+	assert_int_equal(sp.host_len, 6);
+	assert_int_equal(sp.port, 9);
+
+	/* the length is explicit: text past it is not looked at */
+	assert_int_equal(rp__target_parse("1.2.3.4:80", 7, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(sp.kind, RP__SPEC_ADDR);
+	assert_int_equal(sp.port, 0);
+
+	/* errors still give the trimmed range */
+	t = " 1.2.3.4:0 #";
+	assert_int_equal(rp__target_parse(t, strlen(t), &sp, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+	assert_int_equal(sp.off, 1);
+	assert_int_equal(sp.len, 9);
+}
+
+static void test_parse_bad(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len; /* 0: strlen */
+		const char *needle;
+	} bad[] = {
+		{ "1.2.3.4:0", 0, "bad port '0'" },
+		{ "1.2.3.4:65536", 0, "bad port '65536'" },
+		{ "1.2.3.4:123456", 0, "bad port" },
+		{ "1.2.3.4:8o", 0, "bad port '8o'" },
+		{ "1.2.3.4:-1", 0, "bad port" },
+		{ "1.2.3.4:+80", 0, "bad port" },
+		{ "1.2.3.4:", 0, "missing port" },
+		{ "[::1]:", 0, "missing port" },
+		{ "[::1]:0", 0, "bad port '0'" },
+		{ "[::1]:65536", 0, "bad port" },
+		{ "example.com:0", 0, "bad port" },
+		{ ":80", 0, "missing address" },
+		{ "1.2.3.4/33", 0, "bad prefix length '/33'" },
+		{ "1.2.3.4/", 0, "bad prefix length" },
+		{ "1.2.3.4/-1", 0, "bad prefix length" },
+		{ "1.2.3.4/08", 0, "bad prefix length" },
+		{ "1.2.3.4/8/8", 0, "bad prefix length" },
+		{ "/", 0, "missing address" },
+		{ "/8", 0, "missing address" },
+		{ "1.2.3/8", 0, "bad IPv4 address" },
+		{ "example.com/8", 0, "bad IPv4 address" },
+		{ "1.2.3", 0, "bad IPv4 address" },
+		{ "1.2.3.4.5", 0, "bad IPv4 address" },
+		{ "1.2.3.256", 0, "bad IPv4 address" },
+		{ "01.2.3.4", 0, "bad IPv4 address" },
+		{ "1.2.3.04:80", 0, "bad IPv4 address" },
+		{ "1..2.3", 0, "bad IPv4 address" },
+		{ "1.2.3.4.", 0, "bad IPv4 address" },
+		{ "1234", 0, "bad IPv4 address" },
+		{ "2001:db8::/107", 0, "at most 2^20 addresses (prefix /108" },
+		{ "::/0", 0, "too large" },
+		{ "[2001:db8::/64]:80", 0, "too large" },
+		{ "2001:db8::/129", 0, "bad prefix length" },
+		{ "1:2:3:4:5:6:7:8:9", 0, "bad IPv6 address" },
+		{ "::g", 0, "bad IPv6 address" },
+		{ ":::", 0, "bad IPv6 address" },
+		{ "fe80::1%eth0", 0, "zone ids" },
+		{ "[fe80::1%1]:80", 0, "zone ids" },
+		{ "[::1", 0, "missing ']'" },
+		{ "::1]", 0, "bad IPv6 address" },
+		{ "[::1]x", 0, "junk after ']'" },
+		{ "[::1]:80:80", 0, "bad port" },
+		{ "[1.2.3.4]:80", 0, "only for IPv6" },
+		{ "[]", 0, "only for IPv6" },
+		{ "a]b", 0, "misplaced" },
+		{ "1.2.3.4 80", 0, "blank inside" },
+		{ "exa mple.com", 0, "blank inside" },
+		{ "1.2.3.4\r5", 0, "blank inside" },
+		{ "ex\x01mple.com", 0, "control character" },
+		{ "1.2.3.4\x7f", 0, "control character" },
+		{ "\x1b[31m", 0, "control character" },
+		{ "1.2.3.4\0:80", 10, "NUL byte" },
+		{ "\0", 1, "NUL byte" },
+		{ "1.2.3.4 #\0", 10, "NUL byte" },
+		{ "http://example.com/", 0, "URLs are not supported" },
+		{ "\xc3\xa9t\xc3\xa9.fr", 0, "bad character '\\xc3'" },
+		{ "\xff\xfe\xfd", 0, "bad character" },
+		{ "bad!", 0, "bad character '!'" },
+		{ "a'b", 0, "bad character '\\x27'" },
+		{ "-a.com", 0, "starts or ends with '-'" },
+		{ "a-.com", 0, "starts or ends with '-'" },
+		{ "a..com", 0, "empty label" },
+		{ ".com", 0, "empty label" },
+		{ "a.com..", 0, "empty label" },
+		{ "a:b:c", 0, "bad IPv6 address" },
+		{ "host:port", 0, "bad port 'port'" },
+	};
+	struct rp__spec sp;
+	char err[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = bad[i].len ? bad[i].len : strlen(bad[i].text);
+
+		err[0] = '\0';
+		if (rp__target_parse(bad[i].text, len, &sp, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("entry %zu accepted (kind %d)", i, sp.kind);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("entry %zu: message '%s' lacks '%s'", i, err,
+				 bad[i].needle);
+		assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+		assert_int_equal(sp.naddrs, 0);
+	}
+}
+
+static void test_parse_hostname_limits(void **state)
+{
+	char buf[300], err[160];
+	struct rp__spec sp;
+	size_t i;
+
+	(void)state;
+	/* a 63-byte label is fine, 64 is not */
+	memset(buf, 'a', 63);
+	strcpy(buf + 63, ".com");
+	assert_int_equal(rp__target_parse(buf, strlen(buf), &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(sp.kind, RP__SPEC_HOSTNAME);
+	memset(buf, 'a', 64);
+	strcpy(buf + 64, ".com");
+	assert_int_equal(rp__target_parse(buf, strlen(buf), &sp, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer than 63"));
+
+	/* 253 bytes in all is fine (plus a trailing dot), 254 is not */
+	for (i = 0; i < 253; i++)
+		buf[i] = (i % 2) ? '.' : 'x';
+	buf[253] = '\0';
+	assert_int_equal(rp__target_parse(buf, 253, &sp, err, sizeof(err)), 0);
+	buf[253] = '.';
+	buf[254] = '\0';
+	assert_int_equal(rp__target_parse(buf, 254, &sp, err, sizeof(err)), 0);
+	buf[253] = 'x';
+	assert_int_equal(rp__target_parse(buf, 254, &sp, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "longer than 253"));
+}
+
+/*
+ * Random lines of hostile bytes: the parser must not crash, and whatever
+ * it accepts must be self-consistent.
+ */
+static void test_parse_random_bytes(void **state)
+{
+	static const char alphabet[] = "0123456789abcdefABCDEF.:/[]#%- \t\r"
+				       "\n\x00\x01\xff";
+	struct rp__spec sp;
+	char line[48], err[160];
+	unsigned int seed = 12345, i, accepted = 0;
+
+	(void)state;
+	for (i = 0; i < 200000; i++) {
+		size_t n = (size_t)(rand_r(&seed) % (int)sizeof(line)), k;
+		int r;
+
+		for (k = 0; k < n; k++)
+			line[k] = alphabet[rand_r(&seed) %
+					   (int)(sizeof(alphabet) - 1)];
+		r = rp__target_parse(line, n, &sp, err, sizeof(err));
+		assert_true(sp.off + sp.len <= n);
+		if (r) {
+			assert_int_equal(r, -EINVAL);
+			assert_true(err[0] != '\0');
+			assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+			continue;
+		}
+		assert_null(memchr(line, '\0', n));
+		accepted++;
+		switch (sp.kind) {
+		case RP__SPEC_EMPTY:
+			assert_int_equal(sp.len, 0);
+			break;
+		case RP__SPEC_ADDR:
+			assert_int_equal(sp.naddrs, 1);
+			break;
+		case RP__SPEC_CIDR4:
+			assert_true(sp.prefix <= 32);
+			assert_true(sp.naddrs == 1ULL << (32 - sp.prefix));
+			break;
+		case RP__SPEC_CIDR6:
+			assert_true(sp.prefix >= RP__CIDR6_MIN_PREFIX);
+			assert_true(sp.naddrs <= 1u << 20);
+			break;
+		case RP__SPEC_HOSTNAME:
+			assert_true(sp.host_len > 0 && sp.host_len <= 254);
+			break;
+		default:
+			fail_msg("bad kind %d", sp.kind);
+		}
+	}
+	assert_true(accepted > 0);
+}
+
+/* ---- expansion ---------------------------------------------------------- */
+
+/* Expands text over the port list; returns the count, checks the order
+ * against want (NULL-terminated) if given. */
+static uint64_t expand(const char *text, const char *portspec,
+		       const char *const *want)
+{
+	struct rp__spec sp;
+	struct rp__iter it;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[160], a[80];
+	uint64_t n = 0;
+
+	if (rp__target_parse(text, strlen(text), &sp, err, sizeof(err)))
+		fail_msg("'%s': %s", text, err);
+	rp__ports_clear(&ports);
+	if (portspec && rp__ports_parse(&ports, portspec, err, sizeof(err)))
+		fail_msg("'%s': %s", portspec, err);
+	if (rp__iter_init(&it, &sp, &ports, err, sizeof(err)))
+		fail_msg("'%s': %s", text, err);
+	while (rp__iter_next(&it, &ss, &len) == 1) {
+		assert_int_equal(len, ss.ss_family == AF_INET ?
+					      sizeof(struct sockaddr_in) :
+					      sizeof(struct sockaddr_in6));
+		if (want) {
+			fmt_addr(&ss, a, sizeof(a));
+			if (!want[n])
+				fail_msg("'%s': extra target %s", text, a);
+			if (strcmp(a, want[n]))
+				fail_msg("'%s': target %llu is %s, want %s",
+					 text, (unsigned long long)n, a,
+					 want[n]);
+		}
+		n++;
+	}
+	if (want && want[n])
+		fail_msg("'%s': missing target %s", text, want[n]);
+	/* exhausted stays exhausted */
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 0);
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), n);
+	return n;
+}
+
+static void test_expand_order(void **state)
+{
+	static const char *const v4[] = {
+		"10.0.0.0:1", "10.0.0.0:2", "10.0.0.1:1", "10.0.0.1:2",
+		"10.0.0.2:1", "10.0.0.2:2", "10.0.0.3:1", "10.0.0.3:2", NULL,
+	};
+	static const char *const v4port[] = { "10.0.0.254:9", "10.0.0.255:9",
+					      NULL };
+	static const char *const v6[] = {
+		"[2001:db8::]:443", "[2001:db8::1]:443", "[2001:db8::2]:443",
+		"[2001:db8::3]:443", NULL,
+	};
+	static const char *const one[] = { "[::1]:80", NULL };
+	static const char *const ports3[] = { "1.2.3.4:22", "1.2.3.4:80",
+					      "1.2.3.4:65535", NULL };
+
+	(void)state;
+	assert_int_equal(expand("10.0.0.0/30", "2,1", v4), 8);
+	assert_int_equal(expand("10.0.0.255/31:9", "1-100", v4port), 2);
+	assert_int_equal(expand("[2001:db8::/126]:443", NULL, v6), 4);
+	assert_int_equal(expand("[::1]:80", "1-65535", one), 1);
+	assert_int_equal(expand("1.2.3.4", "65535,80,22", ports3), 3);
+}
+
+static void test_expand_counts(void **state)
+{
+	struct rp__spec sp;
+	struct rp__iter it;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[160], a[80];
+	uint64_t n = 0;
+
+	(void)state;
+	/* a whole /108: 2^20 addresses, the last one right */
+	assert_int_equal(rp__target_parse("fd00::/108", 10, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__ports_parse(&ports, "7", err, sizeof(err)), 0);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)), 0);
+	while (rp__iter_next(&it, &ss, &len))
+		n++;
+	assert_int_equal(n, 1u << 20);
+	fmt_addr(&ss, a, sizeof(a));
+	assert_string_equal(a, "[fd00::f:ffff]:7");
+
+	/* carries across octets */
+	assert_int_equal(rp__target_parse("10.0.1.7/23:9", 13, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)), 0);
+	for (n = 0; rp__iter_next(&it, &ss, &len); n++)
+		;
+	assert_int_equal(n, 512);
+	fmt_addr(&ss, a, sizeof(a));
+	assert_string_equal(a, "10.0.1.255:9");
+
+	/* counts without walking: /0 times every port */
+	assert_int_equal(rp__target_parse("0.0.0.0/0", 9, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__ports_parse(&ports, "1-65535", err, sizeof(err)),
+			 0);
+	assert_true(rp__spec_count(&sp, &ports) == (1ULL << 32) * 65535);
+
+	/* ADDR with its own port ignores the port set */
+	assert_int_equal(rp__target_parse("1.2.3.4:5", 9, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), 1);
+	rp__ports_clear(&ports);
+	assert_int_equal(rp__spec_count(&sp, &ports), 1);
+	assert_int_equal(rp__spec_count(&sp, NULL), 1);
+
+	/* no port anywhere: nothing to expand, and a clear error */
+	assert_int_equal(rp__target_parse("1.2.3.0/24", 10, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), 0);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "no port: give ip:port or -p");
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 0);
+	assert_int_equal(rp__iter_init(&it, &sp, NULL, err, sizeof(err)),
+			 -EINVAL);
+
+	/* hostnames do not expand */
+	assert_int_equal(rp__target_parse("a.b:80", 6, &sp, err, sizeof(err)),
+			 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), 0);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)),
+			 -EINVAL);
+}
+
+static void test_escape(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_string_equal(rp__escape(buf, sizeof(buf), "abc", 3), "abc");
+	assert_string_equal(rp__escape(buf, sizeof(buf), "a\x01'\\", 4),
+			    "a\\x01\\x27\\x5c");
+	assert_string_equal(rp__escape(buf, sizeof(buf), "a\0b", 3),
+			    "a\\x00b");
+	/* 15 characters fit exactly; 16 do not */
+	assert_string_equal(rp__escape(buf, sizeof(buf), "0123456789abcde",
+				       15), "0123456789abcde");
+	assert_string_equal(rp__escape(buf, sizeof(buf), "0123456789abcdef",
+				       16), "0123456789ab...");
+	/* an escape is never cut in half */
+	assert_string_equal(rp__escape(buf, sizeof(buf), "0123456789a\xff\xff",
+				       13), "0123456789a...");
+	assert_string_equal(rp__escape(buf, 4, "abcdef", 6), "...");
+	assert_string_equal(rp__escape(buf, 3, "abcdef", 6), "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_good),
+		cmocka_unit_test(test_duration_bad),
+		cmocka_unit_test(test_ports_parse),
+		cmocka_unit_test(test_ports_sparse_walk),
+		cmocka_unit_test(test_ports_errors),
+		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_parse_empty_and_offsets),
+		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_parse_hostname_limits),
+		cmocka_unit_test(test_parse_random_bytes),
+		cmocka_unit_test(test_expand_order),
+		cmocka_unit_test(test_expand_counts),
+		cmocka_unit_test(test_escape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
