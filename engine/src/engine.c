@@ -20,7 +20,11 @@
  * CONNECT -> LINK_TIMEOUT.) The link timeout is absolute:
  * min(attempt start + connect timeout, probe deadline), so the kernel
  * enforces both; a connect that ends in -ECANCELED is a timeout if its
- * expiry has passed and a cancel otherwise.
+ * expiry has passed and a cancel otherwise. A timeout is then checked with
+ * the socket itself: a second CONNECT on it answers -EALREADY while the
+ * handshake is still pending (really filtered), -EISCONN if it completed
+ * after all (the answer came while the loop or the kernel was too busy to
+ * see it in time: open, not filtered), or the error it ended with.
  *
  *   FREE --take--> CONNECTING --CQE--> (retry: CONNECTING) --> finish --> FREE
  *                      |  cancel/stop: async cancel, the CQE still ends it
@@ -57,6 +61,7 @@
 #define SLOT_NONE UINT32_MAX
 #define CHAIN_MAX 5 /* SQEs in one connect chain */
 #define LOCAL_ADDRS_MAX 32
+#define VERIFY_NS (100 * NS_PER_MS) /* bound on the post-timeout check */
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51 /* Linux 6.3 */
 #endif
@@ -74,6 +79,7 @@ struct slot {
 	uint8_t ops;                  /* CQEs still expected */
 	uint8_t status;               /* outcome, once known */
 	uint8_t self_risk;            /* target on this host, port ephemeral */
+	uint8_t verifying;            /* VERIFY connect in flight */
 	uint32_t next;                /* free list / done list link */
 	uint32_t attempts;            /* connect attempts made */
 	int fd;                       /* fallback socket, or -1 */
@@ -521,15 +527,48 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 	return 0;
 }
 
-/* A connect chain's single CQE: from CONNECT, or from the chain member
- * that failed before it. */
+/* After a timeout, asks the socket how its connect ended: CONNECT again,
+ * bounded by a short relative link timeout in case it had never started. */
+static void verify(struct rp_engine *e, struct slot *s)
+{
+	uint32_t idx = slot_idx(e, s);
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+	uint64_t ns = e->o.connect_timeout_ns < VERIFY_NS ? e->o.connect_timeout_ns
+							  : VERIFY_NS;
+
+	if (!sqe) {
+		finish(e, s, RP_STATUS_FILTERED, -ECANCELED);
+		return;
+	}
+	io_uring_prep_connect(sqe, e->r.direct ? (int)idx : s->fd,
+			      (const struct sockaddr *)&s->addr, s->addrlen);
+	sqe->flags |= IOSQE_IO_LINK | (e->r.direct ? IOSQE_FIXED_FILE : 0);
+	sqe->user_data = rp__ud(s->gen, idx, RP__OP_VERIFY);
+	s->ts.tv_sec = (long long)(ns / NS_PER_SEC);
+	s->ts.tv_nsec = (long long)(ns % NS_PER_SEC);
+	sqe = io_uring_get_sqe(&e->r.ring);
+	io_uring_prep_link_timeout(sqe, &s->ts, 0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(s->gen, idx, RP__OP_TIMEOUT);
+	s->verifying = 1;
+	s->ops = 1;
+}
+
+/* A connect chain's single CQE: from CONNECT (or VERIFY), or from the
+ * chain member that failed before it. */
 static void on_connect(struct rp_engine *e, struct slot *s, enum rp__op op,
 		       int res)
 {
 	int ret;
 
 	s->rtt_us = (uint32_t)((e->now_ns - s->attempt_ns) / 1000u);
-	if (op != RP__OP_CONNECT) { /* socket or setsockopt failed */
+	if (op == RP__OP_VERIFY) {
+		s->verifying = 0;
+		if (res == -EISCONN)
+			res = 0;          /* it did connect, just late */
+		else if (res == -EALREADY || res == -ECANCELED)
+			res = -ETIMEDOUT; /* still pending: a real timeout */
+	} else if (op != RP__OP_CONNECT) { /* socket or setsockopt failed */
 		s->detail = op == RP__OP_SOCKET ? "socket creation failed"
 						: "setsockopt failed";
 		finish(e, s, RP_STATUS_ERROR, res);
@@ -549,8 +588,13 @@ static void on_connect(struct rp_engine *e, struct slot *s, enum rp__op op,
 			finish(e, s, RP_STATUS_CANCELLED, 0);
 			return;
 		}
-		/* fall through */
+		verify(e, s);
+		return;
 	case -ETIMEDOUT:
+		if (s->cancel) {
+			finish(e, s, RP_STATUS_CANCELLED, 0);
+			return;
+		}
 		if (s->attempts <= e->o.retries && e->now_ns < s->deadline_ns &&
 		    !e->stopping) {
 			close_socket(e, s);
@@ -632,6 +676,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->index = t->index;
 	s->user = t->user;
 	s->cancel = 0;
+	s->verifying = 0;
 	s->attempts = 0;
 	s->rtt_us = 0;
 	s->ops = 0;
@@ -881,6 +926,9 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 	uint64_t wait_ns;
 	int ret;
 
+	/* Results first: their callbacks may block (a slow stdout), and no
+	 * new attempt should have its clock running meanwhile. */
+	deliver_done(e);
 	e->now_ns = clock_ns();
 	if (!e->stopping &&
 	    atomic_load_explicit(&e->stop_req, memory_order_relaxed))
@@ -889,7 +937,8 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 		admit(e);
 	if (!e->wake_armed && !e->stopping)
 		arm_wake(e);
-	deliver_done(e);
+	if (e->done_head != SLOT_NONE)
+		timeout_ms = 0; /* presets taken now are reported next turn */
 
 	if (!has_work(e)) {
 		/* Nothing to wait for; still push out queued closes. */
@@ -1003,6 +1052,7 @@ int rp_engine_inflight(const struct rp_engine *e,
 			.addrlen = s->addrlen,
 			.phase = s->state == SLOT_DONE ? "done"
 				 : s->cancel	       ? "cancelling"
+				 : s->verifying	       ? "verifying"
 						       : "connecting",
 			.attempt = s->attempts,
 			.age_us = s->attempts ? (now - s->start_ns) / 1000u : 0,
