@@ -62,6 +62,7 @@
 #define CHAIN_MAX 5 /* SQEs in one connect chain */
 #define LOCAL_ADDRS_MAX 32
 #define VERIFY_NS (100 * NS_PER_MS) /* bound on the post-timeout check */
+#define STOP_POLL_MS 2 /* turn length while cancels are taking effect */
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51 /* Linux 6.3 */
 #endif
@@ -777,6 +778,15 @@ static void admit(struct rp_engine *e)
 
 /* ---- stop and cancel --------------------------------------------------- */
 
+/*
+ * An async cancel only finds ops the kernel has armed. Under DEFER_TASKRUN
+ * the members of a chain after its head are started from task work, which
+ * runs only while we wait in io_uring_enter (a bounded batch at a time), so
+ * right after a submit most new chains have no CONNECT to find yet. Cancels
+ * are therefore repeated until they take: a probe's cancel is issued again
+ * when it answers -ENOENT, and while stopping, every turn issues another
+ * cancel-all and waits briefly until nothing is in flight.
+ */
 static void cancel_all(struct rp_engine *e)
 {
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
@@ -789,13 +799,43 @@ static void cancel_all(struct rp_engine *e)
 	sqe->user_data = rp__ud(0, RP__UD_NOSLOT, RP__OP_CANCEL);
 }
 
+static void cancel_one(struct rp_engine *e, struct slot *s)
+{
+	uint32_t idx = slot_idx(e, s);
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe,
+			       rp__ud(s->gen, idx,
+				      s->verifying ? RP__OP_VERIFY
+						   : RP__OP_CONNECT),
+			       0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS; /* -ENOENT still posts */
+	sqe->user_data = rp__ud(s->gen, idx, RP__OP_CANCEL);
+}
+
+/* A cancel's CQE (only failures post one): try again while the probe it
+ * was for is still waiting for its connect. */
+static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
+{
+	uint32_t idx = rp__ud_slot(ud);
+	struct slot *s;
+
+	if (res != -ENOENT || idx >= e->o.concurrency)
+		return;
+	s = &e->slots[idx];
+	if (s->gen == rp__ud_gen(ud) && s->state == SLOT_CONNECTING &&
+	    s->cancel && !e->stopping)
+		cancel_one(e, s);
+}
+
 static void begin_stop(struct rp_engine *e)
 {
 	e->stopping = true;
 	for (uint32_t i = 0; i < e->o.concurrency; i++)
 		if (e->slots[i].state == SLOT_CONNECTING)
 			e->slots[i].cancel = 1;
-	cancel_all(e);
 }
 
 void rp_engine_stop(struct rp_engine *e)
@@ -833,17 +873,8 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 		return -ENOENT;
 	if (found->state == SLOT_DONE || found->cancel)
 		return 0;
-
-	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
-	if (!sqe)
-		return -EBUSY;
 	found->cancel = 1;
-	io_uring_prep_cancel64(sqe,
-			       rp__ud(found->gen, slot_idx(e, found),
-				      RP__OP_CONNECT),
-			       0);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	sqe->user_data = rp__ud(0, RP__UD_NOSLOT, RP__OP_CANCEL);
+	cancel_one(e, found);
 	return 0;
 }
 
@@ -862,6 +893,8 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 		e->pull_idle = false;
 		return;
 	case RP__OP_CANCEL: /* the target's own CQE tells what happened */
+		on_cancel_cqe(e, ud, cqe->res);
+		return;
 	case RP__OP_PROBE:
 		return;
 	case RP__OP_CLOSE:  /* a failed close: nothing left to undo */
@@ -939,6 +972,11 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 		arm_wake(e);
 	if (e->done_head != SLOT_NONE)
 		timeout_ms = 0; /* presets taken now are reported next turn */
+	if (e->stopping && e->inflight) {
+		cancel_all(e); /* again: see "stop and cancel" above */
+		if (timeout_ms < 0 || timeout_ms > STOP_POLL_MS)
+			timeout_ms = STOP_POLL_MS;
+	}
 
 	if (!has_work(e)) {
 		/* Nothing to wait for; still push out queued closes. */
