@@ -540,6 +540,8 @@ else
 fi
 if [ ${#TIMECMD[@]} -eq 0 ]; then
 	skip "peak RSS: /usr/bin/time is not installed (Debian package time)"
+elif [ -n "${RP_SANITIZE:-}" ]; then
+	skip "peak RSS: sanitizer build ($RP_SANITIZE) has shadow memory"
 elif [ -s "$TMP/rss" ] && [ "$(tail -1 "$TMP/rss")" -le 65536 ]; then
 	pass "stdin: peak RSS $(tail -1 "$TMP/rss") KB <= 64 MB"
 else
