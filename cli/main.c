@@ -54,6 +54,12 @@ struct cli {
 	bool summary;
 	bool stats;
 	bool quiet;
+	bool http;                    /* `ringprobe http` */
+	const char **headers;         /* -H lines, NULL-terminated */
+	int nheaders;
+	uint8_t *match_status;        /* --match-status bitmap of 0..999 */
+	uint8_t *filter_status;       /* --filter-status bitmap */
+	uint64_t by_class[10];        /* HTTP results by status class */
 	/* run state */
 	struct out out;
 	struct rp_source *src;
@@ -83,10 +89,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s tcp [options] [TARGET...]\n"
+		"       %s http [options] [TARGET...]\n"
 		"       %s demo [options]\n"
 		"\n"
-		"Probes TCP ports with io_uring and prints one result per target as\n"
-		"each probe completes. TARGET: IP, IP:PORT, [IPv6]:PORT or CIDR.\n"
+		"Probes TCP ports (tcp) or fetches one HTTP/1.1 response per target\n"
+		"(http) with io_uring, printing one result per target as each probe\n"
+		"completes. TARGET: IP, IP:PORT, [IPv6]:PORT, CIDR, or for http also\n"
+		"a URL http://IP[:PORT]/PATH.\n"
 		"\n"
 		"  -p, --ports LIST         ports for targets without one (22,80,8000-8100)\n"
 		"  -i, --input FILE         read targets from FILE, one per line ('-' = stdin)\n"
@@ -103,12 +112,22 @@ static void usage(FILE *f)
 		"      --summary            counts, latency and slowest targets on stderr\n"
 		"      --stats              engine counters in the summary (implies --summary)\n"
 		"  -q, --quiet              no progress, summary or per-line diagnostics\n"
+		"\nhttp only:\n"
+		"      --path PATH          request target for non-URL targets (default /)\n"
+		"      --method M           request method (default GET; HEAD reads no body)\n"
+		"  -H, --header 'N: V'      extra request header (repeatable)\n"
+		"      --user-agent UA      User-Agent (default ringprobe/VERSION)\n"
+		"      --max-body N         body bytes read at most (default 1M; k/M/G)\n"
+		"      --max-header N       status line + headers at most (default 64k)\n"
+		"      --read-timeout D     per send/receive (default: up to --timeout)\n"
+		"      --match-status LIST  print only these HTTP statuses (200,300-399)\n"
+		"      --filter-status LIST do not print these HTTP statuses\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n"
 		"\n"
 		"Exit: 0 done, 1 runtime failure, 2 usage or input error, 130 interrupted.\n"
 		"SIGUSR1 or SIGQUIT prints the probes in flight and the counters.\n",
-		prog, prog, DEFAULT_CONCURRENCY);
+		prog, prog, prog, DEFAULT_CONCURRENCY);
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -137,6 +156,60 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+/* Bytes with an optional binary suffix: 512, 64k, 1M, 2G. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	uint64_t mul = 1;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	default: break;
+	}
+	if (*end || v > (1ull << 40) / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+/* "200,301-308" into a bitmap of status codes 100..999. */
+static int parse_status_list(const char *s, uint8_t **bitmap)
+{
+	uint8_t *b = *bitmap ? *bitmap : calloc(1000, 1);
+	const char *p = s;
+
+	if (!b)
+		return -ENOMEM;
+	*bitmap = b;
+	for (;;) {
+		char *end;
+		unsigned long lo = strtoul(p, &end, 10), hi = lo;
+
+		if (end == p || lo < 100 || lo > 999)
+			return -EINVAL;
+		p = end;
+		if (*p == '-') {
+			hi = strtoul(++p, &end, 10);
+			if (end == p || hi < lo || hi > 999)
+				return -EINVAL;
+			p = end;
+		}
+		memset(b + lo, 1, hi - lo + 1);
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
 }
 
 /* ---- signals ----------------------------------------------------------- */
@@ -219,6 +292,8 @@ static void on_result(const struct rp_result *r, void *arg)
 	struct cli *c = arg;
 
 	c->results++;
+	if (r->http && r->http->status_code > 0 && r->http->status_code < 1000)
+		c->by_class[r->http->status_code / 100]++;
 	if (r->status == RP_STATUS_INVALID) {
 		c->invalid++;
 		if (!c->quiet)
@@ -227,6 +302,14 @@ static void on_result(const struct rp_result *r, void *arg)
 	}
 	if (r->addr)
 		track_slowest(c, r);
+	if (c->match_status && !(r->http && r->http->status_code > 0 &&
+				 r->http->status_code < 1000 &&
+				 c->match_status[r->http->status_code]))
+		return;
+	if (c->filter_status && r->http && r->http->status_code > 0 &&
+	    r->http->status_code < 1000 &&
+	    c->filter_status[r->http->status_code])
+		return;
 	out_result(&c->out, r); /* drops non-open ones under --open */
 	if (c->out.err)
 		rp_engine_stop(g_engine); /* stdout closed: end quietly */
@@ -317,6 +400,14 @@ static void summary(struct cli *c, struct rp_engine *e)
 			fprintf(stderr, " %s %" PRIu64, rp_status_name(s),
 				st.by_status[s]);
 	fputc('\n', stderr);
+	if (c->http) {
+		fprintf(stderr, "http status:");
+		for (int k = 1; k < 10; k++)
+			if (c->by_class[k])
+				fprintf(stderr, " %dxx %" PRIu64, k,
+					c->by_class[k]);
+		fputc('\n', stderr);
+	}
 	if (g_interrupted) {
 		if (total >= 0)
 			fprintf(stderr, "interrupted: %" PRIu64
@@ -329,7 +420,7 @@ static void summary(struct cli *c, struct rp_engine *e)
 	}
 	if (st.rtt_count)
 		fprintf(stderr,
-			"connect rtt (open+closed): min %" PRIu64 " us, p50 %"
+			"connect rtt (answered connects): min %" PRIu64 " us, p50 %"
 			PRIu64 " us, p90 %" PRIu64 " us, p99 %" PRIu64
 			" us, max %" PRIu64 " us\n",
 			st.rtt_min_us, rp_stats_percentile(&st, 50),
@@ -396,6 +487,14 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_SUMMARY,
 	OPT_STATS,
+	OPT_PATH,
+	OPT_METHOD,
+	OPT_USER_AGENT,
+	OPT_MAX_BODY,
+	OPT_MAX_HEADER,
+	OPT_READ_TIMEOUT,
+	OPT_MATCH_STATUS,
+	OPT_FILTER_STATUS,
 };
 
 static const struct option long_opts[] = {
@@ -413,6 +512,15 @@ static const struct option long_opts[] = {
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "method", required_argument, NULL, OPT_METHOD },
+	{ "header", required_argument, NULL, 'H' },
+	{ "user-agent", required_argument, NULL, OPT_USER_AGENT },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
+	{ "read-timeout", required_argument, NULL, OPT_READ_TIMEOUT },
+	{ "match-status", required_argument, NULL, OPT_MATCH_STATUS },
+	{ "filter-status", required_argument, NULL, OPT_FILTER_STATUS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -424,7 +532,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	uint64_t v;
 	int opt, f;
 
-	while ((opt = getopt_long(argc, argv, "p:i:c:r:f:o:qhV", long_opts,
+	while ((opt = getopt_long(argc, argv, "p:i:c:r:f:o:H:qhV", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -487,6 +595,55 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		case OPT_SUMMARY:
 			c->summary = true;
 			break;
+		case OPT_PATH:
+			if (optarg[0] != '/' || strpbrk(optarg, " \r\n"))
+				return die_usage("bad --path '%s': want /PATH "
+						 "without spaces", optarg);
+			c->eo.http.path = optarg;
+			break;
+		case OPT_METHOD:
+			c->eo.http.method = optarg;
+			break;
+		case 'H':
+			if (!strchr(optarg, ':') || strpbrk(optarg, "\r\n"))
+				return die_usage("bad --header '%s': want "
+						 "'Name: value'", optarg);
+			c->headers[c->nheaders++] = optarg;
+			c->eo.http.headers = c->headers;
+			break;
+		case OPT_USER_AGENT:
+			c->eo.http.user_agent = optarg;
+			break;
+		case OPT_MAX_BODY:
+			if (parse_size(optarg, &v) < 0)
+				return die_usage("bad --max-body '%s': want "
+						 "bytes like 65536 or 1M",
+						 optarg);
+			c->eo.http.max_body = v ? v : 1; /* 0 = none at all */
+			break;
+		case OPT_MAX_HEADER:
+			if (parse_size(optarg, &v) < 0 || v == 0 ||
+			    v > UINT32_MAX)
+				return die_usage("bad --max-header '%s': want "
+						 "bytes like 65536 or 64k",
+						 optarg);
+			c->eo.http.max_header = (uint32_t)v;
+			break;
+		case OPT_READ_TIMEOUT:
+			if (rp_parse_duration(optarg, &v) < 0 || v == 0)
+				return die_usage("bad --read-timeout '%s': want "
+						 "a duration like 2s", optarg);
+			c->eo.http.io_timeout_ns = v;
+			break;
+		case OPT_MATCH_STATUS:
+		case OPT_FILTER_STATUS:
+			if (parse_status_list(optarg, opt == OPT_MATCH_STATUS
+							      ? &c->match_status
+							      : &c->filter_status) < 0)
+				return die_usage("bad status list '%s': want "
+						 "codes and ranges like "
+						 "200,300-399", optarg);
+			break;
 		case OPT_STATS:
 			c->stats = c->summary = true;
 			break;
@@ -521,7 +678,9 @@ static int scan(struct cli *c, int nargs, char **args)
 	if (nargs == 0 && c->ninputs == 0)
 		return die_usage("%s", "no targets: give TARGET arguments or "
 				 "-i FILE ('-i -' reads stdin)");
-	struct rp_source_opts so = { .ports = c->ports };
+	struct rp_source_opts so = {
+		.ports = c->ports ? c->ports : c->http ? "80" : NULL,
+	};
 	ret = rp_source_create(&c->src, &so, err, sizeof(err));
 	if (ret < 0)
 		return die_usage("bad --ports: %s", err[0] ? err : rp_strerror(ret));
@@ -558,7 +717,8 @@ static int scan(struct cli *c, int nargs, char **args)
 		}
 	}
 	if (out_init(&c->out, fd, c->format,
-		     c->only_open ? OUT_ONLY_OPEN : 0) < 0) {
+		     (c->only_open ? OUT_ONLY_OPEN : 0) |
+			     (c->http ? OUT_HTTP : 0)) < 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		rc = EXIT_RUNTIME;
 		goto out_fd;
@@ -572,6 +732,7 @@ static int scan(struct cli *c, int nargs, char **args)
 		fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
 			rp_strerror(ret),
 			ret == -EMFILE ? " (concurrency above RLIMIT_NOFILE)" :
+			ret == -EINVAL ? " (check --method, --header, --path)" :
 			ret == -EPERM ? " (is io_uring disabled? see "
 					"/proc/sys/kernel/io_uring_disabled)" : "");
 		rc = EXIT_RUNTIME;
@@ -724,11 +885,17 @@ int main(int argc, char **argv)
 		printf("ringprobe %s\n", rp_version());
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "tcp") && strcmp(cmd, "demo"))
-		return die_usage("unknown command '%s': want tcp or demo", cmd);
+	if (strcmp(cmd, "tcp") && strcmp(cmd, "http") && strcmp(cmd, "demo"))
+		return die_usage("unknown command '%s': want tcp, http or demo",
+				 cmd);
+	if (!strcmp(cmd, "http")) {
+		c.http = true;
+		c.eo.kind = RP_PROBE_HTTP;
+	}
 
 	c.inputs = calloc((size_t)argc, sizeof(*c.inputs));
-	if (!c.inputs)
+	c.headers = calloc((size_t)argc, sizeof(*c.headers));
+	if (!c.inputs || !c.headers)
 		return EXIT_RUNTIME;
 	rc = parse_args(&c, argc - 1, argv + 1);
 	if (rc == 0) {
@@ -739,5 +906,8 @@ int main(int argc, char **argv)
 			rc = scan(&c, argc - 1 - optind, argv + 1 + optind);
 	}
 	free(c.inputs);
+	free(c.headers);
+	free(c.match_status);
+	free(c.filter_status);
 	return rc;
 }

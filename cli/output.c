@@ -12,6 +12,11 @@
  * C1 whether raw or UTF-8 encoded) and for bytes that are not UTF-8, so no
  * escape sequence from a target ever reaches the terminal.
  *
+ * HTTP records (OUT_HTTP) hold the response fields of rp_result.http as
+ * well: the same keys for every result, null where there is nothing to say
+ * (the rules are in output.h). Their strings (title, server, location...)
+ * come from remote servers and go through the same escaping.
+ *
  * Formatting is a pure function (out_format_result) that counts what it
  * could not store, snprintf-style; out_result formats straight into the
  * free tail of the buffer and flushes and retries when the record did not
@@ -32,6 +37,10 @@
 #define ADDR_COL 22   /* text: "ip:port" column width */
 #define STATUS_COL 11 /* text: status column width ("unreachable") */
 #define RTT_COL 10    /* text: rtt column width ("999.999 ms") */
+#define HTTP_STATUS_COL 14 /* text, HTTP: status column ("protocol-error") */
+#define BODY_COL 10   /* text, HTTP: body size column ("1048576 B") */
+#define TIME_COL 11   /* text, HTTP: total time column, with its separator */
+#define TITLE_MAX 60  /* text, HTTP: title bytes shown, "..." included */
 
 static const char csv_header[] =
 	"input,index,ip,port,status,rtt_us,attempts,elapsed_us,error,detail\n";
@@ -196,27 +205,101 @@ static void put_hex_byte(struct sink *k, unsigned char c)
 	put_mem(k, esc, sizeof(esc));
 }
 
-/* Text for a terminal: control bytes (C0, DEL), UTF-8 encoded C1 controls
- * and bytes that are not UTF-8 become \xNN, byte by byte. */
+/*
+ * Text for a terminal: control bytes (C0, DEL), UTF-8 encoded C1 controls
+ * and bytes that are not UTF-8 become \xNN, byte by byte. One unit is one
+ * well-formed UTF-8 sequence or one stray byte: text_unit says how many
+ * bytes of s it covers (*adv) and how many it shows as (the return value),
+ * text_emit shows it.
+ */
+static size_t text_unit(const unsigned char *s, unsigned int *adv, int *esc)
+{
+	uint32_t cp;
+	unsigned int n = utf8_seq(s, &cp);
+
+	if (n == 0) {
+		*adv = 1;
+		*esc = 1;
+		return 4;
+	}
+	*adv = n;
+	*esc = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+	return *esc ? 4 * (size_t)n : n;
+}
+
+static void text_emit(struct sink *k, const unsigned char *s,
+		      unsigned int adv, int esc)
+{
+	unsigned int i;
+
+	if (!esc) {
+		put_mem(k, s, adv);
+		return;
+	}
+	for (i = 0; i < adv; i++)
+		put_hex_byte(k, s[i]);
+}
+
+/* The bytes from s to end (never inside a UTF-8 sequence) as text. */
+static void text_span(struct sink *k, const unsigned char *s,
+		      const unsigned char *end)
+{
+	while (s < end) {
+		unsigned int adv;
+		int esc;
+
+		text_unit(s, &adv, &esc);
+		text_emit(k, s, adv, esc);
+		s += adv;
+	}
+}
+
 static void text_str(struct sink *k, const char *str)
 {
+	text_span(k, (const unsigned char *)str,
+		  (const unsigned char *)str + strlen(str));
+}
+
+/* Text as text_str, but a run of spaces at its end shows as \x20 too, for
+ * a remote string that may end the line. */
+static void text_str_last(struct sink *k, const char *str)
+{
 	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str);
 
-	while (*s) {
-		uint32_t cp;
-		unsigned int i, n = utf8_seq(s, &cp);
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	/* a space is never inside a UTF-8 sequence, so s + n is a boundary */
+	text_span(k, s, s + n);
+	for (; s[n]; n++)
+		put_hex_byte(k, ' ');
+}
 
-		if (n == 0) {
-			put_hex_byte(k, *s++);
-		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			for (i = 0; i < n; i++)
-				put_hex_byte(k, s[i]);
-			s += n;
-		} else {
-			put_mem(k, s, n);
-			s += n;
-		}
+/* Text as text_str in at most max (> 3) bytes: when it would take more, the
+ * units that fit in max - 3 bytes and "...". No unit is split. */
+static void text_str_max(struct sink *k, const char *str, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	struct sink count = { 0 };
+	size_t used = 0;
+
+	text_str(&count, str);
+	if (count.len <= max) {
+		text_str(k, str);
+		return;
 	}
+	while (*s) {
+		unsigned int adv;
+		int esc;
+		size_t n = text_unit(s, &adv, &esc);
+
+		if (used + n > max - 3)
+			break;
+		text_emit(k, s, adv, esc);
+		used += n;
+		s += adv;
+	}
+	put_str(k, "...");
 }
 
 /*
@@ -254,7 +337,8 @@ static int addr_text(const struct rp_result *r, char ip[INET6_ADDRSTRLEN],
 	return 0;
 }
 
-/* The errno name worth showing: none for outcomes that explain themselves. */
+/* The errno name worth showing: none for outcomes that explain themselves,
+ * nor the one errno that only repeats the outcome of an HTTP probe. */
 static const char *error_name(const struct rp_result *r)
 {
 	switch (r->status) {
@@ -262,10 +346,24 @@ static const char *error_name(const struct rp_result *r)
 	case RP_STATUS_CLOSED:
 	case RP_STATUS_FILTERED:
 	case RP_STATUS_CANCELLED:
+	case RP_STATUS_OK:
 		return NULL;
+	case RP_STATUS_TIMEOUT:
+		if (r->err == -ETIMEDOUT)
+			return NULL;
+		break;
+	case RP_STATUS_RESET:
+		if (r->err == -ECONNRESET)
+			return NULL;
+		break;
+	case RP_STATUS_PROTOCOL_ERROR:
+		if (r->err == -EPROTO)
+			return NULL;
+		break;
 	default:
-		return r->err ? rp_errno_name(r->err) : NULL;
+		break;
 	}
+	return r->err ? rp_errno_name(r->err) : NULL;
 }
 
 static void format_json(struct sink *k, const struct rp_result *r,
@@ -323,29 +421,64 @@ static void format_csv(struct sink *k, const struct rp_result *r,
 	put_char(k, '\n');
 }
 
+/* "ip:port" or "[ip]:port", "" without an address. */
+static void where_text(char *where, size_t size, const char *ip, int family,
+		       unsigned int port)
+{
+	if (family == AF_INET6)
+		snprintf(where, size, "[%s]:%u", ip, port);
+	else if (family)
+		snprintf(where, size, "%s:%u", ip, port);
+	else
+		where[0] = '\0';
+}
+
+/* The address column and the status column (status_col wide), each with
+ * at least one space after it. */
+static void text_lead(struct sink *k, const struct rp_result *r,
+		      const char *where, size_t status_col)
+{
+	size_t n;
+
+	n = strlen(where[0] ? where : "-");
+	put_str(k, where[0] ? where : "-");
+	put_pad(k, n < ADDR_COL ? ADDR_COL - n + 1 : 1);
+	n = k->len;
+	text_str(k, rp_status_name(r->status));
+	n = k->len - n;
+	put_pad(k, n < status_col ? status_col - n + 1 : 1);
+}
+
+/* " (input)" when the input says more than the address, and the '\n'. */
+static void text_tail(struct sink *k, const struct rp_result *r,
+		      const char *where)
+{
+	const char *input = r->input ? r->input : "";
+
+	if (input[0] && strcmp(input, where) != 0) {
+		put_str(k, " (");
+		text_str(k, input);
+		put_char(k, ')');
+	}
+	put_char(k, '\n');
+}
+
 /*
  *   192.0.2.1:22           open          0.123 ms
  *   [2001:db8::1]:80       unreachable   1.500 ms  EHOSTUNREACH
  *   -                      invalid              -  t.txt:3: bad port (x:99999)
+ *
+ * status_col: STATUS_COL for TCP lines, HTTP_STATUS_COL for HTTP ones.
  */
 static void format_text(struct sink *k, const struct rp_result *r,
-			const char *ip, int family, unsigned int port)
+			const char *ip, int family, unsigned int port,
+			size_t status_col)
 {
 	char where[INET6_ADDRSTRLEN + 16], rtt[32];
-	const char *status = rp_status_name(r->status);
 	const char *err = error_name(r);
-	const char *input = r->input ? r->input : "";
 	size_t n;
-	int show_input;
 
-	if (family == AF_INET6)
-		snprintf(where, sizeof(where), "[%s]:%u", ip, port);
-	else if (family)
-		snprintf(where, sizeof(where), "%s:%u", ip, port);
-	else
-		where[0] = '\0';
-	show_input = input[0] && strcmp(input, where) != 0;
-
+	where_text(where, sizeof(where), ip, family, port);
 	if (r->rtt_us || r->status == RP_STATUS_OPEN ||
 	    r->status == RP_STATUS_CLOSED)
 		snprintf(rtt, sizeof(rtt), "%" PRIu32 ".%03" PRIu32 " ms",
@@ -353,13 +486,7 @@ static void format_text(struct sink *k, const struct rp_result *r,
 	else
 		strcpy(rtt, "-");
 
-	n = strlen(where[0] ? where : "-");
-	put_str(k, where[0] ? where : "-");
-	put_pad(k, n < ADDR_COL ? ADDR_COL - n + 1 : 1);
-	n = k->len;
-	text_str(k, status);
-	n = k->len - n;
-	put_pad(k, n < STATUS_COL ? STATUS_COL - n + 1 : 1);
+	text_lead(k, r, where, status_col);
 	n = strlen(rtt);
 	put_pad(k, n < RTT_COL ? RTT_COL - n : 0);
 	put_str(k, rtt);
@@ -372,22 +499,271 @@ static void format_text(struct sink *k, const struct rp_result *r,
 		if (r->detail)
 			text_str(k, r->detail);
 	}
-	if (show_input) {
-		put_str(k, " (");
-		text_str(k, input);
-		put_char(k, ')');
+	text_tail(k, r, where);
+}
+
+/* ---- HTTP records ---------------------------------------------------- */
+
+/* The fields of an HTTP record, in record order. */
+enum http_field {
+	HF_INPUT,
+	HF_INDEX,
+	HF_URL,
+	HF_IP,
+	HF_PORT,
+	HF_STATUS,
+	HF_HTTP_STATUS,
+	HF_REASON,
+	HF_CONTENT_LENGTH,
+	HF_BODY_BYTES,
+	HF_TRUNCATED,
+	HF_CONTENT_TYPE,
+	HF_SERVER,
+	HF_LOCATION,
+	HF_TITLE,
+	HF_BODY_HASH,
+	HF_CONNECT_US,
+	HF_TTFB_US,
+	HF_TOTAL_US,
+	HF_ATTEMPTS,
+	HF_ELAPSED_US,
+	HF_ERROR,
+	HF_DETAIL,
+	HF__COUNT
+};
+
+static const char *const http_keys[HF__COUNT] = {
+	[HF_INPUT] = "input",
+	[HF_INDEX] = "index",
+	[HF_URL] = "url",
+	[HF_IP] = "ip",
+	[HF_PORT] = "port",
+	[HF_STATUS] = "status",
+	[HF_HTTP_STATUS] = "http_status",
+	[HF_REASON] = "reason",
+	[HF_CONTENT_LENGTH] = "content_length",
+	[HF_BODY_BYTES] = "body_bytes",
+	[HF_TRUNCATED] = "truncated",
+	[HF_CONTENT_TYPE] = "content_type",
+	[HF_SERVER] = "server",
+	[HF_LOCATION] = "location",
+	[HF_TITLE] = "title",
+	[HF_BODY_HASH] = "body_hash",
+	[HF_CONNECT_US] = "connect_us",
+	[HF_TTFB_US] = "ttfb_us",
+	[HF_TOTAL_US] = "total_us",
+	[HF_ATTEMPTS] = "attempts",
+	[HF_ELAPSED_US] = "elapsed_us",
+	[HF_ERROR] = "error",
+	[HF_DETAIL] = "detail",
+};
+
+/* One field's value; zero-initialised it is null. */
+struct value {
+	enum { V_NULL = 0, V_STR, V_NUM, V_BOOL } kind;
+	const char *s; /* V_STR */
+	uint64_t u;    /* V_NUM, V_BOOL */
+};
+
+static void v_str(struct value *v, const char *s)
+{
+	v->kind = s ? V_STR : V_NULL; /* a NULL string is null */
+	v->s = s;
+}
+
+static void v_num(struct value *v, uint64_t u)
+{
+	v->kind = V_NUM;
+	v->u = u;
+}
+
+/* The values of an HTTP record (rules in output.h); hash receives the
+ * body hash text that v[HF_BODY_HASH] points to. */
+static void http_values(const struct rp_result *r, const char *ip,
+			int family, unsigned int port, char hash[17],
+			struct value v[HF__COUNT])
+{
+	const struct rp_http_info *h = r->http;
+	int resp = h && h->status_code > 0;
+
+	memset(v, 0, HF__COUNT * sizeof(*v));
+	v_str(&v[HF_INPUT], r->input ? r->input : "");
+	v_num(&v[HF_INDEX], r->index);
+	if (family) {
+		v_str(&v[HF_IP], ip);
+		v_num(&v[HF_PORT], port);
+	}
+	v_str(&v[HF_STATUS], rp_status_name(r->status));
+	v_num(&v[HF_BODY_BYTES], h ? h->body_bytes : 0);
+	v[HF_TRUNCATED].kind = V_BOOL;
+	v[HF_TRUNCATED].u = h && h->truncated;
+	if (h) {
+		v_str(&v[HF_URL], h->url);
+		v_num(&v[HF_CONNECT_US], h->connect_us);
+		v_num(&v[HF_TTFB_US], h->ttfb_us);
+		v_num(&v[HF_TOTAL_US], h->total_us);
+	}
+	if (resp) {
+		v_num(&v[HF_HTTP_STATUS], (uint64_t)h->status_code);
+		v_str(&v[HF_REASON], h->reason);
+		if (h->content_length >= 0)
+			v_num(&v[HF_CONTENT_LENGTH],
+			      (uint64_t)h->content_length);
+		v_str(&v[HF_CONTENT_TYPE], h->content_type);
+		v_str(&v[HF_SERVER], h->server);
+		v_str(&v[HF_LOCATION], h->location);
+		v_str(&v[HF_TITLE], h->title);
+		snprintf(hash, 17, "%016" PRIx64, h->body_hash);
+		v_str(&v[HF_BODY_HASH], hash);
+	}
+	v_num(&v[HF_ATTEMPTS], r->attempts);
+	v_num(&v[HF_ELAPSED_US], r->elapsed_us);
+	v_str(&v[HF_ERROR], error_name(r));
+	v_str(&v[HF_DETAIL], r->detail);
+}
+
+static void format_http_json(struct sink *k, const struct value *v)
+{
+	int i;
+
+	for (i = 0; i < HF__COUNT; i++) {
+		put_str(k, i ? ",\"" : "{\"");
+		put_str(k, http_keys[i]);
+		put_str(k, "\":");
+		switch (v[i].kind) {
+		case V_STR:
+			json_str(k, v[i].s);
+			break;
+		case V_NUM:
+			put_u64(k, v[i].u);
+			break;
+		case V_BOOL:
+			put_str(k, v[i].u ? "true" : "false");
+			break;
+		default:
+			put_str(k, "null");
+			break;
+		}
+	}
+	put_str(k, "}\n");
+}
+
+static void format_http_csv(struct sink *k, const struct value *v)
+{
+	int i;
+
+	for (i = 0; i < HF__COUNT; i++) {
+		if (i)
+			put_char(k, ',');
+		switch (v[i].kind) {
+		case V_STR:
+			csv_field(k, v[i].s);
+			break;
+		case V_NUM:
+			put_u64(k, v[i].u);
+			break;
+		case V_BOOL:
+			put_str(k, v[i].u ? "true" : "false");
+			break;
+		default: /* null: an empty field */
+			break;
+		}
 	}
 	put_char(k, '\n');
 }
 
+static void http_csv_header(struct sink *k)
+{
+	int i;
+
+	for (i = 0; i < HF__COUNT; i++) {
+		if (i)
+			put_char(k, ',');
+		put_str(k, http_keys[i]);
+	}
+	put_char(k, '\n');
+}
+
+/*
+ * An OK result: status code, body size ('+': truncated at max_body), total
+ * time, then the server, the title (cut to TITLE_MAX bytes) and the
+ * redirect target when the response has them. Anything else is shown as a
+ * TCP line, with the wider status column:
+ *
+ *   192.0.2.1:80           ok             200    1234 B   12.345 ms  [nginx]  "Welcome"
+ *   192.0.2.1:80           ok             301       0 B    0.950 ms  -> https://x/
+ *   [2001:db8::1]:80       ok             200 1048576 B+  20.000 ms (http://h/)
+ *   192.0.2.7:80           protocol-error          -  HPE_INVALID_CONSTANT: ...
+ */
+static void format_http_text(struct sink *k, const struct rp_result *r,
+			     const char *ip, int family, unsigned int port)
+{
+	const struct rp_http_info *h = r->http;
+	char where[INET6_ADDRSTRLEN + 16], num[48];
+	int n;
+
+	if (r->status != RP_STATUS_OK || !h) {
+		format_text(k, r, ip, family, port, HTTP_STATUS_COL);
+		return;
+	}
+	where_text(where, sizeof(where), ip, family, port);
+	text_lead(k, r, where, HTTP_STATUS_COL);
+	if (h->status_code > 0)
+		n = snprintf(num, sizeof(num), "%3d", h->status_code);
+	else
+		n = snprintf(num, sizeof(num), "  -");
+	put_mem(k, num, (size_t)n);
+	n = snprintf(num, sizeof(num), "%" PRIu64 " B", h->body_bytes);
+	put_pad(k, n < BODY_COL ? BODY_COL - (size_t)n : 1);
+	put_mem(k, num, (size_t)n);
+	put_char(k, h->truncated ? '+' : ' ');
+	n = snprintf(num, sizeof(num), "%" PRIu32 ".%03" PRIu32 " ms",
+		     h->total_us / 1000, h->total_us % 1000);
+	put_pad(k, n < TIME_COL ? TIME_COL - (size_t)n : 1);
+	put_mem(k, num, (size_t)n);
+	if (h->server && h->server[0]) {
+		put_str(k, "  [");
+		text_str(k, h->server);
+		put_char(k, ']');
+	}
+	if (h->title && h->title[0]) {
+		put_str(k, "  \"");
+		text_str_max(k, h->title, TITLE_MAX);
+		put_char(k, '"');
+	}
+	if (h->location && h->location[0]) {
+		put_str(k, "  -> ");
+		text_str_last(k, h->location);
+	}
+	text_tail(k, r, where);
+}
+
 size_t out_format_result(char *buf, size_t cap, enum out_format f,
-			 const struct rp_result *r)
+			 unsigned int flags, const struct rp_result *r)
 {
 	struct sink k = { .buf = buf, .cap = cap };
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN], hash[17];
+	struct value v[HF__COUNT];
 	unsigned int port;
 	int family = addr_text(r, ip, &port);
 
+	if (flags & OUT_HTTP) {
+		switch (f) {
+		case OUT_JSONL:
+			http_values(r, ip, family, port, hash, v);
+			format_http_json(&k, v);
+			break;
+		case OUT_CSV:
+			http_values(r, ip, family, port, hash, v);
+			format_http_csv(&k, v);
+			break;
+		case OUT_TEXT:
+		default:
+			format_http_text(&k, r, ip, family, port);
+			break;
+		}
+		return sink_end(&k);
+	}
 	switch (f) {
 	case OUT_JSONL:
 		format_json(&k, r, ip, family, port);
@@ -397,7 +773,7 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 		break;
 	case OUT_TEXT:
 	default:
-		format_text(&k, r, ip, family, port);
+		format_text(&k, r, ip, family, port, STATUS_COL);
 		break;
 	}
 	return sink_end(&k);
@@ -502,9 +878,17 @@ static void append(struct out *o, const char *s, size_t n)
 
 void out_header(struct out *o)
 {
+	char hdr[512];
+	struct sink k = { .buf = hdr, .cap = sizeof(hdr) };
+
 	if (o->err || !o->buf || o->format != OUT_CSV)
 		return;
-	append(o, csv_header, sizeof(csv_header) - 1);
+	if (!(o->flags & OUT_HTTP)) {
+		append(o, csv_header, sizeof(csv_header) - 1);
+		return;
+	}
+	http_csv_header(&k);
+	append(o, hdr, sink_end(&k)); /* about 250 bytes: it fits */
 }
 
 /* A record larger than the whole buffer: written on its own. */
@@ -519,7 +903,7 @@ static void write_large(struct out *o, const struct rp_result *r, size_t n)
 		fail(o, -ENOMEM);
 		return;
 	}
-	out_format_result(tmp, n + 1, o->format, r);
+	out_format_result(tmp, n + 1, o->format, o->flags, r);
 	if (!write_all(o, tmp, n))
 		o->records++;
 	free(tmp);
@@ -531,11 +915,13 @@ void out_result(struct out *o, const struct rp_result *r)
 
 	if (o->err || !o->buf)
 		return;
-	if ((o->flags & OUT_ONLY_OPEN) && r->status != RP_STATUS_OPEN) {
+	if ((o->flags & OUT_ONLY_OPEN) &&
+	    r->status != (o->flags & OUT_HTTP ? RP_STATUS_OK : RP_STATUS_OPEN)) {
 		o->skipped++;
 		return;
 	}
-	n = out_format_result(o->buf + o->len, o->cap - o->len, o->format, r);
+	n = out_format_result(o->buf + o->len, o->cap - o->len, o->format,
+			      o->flags, r);
 	if (n < o->cap - o->len) {
 		o->len += n;
 		o->records++;
@@ -545,7 +931,8 @@ void out_result(struct out *o, const struct rp_result *r)
 	if (n >= o->cap) {
 		write_large(o, r, n);
 	} else if (!out_flush(o)) {
-		o->len = out_format_result(o->buf, o->cap, o->format, r);
+		o->len = out_format_result(o->buf, o->cap, o->format,
+					   o->flags, r);
 		o->records++;
 	}
 }

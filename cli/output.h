@@ -24,10 +24,35 @@ enum out_format {
 	OUT_CSV,
 };
 
-/* Flags for out_init(). */
+/* Flags for out_init(); out_format_result() takes them too (only OUT_HTTP
+ * matters there). */
 enum {
-	OUT_ONLY_OPEN = 1u << 0, /* write OPEN results only */
+	OUT_ONLY_OPEN = 1u << 0, /* write OPEN results only (with OUT_HTTP: OK
+	                          * results only) */
+	OUT_HTTP = 1u << 1,      /* HTTP records (`ringprobe http`): the
+	                          * fields of rp_result.http, see below */
 };
+
+/*
+ * HTTP records (OUT_HTTP) have the same fields for every result, in this
+ * order (JSON keys, and the CSV header):
+ *
+ *   input index url ip port status http_status reason content_length
+ *   body_bytes truncated content_type server location title body_hash
+ *   connect_us ttfb_us total_us attempts elapsed_us error detail
+ *
+ * input, index, ip, port, status, attempts, elapsed_us, error and detail
+ * are as in TCP records. When r->http is NULL (never connected), url,
+ * connect_us, ttfb_us and total_us are null; they come from r->http
+ * otherwise. The response fields (http_status, reason, content_length,
+ * content_type, server, location, title, body_hash) are null unless a
+ * response status was parsed (r->http set and status_code != 0); then the
+ * strings are as received ("" for a missing header), content_length is null
+ * when absent (-1), and body_hash is 16 lowercase hex digits. body_bytes
+ * (0 without a response) and truncated (true/false; "true"/"false" in CSV)
+ * are never null. CSV writes null as an empty field. Text lines (one per
+ * result, for people) are described at format_http_text() in output.c.
+ */
 
 /* Size of the output buffer. A record longer than this (impossible for
  * engine results, whose strings are bounded by RP_INPUT_MAX) is written by
@@ -37,7 +62,7 @@ enum {
 struct out {
 	int fd;                 /* where records go; not owned */
 	enum out_format format; /* OUT_* */
-	unsigned int flags;     /* OUT_ONLY_OPEN */
+	unsigned int flags;     /* OUT_ONLY_OPEN, OUT_HTTP */
 	char *buf;              /* OUT_BUF_SIZE bytes, allocated by out_init */
 	size_t len;             /* bytes buffered */
 	size_t cap;             /* size of buf */
@@ -61,7 +86,8 @@ int out_init(struct out *o, int fd, enum out_format f, unsigned int flags);
 /* Frees the buffer. Does not flush: call out_flush() first. */
 void out_release(struct out *o);
 
-/* Buffers the CSV header row; nothing for the other formats. */
+/* Buffers the CSV header row (the HTTP one with OUT_HTTP); nothing for the
+ * other formats. */
 void out_header(struct out *o);
 
 /*
@@ -81,9 +107,10 @@ int out_flush(struct out *o);
  * Formats one result as one record (a line, with its '\n') in format f, into
  * buf of cap bytes, like snprintf: the text is NUL-terminated when cap > 0,
  * and the return value is the record's full length without the NUL, so a
- * return value >= cap means buf was too small.
+ * return value >= cap means buf was too small. flags: OUT_HTTP for an HTTP
+ * record, 0 for a TCP one (other bits are ignored).
  */
 size_t out_format_result(char *buf, size_t cap, enum out_format f,
-			 const struct rp_result *r);
+			 unsigned int flags, const struct rp_result *r);
 
 #endif /* RP_CLI_OUTPUT_H */

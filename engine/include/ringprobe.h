@@ -55,6 +55,13 @@ RP_API const char *rp_version(void);
  *               exhaustion, or a hostname this build cannot resolve)
  *  CANCELLED    cancelled by rp_engine_cancel() or rp_engine_stop()
  *  INVALID      the target text could not be parsed; detail says why
+ *
+ * HTTP probes add:
+ *  OK              a response was received and parsed (rp_result.http)
+ *  TIMEOUT         connected, but the response did not complete in time
+ *  RESET           the connection was reset after connecting
+ *  PROTOCOL_ERROR  the response was malformed or truncated; detail has
+ *                  llhttp's reason
  */
 #define RP_STATUS_MAP(X)                                                       \
 	X(OPEN, "open")                                                        \
@@ -63,7 +70,11 @@ RP_API const char *rp_version(void);
 	X(UNREACHABLE, "unreachable")                                          \
 	X(ERROR, "error")                                                      \
 	X(CANCELLED, "cancelled")                                              \
-	X(INVALID, "invalid")
+	X(INVALID, "invalid")                                                  \
+	X(OK, "ok")                                                            \
+	X(TIMEOUT, "timeout")                                                  \
+	X(RESET, "reset")                                                      \
+	X(PROTOCOL_ERROR, "protocol-error")
 
 enum rp_status {
 	RP_STATUS_NONE = 0, /* not an outcome: "probe this target" */
@@ -105,6 +116,31 @@ struct rp_target {
 	int err;                      /* with status: negative errno, or 0 */
 	const char *detail;           /* with status: reason text, copied
 	                               * (truncated to RP_INPUT_MAX - 1) */
+	const char *host;             /* HTTP: Host header value (a source sets
+	                               * it for URL lines only); NULL: the
+	                               * address, with ":port" unless 80 */
+	const char *path;             /* HTTP: request target; NULL: the
+	                               * engine's rp_http_opts.path */
+};
+
+/* What an HTTP probe learned; strings are bounded, decoded and borrowed
+ * for the duration of the callback. */
+struct rp_http_info {
+	const char *url;              /* "http://host/path" as requested */
+	int status_code;              /* final (non-1xx) status, 0 if none */
+	const char *reason;           /* reason phrase ("" if none) */
+	int64_t content_length;       /* Content-Length, -1 if absent */
+	uint64_t body_bytes;          /* body bytes read (decoded chunks) */
+	int truncated;                /* stopped at max_body */
+	const char *content_type;     /* header value or "" */
+	const char *server;           /* header value or "" */
+	const char *location;         /* header value or "" */
+	const char *title;            /* first <title>, whitespace collapsed,
+	                               * common entities decoded, or "" */
+	uint64_t body_hash;           /* 64-bit FNV-1a of the body read */
+	uint32_t connect_us;          /* connect round trip */
+	uint32_t ttfb_us;             /* request sent -> first response byte */
+	uint32_t total_us;            /* connect start -> response complete */
 };
 
 /*
@@ -125,6 +161,8 @@ struct rp_result {
 	                               * (OPEN, CLOSED, UNREACHABLE), else 0 */
 	uint32_t attempts;            /* connect attempts made (0 if none) */
 	uint64_t elapsed_us;          /* from first submission to result */
+	const struct rp_http_info *http; /* HTTP probes that connected, else
+	                               * NULL */
 };
 
 typedef void (*rp_result_fn)(const struct rp_result *r, void *arg);
@@ -147,15 +185,38 @@ enum {
 	RP_ENGINE_FALLBACK = 1u << 0,
 };
 
+/* What a probe does once connected. */
+enum rp_probe_kind {
+	RP_PROBE_TCP = 0,             /* connect, report, close */
+	RP_PROBE_HTTP,                /* connect, send a request, parse the
+	                               * response with llhttp, close */
+};
+
+/* HTTP probe options (zero = default). */
+struct rp_http_opts {
+	const char *method;           /* default "GET"; "HEAD" reads no body */
+	const char *path;             /* for targets without one; default "/" */
+	const char *user_agent;       /* default "ringprobe/VERSION" */
+	const char *const *headers;   /* extra "Name: value" lines, NULL-
+	                               * terminated, copied at create */
+	uint64_t max_body;            /* body bytes read at most; default 1 MiB;
+	                               * past it the result is truncated */
+	uint32_t max_header;          /* status line + headers; default 64 KiB */
+	uint64_t io_timeout_ns;       /* per send/receive; default: the rest of
+	                               * the overall timeout */
+};
+
 struct rp_engine_opts {
 	uint32_t concurrency;         /* probe slots; default 1024 */
 	uint32_t rate;                /* new probes per second, 0 = unlimited */
 	uint64_t connect_timeout_ns;  /* per connect attempt; default 1 s */
-	uint64_t timeout_ns;          /* overall per probe; default 5 s */
+	uint64_t timeout_ns;          /* overall per probe; default 5 s (TCP), 10 s (HTTP) */
 	uint32_t retries;             /* extra attempts for filtered; default 0 */
 	uint32_t flags;               /* RP_ENGINE_* */
 	rp_result_fn on_result;       /* required */
 	void *arg;                    /* passed to on_result */
+	enum rp_probe_kind kind;      /* RP_PROBE_TCP (default) or HTTP */
+	struct rp_http_opts http;     /* with RP_PROBE_HTTP */
 };
 
 struct rp_engine;
@@ -310,8 +371,12 @@ RP_API int rp_parse_duration(const char *s, uint64_t *ns);
  *
  * Accepted target text, one per argument or line: IPv4 "192.0.2.1", IPv6
  * "2001:db8::1", "ip:port", "[v6]:port", IPv4 CIDR "192.0.2.0/24", IPv6
- * CIDR with at most 2^20 addresses; "#" starts a comment; blank lines are
- * skipped. A target with a port is probed on that port only; one without
+ * CIDR with at most 2^20 addresses, and URLs "http://IP[:PORT]/PATH" (one
+ * target each, with rp_target.host = the authority as written and .path =
+ * path and query; the fragment is dropped). "#" starts a comment, except
+ * inside a URL token, where it starts the fragment; blank lines are
+ * skipped. An https:// URL gives one ERROR result (-EPROTONOSUPPORT: no
+ * TLS in this build). A target with a port is probed on that port only; one without
  * is probed on every port of the source's port list. A hostname gives one
  * ERROR result (this build resolves no names); text that cannot be parsed
  * gives one INVALID result whose detail names it ("FILE:LINE: reason").

@@ -51,85 +51,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ring.h"
+#include "engine_int.h"
 #include "stats.h"
-#include "ud.h"
 #include "uring_compat.h"
-
-#define NS_PER_SEC 1000000000ull
-#define NS_PER_MS 1000000ull
-#define SLOT_NONE UINT32_MAX
-#define CHAIN_MAX 5 /* SQEs in one connect chain */
-#define LOCAL_ADDRS_MAX 32
-#define VERIFY_NS (100 * NS_PER_MS) /* bound on the post-timeout check */
-#define STOP_POLL_MS 2 /* turn length while cancels are taking effect */
-#ifndef IP_LOCAL_PORT_RANGE
-#define IP_LOCAL_PORT_RANGE 51 /* Linux 6.3 */
-#endif
-
-enum slot_state {
-	SLOT_FREE = 0,
-	SLOT_CONNECTING, /* a connect chain is in flight */
-	SLOT_DONE,       /* outcome known without I/O; reported this turn */
-};
-
-struct slot {
-	uint32_t gen;                 /* bumped when the slot is released */
-	uint8_t state;                /* enum slot_state */
-	uint8_t cancel;               /* cancel asked for this probe */
-	uint8_t ops;                  /* CQEs still expected */
-	uint8_t status;               /* outcome, once known */
-	uint8_t self_risk;            /* target on this host, port ephemeral */
-	uint8_t verifying;            /* VERIFY connect in flight */
-	uint32_t next;                /* free list / done list link */
-	uint32_t attempts;            /* connect attempts made */
-	int fd;                       /* fallback socket, or -1 */
-	int err;                      /* errno behind the outcome */
-	uint32_t rtt_us;              /* last connect round trip */
-	const char *detail;           /* static reason text, or NULL */
-	uint64_t start_ns;            /* first attempt submitted */
-	uint64_t deadline_ns;         /* start + overall timeout */
-	uint64_t attempt_ns;          /* this attempt submitted */
-	uint64_t expire_ns;           /* this attempt's link timeout */
-	struct __kernel_timespec ts;  /* link timeout, read at submit */
-	uint32_t port_range;          /* IP_LOCAL_PORT_RANGE optval */
-	struct sockaddr_storage addr; /* target */
-	socklen_t addrlen;
-	uint64_t index;               /* caller's ordinal */
-	void *user;                   /* caller's pointer */
-	char input[RP_INPUT_MAX];     /* copy of the input text */
-};
-
-struct rp_engine {
-	struct rp__ring r;
-	struct rp_engine_opts o;
-	struct slot *slots;           /* o.concurrency of them */
-	char (*details)[RP_INPUT_MAX];/* preset detail text, per slot */
-	uint32_t free_head;           /* LIFO free list: hot slots reused */
-	uint32_t nfree;
-	uint32_t done_head;           /* SLOT_DONE list, FIFO */
-	uint32_t done_tail;
-	uint32_t inflight;            /* slots not FREE */
-	rp_pull_fn pull;
-	void *pull_arg;
-	bool pull_idle;               /* source said "not now" */
-	bool pull_done;               /* source exhausted */
-	bool stopping;                /* stop begun: cancel sent */
-	atomic_bool stop_req;         /* set by rp_engine_stop() */
-	int wake_fd;                  /* eventfd: stop and wake */
-	bool wake_armed;              /* its read is in flight */
-	uint64_t wake_buf;
-	int notify_fd;                /* registered eventfd for rp_engine_fd */
-	uint64_t rate_interval_ns;    /* 1 s / rate, or 0 */
-	uint64_t rate_burst_ns;
-	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
-	uint64_t now_ns;              /* clock read once per turn */
-	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
-	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
-	int nlocal;                   /* addresses of this host */
-	struct sockaddr_storage local[LOCAL_ADDRS_MAX];
-	struct rp_stats st;
-};
 
 static uint64_t clock_ns(void)
 {
@@ -139,11 +63,6 @@ static uint64_t clock_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint32_t slot_idx(const struct rp_engine *e,
-				const struct slot *s)
-{
-	return (uint32_t)(s - e->slots);
-}
 
 static unsigned pow2_at_least(unsigned v)
 {
@@ -273,7 +192,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	if (!e->o.connect_timeout_ns)
 		e->o.connect_timeout_ns = NS_PER_SEC;
 	if (!e->o.timeout_ns)
-		e->o.timeout_ns = 5 * NS_PER_SEC;
+		e->o.timeout_ns = (e->o.kind == RP_PROBE_HTTP ? 10 : 5) * NS_PER_SEC;
 	if (e->o.concurrency >= RP__UD_MAX_SLOTS) {
 		free(e);
 		return -EINVAL;
@@ -324,6 +243,14 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 		ret = -errno;
 		goto out_ring;
 	}
+	if (e->o.kind == RP_PROBE_HTTP) {
+		ret = rp__http_init(e);
+		if (ret < 0)
+			goto out_wake;
+	} else if (e->o.kind != RP_PROBE_TCP) {
+		ret = -EINVAL;
+		goto out_wake;
+	}
 	atomic_init(&e->stop_req, false);
 	if (e->o.rate) {
 		e->rate_interval_ns = NS_PER_SEC / e->o.rate;
@@ -341,6 +268,8 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	*out = e;
 	return 0;
 
+out_wake:
+	close(e->wake_fd);
 out_ring:
 	rp__ring_release(&e->r);
 out_free:
@@ -365,7 +294,7 @@ static void release_slot(struct rp_engine *e, struct slot *s)
 }
 
 /* Queues the socket's close: an RST, since SO_LINGER is {1, 0}. */
-static void close_socket(struct rp_engine *e, struct slot *s)
+void rp__close_socket(struct rp_engine *e, struct slot *s)
 {
 	struct io_uring_sqe *sqe;
 
@@ -389,8 +318,8 @@ static void close_socket(struct rp_engine *e, struct slot *s)
 }
 
 /* The one place a result is emitted and a slot given back. */
-static void finish(struct rp_engine *e, struct slot *s, enum rp_status status,
-		   int err)
+void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
+		int err)
 {
 	struct rp_result res = {
 		.input = s->input,
@@ -404,16 +333,21 @@ static void finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		.attempts = s->attempts,
 	};
 
-	close_socket(e, s);
+	rp__close_socket(e, s);
 	if (s->attempts) {
+		/* An answer to the connect: its round trip is worth keeping. */
+		bool answered = status == RP_STATUS_OPEN ||
+				status == RP_STATUS_CLOSED ||
+				s->state >= SLOT_SENDING;
+
 		res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;
-		if (status == RP_STATUS_OPEN || status == RP_STATUS_CLOSED ||
-		    status == RP_STATUS_UNREACHABLE) {
+		if (answered || status == RP_STATUS_UNREACHABLE)
 			res.rtt_us = s->rtt_us;
-			if (status != RP_STATUS_UNREACHABLE)
-				rp__stats_rtt(&e->st, s->rtt_us);
-		}
+		if (answered)
+			rp__stats_rtt(&e->st, s->rtt_us);
 	}
+	if (e->http && s->state >= SLOT_ACTIVE)
+		res.http = rp__http_info(e, s);
 	e->st.by_status[status]++;
 	e->st.completed++;
 	release_slot(e, s);
@@ -478,11 +412,7 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 		s->start_ns = e->now_ns;
 		s->deadline_ns = e->now_ns + e->o.timeout_ns;
 	}
-	s->expire_ns = e->now_ns + e->o.connect_timeout_ns;
-	if (s->expire_ns > s->deadline_ns)
-		s->expire_ns = s->deadline_ns;
-	s->ts.tv_sec = (long long)(s->expire_ns / NS_PER_SEC);
-	s->ts.tv_nsec = (long long)(s->expire_ns % NS_PER_SEC);
+	rp__arm_expiry(e, s, e->o.connect_timeout_ns);
 
 	if (e->r.direct) {
 		io_uring_prep_socket_direct(sqe, s->addr.ss_family, SOCK_STREAM,
@@ -524,8 +454,24 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	sqe->user_data = rp__ud(s->gen, idx, RP__OP_TIMEOUT);
 
+	s->op = RP__OP_CONNECT;
 	s->ops = 1;
 	return 0;
+}
+
+bool rp__cancelled(const struct rp_engine *e, const struct slot *s)
+{
+	/* The expiry is on the kernel's clock: not yet passed = not ours. */
+	return s->cancel || e->now_ns < s->expire_ns;
+}
+
+void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns)
+{
+	s->expire_ns = e->now_ns + ns;
+	if (s->expire_ns > s->deadline_ns)
+		s->expire_ns = s->deadline_ns;
+	s->ts.tv_sec = (long long)(s->expire_ns / NS_PER_SEC);
+	s->ts.tv_nsec = (long long)(s->expire_ns % NS_PER_SEC);
 }
 
 /* After a timeout, asks the socket how its connect ended: CONNECT again,
@@ -538,7 +484,7 @@ static void verify(struct rp_engine *e, struct slot *s)
 							  : VERIFY_NS;
 
 	if (!sqe) {
-		finish(e, s, RP_STATUS_FILTERED, -ECANCELED);
+		rp__finish(e, s, RP_STATUS_FILTERED, -ECANCELED);
 		return;
 	}
 	io_uring_prep_connect(sqe, e->r.direct ? (int)idx : s->fd,
@@ -552,6 +498,7 @@ static void verify(struct rp_engine *e, struct slot *s)
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	sqe->user_data = rp__ud(s->gen, idx, RP__OP_TIMEOUT);
 	s->verifying = 1;
+	s->op = RP__OP_VERIFY;
 	s->ops = 1;
 }
 
@@ -572,56 +519,59 @@ static void on_connect(struct rp_engine *e, struct slot *s, enum rp__op op,
 	} else if (op != RP__OP_CONNECT) { /* socket or setsockopt failed */
 		s->detail = op == RP__OP_SOCKET ? "socket creation failed"
 						: "setsockopt failed";
-		finish(e, s, RP_STATUS_ERROR, res);
+		rp__finish(e, s, RP_STATUS_ERROR, res);
 		return;
 	}
 	switch (res) {
 	case 0:
-		finish(e, s, RP_STATUS_OPEN, 0);
+		if (e->http)
+			rp__http_start(e, s);
+		else
+			rp__finish(e, s, RP_STATUS_OPEN, 0);
 		return;
 	case -ECONNREFUSED:
-		finish(e, s, RP_STATUS_CLOSED, res);
+		rp__finish(e, s, RP_STATUS_CLOSED, res);
 		return;
 	case -ECANCELED:
 		/* Our link timeout fired, or we cancelled it. The expiry is
 		 * on the same clock, so a passed expiry means timeout. */
-		if (s->cancel || e->now_ns < s->expire_ns) {
-			finish(e, s, RP_STATUS_CANCELLED, 0);
+		if (rp__cancelled(e, s)) {
+			rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 			return;
 		}
 		verify(e, s);
 		return;
 	case -ETIMEDOUT:
 		if (s->cancel) {
-			finish(e, s, RP_STATUS_CANCELLED, 0);
+			rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 			return;
 		}
 		if (s->attempts <= e->o.retries && e->now_ns < s->deadline_ns &&
 		    !e->stopping) {
-			close_socket(e, s);
+			rp__close_socket(e, s);
 			ret = start_attempt(e, s);
 			if (ret == 0)
 				return;
-			finish(e, s, RP_STATUS_ERROR, ret);
+			rp__finish(e, s, RP_STATUS_ERROR, ret);
 			return;
 		}
-		finish(e, s, RP_STATUS_FILTERED, res);
+		rp__finish(e, s, RP_STATUS_FILTERED, res);
 		return;
 	case -ENETUNREACH:
 	case -EHOSTUNREACH:
 	case -ENETDOWN:
 	case -EHOSTDOWN:
-		finish(e, s, RP_STATUS_UNREACHABLE, res);
+		rp__finish(e, s, RP_STATUS_UNREACHABLE, res);
 		return;
 	case -EADDRNOTAVAIL:
 		s->detail = "local port exhaustion";
-		finish(e, s, RP_STATUS_ERROR, res);
+		rp__finish(e, s, RP_STATUS_ERROR, res);
 		return;
 	default:
 		/* NEEDSWORK: old kernels can return -EINPROGRESS here with a
 		 * linked timeout (liburing#841); a POLLOUT + SO_ERROR follow-up
 		 * would recover the real answer. 6.x kernels do not. */
-		finish(e, s, RP_STATUS_ERROR, res);
+		rp__finish(e, s, RP_STATUS_ERROR, res);
 		return;
 	}
 }
@@ -696,6 +646,14 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	}
 	memcpy(&s->addr, &t->addr, t->addrlen);
 	s->addrlen = t->addrlen;
+	if (e->http && rp__http_take(e, s, t) < 0) {
+		s->addrlen = 0;
+		s->status = RP_STATUS_INVALID;
+		s->err = -ENAMETOOLONG;
+		s->detail = "request path or host too long";
+		push_done(e, s);
+		return 0;
+	}
 	s->self_risk = self_connect_risk(e, s);
 	s->state = SLOT_CONNECTING;
 	ret = start_attempt(e, s);
@@ -806,11 +764,7 @@ static void cancel_one(struct rp_engine *e, struct slot *s)
 
 	if (!sqe)
 		return;
-	io_uring_prep_cancel64(sqe,
-			       rp__ud(s->gen, idx,
-				      s->verifying ? RP__OP_VERIFY
-						   : RP__OP_CONNECT),
-			       0);
+	io_uring_prep_cancel64(sqe, rp__ud(s->gen, idx, s->op), 0);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS; /* -ENOENT still posts */
 	sqe->user_data = rp__ud(s->gen, idx, RP__OP_CANCEL);
 }
@@ -825,7 +779,7 @@ static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
 	if (res != -ENOENT || idx >= e->o.concurrency)
 		return;
 	s = &e->slots[idx];
-	if (s->gen == rp__ud_gen(ud) && s->state == SLOT_CONNECTING &&
+	if (s->gen == rp__ud_gen(ud) && s->state >= SLOT_ACTIVE &&
 	    s->cancel && !e->stopping)
 		cancel_one(e, s);
 }
@@ -834,7 +788,7 @@ static void begin_stop(struct rp_engine *e)
 {
 	e->stopping = true;
 	for (uint32_t i = 0; i < e->o.concurrency; i++)
-		if (e->slots[i].state == SLOT_CONNECTING)
+		if (e->slots[i].state >= SLOT_ACTIVE)
 			e->slots[i].cancel = 1;
 }
 
@@ -887,6 +841,11 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 	uint32_t idx = rp__ud_slot(ud);
 	struct slot *s;
 
+	/* A receive buffer must go back to the ring whatever became of the
+	 * probe; rp__http_on_cqe() recycles the ones it consumes itself. */
+	if (e->http && op != RP__OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
+		rp__http_recycle(e, cqe);
+
 	switch (op) {
 	case RP__OP_WAKE:
 		e->wake_armed = false;
@@ -909,13 +868,15 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 		return;
 	}
 	s = &e->slots[idx];
-	if (s->gen != rp__ud_gen(ud) || s->state != SLOT_CONNECTING ||
-	    s->ops == 0) {
+	if (s->gen != rp__ud_gen(ud) || s->state < SLOT_ACTIVE || s->ops == 0) {
 		e->st.stale_cqes++;
 		return;
 	}
 	s->ops--;
-	on_connect(e, s, op, cqe->res);
+	if (op == RP__OP_SEND || op == RP__OP_RECV)
+		rp__http_on_cqe(e, s, cqe);
+	else
+		on_connect(e, s, op, cqe->res);
 }
 
 static void deliver_done(struct rp_engine *e)
@@ -926,7 +887,7 @@ static void deliver_done(struct rp_engine *e)
 		e->done_head = s->next;
 		if (e->done_head == SLOT_NONE)
 			e->done_tail = SLOT_NONE;
-		finish(e, s, (enum rp_status)s->status, s->err);
+		rp__finish(e, s, (enum rp_status)s->status, s->err);
 	}
 }
 
@@ -1004,6 +965,8 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 		return ret;
 	e->now_ns = clock_ns();
 	reap(e);
+	if (e->http)
+		rp__http_rearm(e);
 	deliver_done(e);
 	return has_work(e);
 }
@@ -1034,6 +997,7 @@ void rp_engine_destroy(struct rp_engine *e)
 		(void)rp__ring_submit_wait(&e->r, 0, 0);
 	}
 	rp__ring_release(&e->r);
+	rp__http_release(e);
 	for (uint32_t i = 0; i < e->o.concurrency; i++)
 		if (e->slots[i].fd >= 0)
 			close(e->slots[i].fd);
@@ -1070,6 +1034,19 @@ void rp_engine_stats(const struct rp_engine *e, struct rp_stats *st)
 	st->inflight = e->inflight;
 }
 
+static const char *phase_name(const struct slot *s)
+{
+	if (s->state == SLOT_DONE)
+		return "done";
+	if (s->cancel)
+		return "cancelling";
+	if (s->state == SLOT_SENDING)
+		return "sending";
+	if (s->state == SLOT_RECEIVING)
+		return "receiving";
+	return s->verifying ? "verifying" : "connecting";
+}
+
 int rp_engine_inflight(const struct rp_engine *e,
 		       void (*fn)(const struct rp_probe_info *pi, void *arg),
 		       void *arg)
@@ -1088,10 +1065,7 @@ int rp_engine_inflight(const struct rp_engine *e,
 			.addr = s->addrlen ? (const struct sockaddr *)&s->addr
 					   : NULL,
 			.addrlen = s->addrlen,
-			.phase = s->state == SLOT_DONE ? "done"
-				 : s->cancel	       ? "cancelling"
-				 : s->verifying	       ? "verifying"
-						       : "connecting",
+			.phase = phase_name(s),
 			.attempt = s->attempts,
 			.age_us = s->attempts ? (now - s->start_ns) / 1000u : 0,
 		};

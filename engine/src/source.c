@@ -23,8 +23,14 @@
  * Because lines are parsed and counted as they are queued, the total is
  * known as soon as the reader has reached the end of the last file.
  *
- * Strings handed out in an rp_target (input, detail) point into
- * thread-local buffers: they stay valid until the same thread calls
+ * A URL line ("http://192.0.2.1:8080/x") is one target whatever the port
+ * list says; its target also carries host (the URL's authority, as
+ * written) and path (path and query, "/" if none). These are set for every
+ * target of a URL line that parsed, including the ERROR ones (https, a
+ * hostname), and are NULL for every other target.
+ *
+ * Strings handed out in an rp_target (input, detail, host, path) point
+ * into thread-local buffers: they stay valid until the same thread calls
  * rp_source_next() again, whichever source it calls, which is what
  * rp_pull_fn promises even when several engines on several threads pull
  * from one source.
@@ -118,6 +124,8 @@ struct rp_source {
 
 static _Thread_local char tl_input[RP__LINE_MAX + 8];
 static _Thread_local char tl_detail[512];
+static _Thread_local char tl_host[RP__LINE_MAX + 1];
+static _Thread_local char tl_path[RP__LINE_MAX + 2];	/* maybe "/" + "?q" */
 
 static void set_msg(char *err, size_t errlen, const char *msg)
 {
@@ -175,6 +183,11 @@ static int line_make(const struct rp__ports *ports, const char *text,
 	l->err = r;
 	l->spec = spec;
 	l->spec.off = 0;
+	if (!r && spec.kind == RP__SPEC_URL) {
+		/* offsets into the stored, trimmed text */
+		l->spec.auth_off -= spec.off;
+		l->spec.path_off -= spec.off;
+	}
 	*count = 1; /* bad line, hostname or no port: one result */
 	if (!r && rp__spec_count(&spec, ports))
 		*count = rp__spec_count(&spec, ports);
@@ -646,6 +659,20 @@ static struct line *pop(struct rp_source *s)
 	return l;
 }
 
+/* Input text, and host and path for a URL line, of a target from the
+ * good line l. */
+static void set_text(const struct line *l, struct rp_target *t)
+{
+	memcpy(tl_input, l->text, l->len + 1);
+	t->input = tl_input;
+	if (l->spec.kind != RP__SPEC_URL)
+		return;
+	memcpy(tl_host, l->text + l->spec.auth_off, l->spec.auth_len);
+	tl_host[l->spec.auth_len] = '\0';
+	t->host = tl_host;
+	t->path = rp__spec_path(&l->spec, l->text, tl_path, sizeof(tl_path));
+}
+
 /* Fills t as an INVALID target for line l. Lock held. */
 static void make_invalid(struct rp_source *s, const struct line *l,
 			 const char *reason, struct rp_target *t)
@@ -684,9 +711,7 @@ int rp_source_next(void *source, struct rp_target *t)
 	for (;;) {
 		if (s->cur) {
 			if (rp__iter_next(&s->it, &t->addr, &t->addrlen)) {
-				memcpy(tl_input, s->cur->text,
-				       s->cur->len + 1);
-				t->input = tl_input;
+				set_text(s->cur, t);
 				break;
 			}
 			free(s->cur);
@@ -704,9 +729,15 @@ int rp_source_next(void *source, struct rp_target *t)
 		}
 		if (l->err) {
 			make_invalid(s, l, l->reason, t);
-		} else if (l->spec.kind == RP__SPEC_HOSTNAME) {
-			memcpy(tl_input, l->text, l->len + 1);
-			t->input = tl_input;
+		} else if (l->spec.scheme == RP__SCHEME_HTTPS) {
+			set_text(l, t);
+			t->status = RP_STATUS_ERROR;
+			t->err = -EPROTONOSUPPORT;
+			t->detail = "https:// needs TLS, which this build does "
+				    "not support";
+		} else if (l->spec.kind == RP__SPEC_HOSTNAME ||
+			   (l->spec.kind == RP__SPEC_URL && !l->spec.family)) {
+			set_text(l, t);
 			t->status = RP_STATUS_ERROR;
 			t->err = -ENOTSUP;
 			t->detail = "hostname targets need DNS resolution, "

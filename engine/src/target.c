@@ -9,6 +9,11 @@
  * byte by byte; the target source (source.c) does the reading and the
  * "FILE:LINE:" diagnostics around it.
  *
+ * URL lines ("http://192.0.2.1:8080/status") are one target each, for
+ * HTTP probes: the parser finds the authority and the path in the line
+ * and leaves them there (rp__spec.auth_off, .path_off), so a URL costs no
+ * more memory than any other line.
+ *
  * The parser is strict on purpose: input usually comes from files that
  * other programs wrote, and a line that is silently read as something else
  * probes the wrong host. Every rejection gives a reason.
@@ -18,6 +23,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ringprobe.h"
 #include "target.h"
@@ -521,6 +527,27 @@ static int parse_hostname(const char *s, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * If s[0, n) starts with a URL scheme and "://" (RFC 3986: a letter, then
+ * letters, digits, "+", "-" or "."), returns the scheme's length, else 0.
+ */
+static size_t scheme_len(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || !((s[0] >= 'a' && s[0] <= 'z') ||
+		    (s[0] >= 'A' && s[0] <= 'Z')))
+		return 0;
+	for (i = 1; i < n; i++) {
+		char c = s[i];
+
+		if (!is_digit(c) && !(c >= 'a' && c <= 'z') &&
+		    !(c >= 'A' && c <= 'Z') && c != '+' && c != '-' && c != '.')
+			break;
+	}
+	return n - i >= 3 && !memcmp(s + i, "://", 3) ? i : 0;
+}
+
 /* The trimmed, comment-free, non-empty text t[0, n): classify it. */
 static int classify(const char *t, size_t n, struct rp__spec *out, char *err,
 		    size_t errlen)
@@ -623,19 +650,105 @@ static int classify(const char *t, size_t n, struct rp__spec *out, char *err,
 	return port ? parse_port(port, plen, out, err, errlen) : 0;
 }
 
+/*
+ * The URL t[0, n) (trimmed, comment-free, a scheme of slen bytes then
+ * "://"), found at input offset base.
+ */
+static int parse_url(const char *t, size_t n, size_t slen, size_t base,
+		     struct rp__spec *out, char *err, size_t errlen)
+{
+	const char *auth, *frag;
+	size_t p = slen + 3, aend, alen, ulen, i, colons = 0;
+	enum rp__scheme scheme;
+	char q[24];
+
+	if (slen == 4 && !strncasecmp(t, "http", 4)) {
+		scheme = RP__SCHEME_HTTP;
+	} else if (slen == 5 && !strncasecmp(t, "https", 5)) {
+		scheme = RP__SCHEME_HTTPS;
+	} else {
+		rp__escape(q, sizeof(q), t, slen);
+		set_err(err, errlen, "unsupported URL scheme '%s'", q);
+		return -EINVAL;
+	}
+	for (i = p; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (is_blank((char)c)) {
+			set_err(err, errlen, "blank inside URL (percent-"
+					     "encode spaces as %%20)");
+			return -EINVAL;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			set_err(err, errlen, "control character in URL");
+			return -EINVAL;
+		}
+		if (c >= 0x80) {
+			set_err(err, errlen, "non-ASCII byte in URL (percent-"
+					     "encode it)");
+			return -EINVAL;
+		}
+	}
+
+	/* the fragment is the client's business: it is never sent */
+	frag = memchr(t + p, '#', n - p);
+	ulen = frag ? (size_t)(frag - t) : n;
+	for (aend = p; aend < ulen && t[aend] != '/' && t[aend] != '?'; aend++)
+		colons += t[aend] == ':';
+	auth = t + p;
+	alen = aend - p;
+	if (!alen) {
+		set_err(err, errlen, "missing host in URL");
+		return -EINVAL;
+	}
+	if (memchr(auth, '@', alen)) {
+		set_err(err, errlen, "user names in URLs ('user@') are not "
+				     "supported");
+		return -EINVAL;
+	}
+	if (auth[0] != '[' && colons >= 2) {
+		set_err(err, errlen, "more than one ':' in URL host (IPv6 "
+				     "addresses need brackets: "
+				     "http://[::1]:80/)");
+		return -EINVAL;
+	}
+	if (auth[0] == ':') {
+		set_err(err, errlen, "missing host in URL");
+		return -EINVAL;
+	}
+	if (classify(auth, alen, out, err, errlen))
+		return -EINVAL;
+	/* classify saw no "/" (it ends the authority): ADDR or HOSTNAME */
+	out->kind = RP__SPEC_URL;
+	out->scheme = scheme;
+	if (!out->port)
+		out->port = scheme == RP__SCHEME_HTTPS ? 443 : 80;
+	out->auth_off = base + p;
+	out->auth_len = alen;
+	out->path_off = base + aend;
+	out->path_len = ulen - aend;
+	return 0;
+}
+
 int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
 		     char *err, size_t errlen)
 {
 	const char *hash, *t;
-	size_t b = 0, end, i, n;
+	size_t b = 0, end = 0, i, n, slen;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	set_err(err, errlen, "%s", "");
-	hash = memchr(text, '#', len);
-	end = hash ? (size_t)(hash - text) : len;
-	while (b < end && is_blank(text[b]))
+	while (b < len && is_blank(text[b]))
 		b++;
+	/* a URL's "#" is its fragment: comments start after it (and
+	 * scheme_len stops at "#", so "#http://" is a comment) */
+	slen = scheme_len(text + b, len - b);
+	if (slen)
+		for (end = b; end < len && !is_blank(text[end]); end++)
+			;
+	hash = memchr(text + end, '#', len - end);
+	end = hash ? (size_t)(hash - text) : len;
 	while (end > b && is_blank(text[end - 1]))
 		end--;
 	out->off = b;
@@ -649,6 +762,10 @@ int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
 
 	t = text + b;
 	n = end - b;
+	if (slen) {
+		r = parse_url(t, n, slen, b, out, err, errlen);
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)t[i];
 
@@ -662,11 +779,15 @@ int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
 		}
 	}
 	if (n >= 3 && memmem(t, n, "://", 3)) {
-		set_err(err, errlen, "URLs are not supported (give host or "
-				     "host:port)");
+		char q[24];
+
+		rp__escape(q, sizeof(q), t,
+			   (size_t)((const char *)memmem(t, n, "://", 3) - t));
+		set_err(err, errlen, "bad URL scheme '%s'", q);
 		return -EINVAL;
 	}
 	r = classify(t, n, out, err, errlen);
+out:
 	if (r) {
 		/* keep off and len for the caller's message, nothing else */
 		memset(out, 0, sizeof(*out));
@@ -678,20 +799,44 @@ int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
 
 /* ---- expansion ---------------------------------------------------------- */
 
+/* Expandable: an address or block, or a URL naming an address (its
+ * port is always set, so it yields exactly one sockaddr). */
 static bool is_block(const struct rp__spec *spec)
 {
 	return spec->kind == RP__SPEC_ADDR || spec->kind == RP__SPEC_CIDR4 ||
-	       spec->kind == RP__SPEC_CIDR6;
+	       spec->kind == RP__SPEC_CIDR6 ||
+	       (spec->kind == RP__SPEC_URL && spec->family && spec->port);
 }
 
 uint64_t rp__spec_count(const struct rp__spec *spec,
 			const struct rp__ports *ports)
 {
+	if (spec->kind == RP__SPEC_URL)
+		return 1;
 	if (!is_block(spec))
 		return 0;
 	if (spec->port)
 		return spec->naddrs;
 	return ports ? spec->naddrs * ports->count : 0;
+}
+
+char *rp__spec_path(const struct rp__spec *spec, const char *input,
+		    char *dst, size_t dstsize)
+{
+	const char *p = input + spec->path_off;
+	size_t n = spec->path_len, o = 0;
+
+	if (!dstsize)
+		return dst;
+	if (spec->kind == RP__SPEC_URL && (!n || p[0] != '/') && dstsize > 1)
+		dst[o++] = '/';
+	if (spec->kind != RP__SPEC_URL)
+		n = 0;
+	if (n > dstsize - 1 - o)
+		n = dstsize - 1 - o;
+	memcpy(dst + o, p, n);
+	dst[o + n] = '\0';
+	return dst;
 }
 
 int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,

@@ -60,6 +60,15 @@ enum rp__spec_kind {
 	RP__SPEC_CIDR4,		/* an IPv4 block */
 	RP__SPEC_CIDR6,		/* an IPv6 block, at most 2^20 addresses */
 	RP__SPEC_HOSTNAME,	/* a DNS name (not resolved by this build) */
+	RP__SPEC_URL,		/* an http:// or https:// URL: one address
+				 * (or a DNS name) and one port */
+};
+
+/* The scheme of a URL line. */
+enum rp__scheme {
+	RP__SCHEME_NONE = 0,	/* not a URL */
+	RP__SCHEME_HTTP,	/* http:// */
+	RP__SCHEME_HTTPS,	/* https:// (parsed; this build has no TLS) */
 };
 
 /* Smallest IPv6 prefix accepted: /108 leaves 2^20 addresses. */
@@ -83,13 +92,30 @@ struct rp__spec {
 				 * trimmed) is input[off, off + len) */
 	size_t len;
 	size_t host_len;	/* HOSTNAME: the name is input[off, off +
-				 * host_len), without ":port" */
+				 * host_len), without ":port"; URL with a
+				 * name: input[auth_off, auth_off +
+				 * host_len) */
+	enum rp__scheme scheme;	/* URL: HTTP or HTTPS, else NONE */
+	size_t auth_off;	/* URL: the authority as written ("host",
+				 * "host:port", "[v6]:port"), the Host
+				 * header value, is input[auth_off,
+				 * auth_off + auth_len) */
+	size_t auth_len;
+	size_t path_off;	/* URL: path and query, without the
+				 * fragment, is input[path_off, path_off +
+				 * path_len); it may be empty or start with
+				 * "?": see rp__spec_path() */
+	size_t path_len;
 };
 
 /*
  * Parses one line of target text, `len` bytes (NUL bytes in it are seen
- * and rejected). A "#" starts a comment; blanks (space, tab, CR, LF, VT,
- * FF) around the target are ignored. Accepted forms:
+ * and rejected). Blanks (space, tab, CR, LF, VT, FF) around the target are
+ * ignored. A "#" starts a comment, except inside a URL: a URL runs from
+ * its scheme to the first blank, and a "#" in it starts its fragment; so
+ * "http://h/p#top # note" is the URL "http://h/p#top" and a comment, and
+ * a line whose first non-blank byte is "#" is always a comment.
+ * Accepted forms:
  *
  *   1.2.3.4  1.2.3.4:80          ADDR (IPv4: exactly four decimal parts,
  *                                0-255, no leading zeros: "010" could mean
@@ -104,8 +130,22 @@ struct rp__spec {
  *                                with "-", at most 253 bytes, one optional
  *                                trailing "."
  *
- * Ports are 1-65535, at most 5 digits. IPv6 zone ids ("fe80::1%eth0") and
- * URLs are rejected.
+ *   http://HOST[:PORT][PATH][#FRAGMENT]
+ *                                URL: scheme case-insensitive; HOST an
+ *                                IPv4 address, "[IPv6]" or a hostname as
+ *                                above; PORT default 80 (443 for https),
+ *                                an empty one is an error; PATH starts
+ *                                with "/" or "?" (the path and query, sent
+ *                                as the request target; default "/"); the
+ *                                fragment is dropped. No userinfo
+ *                                ("user@"); every byte printable ASCII (no
+ *                                blanks, controls or bytes >= 0x80:
+ *                                percent-encode them). "https://" parses
+ *                                the same way (scheme HTTPS); any other
+ *                                scheme is rejected.
+ *
+ * Ports are 1-65535, at most 5 digits. IPv6 zone ids ("fe80::1%eth0") are
+ * rejected.
  * Returns: 0 with *out filled (kind EMPTY for a blank line), or -EINVAL
  * with a reason in err (without the text itself). out->off and out->len
  * are set even on error, so callers can quote the text.
@@ -116,14 +156,25 @@ int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
 /*
  * The number of targets a parsed ADDR or CIDR line expands to with this
  * port set: naddrs if the line has its own port, else naddrs * ports.
- * 0 for other kinds or when no port is available.
+ * A URL is always 1 (it has its own port and ignores the set). 0 for
+ * other kinds or when no port is available.
  */
 uint64_t rp__spec_count(const struct rp__spec *spec,
 			const struct rp__ports *ports);
 
 /*
+ * The HTTP request target of a URL spec parsed from `input`, written to
+ * dst (NUL-terminated, at most dstsize bytes, cut if it does not fit):
+ * the path and query as written, "/" if empty, with "/" put in front of a
+ * bare "?query". "" for other kinds. Returns dst.
+ */
+char *rp__spec_path(const struct rp__spec *spec, const char *input,
+		    char *dst, size_t dstsize);
+
+/*
  * Expansion of one ADDR or CIDR spec over a port set, one sockaddr at a
- * time, address-major (for each address in ascending order, each port in
+ * time (a URL with an address yields its one address and port), address-
+ * major (for each address in ascending order, each port in
  * ascending order). O(1) memory; spec and ports must outlive the iterator.
  */
 struct rp__iter {
@@ -133,8 +184,9 @@ struct rp__iter {
 	int port;		/* last port yielded for it, 0 = none yet */
 };
 
-/* Returns 0, or -EINVAL with a message when the spec is not an address or
- * block, or when it has no port and the port set is empty. */
+/* Returns 0, or -EINVAL with a message when the spec is not an address,
+ * block or URL with an address, or when it has no port and the port set
+ * is empty. The scheme is not looked at: callers report https first. */
 int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,
 		  const struct rp__ports *ports, char *err, size_t errlen);
 

@@ -120,9 +120,10 @@ static struct rp_result r_error(void)
 static char fbuf[1 << 20];
 
 /* Formats r and checks the snprintf-style contract on the way. */
-static const char *fmt(enum out_format f, const struct rp_result *r)
+static const char *fmt_flags(enum out_format f, unsigned int flags,
+			     const struct rp_result *r)
 {
-	size_t n = out_format_result(fbuf, sizeof(fbuf), f, r);
+	size_t n = out_format_result(fbuf, sizeof(fbuf), f, flags, r);
 
 	assert_true(n < sizeof(fbuf));
 	assert_int_equal(n, strlen(fbuf));
@@ -132,9 +133,25 @@ static const char *fmt(enum out_format f, const struct rp_result *r)
 	return fbuf;
 }
 
+/* A TCP record. */
+static const char *fmt(enum out_format f, const struct rp_result *r)
+{
+	return fmt_flags(f, 0, r);
+}
+
+/* An HTTP record; text lines never end in a space. */
+static const char *fmth(enum out_format f, const struct rp_result *r)
+{
+	size_t n = strlen(fmt_flags(f, OUT_HTTP, r));
+
+	if (f == OUT_TEXT)
+		assert_true(n < 2 || fbuf[n - 2] != ' ');
+	return fbuf;
+}
+
 /* ---- an independent JSON checker for our flat records --------------- */
 
-#define J_MAX_KEYS 16
+#define J_MAX_KEYS 24
 #define J_MAX_VAL 4096
 
 struct jobj {
@@ -288,7 +305,7 @@ static int j_string(const unsigned char **sp, const unsigned char *end,
 
 /*
  * Checks that line (without its '\n') is one flat JSON object of strings,
- * unsigned integers and nulls, and returns its members in order.
+ * unsigned integers, booleans and nulls, and returns its members in order.
  */
 static int json_parse(const char *line, size_t len, struct jobj *o)
 {
@@ -315,6 +332,12 @@ static int json_parse(const char *line, size_t len, struct jobj *o)
 		} else if (end - s >= 4 && !memcmp(s, "null", 4)) {
 			strcpy(o->val[k], "null");
 			s += 4;
+		} else if (end - s >= 4 && !memcmp(s, "true", 4)) {
+			strcpy(o->val[k], "true");
+			s += 4;
+		} else if (end - s >= 5 && !memcmp(s, "false", 5)) {
+			strcpy(o->val[k], "false");
+			s += 5;
 		} else if (*s >= '0' && *s <= '9') {
 			size_t n = 0;
 
@@ -364,6 +387,29 @@ static void check_json_record(const char *rec, struct jobj *o)
 	assert_int_equal(o->nkeys, 10);
 	for (i = 0; i < 10; i++)
 		assert_string_equal(o->key[i], json_keys[i]);
+}
+
+#define H_NKEYS 23
+
+static const char *const http_json_keys[H_NKEYS] = {
+	"input",        "index",      "url",        "ip",
+	"port",         "status",     "http_status", "reason",
+	"content_length", "body_bytes", "truncated", "content_type",
+	"server",       "location",   "title",      "body_hash",
+	"connect_us",   "ttfb_us",    "total_us",   "attempts",
+	"elapsed_us",   "error",      "detail",
+};
+
+/* The same for an HTTP record. */
+static void check_http_json_record(const char *rec, struct jobj *o)
+{
+	size_t n = strlen(rec), i;
+
+	assert_true(n > 0 && rec[n - 1] == '\n');
+	assert_int_equal(json_parse(rec, n - 1, o), 0);
+	assert_int_equal(o->nkeys, H_NKEYS);
+	for (i = 0; i < H_NKEYS; i++)
+		assert_string_equal(o->key[i], http_json_keys[i]);
 }
 
 /* ---- an independent CSV record parser -------------------------------- */
@@ -636,7 +682,7 @@ static void test_random_text(void **state)
 		assert_string_equal(f[0], input);
 		assert_string_equal(f[9], r.detail ? detail : "");
 
-		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, &r);
+		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, 0, &r);
 		t = (const unsigned char *)fbuf;
 		end = t + n - 1;
 		assert_int_equal(*end, '\n');
@@ -782,18 +828,648 @@ static void test_truncation(void **state)
 	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
 		full = strlen(fmt(f, &r));
 		memset(small, 'Z', sizeof(small));
-		n = out_format_result(small, 10, f, &r);
+		n = out_format_result(small, 10, f, 0, &r);
 		assert_int_equal(n, full);
 		assert_int_equal(small[9], '\0');
 		assert_memory_equal(small, fbuf, 9);
 		assert_int_equal(small[10], 'Z');
 
 		memset(small, 'Z', sizeof(small));
-		assert_int_equal(out_format_result(small, 0, f, &r), full);
+		assert_int_equal(out_format_result(small, 0, f, 0, &r), full);
 		assert_int_equal(small[0], 'Z');
 
 		/* exactly enough room for the text but not the NUL */
-		n = out_format_result(fbuf, full, f, &r);
+		n = out_format_result(fbuf, full, f, 0, &r);
+		assert_int_equal(n, full);
+		assert_int_equal(fbuf[full - 1], '\0');
+	}
+}
+
+/* ---- HTTP records ------------------------------------------------------ */
+
+static struct rp_http_info hinfo;
+
+/* A redirect with every field set, hostile bytes in server, location and
+ * title (ESC, BEL, C1 as UTF-8, quotes, commas, a backslash, a trailing
+ * space, stray and cut-short UTF-8). */
+static struct rp_result h_full(void)
+{
+	struct rp_result r = v4("192.0.2.10", 80);
+
+	r.input = "http://example.test/";
+	r.index = 5;
+	r.status = RP_STATUS_OK;
+	r.rtt_us = 300; /* connect_us comes from http, not from here */
+	r.attempts = 1;
+	r.elapsed_us = 12900;
+	memset(&hinfo, 0, sizeof(hinfo));
+	hinfo.url = "http://example.test/";
+	hinfo.status_code = 301;
+	hinfo.reason = "Moved Permanently";
+	hinfo.content_length = 162;
+	hinfo.body_bytes = 162;
+	hinfo.content_type = "text/html";
+	hinfo.server = "nginx\x1b[2J\"x\",\xff";
+	hinfo.location = "https://example.test/\xc2\x9b?a=1,b ";
+	hinfo.title = "T\x07i\xc3\xa9tle \xe2\x82 \"q\"\\";
+	hinfo.body_hash = 0xdeadbeefu;
+	hinfo.connect_us = 310;
+	hinfo.ttfb_us = 1500;
+	hinfo.total_us = 12345;
+	r.http = &hinfo;
+	return r;
+}
+
+/* What a HEAD answer looks like: a length, no body, no extra headers. */
+static struct rp_result h_head(void)
+{
+	struct rp_result r = v4("192.0.2.11", 8080);
+
+	r.input = "192.0.2.11:8080";
+	r.index = 6;
+	r.status = RP_STATUS_OK;
+	r.rtt_us = 90;
+	r.attempts = 1;
+	r.elapsed_us = 800;
+	memset(&hinfo, 0, sizeof(hinfo));
+	hinfo.url = "http://192.0.2.11:8080/";
+	hinfo.status_code = 200;
+	hinfo.reason = "OK";
+	hinfo.content_length = 5000;
+	hinfo.content_type = "text/html";
+	hinfo.server = "";
+	hinfo.location = "";
+	hinfo.title = "";
+	hinfo.body_hash = 0xcbf29ce484222325u; /* FNV-1a of nothing */
+	hinfo.connect_us = 90;
+	hinfo.ttfb_us = 400;
+	hinfo.total_us = 700;
+	r.http = &hinfo;
+	return r;
+}
+
+/* A body cut at max_body, chunked (no length), over IPv6. */
+static struct rp_result h_trunc6(void)
+{
+	struct rp_result r = v6("2001:db8::80", 8080);
+
+	r.input = "http://[2001:db8::80]:8080/big";
+	r.index = 9;
+	r.status = RP_STATUS_OK;
+	r.rtt_us = 1200;
+	r.attempts = 2;
+	r.elapsed_us = 2500000;
+	memset(&hinfo, 0, sizeof(hinfo));
+	hinfo.url = "http://[2001:db8::80]:8080/big";
+	hinfo.status_code = 200;
+	hinfo.reason = "OK";
+	hinfo.content_length = -1;
+	hinfo.body_bytes = 1048576;
+	hinfo.truncated = 1;
+	hinfo.content_type = "application/octet-stream";
+	hinfo.server = "srv";
+	hinfo.location = "";
+	hinfo.title = "";
+	hinfo.body_hash = 0xffffffffffffffffu;
+	hinfo.connect_us = 1200;
+	hinfo.ttfb_us = 30000;
+	hinfo.total_us = 2400000;
+	r.http = &hinfo;
+	return r;
+}
+
+/* No answer in time, never connected as far as the result says. */
+static struct rp_result h_timeout(void)
+{
+	struct rp_result r = v4("198.51.100.7", 80);
+
+	r.input = "http://198.51.100.7/";
+	r.index = 11;
+	r.status = RP_STATUS_TIMEOUT;
+	r.err = -ETIMEDOUT;
+	r.attempts = 1;
+	r.elapsed_us = 5000000;
+	return r;
+}
+
+/* Connected, but no response came: the response fields stay null. */
+static struct rp_result h_timeout_conn(void)
+{
+	struct rp_result r = h_timeout();
+
+	r.index = 13;
+	r.rtt_us = 500;
+	r.detail = "no response";
+	memset(&hinfo, 0, sizeof(hinfo));
+	hinfo.url = "http://198.51.100.7/";
+	hinfo.reason = "";
+	hinfo.content_length = -1;
+	hinfo.content_type = "";
+	hinfo.server = "";
+	hinfo.location = "";
+	hinfo.title = "";
+	hinfo.body_hash = 0xcbf29ce484222325u;
+	hinfo.connect_us = 500;
+	hinfo.total_us = 5000000;
+	r.http = &hinfo;
+	return r;
+}
+
+/* Connection refused, in an HTTP scan. */
+static struct rp_result h_closed(void)
+{
+	struct rp_result r = v4("192.0.2.20", 80);
+
+	r.input = "192.0.2.20:80";
+	r.index = 12;
+	r.status = RP_STATUS_CLOSED;
+	r.err = -ECONNREFUSED;
+	r.rtt_us = 250;
+	r.attempts = 1;
+	r.elapsed_us = 260;
+	return r;
+}
+
+static void test_http_json_records(void **state)
+{
+	struct rp_result r;
+	struct jobj o;
+
+	(void)state;
+	r = h_full();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://example.test/\",\"index\":5,"
+		"\"url\":\"http://example.test/\",\"ip\":\"192.0.2.10\","
+		"\"port\":80,\"status\":\"ok\",\"http_status\":301,"
+		"\"reason\":\"Moved Permanently\",\"content_length\":162,"
+		"\"body_bytes\":162,\"truncated\":false,"
+		"\"content_type\":\"text/html\","
+		"\"server\":\"nginx\\u001b[2J\\\"x\\\",\\ufffd\","
+		"\"location\":\"https://example.test/\\u009b?a=1,b \","
+		"\"title\":\"T\\u0007i\xc3\xa9tle \\ufffd\\ufffd "
+		"\\\"q\\\"\\\\\","
+		"\"body_hash\":\"00000000deadbeef\",\"connect_us\":310,"
+		"\"ttfb_us\":1500,\"total_us\":12345,\"attempts\":1,"
+		"\"elapsed_us\":12900,\"error\":null,\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+	assert_string_equal(jget(&o, "location"), hinfo.location);
+	assert_string_equal(jget(&o, "server"), "nginx\x1b[2J\"x\","
+						"\xef\xbf\xbd");
+
+	r = h_head();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"192.0.2.11:8080\",\"index\":6,"
+		"\"url\":\"http://192.0.2.11:8080/\",\"ip\":\"192.0.2.11\","
+		"\"port\":8080,\"status\":\"ok\",\"http_status\":200,"
+		"\"reason\":\"OK\",\"content_length\":5000,\"body_bytes\":0,"
+		"\"truncated\":false,\"content_type\":\"text/html\","
+		"\"server\":\"\",\"location\":\"\",\"title\":\"\","
+		"\"body_hash\":\"cbf29ce484222325\",\"connect_us\":90,"
+		"\"ttfb_us\":400,\"total_us\":700,\"attempts\":1,"
+		"\"elapsed_us\":800,\"error\":null,\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+
+	r = h_trunc6();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://[2001:db8::80]:8080/big\",\"index\":9,"
+		"\"url\":\"http://[2001:db8::80]:8080/big\","
+		"\"ip\":\"2001:db8::80\",\"port\":8080,\"status\":\"ok\","
+		"\"http_status\":200,\"reason\":\"OK\","
+		"\"content_length\":null,\"body_bytes\":1048576,"
+		"\"truncated\":true,"
+		"\"content_type\":\"application/octet-stream\","
+		"\"server\":\"srv\",\"location\":\"\",\"title\":\"\","
+		"\"body_hash\":\"ffffffffffffffff\",\"connect_us\":1200,"
+		"\"ttfb_us\":30000,\"total_us\":2400000,\"attempts\":2,"
+		"\"elapsed_us\":2500000,\"error\":null,\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+
+	r = h_timeout();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://198.51.100.7/\",\"index\":11,\"url\":null,"
+		"\"ip\":\"198.51.100.7\",\"port\":80,\"status\":\"timeout\","
+		"\"http_status\":null,\"reason\":null,"
+		"\"content_length\":null,\"body_bytes\":0,"
+		"\"truncated\":false,\"content_type\":null,\"server\":null,"
+		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
+		"\"attempts\":1,\"elapsed_us\":5000000,\"error\":null,"
+		"\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+
+	r = h_timeout_conn();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://198.51.100.7/\",\"index\":13,"
+		"\"url\":\"http://198.51.100.7/\","
+		"\"ip\":\"198.51.100.7\",\"port\":80,\"status\":\"timeout\","
+		"\"http_status\":null,\"reason\":null,"
+		"\"content_length\":null,\"body_bytes\":0,"
+		"\"truncated\":false,\"content_type\":null,\"server\":null,"
+		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"connect_us\":500,\"ttfb_us\":0,\"total_us\":5000000,"
+		"\"attempts\":1,\"elapsed_us\":5000000,\"error\":null,"
+		"\"detail\":\"no response\"}\n");
+	check_http_json_record(fbuf, &o);
+
+	r = h_closed();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"192.0.2.20:80\",\"index\":12,\"url\":null,"
+		"\"ip\":\"192.0.2.20\",\"port\":80,\"status\":\"closed\","
+		"\"http_status\":null,\"reason\":null,"
+		"\"content_length\":null,\"body_bytes\":0,"
+		"\"truncated\":false,\"content_type\":null,\"server\":null,"
+		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
+		"\"attempts\":1,\"elapsed_us\":260,\"error\":null,"
+		"\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+
+	/* no address: ip and port null as in TCP records */
+	r = r_invalid();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"10.0.0.300:80\",\"index\":3,\"url\":null,"
+		"\"ip\":null,\"port\":null,\"status\":\"invalid\","
+		"\"http_status\":null,\"reason\":null,"
+		"\"content_length\":null,\"body_bytes\":0,"
+		"\"truncated\":false,\"content_type\":null,\"server\":null,"
+		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
+		"\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
+		"\"detail\":\"t.txt:3: bad address\"}\n");
+	check_http_json_record(fbuf, &o);
+
+	/* a NULL input is "", a NULL string from the engine is null */
+	r = h_head();
+	r.input = NULL;
+	hinfo.server = NULL;
+	check_http_json_record(fmth(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "input"), "");
+	assert_int_equal(o.is_str[0], 1);
+	assert_string_equal(jget(&o, "server"), "null");
+	assert_int_equal(o.is_str[12], 0);
+}
+
+static void test_http_csv_records(void **state)
+{
+	struct rp_result r;
+	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
+	const char *p;
+
+	(void)state;
+	assert_non_null(f);
+	r = h_full();
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://example.test/,5,http://example.test/,192.0.2.10,80,ok,"
+		"301,Moved Permanently,162,162,false,text/html,"
+		"\"nginx\x1b[2J\"\"x\"\",\xff\","
+		"\"https://example.test/\xc2\x9b?a=1,b \","
+		"\"T\x07i\xc3\xa9tle \xe2\x82 \"\"q\"\"\\\","
+		"00000000deadbeef,310,1500,12345,1,12900,,\n");
+	p = fbuf;
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[12], hinfo.server);
+	assert_string_equal(f[13], hinfo.location);
+	assert_string_equal(f[14], hinfo.title);
+
+	r = h_head();
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"192.0.2.11:8080,6,http://192.0.2.11:8080/,192.0.2.11,8080,ok,"
+		"200,OK,5000,0,false,text/html,,,,cbf29ce484222325,90,400,700,"
+		"1,800,,\n");
+
+	r = h_trunc6();
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://[2001:db8::80]:8080/big,9,"
+		"http://[2001:db8::80]:8080/big,2001:db8::80,8080,ok,200,OK,,"
+		"1048576,true,application/octet-stream,srv,,,"
+		"ffffffffffffffff,1200,30000,2400000,2,2500000,,\n");
+
+	r = h_timeout();
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://198.51.100.7/,11,,198.51.100.7,80,timeout,,,,0,false,"
+		",,,,,,,,1,5000000,,\n");
+
+	r = h_timeout_conn();
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://198.51.100.7/,13,http://198.51.100.7/,198.51.100.7,80,"
+		"timeout,,,,0,false,,,,,,500,0,5000000,1,5000000,,"
+		"no response\n");
+
+	r = h_closed();
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"192.0.2.20:80,12,,192.0.2.20,80,closed,,,,0,false,,,,,,,,,1,"
+		"260,,\n");
+	p = fbuf;
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	free(f);
+}
+
+static void test_http_text_records(void **state)
+{
+	struct rp_result r;
+
+	(void)state;
+	r = h_full();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.10:80          ok             301     162 B   12.345 ms"
+		"  [nginx\\x1b[2J\"x\",\\xff]"
+		"  \"T\\x07i\xc3\xa9tle \\xe2\\x82 \"q\"\\\""
+		"  -> https://example.test/\\xc2\\x9b?a=1,b\\x20"
+		" (http://example.test/)\n");
+
+	/* the same input as the address is not repeated */
+	r = h_head();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok             200       0 B    0.700 ms"
+		"\n");
+
+	/* odd status codes keep the column */
+	hinfo.status_code = 99;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok              99       0 B    0.700 ms"
+		"\n");
+	hinfo.status_code = 0;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok               -       0 B    0.700 ms"
+		"\n");
+
+	r = h_trunc6();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"[2001:db8::80]:8080    ok             200 1048576 B+ 2400.000 ms"
+		"  [srv] (http://[2001:db8::80]:8080/big)\n");
+
+	/* a redirect that ends the line, its trailing spaces escaped */
+	r = h_head();
+	r.input = NULL;
+	hinfo.status_code = 302;
+	hinfo.location = "/login  ";
+	hinfo.total_us = 1234567;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok             302       0 B  1234.567 ms"
+		"  -> /login\\x20\\x20\n");
+	hinfo.location = " ";
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok             302       0 B  1234.567 ms"
+		"  -> \\x20\n");
+
+	/* not OK: the TCP line, with the status column wide enough for
+	 * "protocol-error" */
+	r = h_timeout();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"198.51.100.7:80        timeout                 -"
+		" (http://198.51.100.7/)\n");
+
+	r = h_timeout_conn();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"198.51.100.7:80        timeout          0.500 ms  no response"
+		" (http://198.51.100.7/)\n");
+
+	r = h_closed();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.20:80          closed           0.250 ms\n");
+
+	r = h_closed();
+	r.status = RP_STATUS_PROTOCOL_ERROR;
+	r.err = -EPROTO;
+	r.detail = "HPE_INVALID_CONSTANT: Expected HTTP/";
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.20:80          protocol-error   0.250 ms"
+		"  HPE_INVALID_CONSTANT: Expected HTTP/\n");
+
+	r = r_error();
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"198.51.100.9:8080      error                   -"
+		"  EADDRNOTAVAIL: local ports exhausted\n");
+
+	/* OK without http (not something the engine does): still a line */
+	r = h_closed();
+	r.status = RP_STATUS_OK;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.20:80          ok               0.250 ms\n");
+}
+
+/* Titles are cut at 60 shown bytes, "..." included, never inside an
+ * escape or a UTF-8 sequence. */
+static void test_http_title_cut(void **state)
+{
+	static const char lead[] =
+		"192.0.2.11:8080        ok             200       0 B    0.700 ms"
+		"  \"";
+	struct rp_result r = h_head();
+	char title[128], want[256];
+	int i;
+
+	(void)state;
+	r.input = NULL;
+	hinfo.title = title;
+
+	memset(title, 'b', 60);
+	title[60] = '\0';
+	snprintf(want, sizeof(want), "%s%s\"\n", lead, title);
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	memset(title, 'b', 61);
+	title[61] = '\0';
+	snprintf(want, sizeof(want), "%s%.57s...\"\n", lead, title);
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	/* 55 + \x1b (4) + 2 = 61: the escape does not fit in 57 */
+	memset(title, 'c', 55);
+	strcpy(title + 55, "\x1bzz");
+	snprintf(want, sizeof(want), "%s%.55s...\"\n", lead, title);
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	/* 56 + \xc3\xa9 (2) + 10: the character does not fit in 57 */
+	memset(title, 'd', 56);
+	strcpy(title + 56, "\xc3\xa9xxxxxxxxxx");
+	snprintf(want, sizeof(want), "%s%.56s...\"\n", lead, title);
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	/* 55 + \xc3\xa9 (2) + 10: it does */
+	memset(title, 'd', 55);
+	strcpy(title + 55, "\xc3\xa9xxxxxxxxxx");
+	snprintf(want, sizeof(want), "%s%.57s...\"\n", lead, title);
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	/* 14 escapes of 4 bytes fit whole (56), the 15th is cut */
+	memset(title, '\x01', 20);
+	title[20] = '\0';
+	snprintf(want, sizeof(want), "%s", lead);
+	for (i = 0; i < 14; i++)
+		strcat(want, "\\x01");
+	strcat(want, "...\"\n");
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	/* 15 escapes are exactly 60: shown whole */
+	title[15] = '\0';
+	snprintf(want, sizeof(want), "%s", lead);
+	for (i = 0; i < 15; i++)
+		strcat(want, "\\x01");
+	strcat(want, "\"\n");
+	assert_string_equal(fmth(OUT_TEXT, &r), want);
+
+	/* JSON and CSV are never cut */
+	memset(title, 'e', 100);
+	title[100] = '\0';
+	assert_non_null(strstr(fmth(OUT_JSONL, &r), title));
+	assert_non_null(strstr(fmth(OUT_CSV, &r), title));
+}
+
+/* error shows the errno unless it only repeats the outcome */
+static void test_http_error_field(void **state)
+{
+	static const struct {
+		enum rp_status st;
+		int err;
+		const char *want;
+	} cases[] = {
+		{ RP_STATUS_OK, -EINVAL, "null" },
+		{ RP_STATUS_TIMEOUT, -ETIMEDOUT, "null" },
+		{ RP_STATUS_TIMEOUT, -ECANCELED, "ECANCELED" },
+		{ RP_STATUS_RESET, -ECONNRESET, "null" },
+		{ RP_STATUS_RESET, -EPIPE, "EPIPE" },
+		{ RP_STATUS_PROTOCOL_ERROR, -EPROTO, "null" },
+		{ RP_STATUS_PROTOCOL_ERROR, 0, "null" },
+		{ RP_STATUS_PROTOCOL_ERROR, -EMSGSIZE, "EMSGSIZE" },
+		{ RP_STATUS_CLOSED, -ECONNREFUSED, "null" },
+		{ RP_STATUS_FILTERED, -ETIMEDOUT, "null" },
+		{ RP_STATUS_UNREACHABLE, -EHOSTUNREACH, "EHOSTUNREACH" },
+		{ RP_STATUS_ERROR, -EADDRNOTAVAIL, "EADDRNOTAVAIL" },
+	};
+	struct rp_result r = h_closed();
+	struct jobj o;
+	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
+	size_t i;
+
+	(void)state;
+	assert_non_null(f);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *p;
+
+		r.status = cases[i].st;
+		r.err = cases[i].err;
+		check_http_json_record(fmth(OUT_JSONL, &r), &o);
+		assert_string_equal(jget(&o, "status"),
+				    rp_status_name(cases[i].st));
+		assert_string_equal(jget(&o, "error"), cases[i].want);
+		assert_int_equal(o.is_str[21],
+				 strcmp(cases[i].want, "null") != 0);
+
+		p = fmth(OUT_CSV, &r);
+		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+		assert_string_equal(f[21], o.is_str[21] ? cases[i].want : "");
+
+		fmth(OUT_TEXT, &r);
+		if (o.is_str[21])
+			assert_non_null(strstr(fbuf, cases[i].want));
+		else
+			assert_null(strstr(fbuf, "E"));
+	}
+	free(f);
+}
+
+/* Random hostile server, location, title (and the rest): JSON stays
+ * valid, CSV gives the bytes back, text shows no control byte and ends in
+ * no space. */
+static void test_http_random_text(void **state)
+{
+	struct rp_result r = h_full();
+	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
+	char input[RP_INPUT_MAX], detail[RP_INPUT_MAX], url[RP_INPUT_MAX];
+	char reason[64], ctype[128], server[128], location[128], title[256];
+	struct jobj *o = malloc(sizeof(*o));
+	int i;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(o);
+	for (i = 0; i < 3000; i++) {
+		const unsigned char *t, *end;
+		const char *p;
+		size_t n;
+
+		rnd_text(input, rnd() % (RP_INPUT_MAX - 1));
+		rnd_text(detail, rnd() % (RP_INPUT_MAX - 1));
+		rnd_text(url, rnd() % (RP_INPUT_MAX - 1));
+		rnd_text(reason, rnd() % sizeof(reason));
+		rnd_text(ctype, rnd() % sizeof(ctype));
+		rnd_text(server, rnd() % sizeof(server));
+		rnd_text(location, rnd() % (sizeof(location) - 2));
+		rnd_text(title, rnd() % sizeof(title));
+		if (i % 7 == 0) /* spaces at the end of the line */
+			strcat(location, "  ");
+		r.input = input;
+		r.detail = i % 5 ? detail : NULL;
+		r.status = i % 4 ? RP_STATUS_OK : RP_STATUS_PROTOCOL_ERROR;
+		r.http = i % 11 ? &hinfo : NULL;
+		hinfo.url = url;
+		hinfo.status_code = 100 + (int)(rnd() % 900);
+		hinfo.reason = reason;
+		hinfo.content_length = i % 3 ? (int64_t)rnd() : -1;
+		hinfo.body_bytes = rnd();
+		hinfo.truncated = i % 2;
+		hinfo.content_type = ctype;
+		hinfo.server = server;
+		hinfo.location = location;
+		hinfo.title = title;
+		hinfo.body_hash = (uint64_t)rnd() << 32 | rnd();
+
+		check_http_json_record(fmth(OUT_JSONL, &r), o);
+
+		p = fmth(OUT_CSV, &r);
+		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+		assert_int_equal(*p, '\0');
+		assert_string_equal(f[0], input);
+		assert_string_equal(f[2], r.http ? url : "");
+		assert_string_equal(f[7], r.http ? reason : "");
+		assert_string_equal(f[11], r.http ? ctype : "");
+		assert_string_equal(f[12], r.http ? server : "");
+		assert_string_equal(f[13], r.http ? location : "");
+		assert_string_equal(f[14], r.http ? title : "");
+		assert_string_equal(f[22], r.detail ? detail : "");
+
+		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, OUT_HTTP,
+				      &r);
+		assert_int_equal(n, strlen(fbuf));
+		t = (const unsigned char *)fbuf;
+		end = t + n - 1;
+		assert_int_equal(*end, '\n');
+		if (r.status == RP_STATUS_OK && r.http)
+			assert_true(end[-1] != ' ');
+		while (t < end) {
+			int len = wf_utf8(t, end);
+
+			assert_int_not_equal(len, 0);
+			assert_false(t[0] < 0x20 || t[0] == 0x7f);
+			assert_false(t[0] == 0xc2 && t[1] < 0xa0);
+			t += len;
+		}
+	}
+	free(o);
+	free(f);
+}
+
+/* The snprintf-style contract holds for HTTP records too. */
+static void test_http_truncation(void **state)
+{
+	struct rp_result r = h_full();
+	enum out_format f;
+	char small[40];
+	size_t full, n;
+
+	(void)state;
+	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
+		full = strlen(fmth(f, &r));
+		assert_true(full > 100);
+		memset(small, 'Z', sizeof(small));
+		n = out_format_result(small, 10, f, OUT_HTTP, &r);
+		assert_int_equal(n, full);
+		assert_int_equal(small[9], '\0');
+		assert_memory_equal(small, fbuf, 9);
+		assert_int_equal(small[10], 'Z');
+		assert_int_equal(out_format_result(NULL, 0, f, OUT_HTTP, &r),
+				 full);
+		n = out_format_result(fbuf, full, f, OUT_HTTP, &r);
 		assert_int_equal(n, full);
 		assert_int_equal(fbuf[full - 1], '\0');
 	}
@@ -1016,7 +1692,7 @@ static void test_records_whole(void **state)
 	assert_int_equal(out_init(&o, wfd, OUT_JSONL, 0), 0);
 	for (i = 0; i < count; i++) {
 		struct rp_result r = r_nth(i, detail);
-		size_t n = out_format_result(NULL, 0, OUT_JSONL, &r);
+		size_t n = out_format_result(NULL, 0, OUT_JSONL, 0, &r);
 
 		if (n > max_rec)
 			max_rec = n;
@@ -1068,7 +1744,7 @@ static void test_pipe_stream(void **state)
 		for (i = 0; i < count; i++) {
 			struct rp_result r = r_nth(i, detail);
 
-			want_len += out_format_result(NULL, 0, f, &r);
+			want_len += out_format_result(NULL, 0, f, 0, &r);
 			out_result(&o, &r);
 			if (i % 7 == 6)
 				assert_int_equal(out_flush(&o), 0);
@@ -1129,15 +1805,15 @@ static void test_large_record(void **state)
 	memset(huge, 'h', big);
 	huge[big] = '\0';
 	r2.detail = huge;
-	n1 = out_format_result(NULL, 0, OUT_CSV, &r1);
-	n2 = out_format_result(NULL, 0, OUT_CSV, &r2);
-	n3 = out_format_result(NULL, 0, OUT_CSV, &r3);
+	n1 = out_format_result(NULL, 0, OUT_CSV, 0, &r1);
+	n2 = out_format_result(NULL, 0, OUT_CSV, 0, &r2);
+	n3 = out_format_result(NULL, 0, OUT_CSV, 0, &r3);
 	assert_true(n2 > OUT_BUF_SIZE);
 	want = malloc(n1 + n2 + n3 + 1);
 	assert_non_null(want);
-	out_format_result(want, n1 + 1, OUT_CSV, &r1);
-	out_format_result(want + n1, n2 + 1, OUT_CSV, &r2);
-	out_format_result(want + n1 + n2, n3 + 1, OUT_CSV, &r3);
+	out_format_result(want, n1 + 1, OUT_CSV, 0, &r1);
+	out_format_result(want + n1, n2 + 1, OUT_CSV, 0, &r2);
+	out_format_result(want + n1 + n2, n3 + 1, OUT_CSV, 0, &r3);
 
 	assert_int_equal(out_init(&o, wfd, OUT_CSV, 0), 0);
 	out_result(&o, &r1);
@@ -1242,6 +1918,134 @@ static void test_write_error(void **state)
 	close(fd);
 }
 
+/* Gives r its own copy of its address (the fixtures share one). */
+static void own_addr(struct rp_result *r, struct sockaddr_storage *ss)
+{
+	memcpy(ss, r->addr, r->addrlen);
+	r->addr = (const struct sockaddr *)ss;
+}
+
+/* HTTP mode through the writer: the HTTP header, HTTP records, OUT_ONLY_OPEN
+ * keeping OK results, and an oversized record written alone. */
+static void test_http_writer(void **state)
+{
+	static const char header[] =
+		"input,index,url,ip,port,status,http_status,reason,"
+		"content_length,body_bytes,truncated,content_type,server,"
+		"location,title,body_hash,connect_us,ttfb_us,total_us,"
+		"attempts,elapsed_us,error,detail\n";
+	struct rp_result full, closed = h_closed(), open = r_open();
+	struct sockaddr_storage a_closed, a_open, a_full;
+	struct collector c;
+	struct out o;
+	char want[4096], keys[512] = "";
+	size_t i;
+	int wfd;
+
+	(void)state;
+	own_addr(&closed, &a_closed);
+	own_addr(&open, &a_open);
+	full = h_full();
+	own_addr(&full, &a_full);
+	/* the header names the JSON keys, in the same order */
+	for (i = 0; i < H_NKEYS; i++) {
+		strcat(keys, http_json_keys[i]);
+		strcat(keys, i + 1 < H_NKEYS ? "," : "\n");
+	}
+	assert_string_equal(keys, header);
+
+	wfd = collector_start(&c, 0);
+	assert_int_equal(out_init(&o, wfd, OUT_CSV, OUT_HTTP), 0);
+	assert_int_equal(o.flags, OUT_HTTP);
+	out_header(&o);
+	out_result(&o, &full);
+	out_result(&o, &closed);
+	assert_int_equal(out_flush(&o), 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+	snprintf(want, sizeof(want), "%s", header);
+	strcat(want, fmth(OUT_CSV, &full));
+	strcat(want, fmth(OUT_CSV, &closed));
+	assert_string_equal(c.data, want);
+	free(c.data);
+
+	/* only OK results; the TCP header and TCP records are not used */
+	for (i = 0; i < 2; i++) {
+		unsigned int only = i ? OUT_ONLY_OPEN : 0;
+
+		wfd = collector_start(&c, 0);
+		assert_int_equal(out_init(&o, wfd, OUT_JSONL,
+					  OUT_HTTP | only), 0);
+		out_header(&o);
+		out_result(&o, &closed);
+		out_result(&o, &full);
+		out_result(&o, &open);
+		assert_int_equal(o.records, only ? 1 : 3);
+		assert_int_equal(o.skipped, only ? 2 : 0);
+		assert_int_equal(out_flush(&o), 0);
+		out_release(&o);
+		collector_finish(&c, wfd);
+		want[0] = '\0';
+		if (!only)
+			strcat(want, fmth(OUT_JSONL, &closed));
+		strcat(want, fmth(OUT_JSONL, &full));
+		if (!only)
+			strcat(want, fmth(OUT_JSONL, &open));
+		assert_string_equal(c.data, want);
+		free(c.data);
+	}
+}
+
+/* An HTTP record larger than the buffer goes out alone, as HTTP. */
+static void test_http_large_record(void **state)
+{
+	size_t big = OUT_BUF_SIZE + 1000;
+	char *huge = malloc(big + 1), *want;
+	struct rp_result r1 = h_closed(), r2, r3 = h_timeout();
+	struct sockaddr_storage a1, a3;
+	struct collector c;
+	struct out o;
+	int wfd = collector_start(&c, 1);
+	size_t n1, n2, n3;
+
+	(void)state;
+	assert_non_null(huge);
+	memset(huge, 't', big);
+	huge[big] = '\0';
+	own_addr(&r1, &a1);
+	own_addr(&r3, &a3);
+	r2 = h_full();
+	hinfo.title = huge;
+	n1 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r1);
+	n2 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r2);
+	n3 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r3);
+	assert_true(n2 > OUT_BUF_SIZE);
+	want = malloc(n1 + n2 + n3 + 1);
+	assert_non_null(want);
+	out_format_result(want, n1 + 1, OUT_JSONL, OUT_HTTP, &r1);
+	out_format_result(want + n1, n2 + 1, OUT_JSONL, OUT_HTTP, &r2);
+	out_format_result(want + n1 + n2, n3 + 1, OUT_JSONL, OUT_HTTP, &r3);
+
+	assert_int_equal(out_init(&o, wfd, OUT_JSONL, OUT_HTTP), 0);
+	out_result(&o, &r1);
+	out_result(&o, &r2);
+	out_result(&o, &r3);
+	assert_int_equal(o.err, 0);
+	assert_int_equal(o.records, 3);
+	assert_int_equal(out_flush(&o), 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+
+	assert_int_equal(c.msgs, 3);
+	assert_int_equal(c.msg_len[1], n2);
+	assert_int_equal(c.len, n1 + n2 + n3);
+	assert_memory_equal(c.data, want, c.len);
+	assert_non_null(strstr(c.data, "\"title\":\"ttt"));
+	free(c.data);
+	free(want);
+	free(huge);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1256,6 +2060,13 @@ int main(void)
 		cmocka_unit_test(test_text_records),
 		cmocka_unit_test(test_text_escaping),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_http_json_records),
+		cmocka_unit_test(test_http_csv_records),
+		cmocka_unit_test(test_http_text_records),
+		cmocka_unit_test(test_http_title_cut),
+		cmocka_unit_test(test_http_error_field),
+		cmocka_unit_test(test_http_random_text),
+		cmocka_unit_test(test_http_truncation),
 		cmocka_unit_test(test_init_release),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_only_open),
@@ -1266,6 +2077,8 @@ int main(void)
 		cmocka_unit_test(test_epipe),
 		cmocka_unit_test(test_epipe_buffer_full),
 		cmocka_unit_test(test_write_error),
+		cmocka_unit_test(test_http_writer),
+		cmocka_unit_test(test_http_large_record),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

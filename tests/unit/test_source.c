@@ -149,7 +149,9 @@ static void fmt_addr(const struct rp_target *t, char *buf, size_t n)
 
 /*
  * One produced target as a line of text, for exact comparison:
- * "ADDR" for a probe, "invalid DETAIL" or "error ERRNO DETAIL" otherwise.
+ * "ADDR" for a probe, "invalid DETAIL" or "error ERRNO DETAIL" otherwise,
+ * followed by " host=HOST path=PATH" when the target has them (URL lines
+ * only: for every other target both must be NULL).
  */
 #define REC_MAX 64
 #define REC_LEN 600
@@ -185,6 +187,14 @@ static void record(struct recs *rc, const struct rp_target *t)
 			snprintf(rc->line[rc->n], REC_LEN, "error %s %s", a,
 				 t->detail);
 		}
+	}
+	/* both or neither */
+	assert_true(!t->host == !t->path);
+	if (t->host) {
+		size_t o = strlen(rc->line[rc->n]);
+
+		snprintf(rc->line[rc->n] + o, REC_LEN - o, " host=%s path=%s",
+			 t->host, t->path);
 	}
 	rc->n++;
 }
@@ -382,6 +392,282 @@ static void test_bad_port_list(void **state)
 		if (!strstr(err, bad[i].needle))
 			fail_msg("'%s': '%s'", bad[i].ports, err);
 	}
+}
+
+/* ---- URLs --------------------------------------------------------------- */
+
+static void test_url_args(void **state)
+{
+	static const char *const want[] = {
+		"127.0.0.1:8080 host=127.0.0.1:8080 path=/status?x=1",
+		"1.2.3.4:22",
+		"1.2.3.4:443",
+		"[::1]:80 host=[::1] path=/",
+		"10.0.0.1:80 host=10.0.0.1 path=/?q",
+		"error -93 https:// needs TLS, which this build does not "
+		"support host=10.0.0.1 path=/x",
+		"error -95 hostname targets need DNS resolution, not "
+		"supported yet host=example.com:81 path=/",
+		"invalid argument 8: unsupported URL scheme 'ftp': "
+		"'ftp://1.2.3.4/'",
+		"invalid argument 9: user names in URLs ('user@') are not "
+		"supported: 'http://user@1.2.3.4/'",
+		"1.2.3.4:80 host=1.2.3.4 path=/",
+		"10.0.0.0:7",
+		"10.0.0.1:7",
+		"[::2]:65535 host=[::2]:65535 path=/a%20b",
+		"invalid argument 13: missing port after ':': 'http://[::2]:/'",
+		"invalid argument 14: blank inside URL (percent-encode spaces "
+		"as %20): 'http://1.2.3.4/a b'",
+		"error -93 https:// needs TLS, which this build does not "
+		"support host=h.example path=/",
+		"invalid argument 16: missing host in URL: 'http://'",
+		NULL,
+	};
+	struct waiter w;
+	struct rp_source *s = make("22,443", &w);
+	struct recs *rc;
+
+	(void)state;
+	assert_int_equal(rp_source_add_arg(s, "http://127.0.0.1:8080/status"
+					      "?x=1#frag"), 0);
+	assert_int_equal(rp_source_add_arg(s, "1.2.3.4"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://[::1]"), 0);
+	assert_int_equal(rp_source_add_arg(s, "HTTP://10.0.0.1?q"), 0);
+	assert_int_equal(rp_source_add_arg(s, "https://10.0.0.1/x"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://example.com:81/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "# http://9.9.9.9/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "ftp://1.2.3.4/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://user@1.2.3.4/"), 0);
+	assert_int_equal(rp_source_add_arg(s, " http://1.2.3.4/ # web"), 0);
+	assert_int_equal(rp_source_add_arg(s, "10.0.0.0/31:7 # two"), 0);
+	/* fragment "c", then a comment */
+	assert_int_equal(rp_source_add_arg(s, "http://[::2]:65535/a%20b#c #d"),
+			 0);
+	assert_int_equal(rp_source_add_arg(s, "http://[::2]:/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://1.2.3.4/a b"), 0);
+	assert_int_equal(rp_source_add_arg(s, "https://h.example"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://"), 0);
+	/* a URL line is one target whatever the port list says */
+	assert_int_equal(rp_source_total(s), 17);
+
+	rc = drain(s, &w);
+	expect(rc, want);
+	assert_string_equal(rc->input[0],
+			    "http://127.0.0.1:8080/status?x=1#frag");
+	assert_string_equal(rc->input[1], "1.2.3.4");
+	assert_string_equal(rc->input[4], "HTTP://10.0.0.1?q");
+	assert_string_equal(rc->input[5], "https://10.0.0.1/x");
+	assert_string_equal(rc->input[6], "http://example.com:81/");
+	assert_string_equal(rc->input[7], "ftp://1.2.3.4/");
+	assert_string_equal(rc->input[9], "http://1.2.3.4/");
+	assert_string_equal(rc->input[12], "http://[::2]:65535/a%20b#c");
+	assert_int_equal(rp_source_invalid(s), 5);
+	unmake(s, &w);
+}
+
+/* URL lines in a file, among plain targets, with no port list at all. */
+static void test_url_file(void **state)
+{
+	static const char text[] =
+		"# web servers\n"				/* 1 */
+		"http://192.0.2.1:8080/health#x # probe\r\n"	/* 2 */
+		"192.0.2.2:22\n"				/* 3 */
+		"  #http://192.0.2.3/\n"			/* 4 */
+		"http://192.0.2.4/caf\xc3\xa9\n"		/* 5 */
+		"http://[2001:db8::1]:8443/a?b=c\n"		/* 6 */
+		"http://192.0.2.5:0/\n"				/* 7 */
+		"192.0.2.6\n"					/* 8: no port */
+		"https://[2001:db8::2]/\n"			/* 9 */
+		"http://192.0.2.7/\x01\n"			/* 10 */
+		"HTTP://192.0.2.8";				/* 11 */
+	static const char *const want[] = {
+		"192.0.2.1:8080 host=192.0.2.1:8080 path=/health",
+		"192.0.2.2:22",
+		"invalid F:5: non-ASCII byte in URL (percent-encode it): "
+		"'http://192.0.2.4/caf\\xc3\\xa9'",
+		"[2001:db8::1]:8443 host=[2001:db8::1]:8443 path=/a?b=c",
+		"invalid F:7: bad port '0' (must be 1-65535): "
+		"'http://192.0.2.5:0/'",
+		"invalid F:8: no port: give ip:port or -p: '192.0.2.6'",
+		"error -93 https:// needs TLS, which this build does not "
+		"support host=[2001:db8::2] path=/",
+		"invalid F:10: control character in URL: "
+		"'http://192.0.2.7/\\x01'",
+		"192.0.2.8:80 host=192.0.2.8 path=/",
+		NULL,
+	};
+	char *path = tmpfile_with(text, sizeof(text) - 1);
+	char *wants[sizeof(want) / sizeof(want[0])];
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct recs *rc;
+	size_t i;
+
+	(void)state;
+	for (i = 0; want[i]; i++) {
+		const char *f = strstr(want[i], "F:");
+
+		wants[i] = malloc(REC_LEN);
+		if (f)
+			snprintf(wants[i], REC_LEN, "%.*s%s%s",
+				 (int)(f - want[i]), want[i], path, f + 1);
+		else
+			snprintf(wants[i], REC_LEN, "%s", want[i]);
+	}
+	wants[i] = NULL;
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	rc = drain(s, &w);
+	expect(rc, (const char *const *)wants);
+	assert_string_equal(rc->input[0], "http://192.0.2.1:8080/health#x");
+	assert_string_equal(rc->input[2], "http://192.0.2.4/caf\\xc3\\xa9");
+	assert_string_equal(rc->input[8], "HTTP://192.0.2.8");
+	assert_int_equal(rp_source_invalid(s), 4); /* https is an ERROR */
+	for (i = 0; wants[i]; i++)
+		free(wants[i]);
+	unmake(s, &w);
+	unlink(path);
+}
+
+/* The 1024-byte line limit holds for URLs: the longest path fits. */
+static void test_url_line_limit(void **state)
+{
+	static const char head[] = "http://10.1.1.1:9/";
+	char *line = malloc(1100);
+	struct waiter w;
+	struct rp_source *s = make("1-3", &w);
+	struct rp_target t;
+	size_t hl = sizeof(head) - 1;
+
+	(void)state;
+	memcpy(line, head, hl);
+	memset(line + hl, 'p', 1100 - hl);
+	line[1024] = '\0';
+	assert_int_equal(rp_source_add_arg(s, line), 0);
+	line[1024] = 'p';
+	line[1025] = '\0';
+	assert_int_equal(rp_source_add_arg(s, line), 0);
+	assert_int_equal(rp_source_total(s), 2);
+
+	assert_int_equal(next_wait(s, &w, &t), 1);
+	assert_int_equal(t.status, RP_STATUS_NONE);
+	assert_string_equal(t.host, "10.1.1.1:9");
+	assert_int_equal(strlen(t.path), 1024 - hl + 1);
+	assert_int_equal(memcmp(t.path, "/ppp", 4), 0);
+	assert_int_equal(t.path[1024 - hl], 'p');
+	assert_int_equal(strlen(t.input), 1024);
+
+	assert_int_equal(next_wait(s, &w, &t), 1);
+	assert_int_equal(t.status, RP_STATUS_INVALID);
+	assert_null(t.host);
+	assert_null(t.path);
+	assert_string_equal(t.detail, "argument 2: argument too long (max "
+				      "1024 bytes)");
+	assert_int_equal(next_wait(s, &w, &t), -1);
+	free(line);
+	unmake(s, &w);
+}
+
+#define URL_LINES 20000
+
+static void url_line(char *buf, size_t n, unsigned int i)
+{
+	if (i % 3)
+		snprintf(buf, n, "http://10.%u.%u.%u:%u/p%u?i=%u#f%u",
+			 (i >> 16) & 255, (i >> 8) & 255, i & 255,
+			 1 + i % 65535, i, i, i);
+	else
+		snprintf(buf, n, "10.%u.%u.%u:%u", (i >> 16) & 255,
+			 (i >> 8) & 255, i & 255, 1 + i % 65535);
+}
+
+struct url_consumer {
+	struct rp_source *s;
+	struct waiter *w;
+	unsigned char *seen;
+	uint64_t got;
+	int bad;
+};
+
+/* Every target's strings must be its own line's, intact, on every thread,
+ * until that thread's next call. */
+static void *consume_urls(void *arg)
+{
+	struct url_consumer *c = arg;
+	struct rp_target t;
+	char line[96], host[64], path[64];
+
+	for (;;) {
+		unsigned int seen = waiter_count(c->w);
+		unsigned int i;
+		int r = rp_source_next(c->s, &t);
+
+		if (r < 0)
+			break;
+		if (!r) {
+			if (!waiter_wait(c->w, seen, 10000)) {
+				c->bad++;
+				break;
+			}
+			continue;
+		}
+		i = (unsigned int)t.index;
+		url_line(line, sizeof(line), i);
+		snprintf(host, sizeof(host), "10.%u.%u.%u:%u", (i >> 16) & 255,
+			 (i >> 8) & 255, i & 255, 1 + i % 65535);
+		snprintf(path, sizeof(path), "/p%u?i=%u", i, i);
+		if (t.index >= URL_LINES || strcmp(t.input, line) ||
+		    t.status != RP_STATUS_NONE ||
+		    (i % 3 ? !t.host || strcmp(t.host, host) || !t.path ||
+				     strcmp(t.path, path) :
+			     t.host || t.path) ||
+		    __atomic_fetch_add(&c->seen[t.index], 1, __ATOMIC_RELAXED))
+			c->bad++;
+		c->got++;
+	}
+	return NULL;
+}
+
+static void test_url_threads(void **state)
+{
+	char path[] = "/tmp/rp_test_source_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct waiter w;
+	struct rp_source *s = make("1,2", &w);
+	struct url_consumer c[3];
+	pthread_t th[3];
+	unsigned char *seen = calloc(URL_LINES, 1);
+	uint64_t total = 0;
+	char line[96];
+	unsigned int i;
+
+	(void)state;
+	assert_non_null(f);
+	for (i = 0; i < URL_LINES; i++) {
+		url_line(line, sizeof(line), i);
+		fprintf(f, "%s\n", line);
+	}
+	fclose(f);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	for (i = 0; i < 3; i++) {
+		c[i] = (struct url_consumer){ .s = s, .w = &w, .seen = seen };
+		assert_int_equal(pthread_create(&th[i], NULL, consume_urls,
+						&c[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].bad, 0);
+		total += c[i].got;
+	}
+	assert_int_equal(total, URL_LINES);
+	for (i = 0; i < URL_LINES; i++)
+		assert_int_equal(seen[i], 1);
+	/* URL lines ignore the two-port list; plain ones have a port */
+	assert_int_equal(rp_source_total(s), URL_LINES);
+	free(seen);
+	unmake(s, &w);
+	unlink(path);
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -929,6 +1215,10 @@ int main(void)
 		cmocka_unit_test(test_cidr_order),
 		cmocka_unit_test(test_no_port),
 		cmocka_unit_test(test_bad_port_list),
+		cmocka_unit_test(test_url_args),
+		cmocka_unit_test(test_url_file),
+		cmocka_unit_test(test_url_line_limit),
+		cmocka_unit_test(test_url_threads),
 		cmocka_unit_test(test_file_hostile),
 		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_long_argument),

@@ -404,7 +404,9 @@ static void test_parse_bad(void **state)
 		{ "1.2.3.4\0:80", 10, "NUL byte" },
 		{ "\0", 1, "NUL byte" },
 		{ "1.2.3.4 #\0", 10, "NUL byte" },
-		{ "http://example.com/", 0, "URLs are not supported" },
+		{ "1http://example.com/", 0, "bad URL scheme '1http'" },
+		{ "://example.com/", 0, "bad URL scheme ''" },
+		{ "1.2.3.4://", 0, "bad URL scheme '1.2.3.4'" },
 		{ "\xc3\xa9t\xc3\xa9.fr", 0, "bad character '\\xc3'" },
 		{ "\xff\xfe\xfd", 0, "bad character" },
 		{ "bad!", 0, "bad character '!'" },
@@ -659,6 +661,449 @@ static void test_expand_counts(void **state)
 			 -EINVAL);
 }
 
+/* ---- URLs --------------------------------------------------------------- */
+
+struct want_url {
+	const char *text;
+	const char *target;	/* text[off, off + len) */
+	enum rp__scheme scheme;
+	int family;		/* 0: a hostname */
+	unsigned int port;
+	const char *addr;	/* inet_ntop, or NULL for a hostname */
+	const char *auth;	/* text[auth_off, auth_off + auth_len) */
+	const char *path;	/* text[path_off, path_off + path_len) */
+	const char *request;	/* rp__spec_path() */
+};
+
+/* Parses w->text as a URL and checks every field against w. */
+static void check_url(const struct want_url *w, struct rp__spec *sp)
+{
+	size_t n = strlen(w->text);
+	char err[160], a[INET6_ADDRSTRLEN], req[64];
+
+	if (rp__target_parse(w->text, n, sp, err, sizeof(err)))
+		fail_msg("'%s': %s", w->text, err);
+	if (sp->kind != RP__SPEC_URL || sp->scheme != w->scheme ||
+	    sp->family != w->family || sp->port != w->port)
+		fail_msg("'%s': kind %d scheme %d family %d port %u", w->text,
+			 sp->kind, sp->scheme, sp->family, sp->port);
+	if (sp->off + sp->len > n || sp->len != strlen(w->target) ||
+	    memcmp(w->text + sp->off, w->target, sp->len))
+		fail_msg("'%s': target is '%.*s'", w->text, (int)sp->len,
+			 w->text + sp->off);
+	/* authority then path, both inside the target text */
+	assert_true(sp->auth_off >= sp->off);
+	assert_int_equal(sp->path_off, sp->auth_off + sp->auth_len);
+	assert_true(sp->path_off + sp->path_len <= sp->off + sp->len);
+	if (sp->auth_len != strlen(w->auth) ||
+	    memcmp(w->text + sp->auth_off, w->auth, sp->auth_len))
+		fail_msg("'%s': authority '%.*s', want '%s'", w->text,
+			 (int)sp->auth_len, w->text + sp->auth_off, w->auth);
+	if (sp->path_len != strlen(w->path) ||
+	    memcmp(w->text + sp->path_off, w->path, sp->path_len))
+		fail_msg("'%s': path '%.*s', want '%s'", w->text,
+			 (int)sp->path_len, w->text + sp->path_off, w->path);
+	rp__spec_path(sp, w->text, req, sizeof(req));
+	if (strcmp(req, w->request))
+		fail_msg("'%s': request target '%s', want '%s'", w->text, req,
+			 w->request);
+	if (w->addr) {
+		assert_int_equal(sp->naddrs, 1);
+		inet_ntop(sp->family, &sp->addr, a, sizeof(a));
+		if (strcmp(a, w->addr))
+			fail_msg("'%s': address %s, want %s", w->text, a,
+				 w->addr);
+	} else {
+		/* the name is the start of the authority */
+		assert_true(sp->host_len > 0 && sp->host_len <= sp->auth_len);
+		assert_int_equal(sp->naddrs, 0);
+	}
+}
+
+static void test_url_good(void **state)
+{
+	static const struct want_url ok[] = {
+		{ "http://127.0.0.1:8080/status", "http://127.0.0.1:8080/status",
+		  RP__SCHEME_HTTP, AF_INET, 8080, "127.0.0.1",
+		  "127.0.0.1:8080", "/status", "/status" },
+		{ "http://127.0.0.1", "http://127.0.0.1", RP__SCHEME_HTTP,
+		  AF_INET, 80, "127.0.0.1", "127.0.0.1", "", "/" },
+		{ "http://127.0.0.1/", "http://127.0.0.1/", RP__SCHEME_HTTP,
+		  AF_INET, 80, "127.0.0.1", "127.0.0.1", "/", "/" },
+		{ "http://[::1]:8080/x", "http://[::1]:8080/x",
+		  RP__SCHEME_HTTP, AF_INET6, 8080, "::1", "[::1]:8080", "/x",
+		  "/x" },
+		{ "http://[::1]", "http://[::1]", RP__SCHEME_HTTP, AF_INET6, 80,
+		  "::1", "[::1]", "", "/" },
+		{ "http://[2001:DB8::a]/a/b/", "http://[2001:DB8::a]/a/b/",
+		  RP__SCHEME_HTTP, AF_INET6, 80, "2001:db8::a",
+		  "[2001:DB8::a]", "/a/b/", "/a/b/" },
+		{ "HTTP://10.0.0.1/", "HTTP://10.0.0.1/", RP__SCHEME_HTTP,
+		  AF_INET, 80, "10.0.0.1", "10.0.0.1", "/", "/" },
+		{ "hTtP://10.0.0.1:81", "hTtP://10.0.0.1:81", RP__SCHEME_HTTP,
+		  AF_INET, 81, "10.0.0.1", "10.0.0.1:81", "", "/" },
+		{ "http://10.0.0.1/search?q=a&b=c%20d",
+		  "http://10.0.0.1/search?q=a&b=c%20d", RP__SCHEME_HTTP,
+		  AF_INET, 80, "10.0.0.1", "10.0.0.1", "/search?q=a&b=c%20d",
+		  "/search?q=a&b=c%20d" },
+		{ "http://10.0.0.1?q=1", "http://10.0.0.1?q=1",
+		  RP__SCHEME_HTTP, AF_INET, 80, "10.0.0.1", "10.0.0.1", "?q=1",
+		  "/?q=1" },
+		{ "http://10.0.0.1:9?", "http://10.0.0.1:9?", RP__SCHEME_HTTP,
+		  AF_INET, 9, "10.0.0.1", "10.0.0.1:9", "?", "/?" },
+		{ "http://10.0.0.1/p#frag", "http://10.0.0.1/p#frag",
+		  RP__SCHEME_HTTP, AF_INET, 80, "10.0.0.1", "10.0.0.1", "/p",
+		  "/p" },
+		{ "http://10.0.0.1#frag", "http://10.0.0.1#frag",
+		  RP__SCHEME_HTTP, AF_INET, 80, "10.0.0.1", "10.0.0.1", "",
+		  "/" },
+		{ "http://[::1]:7#", "http://[::1]:7#", RP__SCHEME_HTTP,
+		  AF_INET6, 7, "::1", "[::1]:7", "", "/" },
+		{ "http://10.0.0.1/p?q#f#g/h?i", "http://10.0.0.1/p?q#f#g/h?i",
+		  RP__SCHEME_HTTP, AF_INET, 80, "10.0.0.1", "10.0.0.1", "/p?q",
+		  "/p?q" },
+		{ "http://10.0.0.1:65535/", "http://10.0.0.1:65535/",
+		  RP__SCHEME_HTTP, AF_INET, 65535, "10.0.0.1",
+		  "10.0.0.1:65535", "/", "/" },
+		{ "http://10.0.0.1:1/", "http://10.0.0.1:1/", RP__SCHEME_HTTP,
+		  AF_INET, 1, "10.0.0.1", "10.0.0.1:1", "/", "/" },
+		{ "http://10.0.0.1:080/", "http://10.0.0.1:080/",
+		  RP__SCHEME_HTTP, AF_INET, 80, "10.0.0.1", "10.0.0.1:080",
+		  "/", "/" },
+		{ "http://10.0.0.1/a@b:c/~x!$&'()*+,;=%41",
+		  "http://10.0.0.1/a@b:c/~x!$&'()*+,;=%41", RP__SCHEME_HTTP,
+		  AF_INET, 80, "10.0.0.1", "10.0.0.1",
+		  "/a@b:c/~x!$&'()*+,;=%41", "/a@b:c/~x!$&'()*+,;=%41" },
+		{ "http://10.0.0.1/go?to=http://x/#y",
+		  "http://10.0.0.1/go?to=http://x/#y", RP__SCHEME_HTTP,
+		  AF_INET, 80, "10.0.0.1", "10.0.0.1", "/go?to=http://x/",
+		  "/go?to=http://x/" },
+		{ "  http://10.0.0.1/p#f  # comment # more",
+		  "http://10.0.0.1/p#f", RP__SCHEME_HTTP, AF_INET, 80,
+		  "10.0.0.1", "10.0.0.1", "/p", "/p" },
+		{ "\thttp://10.0.0.1/\r\n", "http://10.0.0.1/",
+		  RP__SCHEME_HTTP, AF_INET, 80, "10.0.0.1", "10.0.0.1", "/",
+		  "/" },
+		{ "https://10.0.0.1/x", "https://10.0.0.1/x",
+		  RP__SCHEME_HTTPS, AF_INET, 443, "10.0.0.1", "10.0.0.1", "/x",
+		  "/x" },
+		{ "HTTPS://[::1]:8443", "HTTPS://[::1]:8443", RP__SCHEME_HTTPS,
+		  AF_INET6, 8443, "::1", "[::1]:8443", "", "/" },
+		{ "http://example.com:8080/x", "http://example.com:8080/x",
+		  RP__SCHEME_HTTP, 0, 8080, NULL, "example.com:8080", "/x",
+		  "/x" },
+		{ "http://localhost", "http://localhost", RP__SCHEME_HTTP, 0,
+		  80, NULL, "localhost", "", "/" },
+		{ "https://Example.COM./?", "https://Example.COM./?",
+		  RP__SCHEME_HTTPS, 0, 443, NULL, "Example.COM.", "/?", "/?" },
+	};
+	struct rp__spec sp;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		check_url(&ok[i], &sp);
+
+	/* a hostname URL: host_len covers the name without ":port" */
+	assert_int_equal(rp__target_parse("http://a.example:9/", 19, &sp, NULL,
+					  0), 0);
+	assert_int_equal(sp.host_len, 9);
+	assert_int_equal(sp.auth_off, 7);
+	assert_int_equal(sp.auth_len, 11);
+	assert_int_equal(sp.path_off, 18);
+	assert_int_equal(sp.path_len, 1);
+}
+
+static void test_url_bad(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len; /* 0: strlen */
+		const char *needle;
+	} bad[] = {
+		{ "http://1.2.3.4:0/", 0, "bad port '0' (must be 1-65535)" },
+		{ "http://1.2.3.4:65536/", 0, "bad port '65536'" },
+		{ "http://[::1]:65536", 0, "bad port '65536'" },
+		{ "http://1.2.3.4:123456/", 0, "bad port '123456'" },
+		{ "http://1.2.3.4:8x/", 0, "bad port '8x'" },
+		{ "http://1.2.3.4:-1/", 0, "bad port '-1'" },
+		{ "http://1.2.3.4:+80/", 0, "bad port '+80'" },
+		{ "http://1.2.3.4:/", 0, "missing port after ':'" },
+		{ "http://1.2.3.4:", 0, "missing port after ':'" },
+		{ "http://1.2.3.4:?q", 0, "missing port after ':'" },
+		{ "http://[::1]:/", 0, "missing port after ':'" },
+		{ "http://1.2.3.4:80:90/", 0, "more than one ':'" },
+		{ "http://::1/", 0, "IPv6 addresses need brackets" },
+		{ "http://user@1.2.3.4/", 0, "user names in URLs ('user@')" },
+		{ "http://user:pw@[::1]:80/", 0, "user names in URLs" },
+		{ "http://@1.2.3.4/", 0, "user names in URLs" },
+		{ "http://1.2.3.4/a b", 0, "blank inside URL (percent-encode "
+					   "spaces as %20)" },
+		{ "http://1.2.3.4/a\tb", 0, "blank inside URL" },
+		{ "http://1.2.3.4 /a", 0, "blank inside URL" },
+		{ "http://1.2.3.4/ junk", 0, "blank inside URL" },
+		{ "http://1.2.3.4/p#a b", 0, "blank inside URL" },
+		{ "http://1.2.3.4/a\x01", 0, "control character in URL" },
+		{ "http://1.2.3.4/\x7f", 0, "control character in URL" },
+		{ "http://1.2.3.4/\x1b[31m", 0, "control character in URL" },
+		{ "http://1.2.3.4/caf\xc3\xa9", 0, "non-ASCII byte in URL" },
+		{ "http://1.2.3.4/#\xff", 0, "non-ASCII byte in URL" },
+		{ "http://\xc3\xa9.fr/", 0, "non-ASCII byte in URL" },
+		{ "http://1.2.3.4/a\0b", 18, "NUL byte" },
+		{ "http://[::1/", 0, "missing ']'" },
+		{ "http://[::1", 0, "missing ']'" },
+		{ "http://[2001:db8::/120]:80/", 0, "missing ']'" },
+		{ "http://::1]/", 0, "more than one ':'" },
+		{ "http://[::1]x/", 0, "junk after ']'" },
+		{ "http://[::1]]/", 0, "junk after ']'" },
+		{ "http://[1.2.3.4]/", 0, "only for IPv6" },
+		{ "http://[]/", 0, "only for IPv6" },
+		{ "http://[::g]/", 0, "bad IPv6 address" },
+		{ "http://[fe80::1%25eth0]/", 0, "zone ids" },
+		{ "http://1.2.3.4]/", 0, "misplaced" },
+		{ "http://[::1]:80[/", 0, "bad port" },
+		{ "ftp://1.2.3.4/", 0, "unsupported URL scheme 'ftp'" },
+		{ "foo://x", 0, "unsupported URL scheme 'foo'" },
+		{ "FTP://x/", 0, "unsupported URL scheme 'FTP'" },
+		{ "httpx://1.2.3.4/", 0, "unsupported URL scheme 'httpx'" },
+		{ "http+s://1.2.3.4/", 0, "unsupported URL scheme 'http+s'" },
+		{ "htp://1.2.3.4/", 0, "unsupported URL scheme 'htp'" },
+		{ "ftp://a b", 0, "unsupported URL scheme 'ftp'" },
+		{ "http://", 0, "missing host in URL" },
+		{ "http:///path", 0, "missing host in URL" },
+		{ "http://?q", 0, "missing host in URL" },
+		{ "http://#f", 0, "missing host in URL" },
+		{ "http://:80/", 0, "missing host in URL" },
+		{ "https://", 0, "missing host in URL" },
+		{ "https://1.2.3.4:0/", 0, "bad port '0'" },
+		{ "https://u@1.2.3.4/", 0, "user names" },
+		{ "http://1.2.3.4.5/", 0, "bad IPv4 address" },
+		{ "http://01.2.3.4/", 0, "bad IPv4 address" },
+		{ "http://bad!host/", 0, "bad character '!' in hostname" },
+		{ "http://-a.com/", 0, "starts or ends with '-'" },
+		{ "http://a..com/", 0, "empty label" },
+	};
+	struct rp__spec sp;
+	char err[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = bad[i].len ? bad[i].len : strlen(bad[i].text);
+
+		err[0] = '\0';
+		if (rp__target_parse(bad[i].text, len, &sp, err, sizeof(err)) !=
+		    -EINVAL)
+			fail_msg("'%s' accepted (kind %d)", bad[i].text,
+				 sp.kind);
+		if (!strstr(err, bad[i].needle))
+			fail_msg("'%s': message '%s' lacks '%s'", bad[i].text,
+				 err, bad[i].needle);
+		/* nothing but the quoted range survives an error */
+		assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+		assert_int_equal(sp.scheme, RP__SCHEME_NONE);
+		assert_int_equal(sp.port, 0);
+		assert_int_equal(sp.auth_len, 0);
+		assert_int_equal(sp.path_len, 0);
+		assert_true(sp.len > 0 && sp.off + sp.len <= len);
+	}
+}
+
+/*
+ * The comment rule: "#" at the start of a line (after blanks) or outside
+ * a URL starts a comment; inside a URL (scheme to first blank) it starts
+ * the fragment.
+ */
+static void test_url_comments(void **state)
+{
+	static const char *const empty[] = {
+		"#http://1.2.3.4/",
+		"# http://1.2.3.4/",
+		"   #http://1.2.3.4/#x",
+		"\t# ftp://bad url \x01\xff",
+	};
+	static const struct {
+		const char *text;
+		const char *target;	/* text[off, off + len) */
+		const char *path;	/* raw path */
+	} ok[] = {
+		{ "http://1.2.3.4/#top # note", "http://1.2.3.4/#top", "/" },
+		{ "http://1.2.3.4/p#", "http://1.2.3.4/p#", "/p" },
+		{ "http://1.2.3.4/p #", "http://1.2.3.4/p", "/p" },
+		{ "http://1.2.3.4/p\t#c", "http://1.2.3.4/p", "/p" },
+		{ "http://1.2.3.4/p #c \x01\xff ftp://", "http://1.2.3.4/p",
+		  "/p" },
+		{ "http://1.2.3.4/p#a#b #c#d", "http://1.2.3.4/p#a#b", "/p" },
+		{ " http://1.2.3.4?x#y  #z", "http://1.2.3.4?x#y", "?x" },
+	};
+	struct rp__spec sp;
+	char err[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		assert_int_equal(rp__target_parse(empty[i], strlen(empty[i]),
+						  &sp, err, sizeof(err)), 0);
+		assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+		assert_int_equal(sp.len, 0);
+	}
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *t = ok[i].text;
+
+		if (rp__target_parse(t, strlen(t), &sp, err, sizeof(err)))
+			fail_msg("'%s': %s", t, err);
+		assert_int_equal(sp.kind, RP__SPEC_URL);
+		if (sp.len != strlen(ok[i].target) ||
+		    memcmp(t + sp.off, ok[i].target, sp.len))
+			fail_msg("'%s': target '%.*s'", t, (int)sp.len,
+				 t + sp.off);
+		if (sp.path_len != strlen(ok[i].path) ||
+		    memcmp(t + sp.path_off, ok[i].path, sp.path_len))
+			fail_msg("'%s': path '%.*s'", t, (int)sp.path_len,
+				 t + sp.path_off);
+	}
+	/* outside URLs "#" still starts a comment anywhere */
+	assert_int_equal(rp__target_parse("1.2.3.4#x", 9, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(sp.kind, RP__SPEC_ADDR);
+	assert_int_equal(sp.len, 7);
+}
+
+/* Expansion: a URL is one target on its own port, whatever the set. */
+static void test_url_expand(void **state)
+{
+	static const char *const v4[] = { "1.2.3.4:8080", NULL };
+	static const char *const v6[] = { "[::1]:80", NULL };
+	static const char *const tls[] = { "[::1]:443", NULL };
+	struct rp__spec sp;
+	struct rp__iter it;
+	char err[160], buf[8];
+
+	(void)state;
+	assert_int_equal(expand("http://1.2.3.4:8080/x", "1-65535", v4), 1);
+	assert_int_equal(expand("http://1.2.3.4:8080/x", NULL, v4), 1);
+	assert_int_equal(expand("http://[::1]/", "22,443", v6), 1);
+	/* the parser does not judge https: the source reports it */
+	assert_int_equal(expand("https://[::1]/", "22", tls), 1);
+	assert_int_equal(rp__target_parse("https://[::1]/", 14, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__spec_count(&sp, NULL), 1);
+
+	/* a hostname URL counts one (its ERROR result) but does not expand */
+	assert_int_equal(rp__target_parse("http://h.example/", 17, &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(rp__ports_parse(&ports, "1-10", err, sizeof(err)), 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), 1);
+	assert_int_equal(rp__spec_count(&sp, NULL), 1);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)),
+			 -EINVAL);
+
+	/* rp__spec_path: cut to fit, "" for other kinds */
+	assert_int_equal(rp__target_parse("http://h.example/abcdefgh", 25, &sp,
+					  err, sizeof(err)), 0);
+	assert_string_equal(rp__spec_path(&sp, "http://h.example/abcdefgh",
+					  buf, sizeof(buf)), "/abcdef");
+	assert_int_equal(rp__target_parse("http://h.example?abcdefgh", 25, &sp,
+					  err, sizeof(err)), 0);
+	assert_string_equal(rp__spec_path(&sp, "http://h.example?abcdefgh",
+					  buf, sizeof(buf)), "/?abcde");
+	assert_int_equal(rp__target_parse("1.2.3.4:80", 10, &sp, err,
+					  sizeof(err)), 0);
+	assert_string_equal(rp__spec_path(&sp, "1.2.3.4:80", buf, sizeof(buf)),
+			    "");
+}
+
+/*
+ * Random mutations of URLs: no crash, and every accepted URL has its
+ * authority and path inside its text, in order, with a port.
+ */
+static void test_url_random(void **state)
+{
+	static const char *const seeds[] = {
+		"http://[::1]:80/p?q#f", "https://10.0.0.1:8080/a/b?c=d#e",
+		"http://example.com/", "HTTP://1.2.3.4",
+	};
+	static const char alphabet[] = "0123456789abcdef.:/?#@[]%- \t\r\n"
+				       "\x00\x01\x7f\xffhtpsHTPS";
+	struct rp__spec sp;
+	char line[64], err[160], req[80];
+	unsigned int seed = 4242, i, urls = 0, bad = 0;
+
+	(void)state;
+	for (i = 0; i < 200000; i++) {
+		const char *s = seeds[rand_r(&seed) % 4];
+		size_t n = strlen(s), k, edits = 1 + (size_t)(rand_r(&seed) % 4);
+		int r;
+
+		memcpy(line, s, n);
+		for (k = 0; k < edits; k++) {
+			size_t at = (size_t)rand_r(&seed) % (n + 1);
+			char c = alphabet[rand_r(&seed) %
+					  (int)(sizeof(alphabet) - 1)];
+
+			switch (rand_r(&seed) % 3) {
+			case 0: /* replace */
+				if (at < n)
+					line[at] = c;
+				break;
+			case 1: /* insert */
+				if (n + 1 < sizeof(line)) {
+					memmove(line + at + 1, line + at,
+						n - at);
+					line[at] = c;
+					n++;
+				}
+				break;
+			default: /* delete */
+				if (at < n) {
+					memmove(line + at, line + at + 1,
+						n - at - 1);
+					n--;
+				}
+			}
+		}
+		r = rp__target_parse(line, n, &sp, err, sizeof(err));
+		assert_true(sp.off + sp.len <= n);
+		if (r) {
+			assert_int_equal(r, -EINVAL);
+			assert_true(err[0] != '\0');
+			assert_int_equal(sp.kind, RP__SPEC_EMPTY);
+			bad++;
+			continue;
+		}
+		if (sp.kind != RP__SPEC_URL) {
+			assert_int_equal(sp.scheme, RP__SCHEME_NONE);
+			continue;
+		}
+		urls++;
+		assert_true(sp.scheme == RP__SCHEME_HTTP ||
+			    sp.scheme == RP__SCHEME_HTTPS);
+		assert_true(sp.port >= 1);
+		assert_true(sp.auth_len > 0);
+		assert_true(sp.auth_off >= sp.off + 7);
+		assert_int_equal(sp.path_off, sp.auth_off + sp.auth_len);
+		assert_true(sp.path_off + sp.path_len <= sp.off + sp.len);
+		assert_null(memchr(line + sp.auth_off, '@', sp.auth_len));
+		assert_null(memchr(line + sp.off, '#', sp.path_off - sp.off));
+		assert_null(memchr(line + sp.path_off, '#', sp.path_len));
+		for (k = sp.off; k < sp.off + sp.len; k++)
+			assert_true(line[k] > 0x20 && line[k] < 0x7f);
+		if (sp.path_len)
+			assert_true(line[sp.path_off] == '/' ||
+				    line[sp.path_off] == '?');
+		assert_int_equal(rp__spec_count(&sp, NULL), 1);
+		rp__spec_path(&sp, line, req, sizeof(req));
+		assert_int_equal(req[0], '/');
+		if (sp.family)
+			assert_int_equal(sp.naddrs, 1);
+		else
+			assert_true(sp.host_len > 0 &&
+				    sp.host_len <= sp.auth_len);
+	}
+	/* both outcomes were exercised */
+	assert_true(urls > 1000 && bad > 1000);
+}
+
 static void test_escape(void **state)
 {
 	char buf[16];
@@ -694,6 +1139,11 @@ int main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_hostname_limits),
 		cmocka_unit_test(test_parse_random_bytes),
+		cmocka_unit_test(test_url_good),
+		cmocka_unit_test(test_url_bad),
+		cmocka_unit_test(test_url_comments),
+		cmocka_unit_test(test_url_random),
+		cmocka_unit_test(test_url_expand),
 		cmocka_unit_test(test_expand_order),
 		cmocka_unit_test(test_expand_counts),
 		cmocka_unit_test(test_escape),

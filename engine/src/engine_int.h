@@ -1,0 +1,135 @@
+/*
+ * engine_int.h - what the engine's modules share: the probe slot, the
+ * engine, and the few functions one probe kind calls in another
+ * (internal).
+ */
+#ifndef RP_ENGINE_INT_H
+#define RP_ENGINE_INT_H
+
+#include <linux/time_types.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "ringprobe.h"
+#include "ud.h"
+
+struct rp__http;
+
+#define NS_PER_SEC 1000000000ull
+#define NS_PER_MS 1000000ull
+#define SLOT_NONE UINT32_MAX
+#define CHAIN_MAX 5 /* SQEs in one connect chain */
+#define LOCAL_ADDRS_MAX 32
+#define VERIFY_NS (100 * NS_PER_MS) /* bound on the post-timeout check */
+#define STOP_POLL_MS 2 /* turn length while cancels are taking effect */
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51 /* Linux 6.3 */
+#endif
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_DONE,       /* outcome known without I/O; reported this turn */
+	SLOT_CONNECTING, /* a connect chain (or its verify) is in flight */
+	SLOT_SENDING,    /* HTTP: the request is being sent */
+	SLOT_RECEIVING,  /* HTTP: the response is being read */
+};
+
+/* States from here on have an op in flight. */
+#define SLOT_ACTIVE SLOT_CONNECTING
+
+struct slot {
+	uint32_t gen;                 /* bumped when the slot is released */
+	uint8_t state;                /* enum slot_state */
+	uint8_t cancel;               /* cancel asked for this probe */
+	uint8_t ops;                  /* CQEs still expected */
+	uint8_t status;               /* outcome, once known */
+	uint8_t self_risk;            /* target on this host, port ephemeral */
+	uint8_t verifying;            /* VERIFY connect in flight */
+	uint8_t op;                   /* enum rp__op of the op in flight */
+	uint32_t next;                /* free list / done list link */
+	uint32_t attempts;            /* connect attempts made */
+	int fd;                       /* fallback socket, or -1 */
+	int err;                      /* errno behind the outcome */
+	uint32_t rtt_us;              /* last connect round trip */
+	const char *detail;           /* static reason text, or NULL */
+	uint64_t start_ns;            /* first attempt submitted */
+	uint64_t deadline_ns;         /* start + overall timeout */
+	uint64_t attempt_ns;          /* this attempt submitted */
+	uint64_t expire_ns;           /* this attempt's link timeout */
+	struct __kernel_timespec ts;  /* link timeout, read at submit */
+	uint32_t port_range;          /* IP_LOCAL_PORT_RANGE optval */
+	struct sockaddr_storage addr; /* target */
+	socklen_t addrlen;
+	uint64_t index;               /* caller's ordinal */
+	void *user;                   /* caller's pointer */
+	char input[RP_INPUT_MAX];     /* copy of the input text */
+};
+
+struct rp_engine {
+	struct rp__ring r;
+	struct rp_engine_opts o;
+	struct slot *slots;           /* o.concurrency of them */
+	char (*details)[RP_INPUT_MAX];/* preset detail text, per slot */
+	uint32_t free_head;           /* LIFO free list: hot slots reused */
+	uint32_t nfree;
+	uint32_t done_head;           /* SLOT_DONE list, FIFO */
+	uint32_t done_tail;
+	uint32_t inflight;            /* slots not FREE */
+	rp_pull_fn pull;
+	void *pull_arg;
+	bool pull_idle;               /* source said "not now" */
+	bool pull_done;               /* source exhausted */
+	bool stopping;                /* stop begun: cancel sent */
+	atomic_bool stop_req;         /* set by rp_engine_stop() */
+	int wake_fd;                  /* eventfd: stop and wake */
+	bool wake_armed;              /* its read is in flight */
+	uint64_t wake_buf;
+	int notify_fd;                /* registered eventfd for rp_engine_fd */
+	uint64_t rate_interval_ns;    /* 1 s / rate, or 0 */
+	uint64_t rate_burst_ns;
+	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
+	uint64_t now_ns;              /* clock read once per turn */
+	struct rp__http *http;        /* HTTP mode state, or NULL */
+	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
+	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
+	int nlocal;                   /* addresses of this host */
+	struct sockaddr_storage local[LOCAL_ADDRS_MAX];
+	struct rp_stats st;
+};
+
+static inline uint32_t slot_idx(const struct rp_engine *e,
+				const struct slot *s)
+{
+	return (uint32_t)(s - e->slots);
+}
+
+/* Emits the probe's one result and gives the slot back (engine.c). */
+void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
+		int err);
+
+/* Queues the socket's close (engine.c). */
+void rp__close_socket(struct rp_engine *e, struct slot *s);
+
+/* Classifies an -ECANCELED of the op in flight: CANCELLED if we asked,
+ * else whether its link timeout passed (engine.c). */
+bool rp__cancelled(const struct rp_engine *e, const struct slot *s);
+
+/* Sets s->ts to min(now + ns, deadline), absolute, for a link timeout. */
+void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns);
+
+/* HTTP mode (probe_http.c). */
+int rp__http_init(struct rp_engine *e);
+void rp__http_release(struct rp_engine *e);
+int rp__http_take(struct rp_engine *e, struct slot *s,
+		  const struct rp_target *t);
+void rp__http_start(struct rp_engine *e, struct slot *s);
+void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
+		     const struct io_uring_cqe *cqe);
+bool rp__http_recycle(struct rp_engine *e, const struct io_uring_cqe *cqe);
+void rp__http_rearm(struct rp_engine *e);
+const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s);
+
+#endif

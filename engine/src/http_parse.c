@@ -1,0 +1,670 @@
+/*
+ * http_parse.c - one HTTP/1.1 response, parsed incrementally with llhttp.
+ *
+ * This module owns the llhttp settings shared by every probe's parser, the
+ * callbacks that pick out of the byte stream what a probe result keeps
+ * (status, reason, Server, Content-Type, Location, body count, a 64-bit
+ * FNV-1a hash of the body and the page title), the streaming <title>
+ * scanner with its entity decoder, and the mapping of llhttp's return codes
+ * and EOF quirks onto MORE / DONE / TRUNCATED / ERROR.
+ *
+ * Bytes are never buffered: llhttp hands out spans that point into the
+ * caller's receive buffer, and any element (a header value, the title, the
+ * "<title" tag itself) may arrive in pieces across feed() calls. Every
+ * callback therefore accumulates into bounded fields of struct
+ * rp__http_parse, so the outcome never depends on how recv split the
+ * response. Nothing is allocated: the struct lives in a probe slot.
+ *
+ * Choices worth knowing:
+ *  - Interim 1xx responses are skipped (their kept fields reset), except a
+ *    101 that llhttp reports as an upgrade, which is final.
+ *  - The header limit counts status reason, header names and values plus a
+ *    fixed allowance per line for the syntax around them (trailers and 1xx
+ *    responses included), so it is a few bytes per line short of the wire
+ *    size but independent of chunking.
+ *  - The title is only looked for while Content-Type is absent or contains
+ *    "html": a JSON or text body that mentions <title> has no title.
+ */
+#include "http_parse.h"
+
+#include <string.h>
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+/* Wire bytes the span callbacks do not see, counted per line instead. */
+#define STATUS_LINE_EXTRA 15	/* "HTTP/1.1 200 " and CRLF */
+#define HEADER_LINE_EXTRA 4	/* ": " and CRLF */
+
+#define TITLE_RAW_CAP (RP__TITLE_MAX - 1)
+/* title_len counts raw title bytes seen, saturating here: anything at
+ * least TITLE_RAW_CAP + strlen("</title") still means "cut". */
+#define TITLE_COUNT_MAX (RP__TITLE_MAX + 8)
+
+enum value_target {
+	V_NONE = 0,
+	V_SERVER,
+	V_CTYPE,
+	V_LOCATION,
+};
+
+enum title_state {
+	T_SEEK = 0,	/* looking for "<title" */
+	T_NAME_END,	/* after "<title": '>' or attributes must follow */
+	T_ATTR,		/* inside the start tag, after its name */
+	T_ATTR_DQ,	/* inside a "quoted" attribute value */
+	T_ATTR_SQ,	/* inside a 'quoted' attribute value */
+	T_TEXT,		/* collecting raw text until "</title" */
+	T_DONE,		/* end tag seen, title decoded */
+	T_OFF,		/* not scanning: the body is not HTML */
+};
+
+static const char title_open[] = "<title";
+static const char title_close[] = "</title";
+#define OPEN_LEN (sizeof(title_open) - 1)
+#define CLOSE_LEN (sizeof(title_close) - 1)
+
+static struct rp__http_parse *from(llhttp_t *parser)
+{
+	return parser->data;
+}
+
+/* ASCII only, whatever the locale. */
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
+}
+
+static bool name_is(const char *s, size_t n, const char *name)
+{
+	if (strlen(name) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(s[i]) != name[i])
+			return false;
+	return true;
+}
+
+static bool has_html(const char *s)
+{
+	for (; *s; s++)
+		if (lower(s[0]) == 'h' && lower(s[1]) == 't' &&
+		    lower(s[2]) == 'm' && lower(s[3]) == 'l')
+			return true;
+	return false;
+}
+
+/* Appends a span to a NUL-terminated field of cap bytes, dropping what
+ * does not fit. */
+static void append(char *dst, size_t cap, const char *at, size_t n)
+{
+	size_t len = strnlen(dst, cap - 1);
+
+	if (n > cap - 1 - len)
+		n = cap - 1 - len;
+	memcpy(dst + len, at, n);
+	dst[len + n] = '\0';
+}
+
+static char *target_buf(struct rp__http_parse *p)
+{
+	switch (p->value_target) {
+	case V_SERVER:
+		return p->server;
+	case V_CTYPE:
+		return p->content_type;
+	case V_LOCATION:
+		return p->location;
+	}
+	return NULL;
+}
+
+/* Counts header bytes against max_header; -1 (an llhttp error) past it. */
+static int count_header(struct rp__http_parse *p, size_t n)
+{
+	uint64_t total = (uint64_t)p->header_bytes + n;
+
+	p->header_bytes = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+	if (p->header_bytes > p->max_header) {
+		p->error = "headers too large";
+		return -1;
+	}
+	return 0;
+}
+
+/* Forgets what an interim (1xx) response left behind. */
+static void reset_kept(struct rp__http_parse *p)
+{
+	p->status_code = 0;
+	p->content_length = -1;
+	p->reason[0] = '\0';
+	p->server[0] = '\0';
+	p->content_type[0] = '\0';
+	p->location[0] = '\0';
+	p->hdr_seen = 0;
+	p->value_target = V_NONE;
+	p->field_len = 0;
+}
+
+/* ---- title ------------------------------------------------------------ */
+
+static size_t utf8_encode(uint32_t cp, char *out)
+{
+	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		cp = 0xFFFD;
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+static int digit_value(char c, bool hex)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lower(c);
+	if (hex && c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Decodes the entity at s (s[0] == '&', n bytes available) into out (up to
+ * 4 bytes). Returns the bytes written and sets *used, or returns 0 when it
+ * is not an entity we know (the '&' is then kept as text).
+ */
+static size_t entity(const char *s, size_t n, char *out, size_t *used)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} named[] = {
+		{ "amp;", '&' },   { "lt;", '<' },    { "gt;", '>' },
+		{ "quot;", '"' },  { "apos;", '\'' }, { "nbsp;", ' ' },
+	};
+	uint32_t cp = 0;
+	size_t i = 2, digits = 0;
+	bool hex = false;
+
+	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
+		size_t len = strlen(named[k].name);
+
+		if (n - 1 >= len && memcmp(s + 1, named[k].name, len) == 0) {
+			out[0] = named[k].c;
+			*used = len + 1;
+			return 1;
+		}
+	}
+	if (n < 2 || s[1] != '#')
+		return 0;
+	if (i < n && (s[i] == 'x' || s[i] == 'X')) {
+		hex = true;
+		i++;
+	}
+	/* At most 8 digits: no overflow, and anything longer is not ours. */
+	for (; i < n && digits < 8; i++, digits++) {
+		int d = digit_value(s[i], hex);
+
+		if (d < 0)
+			break;
+		cp = cp * (hex ? 16 : 10) + (uint32_t)d;
+	}
+	if (digits == 0 || i >= n || s[i] != ';')
+		return 0;
+	*used = i + 1;
+	if (cp == 0xA0)	/* &#160; like &nbsp; */
+		cp = ' ';
+	return utf8_encode(cp, out);
+}
+
+/* Drops an incomplete UTF-8 sequence at the end of s[0..n). */
+static size_t utf8_trim(const char *s, size_t n)
+{
+	size_t i = n, need;
+	unsigned char lead;
+
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return n;
+	lead = (unsigned char)s[i - 1];
+	if (lead < 0x80)
+		return n;
+	if ((lead & 0xE0) == 0xC0)
+		need = 2;
+	else if ((lead & 0xF0) == 0xE0)
+		need = 3;
+	else if ((lead & 0xF8) == 0xF0)
+		need = 4;
+	else
+		return n;	/* not UTF-8 anyway: leave it */
+	return n - (i - 1) < need ? i - 1 : n;
+}
+
+/*
+ * Turns the raw title bytes into p->title: entities decoded, whitespace
+ * runs collapsed to one space, trimmed, and at most RP__TITLE_MAX - 1
+ * bytes without a broken UTF-8 sequence where the text was cut. Pure
+ * function of the raw bytes, so calling it again is harmless.
+ */
+static void title_finish(struct rp__http_parse *p)
+{
+	size_t raw_len = p->title_len < TITLE_RAW_CAP ? p->title_len :
+						       TITLE_RAW_CAP;
+	bool cut = p->title_len > raw_len;
+	const char *raw = p->title_raw;
+	size_t out = 0, i = 0;
+	bool space = false;
+
+	if (p->title_state != T_TEXT && p->title_state != T_DONE)
+		return;
+	/* Half an entity at the cut is noise: end the text before it. */
+	for (size_t k = raw_len; cut && k > 0 && raw_len - k < 12; k--) {
+		char c = lower(raw[k - 1]);
+
+		if (c == '&') {
+			raw_len = k - 1;
+			break;
+		}
+		if (c != '#' && digit_value(c, false) < 0 &&
+		    !(c >= 'a' && c <= 'z'))
+			break;
+	}
+	while (i < raw_len) {
+		char unit[4];
+		size_t ulen = 0, used = 0;
+
+		if (raw[i] == '&')
+			ulen = entity(raw + i, raw_len - i, unit, &used);
+		if (ulen == 0) {
+			unit[0] = raw[i];
+			ulen = used = 1;
+		}
+		i += used;
+		if (ulen == 1 && is_ws(unit[0])) {
+			space = out > 0;
+			continue;
+		}
+		if (ulen == 1 && unit[0] == '\0')
+			continue;
+		if (out + space + ulen > RP__TITLE_MAX - 1) {
+			cut = true;
+			break;
+		}
+		if (space)
+			p->title[out++] = ' ';
+		space = false;
+		memcpy(p->title + out, unit, ulen);
+		out += ulen;
+	}
+	if (cut) {
+		out = utf8_trim(p->title, out);
+		while (out > 0 && p->title[out - 1] == ' ')
+			out--;
+	}
+	p->title[out] = '\0';
+}
+
+/* Feeds body bytes to the title scanner; see enum title_state. */
+static void title_scan(struct rp__http_parse *p, const char *at, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = at[i];
+
+		switch (p->title_state) {
+		case T_SEEK:
+			if (lower(c) == title_open[p->title_match]) {
+				if (++p->title_match == OPEN_LEN) {
+					p->title_state = T_NAME_END;
+					p->title_match = 0;
+				}
+			} else {
+				p->title_match = c == '<';
+			}
+			break;
+		case T_NAME_END:
+			if (c == '>') {
+				p->title_state = T_TEXT;
+			} else if (is_ws(c) || c == '/') {
+				p->title_state = T_ATTR;
+			} else {	/* "<titles>" and the like */
+				p->title_state = T_SEEK;
+				p->title_match = c == '<';
+			}
+			break;
+		case T_ATTR:
+			if (c == '>')
+				p->title_state = T_TEXT;
+			else if (c == '"')
+				p->title_state = T_ATTR_DQ;
+			else if (c == '\'')
+				p->title_state = T_ATTR_SQ;
+			break;
+		case T_ATTR_DQ:
+			if (c == '"')
+				p->title_state = T_ATTR;
+			break;
+		case T_ATTR_SQ:
+			if (c == '\'')
+				p->title_state = T_ATTR;
+			break;
+		case T_TEXT:
+			/* Keep every byte, the end tag's too: once "</title"
+			 * is complete its 7 bytes come off the count. */
+			if (p->title_len < TITLE_RAW_CAP)
+				p->title_raw[p->title_len] = c;
+			if (p->title_len < TITLE_COUNT_MAX)
+				p->title_len++;
+			if (lower(c) == title_close[p->title_match]) {
+				if (++p->title_match == CLOSE_LEN) {
+					p->title_len -= CLOSE_LEN;
+					title_finish(p);
+					p->title_state = T_DONE;
+					return;
+				}
+			} else {
+				p->title_match = c == '<';
+			}
+			break;
+		default:	/* T_DONE, T_OFF */
+			return;
+		}
+	}
+}
+
+/* ---- llhttp callbacks ------------------------------------------------- */
+
+static int on_status(llhttp_t *parser, const char *at, size_t n)
+{
+	struct rp__http_parse *p = from(parser);
+
+	if (count_header(p, n))
+		return -1;
+	append(p->reason, sizeof(p->reason), at, n);
+	return 0;
+}
+
+static int on_status_complete(llhttp_t *parser)
+{
+	struct rp__http_parse *p = from(parser);
+
+	/* Known this early so that a response cut in its headers still
+	 * reports it; a 1xx is only final once it proves an upgrade. */
+	if (parser->status_code / 100 != 1)
+		p->status_code = parser->status_code;
+	return count_header(p, STATUS_LINE_EXTRA);
+}
+
+static int on_header_field(llhttp_t *parser, const char *at, size_t n)
+{
+	struct rp__http_parse *p = from(parser);
+
+	if (count_header(p, n))
+		return -1;
+	if (p->headers_done || p->field_len == UINT8_MAX)
+		return 0;	/* a trailer, or a name too long to matter */
+	if (n > sizeof(p->field) - 1 - p->field_len) {
+		p->field_len = UINT8_MAX;
+		return 0;
+	}
+	memcpy(p->field + p->field_len, at, n);
+	p->field_len += (uint8_t)n;
+	return 0;
+}
+
+static int on_header_field_complete(llhttp_t *parser)
+{
+	struct rp__http_parse *p = from(parser);
+	size_t n = p->field_len;
+	uint8_t t = V_NONE;
+
+	p->field_len = 0;
+	p->value_target = V_NONE;
+	if (n == UINT8_MAX)
+		return 0;
+	if (name_is(p->field, n, "server"))
+		t = V_SERVER;
+	else if (name_is(p->field, n, "content-type"))
+		t = V_CTYPE;
+	else if (name_is(p->field, n, "location"))
+		t = V_LOCATION;
+	/* A repeated header keeps its first value. */
+	if (t != V_NONE && !(p->hdr_seen & 1u << t)) {
+		p->hdr_seen |= (uint8_t)(1u << t);
+		p->value_target = t;
+	}
+	return 0;
+}
+
+static int on_header_value(llhttp_t *parser, const char *at, size_t n)
+{
+	struct rp__http_parse *p = from(parser);
+	char *dst = target_buf(p);
+
+	if (count_header(p, n))
+		return -1;
+	if (dst)
+		append(dst, RP__HDR_VALUE_MAX, at, n);
+	return 0;
+}
+
+static int on_header_value_complete(llhttp_t *parser)
+{
+	struct rp__http_parse *p = from(parser);
+	char *dst = target_buf(p);
+
+	if (dst) {
+		size_t len = strlen(dst);
+
+		while (len > 0 && (dst[len - 1] == ' ' || dst[len - 1] == '\t'))
+			len--;
+		dst[len] = '\0';
+	}
+	p->value_target = V_NONE;
+	return count_header(p, HEADER_LINE_EXTRA);
+}
+
+static int on_headers_complete(llhttp_t *parser)
+{
+	struct rp__http_parse *p = from(parser);
+
+	/* 1xx is interim, except an upgrade (101 with Upgrade and
+	 * Connection: upgrade), after which HTTP is over. */
+	if (parser->status_code / 100 == 1 && !parser->upgrade)
+		return 0;
+	p->headers_done = true;
+	p->status_code = parser->status_code;
+	if (parser->flags & F_CONTENT_LENGTH)
+		p->content_length = parser->content_length > INT64_MAX ?
+					    INT64_MAX :
+					    (int64_t)parser->content_length;
+	if (p->content_type[0] && !has_html(p->content_type))
+		p->title_state = T_OFF;
+	/* 1: no body. llhttp knows that of 204 and 304 only when they come
+	 * without Content-Length; with one it would wait for the body. */
+	if (p->head || p->status_code == 204 || p->status_code == 304)
+		return 1;
+	return 0;
+}
+
+static int on_body(llhttp_t *parser, const char *at, size_t n)
+{
+	struct rp__http_parse *p = from(parser);
+	uint64_t room = p->max_body - p->body_bytes;
+	size_t keep = n > room ? (size_t)room : n;
+	uint64_t h = p->body_hash;
+
+	if (p->truncated)
+		return HPE_PAUSED;
+	for (size_t i = 0; i < keep; i++) {
+		h ^= (unsigned char)at[i];
+		h *= FNV_PRIME;
+	}
+	p->body_hash = h;
+	p->body_bytes += keep;
+	title_scan(p, at, keep);
+	if (keep < n) {
+		p->truncated = true;
+		return HPE_PAUSED;
+	}
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *parser)
+{
+	struct rp__http_parse *p = from(parser);
+
+	if (!p->headers_done) {	/* an interim 1xx: on to the next one */
+		reset_kept(p);
+		return 0;
+	}
+	p->complete = true;
+	return HPE_PAUSED;	/* one response is all we read */
+}
+
+static const llhttp_settings_t settings = {
+	.on_status = on_status,
+	.on_status_complete = on_status_complete,
+	.on_header_field = on_header_field,
+	.on_header_field_complete = on_header_field_complete,
+	.on_header_value = on_header_value,
+	.on_header_value_complete = on_header_value_complete,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- API -------------------------------------------------------------- */
+
+static enum rp__http_state state_of(const struct rp__http_parse *p)
+{
+	if (p->error)
+		return RP__HTTP_ERROR;
+	if (p->truncated)
+		return RP__HTTP_TRUNCATED;
+	if (p->complete)
+		return RP__HTTP_DONE;
+	return RP__HTTP_MORE;
+}
+
+/* llhttp's reasons are string literals (llhttp.c, api.c), so the pointer
+ * stays valid for as long as the result needs it. */
+static const char *llhttp_reason(const struct rp__http_parse *p,
+				 llhttp_errno_t err)
+{
+	const char *r = llhttp_get_error_reason(&p->parser);
+
+	return r && *r ? r : llhttp_errno_name(err);
+}
+
+/* The state once llhttp returned err; decodes the title on the way out. */
+static enum rp__http_state settle(struct rp__http_parse *p, llhttp_errno_t err)
+{
+	enum rp__http_state st;
+
+	switch (err) {
+	case HPE_OK:
+		break;
+	case HPE_PAUSED_UPGRADE:
+		/* Whatever follows a 101 is another protocol. */
+		p->complete = true;
+		break;
+	case HPE_PAUSED:
+		/* Only we pause: the response is complete or truncated. */
+		if (!p->complete && !p->truncated && !p->error)
+			p->error = "unexpected pause";
+		break;
+	default:
+		if (!p->error)	/* ours, e.g. "headers too large", wins */
+			p->error = llhttp_reason(p, err);
+		break;
+	}
+	st = state_of(p);
+	if (st != RP__HTTP_MORE)
+		title_finish(p);
+	return st;
+}
+
+void rp__http_parse_init(struct rp__http_parse *p, bool head,
+			 uint64_t max_body, uint32_t max_header)
+{
+	memset(p, 0, sizeof(*p));
+	llhttp_init(&p->parser, HTTP_RESPONSE, &settings);
+	p->parser.data = p;
+	p->head = head;
+	p->max_body = max_body;
+	p->max_header = max_header;
+	p->content_length = -1;
+	p->body_hash = FNV_OFFSET;
+	p->title_state = T_SEEK;
+}
+
+enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
+					const char *buf, size_t n)
+{
+	enum rp__http_state st = state_of(p);
+
+	if (st != RP__HTTP_MORE || n == 0)
+		return st;	/* errors are sticky; late bytes ignored */
+	p->any_byte = true;
+	return settle(p, llhttp_execute(&p->parser, buf, n));
+}
+
+enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p)
+{
+	enum rp__http_state st = state_of(p);
+	llhttp_errno_t err;
+
+	if (st != RP__HTTP_MORE)
+		return st;
+	/* llhttp_finish says OK to an EOF before any byte... */
+	if (!p->any_byte) {
+		p->error = "empty reply";
+		return RP__HTTP_ERROR;
+	}
+	/* ...and, in MORE, the parser is neither paused nor in error, so
+	 * finish really runs: it completes a read-until-EOF body (our
+	 * on_message_complete then pauses it) or reports truncation. */
+	err = llhttp_finish(&p->parser);
+	if (err == HPE_OK && !p->complete)
+		/* A clean point, but the final response never started:
+		 * nothing but 1xx responses (or blank lines) came. */
+		p->error = "EOF before a final response";
+	return settle(p, err);
+}
+
+void rp__http_parse_info(const struct rp__http_parse *p,
+			 struct rp_http_info *info)
+{
+	info->status_code = p->status_code;
+	info->reason = p->reason;
+	info->content_length = p->content_length;
+	info->body_bytes = p->body_bytes;
+	info->truncated = p->truncated;
+	info->content_type = p->content_type;
+	info->server = p->server;
+	info->location = p->location;
+	info->title = p->title;
+	info->body_hash = p->body_hash;
+}

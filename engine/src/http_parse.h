@@ -1,0 +1,84 @@
+/*
+ * http_parse.h - one HTTP/1.1 response parsed incrementally with llhttp,
+ * keeping only what a probe result needs (internal).
+ *
+ * The engine feeds bytes as they arrive from recv, chunk by chunk, and the
+ * parser never buffers the response: it keeps the status, a few headers,
+ * body counts, a running body hash and the page title, all bounded.
+ */
+#ifndef RP_HTTP_PARSE_H
+#define RP_HTTP_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+#include "ringprobe.h"
+
+#define RP__HDR_VALUE_MAX 128 /* kept bytes of server, content-type, location */
+#define RP__REASON_MAX 64     /* kept bytes of the reason phrase */
+#define RP__TITLE_MAX 256     /* kept bytes of the title, after decoding */
+
+enum rp__http_state {
+	RP__HTTP_MORE = 0,       /* need more bytes */
+	RP__HTTP_DONE,           /* a final response is complete */
+	RP__HTTP_TRUNCATED,      /* headers done, body reached max_body */
+	RP__HTTP_ERROR,          /* malformed or truncated: see error */
+};
+
+struct rp__http_parse {
+	llhttp_t parser;
+	bool head;                    /* request was HEAD: no body */
+	uint64_t max_body;
+	uint32_t max_header;
+	uint32_t header_bytes;        /* status line + headers seen so far */
+	bool headers_done;            /* of the final (non-1xx) response */
+	bool complete;                /* final response complete */
+	bool truncated;               /* body went past max_body */
+	bool any_byte;                /* anything received at all */
+	int status_code;
+	int64_t content_length;       /* -1 if absent */
+	uint64_t body_bytes;
+	uint64_t body_hash;           /* FNV-1a 64 over the body bytes read */
+	const char *error;            /* static reason, or llhttp's */
+	char reason[RP__REASON_MAX];
+	char server[RP__HDR_VALUE_MAX];
+	char content_type[RP__HDR_VALUE_MAX];
+	char location[RP__HDR_VALUE_MAX];
+	char title[RP__TITLE_MAX];    /* final text once done */
+	/* private: header name being read, which value it fills, title
+	 * scanner state */
+	char field[32];
+	uint8_t field_len;
+	uint8_t value_target;
+	uint8_t hdr_seen;             /* kept headers already seen (bits) */
+	uint8_t title_state;
+	uint16_t title_len;
+	uint16_t title_match;
+	char title_raw[RP__TITLE_MAX];
+};
+
+/* Starts a parse of one response; max_body/max_header as in rp_http_opts
+ * (already defaulted). */
+void rp__http_parse_init(struct rp__http_parse *p, bool head,
+			 uint64_t max_body, uint32_t max_header);
+
+/* Feeds the next n bytes received. Returns the state after them: MORE
+ * (feed more), DONE, TRUNCATED or ERROR (p->error says why). Bytes after a
+ * DONE or TRUNCATED response are ignored. */
+enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
+					const char *buf, size_t n);
+
+/* The peer closed the connection (recv returned 0): DONE if that completes
+ * a read-until-EOF body, else ERROR ("empty reply" if nothing came,
+ * llhttp's reason for truncation otherwise). */
+enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p);
+
+/* Fills the HTTP fields of *info from a finished parse (strings point into
+ * p). url and timings are left to the caller. */
+void rp__http_parse_info(const struct rp__http_parse *p,
+			 struct rp_http_info *info);
+
+#endif

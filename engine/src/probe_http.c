@@ -1,0 +1,492 @@
+/*
+ * probe_http.c - the HTTP/1.1 probe: after the connect chain succeeds,
+ * send one request and read the response into buffers the kernel picks
+ * from a ring shared by every probe of the engine, feeding each chunk to
+ * llhttp (http_parse.c) as it arrives.
+ *
+ *   CONNECTING --ok--> SENDING --all sent--> RECEIVING --response done--> finish
+ *       |                 | short send: resend    | MORE: next recv
+ *       |                 |                       | -ENOBUFS: wait for a buffer
+ *       +-- refused / timeout / cancel / reset / parse error ------------> finish
+ *
+ * One op (and its absolute link timeout, min(now + io timeout, deadline))
+ * in flight per probe; send and receive are never chained, since a short
+ * transfer would break the chain. Buffers go back to the ring as soon as
+ * their bytes are parsed, so memory follows the reads in progress, not the
+ * connections open: an idle connection holds no buffer. The request is
+ * sent with sendmsg from five pieces, three of them shared by all probes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "engine_int.h"
+#include "http_parse.h"
+
+#define BGID 0                     /* our only provided-buffer group */
+#define BUF_SIZE (16 * 1024)       /* one receive buffer */
+#define BUFS_MAX 1024              /* buffers in the ring at most */
+#define HOST_MAX 272               /* Host header value */
+#define PATH_MAX_ 1024             /* request target */
+#define URL_MAX (8 + HOST_MAX + PATH_MAX_)
+#define DEFAULT_MAX_BODY (1024 * 1024)
+#define DEFAULT_MAX_HEADER (64 * 1024)
+
+struct http_slot {
+	struct rp__http_parse p;      /* the response so far */
+	struct msghdr msg;            /* sendmsg of what is left to send */
+	struct iovec iov[5];          /* method, path, mid, host, tail */
+	uint64_t sent_ns;             /* request fully sent */
+	uint64_t first_ns;            /* first response byte */
+	uint32_t connect_us;          /* connect round trip */
+	uint16_t host_len;
+	uint16_t path_len;
+	char host[HOST_MAX];
+	char path[PATH_MAX_];
+};
+
+struct rp__http {
+	struct http_slot *hs;         /* one per engine slot */
+	char *prefix;                 /* "GET " */
+	size_t prefix_len;
+	char *tail;                   /* "\r\nUser-Agent: ...\r\n\r\n" */
+	size_t tail_len;
+	const char *path;             /* default request target */
+	bool head;                    /* method is HEAD: no body */
+	uint64_t max_body;
+	uint32_t max_header;
+	uint64_t io_timeout_ns;
+	struct io_uring_buf_ring *br; /* provided-buffer ring */
+	size_t br_size;
+	char *bufs;                   /* nbufs * BUF_SIZE, touched on use */
+	unsigned nbufs;
+	unsigned mask;
+	uint32_t wait_head;           /* slots waiting for a buffer (FIFO) */
+	uint32_t wait_tail;
+	struct rp_http_info info;     /* the result being delivered */
+	char url[URL_MAX];
+};
+
+static const char mid[] = " HTTP/1.1\r\nHost: ";
+
+static bool is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s >= 127 || strchr("()<>@,;:\\\"/[]?={}", *s))
+			return false;
+	return true;
+}
+
+static bool is_header_line(const char *h)
+{
+	const char *colon = strchr(h, ':');
+
+	if (!colon || colon == h)
+		return false;
+	for (const char *c = h; *c; c++)
+		if ((unsigned char)*c < ' ' && *c != '\t')
+			return false;
+	for (const char *c = h; c < colon; c++)
+		if (*c <= ' ' || *c >= 127)
+			return false;
+	return true;
+}
+
+/* Builds the shared pieces of the request from the options. */
+static int build_request(struct rp__http *h, const struct rp_http_opts *o)
+{
+	const char *method = o->method ? o->method : "GET";
+	const char *ua = o->user_agent ? o->user_agent
+				       : "ringprobe/" RP_VERSION_STRING;
+	size_t len;
+	char *p;
+
+	if (!is_token(method) || strpbrk(ua, "\r\n"))
+		return -EINVAL;
+	h->head = strcmp(method, "HEAD") == 0;
+	h->prefix_len = strlen(method) + 1;
+	h->prefix = malloc(h->prefix_len + 1);
+	if (!h->prefix)
+		return -ENOMEM;
+	snprintf(h->prefix, h->prefix_len + 1, "%s ", method);
+
+	len = sizeof("\r\nUser-Agent: ") + strlen(ua) +
+	      sizeof("\r\nAccept: */*\r\nConnection: close") + 4;
+	for (const char *const *hd = o->headers; hd && *hd; hd++) {
+		if (!is_header_line(*hd))
+			return -EINVAL;
+		len += strlen(*hd) + 2;
+	}
+	h->tail = p = malloc(len);
+	if (!h->tail)
+		return -ENOMEM;
+	p += sprintf(p, "\r\nUser-Agent: %s\r\nAccept: */*\r\nConnection: close",
+		     ua);
+	for (const char *const *hd = o->headers; hd && *hd; hd++)
+		p += sprintf(p, "\r\n%s", *hd);
+	p += sprintf(p, "\r\n\r\n");
+	h->tail_len = (size_t)(p - h->tail);
+	return 0;
+}
+
+/* Sets up the provided-buffer ring by hand: liburing 2.3 has no
+ * io_uring_setup_buf_ring(). */
+static int setup_buffers(struct rp_engine *e, struct rp__http *h)
+{
+	unsigned n = 1;
+	int ret;
+
+	while (n < e->o.concurrency && n < BUFS_MAX)
+		n <<= 1;
+	h->nbufs = n;
+	h->mask = io_uring_buf_ring_mask(n);
+	h->br_size = n * sizeof(struct io_uring_buf);
+	h->br = mmap(NULL, h->br_size, PROT_READ | PROT_WRITE,
+		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (h->br == MAP_FAILED) {
+		h->br = NULL;
+		return -ENOMEM;
+	}
+	h->bufs = mmap(NULL, (size_t)n * BUF_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (h->bufs == MAP_FAILED) {
+		h->bufs = NULL;
+		return -ENOMEM;
+	}
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uint64_t)(uintptr_t)h->br,
+		.ring_entries = n,
+		.bgid = BGID,
+	};
+	ret = io_uring_register_buf_ring(&e->r.ring, &reg, 0);
+	if (ret < 0)
+		return ret; /* NEEDSWORK: per-probe buffers before 5.19 */
+	io_uring_buf_ring_init(h->br);
+	for (unsigned i = 0; i < n; i++)
+		io_uring_buf_ring_add(h->br, h->bufs + (size_t)i * BUF_SIZE,
+				      BUF_SIZE, (unsigned short)i, h->mask,
+				      (int)i);
+	io_uring_buf_ring_advance(h->br, (int)n);
+	return 0;
+}
+
+int rp__http_init(struct rp_engine *e)
+{
+	const struct rp_http_opts *o = &e->o.http;
+	struct rp__http *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	e->http = h;
+	h->wait_head = h->wait_tail = UINT32_MAX;
+	h->path = o->path ? o->path : "/";
+	if (h->path[0] != '/' || strpbrk(h->path, " \r\n") ||
+	    strlen(h->path) >= PATH_MAX_)
+		return -EINVAL;
+	h->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
+	h->max_header = o->max_header ? o->max_header : DEFAULT_MAX_HEADER;
+	h->io_timeout_ns = o->io_timeout_ns ? o->io_timeout_ns : UINT64_MAX / 2;
+	ret = build_request(h, o);
+	if (ret < 0)
+		return ret;
+	/* The per-slot state is touched only by the slots in use. */
+	h->hs = calloc(e->o.concurrency, sizeof(*h->hs));
+	if (!h->hs)
+		return -ENOMEM;
+	return setup_buffers(e, h);
+}
+
+void rp__http_release(struct rp_engine *e)
+{
+	struct rp__http *h = e->http;
+
+	if (!h)
+		return;
+	if (h->br)
+		munmap(h->br, h->br_size);
+	if (h->bufs)
+		munmap(h->bufs, (size_t)h->nbufs * BUF_SIZE);
+	free(h->hs);
+	free(h->prefix);
+	free(h->tail);
+	free(h);
+	e->http = NULL;
+}
+
+/* Copies the Host value and request target of a target into its slot. */
+int rp__http_take(struct rp_engine *e, struct slot *s,
+		  const struct rp_target *t)
+{
+	struct http_slot *hs = &e->http->hs[slot_idx(e, s)];
+	const char *path = t->path ? t->path : e->http->path;
+	size_t plen = strlen(path);
+	char ip[INET6_ADDRSTRLEN];
+	int n;
+
+	if (plen >= sizeof(hs->path))
+		return -ENAMETOOLONG;
+	memcpy(hs->path, path, plen + 1);
+	hs->path_len = (uint16_t)plen;
+	if (t->host) {
+		n = snprintf(hs->host, sizeof(hs->host), "%s", t->host);
+	} else if (t->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&t->addr;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		n = ntohs(a->sin6_port) == 80
+			    ? snprintf(hs->host, sizeof(hs->host), "[%s]", ip)
+			    : snprintf(hs->host, sizeof(hs->host), "[%s]:%u",
+				       ip, ntohs(a->sin6_port));
+	} else {
+		const struct sockaddr_in *a = (const void *)&t->addr;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		n = ntohs(a->sin_port) == 80
+			    ? snprintf(hs->host, sizeof(hs->host), "%s", ip)
+			    : snprintf(hs->host, sizeof(hs->host), "%s:%u", ip,
+				       ntohs(a->sin_port));
+	}
+	if (n < 0 || (size_t)n >= sizeof(hs->host))
+		return -ENAMETOOLONG;
+	hs->host_len = (uint16_t)n;
+	return 0;
+}
+
+static int probe_fd(const struct rp_engine *e, const struct slot *s)
+{
+	return e->r.direct ? (int)slot_idx(e, s) : s->fd;
+}
+
+/* Links an absolute timeout at min(now + io timeout, deadline) to sqe. */
+static void link_timeout(struct rp_engine *e, struct slot *s,
+			 struct io_uring_sqe *sqe)
+{
+	sqe->flags |= IOSQE_IO_LINK | (e->r.direct ? IOSQE_FIXED_FILE : 0);
+	rp__arm_expiry(e, s, e->http->io_timeout_ns);
+	sqe = io_uring_get_sqe(&e->r.ring);
+	io_uring_prep_link_timeout(sqe, &s->ts, IORING_TIMEOUT_ABS);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_TIMEOUT);
+	s->ops = 1;
+}
+
+static void arm_send(struct rp_engine *e, struct slot *s)
+{
+	struct http_slot *hs = &e->http->hs[slot_idx(e, s)];
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+
+	if (!sqe) {
+		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
+		return;
+	}
+	io_uring_prep_sendmsg(sqe, probe_fd(e, s), &hs->msg, MSG_NOSIGNAL);
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_SEND);
+	s->op = RP__OP_SEND;
+	link_timeout(e, s, sqe);
+}
+
+static void arm_recv(struct rp_engine *e, struct slot *s)
+{
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+
+	if (!sqe) {
+		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
+		return;
+	}
+	io_uring_prep_recv(sqe, probe_fd(e, s), NULL, BUF_SIZE, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_RECV);
+	s->op = RP__OP_RECV;
+	link_timeout(e, s, sqe);
+}
+
+void rp__http_start(struct rp_engine *e, struct slot *s)
+{
+	struct rp__http *h = e->http;
+	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+
+	hs->connect_us = s->rtt_us;
+	hs->sent_ns = hs->first_ns = 0;
+	rp__http_parse_init(&hs->p, h->head, h->max_body, h->max_header);
+	hs->iov[0] = (struct iovec){ h->prefix, h->prefix_len };
+	hs->iov[1] = (struct iovec){ hs->path, hs->path_len };
+	hs->iov[2] = (struct iovec){ (void *)mid, sizeof(mid) - 1 };
+	hs->iov[3] = (struct iovec){ hs->host, hs->host_len };
+	hs->iov[4] = (struct iovec){ h->tail, h->tail_len };
+	memset(&hs->msg, 0, sizeof(hs->msg));
+	hs->msg.msg_iov = hs->iov;
+	hs->msg.msg_iovlen = 5;
+	s->state = SLOT_SENDING;
+	arm_send(e, s);
+}
+
+/* Drops n sent bytes from the front of the message. */
+static size_t consume(struct msghdr *m, size_t n)
+{
+	while (m->msg_iovlen && n >= m->msg_iov->iov_len) {
+		n -= m->msg_iov->iov_len;
+		m->msg_iov++;
+		m->msg_iovlen--;
+	}
+	if (m->msg_iovlen) {
+		m->msg_iov->iov_base = (char *)m->msg_iov->iov_base + n;
+		m->msg_iov->iov_len -= n;
+	}
+	return m->msg_iovlen;
+}
+
+static void recycle(struct rp__http *h, unsigned bid)
+{
+	io_uring_buf_ring_add(h->br, h->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
+			      (unsigned short)bid, h->mask, 0);
+	io_uring_buf_ring_advance(h->br, 1);
+}
+
+bool rp__http_recycle(struct rp_engine *e, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		return false;
+	recycle(e->http, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	return true;
+}
+
+/* Ends the probe for a failed send or receive. */
+static void io_failed(struct rp_engine *e, struct slot *s, int res)
+{
+	switch (res) {
+	case -ECANCELED:
+		rp__finish(e, s,
+			   rp__cancelled(e, s) ? RP_STATUS_CANCELLED
+					       : RP_STATUS_TIMEOUT,
+			   0);
+		return;
+	case -ECONNRESET:
+	case -EPIPE:
+		rp__finish(e, s, RP_STATUS_RESET, res);
+		return;
+	default:
+		rp__finish(e, s, RP_STATUS_ERROR, res);
+		return;
+	}
+}
+
+/* Acts on what the parser says after a chunk or EOF. */
+static void parsed(struct rp_engine *e, struct slot *s,
+		   enum rp__http_state st)
+{
+	struct http_slot *hs = &e->http->hs[slot_idx(e, s)];
+
+	switch (st) {
+	case RP__HTTP_MORE:
+		arm_recv(e, s);
+		return;
+	case RP__HTTP_DONE:
+	case RP__HTTP_TRUNCATED:
+		rp__finish(e, s, RP_STATUS_OK, 0);
+		return;
+	case RP__HTTP_ERROR:
+	default:
+		s->detail = hs->p.error;
+		rp__finish(e, s, RP_STATUS_PROTOCOL_ERROR, 0);
+		return;
+	}
+}
+
+static void wait_for_buffer(struct rp_engine *e, struct slot *s)
+{
+	struct rp__http *h = e->http;
+	uint32_t i = slot_idx(e, s);
+
+	s->next = UINT32_MAX;
+	if (h->wait_tail == UINT32_MAX)
+		h->wait_head = i;
+	else
+		e->slots[h->wait_tail].next = i;
+	h->wait_tail = i;
+}
+
+void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
+		     const struct io_uring_cqe *cqe)
+{
+	struct rp__http *h = e->http;
+	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	int res = cqe->res;
+
+	if (rp__ud_op(cqe->user_data) == RP__OP_SEND) {
+		if (res < 0) {
+			io_failed(e, s, res);
+		} else if (consume(&hs->msg, (size_t)res)) {
+			arm_send(e, s); /* short send: the rest */
+		} else {
+			hs->sent_ns = e->now_ns;
+			s->state = SLOT_RECEIVING;
+			arm_recv(e, s);
+		}
+		return;
+	}
+
+	if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		enum rp__http_state st;
+
+		if (!hs->first_ns)
+			hs->first_ns = e->now_ns;
+		st = rp__http_parse_feed(&hs->p, h->bufs + (size_t)bid * BUF_SIZE,
+					 (size_t)res);
+		recycle(h, bid);
+		parsed(e, s, st);
+	} else if (res == 0) {
+		parsed(e, s, rp__http_parse_eof(&hs->p));
+	} else if (res == -ENOBUFS) {
+		wait_for_buffer(e, s);
+	} else {
+		rp__http_recycle(e, cqe);
+		io_failed(e, s, res < 0 ? res : -EIO);
+	}
+}
+
+void rp__http_rearm(struct rp_engine *e)
+{
+	struct rp__http *h = e->http;
+	uint32_t i = h->wait_head;
+
+	h->wait_head = h->wait_tail = UINT32_MAX;
+	while (i != UINT32_MAX) {
+		struct slot *s = &e->slots[i];
+
+		i = s->next;
+		if (s->cancel)
+			rp__finish(e, s, RP_STATUS_CANCELLED, 0);
+		else if (e->now_ns >= s->deadline_ns)
+			rp__finish(e, s, RP_STATUS_TIMEOUT, 0);
+		else
+			arm_recv(e, s);
+	}
+}
+
+const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s)
+{
+	struct rp__http *h = e->http;
+	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	struct rp_http_info *in = &h->info;
+
+	if (s->state < SLOT_SENDING)
+		return NULL; /* never connected */
+	memset(in, 0, sizeof(*in));
+	rp__http_parse_info(&hs->p, in);
+	snprintf(h->url, sizeof(h->url), "http://%s%s", hs->host, hs->path);
+	in->url = h->url;
+	in->connect_us = hs->connect_us;
+	if (hs->first_ns && hs->sent_ns)
+		in->ttfb_us = (uint32_t)((hs->first_ns - hs->sent_ns) / 1000u);
+	in->total_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
+	return in;
+}

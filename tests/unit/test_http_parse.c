@@ -1,0 +1,658 @@
+/*
+ * Unit tests for http_parse.c: recorded responses, each fed whole, split
+ * in two at every byte boundary, one byte at a time and in random pieces;
+ * every way must give exactly the expected result. Each chunk lives in its
+ * own heap block of exactly its size, freed right after the feed, so the
+ * sanitizers catch a parser that reads past a chunk or keeps a pointer
+ * into one. The body hash is checked against an FNV-1a computed here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http_parse.h"
+
+#define S(lit) lit, sizeof(lit) - 1
+
+enum { MORE = RP__HTTP_MORE, DONE = RP__HTTP_DONE,
+       TRUNC = RP__HTTP_TRUNCATED, ERR = RP__HTTP_ERROR };
+
+struct expect {
+	int state;                    /* after eof if the case sends one */
+	int pre;                      /* after the last feed (eof cases) */
+	int status_code;
+	const char *reason;
+	int64_t content_length;
+	const char *server;
+	const char *content_type;
+	const char *location;
+	const char *title;
+	const char *error;            /* exact text, NULL: none */
+	const char *body;             /* the body bytes kept */
+	size_t body_len;
+	int truncated;
+};
+
+struct tcase {
+	const char *name;
+	const char *resp;
+	size_t len;
+	bool head;
+	uint64_t max_body;            /* 0: 1 MiB */
+	uint32_t max_header;          /* 0: 64 KiB */
+	bool eof;                     /* the peer closes after the bytes */
+	struct expect x;
+	void (*build)(struct tcase *c); /* fills resp and x at run time */
+};
+
+/* What one run produced, copied out of rp_http_info. */
+struct snap {
+	int pre, state;
+	int status_code;
+	int64_t content_length;
+	uint64_t body_bytes, body_hash;
+	int truncated;
+	const char *error;
+	char reason[RP__REASON_MAX];
+	char server[RP__HDR_VALUE_MAX];
+	char content_type[RP__HDR_VALUE_MAX];
+	char location[RP__HDR_VALUE_MAX];
+	char title[RP__TITLE_MAX];
+};
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+	assert_non_null(src);
+	assert_true(strlen(src) < cap);
+	strcpy(dst, src);
+}
+
+static void take(struct snap *s, const struct rp__http_parse *p)
+{
+	struct rp_http_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.url = "untouched";
+	info.connect_us = 11;
+	info.ttfb_us = 22;
+	info.total_us = 33;
+	rp__http_parse_info(p, &info);
+	assert_string_equal(info.url, "untouched");
+	assert_int_equal(info.connect_us, 11);
+	assert_int_equal(info.ttfb_us, 22);
+	assert_int_equal(info.total_us, 33);
+	s->status_code = info.status_code;
+	s->content_length = info.content_length;
+	s->body_bytes = info.body_bytes;
+	s->body_hash = info.body_hash;
+	s->truncated = info.truncated;
+	s->error = p->error;
+	copy(s->reason, sizeof(s->reason), info.reason);
+	copy(s->server, sizeof(s->server), info.server);
+	copy(s->content_type, sizeof(s->content_type), info.content_type);
+	copy(s->location, sizeof(s->location), info.location);
+	copy(s->title, sizeof(s->title), info.title);
+}
+
+static int feed_copy(struct rp__http_parse *p, const char *buf, size_t n)
+{
+	char *chunk = malloc(n ? n : 1);
+	int st;
+
+	assert_non_null(chunk);
+	memcpy(chunk, buf, n);
+	st = rp__http_parse_feed(p, chunk, n);
+	memset(chunk, 0xAA, n);	/* a kept pointer would now read junk */
+	free(chunk);
+	return st;
+}
+
+/* Feeds c->resp cut at the ncuts ascending offsets in cuts. */
+static void run(const struct tcase *c, const size_t *cuts, size_t ncuts,
+		struct snap *s)
+{
+	static const char late[] = "HTTP/1.1 200 OK\r\nServer: late\r\n"
+				   "Content-Length: 0\r\n\r\n";
+	struct rp__http_parse p;
+	struct snap again;
+	size_t from = 0;
+	int st = MORE, prev = MORE;
+
+	memset(s, 0, sizeof(*s));
+	rp__http_parse_init(&p, c->head, c->max_body ? c->max_body : 1 << 20,
+			    c->max_header ? c->max_header : 64 << 10);
+	for (size_t i = 0; i <= ncuts; i++) {
+		size_t to = i < ncuts ? cuts[i] : c->len;
+
+		st = feed_copy(&p, c->resp + from, to - from);
+		/* Once final, a state never changes. */
+		if (prev != MORE)
+			assert_int_equal(st, prev);
+		prev = st;
+		from = to;
+	}
+	s->pre = st;
+	if (c->eof) {
+		st = rp__http_parse_eof(&p);
+		if (s->pre != MORE)
+			assert_int_equal(st, s->pre);
+		assert_int_equal(rp__http_parse_eof(&p), st);
+	}
+	s->state = st;
+	take(s, &p);
+	if (st == MORE)
+		return;
+	/* Whatever comes later changes nothing. */
+	assert_int_equal(feed_copy(&p, S(late)), st);
+	assert_int_equal(rp__http_parse_eof(&p), st);
+	memset(&again, 0, sizeof(again));
+	take(&again, &p);
+	again.pre = s->pre;
+	again.state = s->state;
+	assert_memory_equal(&again, s, sizeof(again));
+}
+
+static void check(const struct tcase *c, const struct snap *s,
+		  const char *mode, size_t cut)
+{
+	const struct expect *x = &c->x;
+
+	/* cmocka stops at the first failed assert: say which run it was. */
+	if (s->state != x->state || (c->eof && s->pre != x->pre) ||
+	    s->status_code != x->status_code ||
+	    s->content_length != x->content_length ||
+	    s->body_bytes != x->body_len || s->truncated != x->truncated ||
+	    s->body_hash != fnv1a(x->body, x->body_len) ||
+	    strcmp(s->reason, x->reason ? x->reason : "") ||
+	    strcmp(s->server, x->server ? x->server : "") ||
+	    strcmp(s->content_type, x->content_type ? x->content_type : "") ||
+	    strcmp(s->location, x->location ? x->location : "") ||
+	    strcmp(s->title, x->title ? x->title : "") ||
+	    (x->error == NULL) != (s->error == NULL) ||
+	    (x->error && strcmp(s->error, x->error)))
+		print_error("%s: mode %s, cut %zu: error [%s] title [%s]\n",
+			    c->name, mode, cut, s->error ? s->error : "-",
+			    s->title);
+	assert_int_equal(s->state, x->state);
+	if (c->eof)
+		assert_int_equal(s->pre, x->pre);
+	assert_int_equal(s->status_code, x->status_code);
+	assert_string_equal(s->reason, x->reason ? x->reason : "");
+	assert_true(s->content_length == x->content_length);
+	assert_string_equal(s->server, x->server ? x->server : "");
+	assert_string_equal(s->content_type,
+			    x->content_type ? x->content_type : "");
+	assert_string_equal(s->location, x->location ? x->location : "");
+	assert_string_equal(s->title, x->title ? x->title : "");
+	assert_int_equal(s->body_bytes, x->body_len);
+	assert_int_equal(s->truncated, x->truncated);
+	assert_int_equal(s->body_hash, fnv1a(x->body, x->body_len));
+	if (x->error) {
+		assert_non_null(s->error);
+		assert_string_equal(s->error, x->error);
+	} else {
+		assert_null(s->error);
+	}
+}
+
+static void run_case(void **state)
+{
+	struct tcase *c = *state;
+	size_t *cuts;
+	struct snap s;
+
+	if (c->build)
+		c->build(c);
+	cuts = calloc(c->len + 1, sizeof(*cuts));
+	assert_non_null(cuts);
+
+	run(c, NULL, 0, &s);
+	check(c, &s, "whole", 0);
+
+	for (size_t i = 1; i < c->len; i++) {
+		run(c, &i, 1, &s);
+		check(c, &s, "split", i);
+	}
+
+	for (size_t i = 1; i < c->len; i++)
+		cuts[i - 1] = i;
+	run(c, cuts, c->len ? c->len - 1 : 0, &s);
+	check(c, &s, "bytewise", 0);
+
+	/* Random pieces of 1..16 bytes, reproducibly. */
+	srand(1);
+	for (int r = 0; r < 20; r++) {
+		size_t n = 0, at = 0;
+
+		for (;;) {
+			at += 1 + (size_t)rand() % 16;
+			if (at >= c->len)
+				break;
+			cuts[n++] = at;
+		}
+		run(c, cuts, n, &s);
+		check(c, &s, "random", (size_t)r);
+	}
+	free(cuts);
+}
+
+/* ---- responses built at run time --------------------------------------- */
+
+static char big[4096];
+static char big_body[2048];
+
+static size_t put(size_t at, const char *s)
+{
+	size_t n = strlen(s);
+
+	assert_true(at + n < sizeof(big));
+	memcpy(big + at, s, n);
+	return at + n;
+}
+
+static void fill_body(size_t n)
+{
+	/* Bytes of every value, so the hash sees more than ASCII. */
+	for (size_t i = 0; i < n; i++)
+		big_body[i] = (char)(i * 7 + i / 256);
+}
+
+/* 1500 bytes with Content-Length, read up to 300: a title at the start. */
+static void build_huge_cl(struct tcase *c)
+{
+	size_t n = 0;
+
+	fill_body(1500);
+	memcpy(big_body, "<title>Big one</title>", 22);
+	n = put(n, "HTTP/1.1 200 OK\r\nContent-Length: 1500\r\n\r\n");
+	assert_true(n + 1500 < sizeof(big));
+	memcpy(big + n, big_body, 1500);
+	c->resp = big;
+	c->len = n + 1500;
+	c->x.body = big_body;
+}
+
+/* Chunked, read up to 300, with the title starting at 290 and ending
+ * beyond what is kept: the title is what was kept of it. */
+static void build_huge_chunked(struct tcase *c)
+{
+	static const size_t sizes[] = { 100, 1, 150, 600, 40 };
+	size_t n = 0, off = 0;
+	char line[32];
+
+	memset(big_body, 'x', 891);
+	memcpy(big_body + 290, "<title>Cutting off here</title>", 31);
+	n = put(n, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+		   "Content-Type: text/html\r\n\r\n");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(line, sizeof(line), "%zx\r\n", sizes[i]);
+		n = put(n, line);
+		memcpy(big + n, big_body + off, sizes[i]);
+		n += sizes[i];
+		off += sizes[i];
+		n = put(n, "\r\n");
+	}
+	n = put(n, "0\r\n\r\n");
+	c->resp = big;
+	c->len = n;
+	c->x.body = big_body;
+}
+
+/* Exactly max_body bytes: complete, not truncated. */
+static void build_exact(struct tcase *c)
+{
+	size_t n = 0;
+
+	fill_body(300);
+	n = put(n, "HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n");
+	memcpy(big + n, big_body, 300);
+	c->resp = big;
+	c->len = n + 300;
+	c->x.body = big_body;
+}
+
+static char title_want[RP__TITLE_MAX];
+
+static void build_title(struct tcase *c, const char *raw, const char *want)
+{
+	size_t n = 0;
+
+	n = put(n, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"
+		   "<html><title>");
+	n = put(n, raw);
+	n = put(n, "</title></html>");
+	c->resp = big;
+	c->len = n;
+	c->x.body = strstr(big, "<html>");
+	c->x.body_len = n - (size_t)(c->x.body - big);
+	assert_true(strlen(want) < sizeof(title_want));
+	strcpy(title_want, want);
+	c->x.title = title_want;
+}
+
+static char *repeat(char *dst, char ch, size_t n)
+{
+	memset(dst, ch, n);
+	dst[n] = '\0';
+	return dst + n;
+}
+
+/* 254 ASCII bytes, then a 2-byte sequence cut after its first byte. */
+static void build_title_utf8_a(struct tcase *c)
+{
+	char raw[400], want[300];
+
+	strcpy(repeat(raw, 'a', 254), "\xc3\xa9 tail");
+	repeat(want, 'a', 254);
+	build_title(c, raw, want);
+}
+
+/* Leading space, 250 bytes, a whole 3-byte sequence, then one cut after
+ * its first byte: the whole one stays, the cut one goes. */
+static void build_title_utf8_b(struct tcase *c)
+{
+	char raw[400], want[300];
+
+	raw[0] = ' ';
+	strcpy(repeat(raw + 1, 'b', 250), "\xe2\x82\xac\xe2\x82\xac");
+	strcpy(repeat(want, 'b', 250), "\xe2\x82\xac");
+	build_title(c, raw, want);
+}
+
+/* An emoji entity decoded to 4 bytes, then an entity cut at the bound,
+ * which is dropped rather than left half. */
+static void build_title_entity_cut(struct tcase *c)
+{
+	char raw[400], want[300], *r;
+
+	r = repeat(raw, 'c', 230);
+	r = stpcpy(r, "&#x1F600;&amp;");
+	r = repeat(r, 'd', 5);
+	strcpy(r, "&#x1F601;");	/* raw byte 255 is its '0' */
+	r = repeat(want, 'c', 230);
+	r = stpcpy(r, "\xf0\x9f\x98\x80&");
+	repeat(r, 'd', 5);
+	build_title(c, raw, want);
+}
+
+/* ---- the table -------------------------------------------------------- */
+
+#define FIXED_BODY "<html><head><title>Hello, World</title></head>" \
+		   "<body>hi</body></html>"
+#define CHUNKED_BODY "<html><title>Chunked</TITLE></html>"
+#define ENTITY_TITLE "\n\t  Caf&eacute; &amp; Bar &lt;3&gt; &quot;q&quot; " \
+		     "&apos;a&#39; x&nbsp;&#160;y &#169;&#xA9;&#X263a; " \
+		     "&#xZZ; &bogus; &#0; &#1114112; &#55296; AT&T &amp\r\n "
+#define ENTITY_BODY "<html><head><TITLE lang=\"e>n\" data-x='a>b'>" \
+		    ENTITY_TITLE "</TiTlE></head></html>"
+#define FRIENDS_BODY "<titl<titles>nope</titles><<title\n class=x>Yes " \
+		     "</ <</title><title>Second</title>"
+#define X36 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X40 X36 "xxxx"
+#define LONG_CT "text/html; " X40 X40 X40 X40
+
+static struct tcase cases[] = {
+	{ "fixed_content_length",
+	  S("HTTP/1.1 200 OK\r\nServer: nginx/1.25.3\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: 68\r\n\r\n" FIXED_BODY),
+	  .x = { DONE, 0, 200, "OK", 68, "nginx/1.25.3",
+		 "text/html; charset=utf-8", NULL, "Hello, World", NULL,
+		 S(FIXED_BODY), 0 } },
+	{ "eof_after_done",
+	  S("HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n" FIXED_BODY),
+	  .eof = true,
+	  .x = { DONE, DONE, 200, "OK", 68, NULL, NULL, NULL, "Hello, World",
+		 NULL, S(FIXED_BODY), 0 } },
+	{ "chunked_title_split",
+	  S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Content-Type: text/html\r\n\r\n"
+	    "9;ext=1\r\n<html><ti\r\n"
+	    "8;name=\"quoted; value\";flag\r\ntle>Chun\r\n"
+	    "7\r\nked</TI\r\n"
+	    "b\r\nTLE></html>\r\n"
+	    "0\r\nServer: from-trailer\r\n\r\n"),
+	  .x = { DONE, 0, 200, "OK", -1, NULL, "text/html", NULL, "Chunked",
+		 NULL, S(CHUNKED_BODY), 0 } },
+	{ "body_until_eof",
+	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+	    "Connection: close\r\n\r\n<title>Until EOF</title>\n<p>rest</p>\n"),
+	  .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html", NULL,
+		 "Until EOF", NULL,
+		 S("<title>Until EOF</title>\n<p>rest</p>\n"), 0 } },
+	{ "http10_until_eof",
+	  S("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nno title here"),
+	  .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, "old", NULL, NULL, NULL, NULL,
+		 S("no title here"), 0 } },
+	{ "head_with_content_length",
+	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+	    "Content-Length: 1234\r\n\r\n"),
+	  .head = true,
+	  .x = { DONE, 0, 200, "OK", 1234, NULL, "text/html", NULL, NULL,
+		 NULL, NULL, 0, 0 } },
+	{ "get_with_content_length_waits",	/* same bytes, not HEAD */
+	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+	    "Content-Length: 1234\r\n\r\n"),
+	  .eof = true,
+	  .x = { ERR, MORE, 200, "OK", 1234, NULL, "text/html", NULL, NULL,
+		 "Invalid EOF state", NULL, 0, 0 } },
+	{ "no_content_204",
+	  S("HTTP/1.1 204 No Content\r\nServer: api\r\n\r\n"),
+	  .x = { DONE, 0, 204, "No Content", -1, "api", NULL, NULL, NULL,
+		 NULL, NULL, 0, 0 } },
+	{ "not_modified_304_with_length",
+	  S("HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n"
+	    "Content-Length: 500\r\n\r\n"),
+	  .x = { DONE, 0, 304, "Not Modified", 500, NULL, NULL, NULL, NULL,
+		 NULL, NULL, 0, 0 } },
+	{ "continue_then_200",
+	  S("HTTP/1.1 100 Continue\r\nServer: interim\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+	  .x = { DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"),
+		 0 } },
+	{ "early_hints_then_200",
+	  S("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
+	    "Content-Type: text/plain\r\nLocation: /hint\r\n\r\n"
+	    "HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\n"
+	    "Content-Length: 22\r\n\r\n<title>Hinted</title>\n"),
+	  .x = { DONE, 0, 200, "Fine", 22, NULL, "text/html", NULL, "Hinted",
+		 NULL, S("<title>Hinted</title>\n"), 0 } },
+	{ "upgrade_101",
+	  S("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n\r\n\x81\x05hello"),
+	  .x = { DONE, 0, 101, "Switching Protocols", -1, NULL, NULL, NULL,
+		 NULL, NULL, NULL, 0, 0 } },
+	{ "interim_only_then_eof",
+	  S("HTTP/1.1 100 Continue\r\n\r\n"),
+	  .eof = true,
+	  .x = { ERR, MORE, 0, NULL, -1, NULL, NULL, NULL, NULL,
+		 "EOF before a final response", NULL, 0, 0 } },
+	{ "garbage",
+	  S("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"),
+	  .x = { ERR, 0, 0, NULL, -1, NULL, NULL, NULL, NULL,
+		 "Expected HTTP/", NULL, 0, 0 } },
+	{ "bad_header_after_status",
+	  S("HTTP/1.1 200 OK\r\nServer: s\r\nBad Header\r\n\r\n"),
+	  .x = { ERR, 0, 200, "OK", -1, "s", NULL, NULL, NULL,
+		 "Invalid header token", NULL, 0, 0 } },
+	{ "short_content_length",
+	  S("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<title>short</title>"),
+	  .eof = true,
+	  .x = { ERR, MORE, 200, "OK", 100, NULL, NULL, NULL, "short",
+		 "Invalid EOF state", S("<title>short</title>"), 0 } },
+	{ "truncated_chunked",
+	  S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "10\r\nonly part"),
+	  .eof = true,
+	  .x = { ERR, MORE, 200, "OK", -1, NULL, NULL, NULL, NULL,
+		 "Invalid EOF state", S("only part"), 0 } },
+	{ "chunked_missing_last_chunk",
+	  S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "4\r\nfull\r\n"),
+	  .eof = true,
+	  .x = { ERR, MORE, 200, "OK", -1, NULL, NULL, NULL, NULL,
+		 "Invalid EOF state", S("full"), 0 } },
+	{ "eof_mid_headers",
+	  S("HTTP/1.1 502 Bad Gateway\r\nServer: half\r\nContent-Ty"),
+	  .eof = true,
+	  .x = { ERR, MORE, 502, "Bad Gateway", -1, "half", NULL, NULL, NULL,
+		 "Invalid EOF state", NULL, 0, 0 } },
+	{ "empty_reply",
+	  "", 0, .eof = true,
+	  .x = { ERR, MORE, 0, NULL, -1, NULL, NULL, NULL, NULL,
+		 "empty reply", NULL, 0, 0 } },
+	{ "huge_body_content_length", .max_body = 300, .eof = true,
+	  .build = build_huge_cl,
+	  .x = { TRUNC, TRUNC, 200, "OK", 1500, NULL, NULL, NULL, "Big one",
+		 NULL, NULL, 300, 1 } },
+	{ "huge_body_chunked", .max_body = 300, .build = build_huge_chunked,
+	  .x = { TRUNC, 0, 200, "OK", -1, NULL, "text/html", NULL, "Cut",
+		 NULL, NULL, 300, 1 } },
+	{ "body_exactly_max_body", .max_body = 300, .build = build_exact,
+	  .x = { DONE, 0, 200, "OK", 300, NULL, NULL, NULL, NULL, NULL, NULL,
+		 300, 0 } },
+	/* 36 counted header bytes: "OK" + 15 for the status line, then
+	 * "Content-Length" + "0" + 4. */
+	{ "headers_at_limit",
+	  S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), .max_header = 36,
+	  .x = { DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0,
+		 0 } },
+	{ "headers_over_limit",
+	  S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), .max_header = 35,
+	  .x = { ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL,
+		 "headers too large", NULL, 0, 0 } },
+	{ "headers_too_large",
+	  S("HTTP/1.1 200 OK\r\nServer: big\r\nX-A: " X40 X40 "\r\n"
+	    "X-B: " X40 "\r\nContent-Length: 0\r\n\r\n"), .max_header = 100,
+	  .x = { ERR, 0, 200, "OK", -1, "big", NULL, NULL, NULL,
+		 "headers too large", NULL, 0, 0 } },
+	{ "headers_repeated_and_bounded",
+	  S("HTTP/1.1 301 Moved Permanently With A Reason Phrase Much Longer "
+	    "Than Sixty-Four Bytes\r\n"
+	    "X-Some-Very-Long-Header-Name-Beyond-32: v\r\n"
+	    "server: first-server\r\nSERVER: second-server\r\n"
+	    "X-Server: no\r\nServer-Timing: no\r\n"
+	    "Location:   https://example.com/new?a=1&b=2  \t \r\n"
+	    "location: /other\r\nContent-Type: " LONG_CT "\r\n"
+	    "content-type: text/plain\r\nContent-Length: 0\r\n\r\n"),
+	  .x = { DONE, 0, 301,
+		 "Moved Permanently With A Reason Phrase Much Longer Than Sixty-F",
+		 0, "first-server", "text/html; " X40 X40 X36,
+		 "https://example.com/new?a=1&b=2", NULL, NULL, NULL, 0, 0 } },
+	{ "header_empty_first_value",
+	  S("HTTP/1.1 200 OK\r\nServer:\r\nServer: later\r\n"
+	    "Content-Length: 0\r\n\r\n"),
+	  .x = { DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0,
+		 0 } },
+	{ "bytes_after_complete_ignored",
+	  S("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	    "HTTP/1.1 500 Nope\r\nServer: late\r\n\r\n\x01garbage"),
+	  .x = { DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"),
+		 0 } },
+	{ "title_entities_and_whitespace",
+	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" ENTITY_BODY),
+	  .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html", NULL,
+		 "Caf&eacute; & Bar <3> \"q\" 'a' x y \xc2\xa9\xc2\xa9\xe2\x98\xba"
+		 " &#xZZ; &bogus; \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd AT&T &amp",
+		 NULL, S(ENTITY_BODY), 0 } },
+	{ "title_unclosed",
+	  S("HTTP/1.1 200 OK\r\n\r\n<html><title>Unclosed\n\n   title  \t text "),
+	  .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, NULL, NULL,
+		 "Unclosed title text", NULL,
+		 S("<html><title>Unclosed\n\n   title  \t text "), 0 } },
+	{ "title_false_friends",
+	  S("HTTP/1.1 200 OK\r\nContent-Type: application/xhtml+xml\r\n\r\n"
+	    FRIENDS_BODY),
+	  .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, "application/xhtml+xml",
+		 NULL, "Yes </ <", NULL, S(FRIENDS_BODY), 0 } },
+	{ "title_empty",
+	  S("HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n<title> \n</title>"),
+	  .x = { DONE, 0, 200, "OK", 17, NULL, NULL, NULL, NULL, NULL,
+		 S("<title> \n</title>"), 0 } },
+	{ "title_not_html",
+	  S("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 24\r\n\r\n{\"t\":\"<title>x</title>\"}"),
+	  .x = { DONE, 0, 200, "OK", 24, NULL, "application/json", NULL, NULL,
+		 NULL, S("{\"t\":\"<title>x</title>\"}"), 0 } },
+	{ "title_long_utf8_cut_2byte", .build = build_title_utf8_a, .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html" } },
+	{ "title_long_utf8_cut_3byte", .build = build_title_utf8_b, .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html" } },
+	{ "title_long_entity_cut", .build = build_title_entity_cut,
+	  .eof = true,
+	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html" } },
+};
+
+/* The reference hash is FNV-1a 64 and the parser agrees with it. */
+static void test_fnv_reference(void **state)
+{
+	struct tcase c = cases[0];
+	struct snap s;
+
+	(void)state;
+	run(&c, NULL, 0, &s);
+	check(&c, &s, "whole", 0);
+	assert_int_equal(s.body_hash, fnv1a(S(FIXED_BODY)));
+	assert_true(s.body_hash != fnv1a(S(FIXED_BODY "x")));
+	/* Empty input hashes to the FNV-1a offset basis. */
+	assert_int_equal(fnv1a("", 0), 0xcbf29ce484222325ull);
+}
+
+/* The three ways of feeding must agree on the exact header count too. */
+static void test_header_bytes_independent_of_split(void **state)
+{
+	static const char r[] = "HTTP/1.1 200 OK\r\nServer: x\r\n"
+				"Content-Length: 0\r\n\r\n";
+	struct rp__http_parse p;
+	uint32_t whole;
+
+	(void)state;
+	rp__http_parse_init(&p, false, 100, 1000);
+	assert_int_equal(rp__http_parse_feed(&p, r, sizeof(r) - 1), DONE);
+	whole = p.header_bytes;
+	assert_int_equal(whole, 2 + 15 + 6 + 1 + 4 + 14 + 1 + 4);
+	rp__http_parse_init(&p, false, 100, 1000);
+	for (size_t i = 0; i < sizeof(r) - 1; i++)
+		rp__http_parse_feed(&p, r + i, 1);
+	assert_int_equal(p.header_bytes, whole);
+	assert_true(p.complete);
+}
+
+int main(void)
+{
+	const size_t n = sizeof(cases) / sizeof(cases[0]);
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 2];
+
+	for (size_t i = 0; i < n; i++) {
+		tests[i] = (struct CMUnitTest){ .name = cases[i].name,
+						.test_func = run_case,
+						.initial_state = &cases[i] };
+	}
+	tests[n] = (struct CMUnitTest)cmocka_unit_test(test_fnv_reference);
+	tests[n + 1] = (struct CMUnitTest)cmocka_unit_test(
+		test_header_bytes_independent_of_split);
+	return _cmocka_run_group_tests("http_parse", tests, n + 2, NULL, NULL);
+}
