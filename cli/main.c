@@ -94,8 +94,8 @@ static void usage(FILE *f)
 		"\n"
 		"Probes TCP ports (tcp) or fetches one HTTP/1.1 response per target\n"
 		"(http) with io_uring, printing one result per target as each probe\n"
-		"completes. TARGET: IP, IP:PORT, [IPv6]:PORT, CIDR, or for http also\n"
-		"a URL http://IP[:PORT]/PATH.\n"
+		"completes. TARGET: IP, HOST, IP:PORT, HOST:PORT, [IPv6]:PORT, CIDR,\n"
+		"or a URL http://HOST[:PORT]/PATH.\n"
 		"\n"
 		"  -p, --ports LIST         ports for targets without one (22,80,8000-8100)\n"
 		"  -i, --input FILE         read targets from FILE, one per line ('-' = stdin)\n"
@@ -112,6 +112,14 @@ static void usage(FILE *f)
 		"      --summary            counts, latency and slowest targets on stderr\n"
 		"      --stats              engine counters in the summary (implies --summary)\n"
 		"  -q, --quiet              no progress, summary or per-line diagnostics\n"
+		"\nnames (hostname targets):\n"
+		"      --resolver LIST      DNS servers IP[:PORT],[IPv6]:PORT (default\n"
+		"                           /etc/resolv.conf)\n"
+		"      --dns-timeout D      per try (default 2s)\n"
+		"      --dns-retries N      extra tries per server (default 1)\n"
+		"      --dns-concurrency N  lookups in flight (default 64)\n"
+		"  -4, -6                   only IPv4 / only IPv6 addresses\n"
+		"      --no-hosts           do not read /etc/hosts\n"
 		"\nhttp only:\n"
 		"      --path PATH          request target for non-URL targets (default /)\n"
 		"      --method M           request method (default GET; HEAD reads no body)\n"
@@ -495,6 +503,11 @@ enum {
 	OPT_READ_TIMEOUT,
 	OPT_MATCH_STATUS,
 	OPT_FILTER_STATUS,
+	OPT_RESOLVER,
+	OPT_DNS_TIMEOUT,
+	OPT_DNS_RETRIES,
+	OPT_DNS_CONCURRENCY,
+	OPT_NO_HOSTS,
 };
 
 static const struct option long_opts[] = {
@@ -521,6 +534,11 @@ static const struct option long_opts[] = {
 	{ "read-timeout", required_argument, NULL, OPT_READ_TIMEOUT },
 	{ "match-status", required_argument, NULL, OPT_MATCH_STATUS },
 	{ "filter-status", required_argument, NULL, OPT_FILTER_STATUS },
+	{ "resolver", required_argument, NULL, OPT_RESOLVER },
+	{ "dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT },
+	{ "dns-retries", required_argument, NULL, OPT_DNS_RETRIES },
+	{ "dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY },
+	{ "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -532,7 +550,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	uint64_t v;
 	int opt, f;
 
-	while ((opt = getopt_long(argc, argv, "p:i:c:r:f:o:H:qhV", long_opts,
+	while ((opt = getopt_long(argc, argv, "p:i:c:r:f:o:H:46qhV", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -644,6 +662,42 @@ static int parse_args(struct cli *c, int argc, char **argv)
 						 "codes and ranges like "
 						 "200,300-399", optarg);
 			break;
+		case OPT_RESOLVER:
+			if (!optarg[0] || strpbrk(optarg, " \t"))
+				return die_usage("bad --resolver '%s': want "
+						 "IP[:PORT],[IPv6]:PORT,...",
+						 optarg);
+			c->eo.dns.servers = optarg;
+			break;
+		case OPT_DNS_TIMEOUT:
+			if (rp_parse_duration(optarg, &v) < 0 ||
+			    v < 1000000ull)
+				return die_usage("bad --dns-timeout '%s': want a "
+						 "duration of 1ms or more",
+						 optarg);
+			c->eo.dns.timeout_ns = v;
+			break;
+		case OPT_DNS_RETRIES:
+			if (parse_uint(optarg, 20, &v) < 0)
+				return die_usage("bad --dns-retries '%s': want 0 "
+						 "to 20", optarg);
+			c->eo.dns.tries = (uint32_t)v + 1;
+			break;
+		case OPT_DNS_CONCURRENCY:
+			if (parse_uint(optarg, 100000, &v) < 0 || v == 0)
+				return die_usage("bad --dns-concurrency '%s': "
+						 "want 1 to 100000", optarg);
+			c->eo.dns.concurrency = (uint32_t)v;
+			break;
+		case OPT_NO_HOSTS:
+			c->eo.dns.no_hosts = 1;
+			break;
+		case '4':
+			c->eo.dns.family = AF_INET;
+			break;
+		case '6':
+			c->eo.dns.family = AF_INET6;
+			break;
 		case OPT_STATS:
 			c->stats = c->summary = true;
 			break;
@@ -732,7 +786,8 @@ static int scan(struct cli *c, int nargs, char **args)
 		fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
 			rp_strerror(ret),
 			ret == -EMFILE ? " (concurrency above RLIMIT_NOFILE)" :
-			ret == -EINVAL ? " (check --method, --header, --path)" :
+			ret == -EINVAL ? " (check --method, --header, --path, "
+					 "--resolver)" :
 			ret == -EPERM ? " (is io_uring disabled? see "
 					"/proc/sys/kernel/io_uring_disabled)" : "");
 		rc = EXIT_RUNTIME;

@@ -62,6 +62,10 @@ RP_API const char *rp_version(void);
  *  RESET           the connection was reset after connecting
  *  PROTOCOL_ERROR  the response was malformed or truncated; detail has
  *                  llhttp's reason
+ *
+ * Hostname targets add:
+ *  DNS_ERROR    the name did not resolve; detail has the resolver's reason
+ *               ("NXDOMAIN", "SERVFAIL", "timeout", "no address", ...)
  */
 #define RP_STATUS_MAP(X)                                                       \
 	X(OPEN, "open")                                                        \
@@ -74,7 +78,8 @@ RP_API const char *rp_version(void);
 	X(OK, "ok")                                                            \
 	X(TIMEOUT, "timeout")                                                  \
 	X(RESET, "reset")                                                      \
-	X(PROTOCOL_ERROR, "protocol-error")
+	X(PROTOCOL_ERROR, "protocol-error")                                    \
+	X(DNS_ERROR, "dns-error")
 
 enum rp_status {
 	RP_STATUS_NONE = 0, /* not an outcome: "probe this target" */
@@ -121,6 +126,10 @@ struct rp_target {
 	                               * address, with ":port" unless 80 */
 	const char *path;             /* HTTP: request target; NULL: the
 	                               * engine's rp_http_opts.path */
+	const char *name;             /* a hostname to resolve first (copied;
+	                               * at most 253 bytes); addr is then
+	                               * unused and port gives the port */
+	uint16_t port;                /* with name: the port to probe */
 };
 
 /* What an HTTP probe learned; strings are bounded, decoded and borrowed
@@ -161,6 +170,8 @@ struct rp_result {
 	                               * (OPEN, CLOSED, UNREACHABLE), else 0 */
 	uint32_t attempts;            /* connect attempts made (0 if none) */
 	uint64_t elapsed_us;          /* from first submission to result */
+	uint32_t dns_us;              /* name resolution time (0: none, or
+	                               * answered from the run's cache) */
 	const struct rp_http_info *http; /* HTTP probes that connected, else
 	                               * NULL */
 };
@@ -206,6 +217,20 @@ struct rp_http_opts {
 	                               * the overall timeout */
 };
 
+/* Name resolution options (zero = default). Resolution runs inside the
+ * engine's loop (c-ares, its sockets polled through the ring). */
+struct rp_dns_opts {
+	const char *servers;          /* "IP[:PORT],[IPv6]:PORT,..."; NULL:
+	                               * /etc/resolv.conf */
+	uint64_t timeout_ns;          /* per try; default 2 s */
+	uint32_t tries;               /* per server; default 2 */
+	uint32_t concurrency;         /* lookups in flight; default 64 */
+	int family;                   /* AF_UNSPEC (default: first address,
+	                               * IPv4 preferred), AF_INET, AF_INET6 */
+	uint32_t cache_size;          /* names remembered; default 65536 */
+	int no_hosts;                 /* 1: skip /etc/hosts */
+};
+
 struct rp_engine_opts {
 	uint32_t concurrency;         /* probe slots; default 1024 */
 	uint32_t rate;                /* new probes per second, 0 = unlimited */
@@ -217,6 +242,7 @@ struct rp_engine_opts {
 	void *arg;                    /* passed to on_result */
 	enum rp_probe_kind kind;      /* RP_PROBE_TCP (default) or HTTP */
 	struct rp_http_opts http;     /* with RP_PROBE_HTTP */
+	struct rp_dns_opts dns;       /* for targets with a name */
 };
 
 struct rp_engine;

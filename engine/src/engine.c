@@ -243,6 +243,9 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 		ret = -errno;
 		goto out_ring;
 	}
+	ret = rp__dns_init(e);
+	if (ret < 0)
+		goto out_wake;
 	if (e->o.kind == RP_PROBE_HTTP) {
 		ret = rp__http_init(e);
 		if (ret < 0)
@@ -269,6 +272,8 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	return 0;
 
 out_wake:
+	rp__http_release(e);
+	rp__dns_release(e);
 	close(e->wake_fd);
 out_ring:
 	rp__ring_release(&e->r);
@@ -331,16 +336,17 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		.err = err,
 		.detail = s->detail,
 		.attempts = s->attempts,
+		.dns_us = s->dns_us,
 	};
 
 	rp__close_socket(e, s);
+	res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;
 	if (s->attempts) {
 		/* An answer to the connect: its round trip is worth keeping. */
 		bool answered = status == RP_STATUS_OPEN ||
 				status == RP_STATUS_CLOSED ||
 				s->state >= SLOT_SENDING;
 
-		res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;
 		if (answered || status == RP_STATUS_UNREACHABLE)
 			res.rtt_us = s->rtt_us;
 		if (answered)
@@ -408,10 +414,6 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 	s->attempts++;
 	e->st.attempts++;
 	s->attempt_ns = e->now_ns;
-	if (s->attempts == 1) {
-		s->start_ns = e->now_ns;
-		s->deadline_ns = e->now_ns + e->o.timeout_ns;
-	}
 	rp__arm_expiry(e, s, e->o.connect_timeout_ns);
 
 	if (e->r.direct) {
@@ -603,9 +605,11 @@ static void copy_text(char *dst, const char *src)
 static int take(struct rp_engine *e, const struct rp_target *t)
 {
 	struct slot *s;
-	int ret;
 
-	if (t->status == RP_STATUS_NONE &&
+	if (t->status == RP_STATUS_NONE && t->name) {
+		if (!t->name[0] || strlen(t->name) > 253 || !t->port)
+			return -EINVAL;
+	} else if (t->status == RP_STATUS_NONE &&
 	    ((t->addr.ss_family == AF_INET &&
 	      t->addrlen != sizeof(struct sockaddr_in)) ||
 	     (t->addr.ss_family == AF_INET6 &&
@@ -632,6 +636,11 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->rtt_us = 0;
 	s->ops = 0;
 	s->detail = NULL;
+	s->dns_us = 0;
+	/* The clocks start now: waiting for a slot or a token is not part of
+	 * any timeout. */
+	s->start_ns = e->now_ns;
+	s->deadline_ns = e->now_ns + e->o.timeout_ns;
 
 	if (t->status != RP_STATUS_NONE) {
 		s->addrlen = 0;
@@ -644,25 +653,43 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 		push_done(e, s);
 		return 0;
 	}
-	memcpy(&s->addr, &t->addr, t->addrlen);
-	s->addrlen = t->addrlen;
+	if (t->name) {
+		s->addrlen = 0;
+		s->port = t->port;
+	} else {
+		memcpy(&s->addr, &t->addr, t->addrlen);
+		s->addrlen = t->addrlen;
+	}
 	if (e->http && rp__http_take(e, s, t) < 0) {
 		s->addrlen = 0;
-		s->status = RP_STATUS_INVALID;
-		s->err = -ENAMETOOLONG;
 		s->detail = "request path or host too long";
-		push_done(e, s);
+		rp__done(e, s, RP_STATUS_INVALID, -ENAMETOOLONG);
 		return 0;
 	}
+	if (t->name)
+		rp__dns_resolve(e, s, t->name);
+	else
+		rp__connect(e, s);
+	return 0;
+}
+
+void rp__connect(struct rp_engine *e, struct slot *s)
+{
+	int ret;
+
 	s->self_risk = self_connect_risk(e, s);
 	s->state = SLOT_CONNECTING;
 	ret = start_attempt(e, s);
-	if (ret < 0) {
-		s->status = RP_STATUS_ERROR;
-		s->err = ret;
-		push_done(e, s);
-	}
-	return 0;
+	if (ret < 0)
+		rp__done(e, s, RP_STATUS_ERROR, ret);
+}
+
+void rp__done(struct rp_engine *e, struct slot *s, enum rp_status status,
+	      int err)
+{
+	s->status = (uint8_t)status;
+	s->err = err;
+	push_done(e, s);
 }
 
 int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
@@ -790,6 +817,7 @@ static void begin_stop(struct rp_engine *e)
 	for (uint32_t i = 0; i < e->o.concurrency; i++)
 		if (e->slots[i].state >= SLOT_ACTIVE)
 			e->slots[i].cancel = 1;
+	rp__dns_cancel_all(e);
 }
 
 void rp_engine_stop(struct rp_engine *e)
@@ -828,7 +856,12 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 	if (found->state == SLOT_DONE || found->cancel)
 		return 0;
 	found->cancel = 1;
-	cancel_one(e, found);
+	if (found->state == SLOT_RESOLVING) {
+		rp__dns_forget(e, found);
+		rp__done(e, found, RP_STATUS_CANCELLED, 0);
+	} else {
+		cancel_one(e, found);
+	}
 	return 0;
 }
 
@@ -853,6 +886,9 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 		return;
 	case RP__OP_CANCEL: /* the target's own CQE tells what happened */
 		on_cancel_cqe(e, ud, cqe->res);
+		return;
+	case RP__OP_DNS_POLL:
+		rp__dns_on_poll(e, ud, cqe->res);
 		return;
 	case RP__OP_PROBE:
 		return;
@@ -931,6 +967,7 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 		admit(e);
 	if (!e->wake_armed && !e->stopping)
 		arm_wake(e);
+	rp__dns_sync(e);
 	if (e->done_head != SLOT_NONE)
 		timeout_ms = 0; /* presets taken now are reported next turn */
 	if (e->stopping && e->inflight) {
@@ -960,11 +997,15 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 		if (d < wait_ns)
 			wait_ns = d;
 	}
+	if (rp__dns_wait_ns(e) < wait_ns)
+		wait_ns = rp__dns_wait_ns(e); /* c-ares's next retry */
 	ret = rp__ring_submit_wait(&e->r, wait_ns ? 1 : 0, wait_ns);
 	if (ret < 0)
 		return ret;
 	e->now_ns = clock_ns();
 	reap(e);
+	rp__dns_tick(e);
+	rp__dns_sync(e);
 	if (e->http)
 		rp__http_rearm(e);
 	deliver_done(e);
@@ -996,6 +1037,7 @@ void rp_engine_destroy(struct rp_engine *e)
 	} else {
 		(void)rp__ring_submit_wait(&e->r, 0, 0);
 	}
+	rp__dns_release(e); /* before the ring: its polls reference fds */
 	rp__ring_release(&e->r);
 	rp__http_release(e);
 	for (uint32_t i = 0; i < e->o.concurrency; i++)
@@ -1040,6 +1082,8 @@ static const char *phase_name(const struct slot *s)
 		return "done";
 	if (s->cancel)
 		return "cancelling";
+	if (s->state == SLOT_RESOLVING)
+		return "resolving";
 	if (s->state == SLOT_SENDING)
 		return "sending";
 	if (s->state == SLOT_RECEIVING)

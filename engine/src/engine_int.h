@@ -17,6 +17,7 @@
 #include "ud.h"
 
 struct rp__http;
+struct rp__dns;
 
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS 1000000ull
@@ -32,13 +33,14 @@ struct rp__http;
 enum slot_state {
 	SLOT_FREE = 0,
 	SLOT_DONE,       /* outcome known without I/O; reported this turn */
+	SLOT_RESOLVING,  /* waiting for its name (dns.c), no op in flight */
 	SLOT_CONNECTING, /* a connect chain (or its verify) is in flight */
 	SLOT_SENDING,    /* HTTP: the request is being sent */
 	SLOT_RECEIVING,  /* HTTP: the response is being read */
 };
 
-/* States from here on have an op in flight. */
-#define SLOT_ACTIVE SLOT_CONNECTING
+/* States from here on are probes under way. */
+#define SLOT_ACTIVE SLOT_RESOLVING
 
 struct slot {
 	uint32_t gen;                 /* bumped when the slot is released */
@@ -49,7 +51,11 @@ struct slot {
 	uint8_t self_risk;            /* target on this host, port ephemeral */
 	uint8_t verifying;            /* VERIFY connect in flight */
 	uint8_t op;                   /* enum rp__op of the op in flight */
-	uint32_t next;                /* free list / done list link */
+	uint32_t next;                /* free list / done list / waiter link */
+	uint32_t wprev;               /* waiter list back link (dns.c) */
+	uint32_t dns_entry;           /* name cache entry waited for */
+	uint32_t dns_us;              /* name resolution time */
+	uint16_t port;                /* port of a target given by name */
 	uint32_t attempts;            /* connect attempts made */
 	int fd;                       /* fallback socket, or -1 */
 	int err;                      /* errno behind the outcome */
@@ -93,6 +99,7 @@ struct rp_engine {
 	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
 	uint64_t now_ns;              /* clock read once per turn */
 	struct rp__http *http;        /* HTTP mode state, or NULL */
+	struct rp__dns *dns;          /* name resolution (dns.c) */
 	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
 	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
 	int nlocal;                   /* addresses of this host */
@@ -119,6 +126,25 @@ bool rp__cancelled(const struct rp_engine *e, const struct slot *s);
 
 /* Sets s->ts to min(now + ns, deadline), absolute, for a link timeout. */
 void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns);
+
+/* Reports an outcome known without (more) I/O at the end of the turn:
+ * never calls on_result from inside the caller (engine.c). */
+void rp__done(struct rp_engine *e, struct slot *s, enum rp_status status,
+	      int err);
+
+/* Starts connecting a probe whose address is known (engine.c). */
+void rp__connect(struct rp_engine *e, struct slot *s);
+
+/* Name resolution (dns.c). */
+int rp__dns_init(struct rp_engine *e);
+void rp__dns_release(struct rp_engine *e);
+void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name);
+void rp__dns_forget(struct rp_engine *e, struct slot *s);
+void rp__dns_cancel_all(struct rp_engine *e);
+void rp__dns_sync(struct rp_engine *e);
+void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res);
+uint64_t rp__dns_wait_ns(struct rp_engine *e);
+void rp__dns_tick(struct rp_engine *e);
 
 /* HTTP mode (probe_http.c). */
 int rp__http_init(struct rp_engine *e);

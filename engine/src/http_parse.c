@@ -33,8 +33,8 @@
 #define FNV_PRIME 0x100000001b3ULL
 
 /* Wire bytes the span callbacks do not see, counted per line instead. */
-#define STATUS_LINE_EXTRA 15	/* "HTTP/1.1 200 " and CRLF */
-#define HEADER_LINE_EXTRA 4	/* ": " and CRLF */
+#define STATUS_LINE_EXTRA 15 /* "HTTP/1.1 200 " and CRLF */
+#define HEADER_LINE_EXTRA 4  /* ": " and CRLF */
 
 #define TITLE_RAW_CAP (RP__TITLE_MAX - 1)
 /* title_len counts raw title bytes seen, saturating here: anything at
@@ -49,14 +49,14 @@ enum value_target {
 };
 
 enum title_state {
-	T_SEEK = 0,	/* looking for "<title" */
-	T_NAME_END,	/* after "<title": '>' or attributes must follow */
-	T_ATTR,		/* inside the start tag, after its name */
-	T_ATTR_DQ,	/* inside a "quoted" attribute value */
-	T_ATTR_SQ,	/* inside a 'quoted' attribute value */
-	T_TEXT,		/* collecting raw text until "</title" */
-	T_DONE,		/* end tag seen, title decoded */
-	T_OFF,		/* not scanning: the body is not HTML */
+	T_SEEK = 0, /* looking for "<title" */
+	T_NAME_END, /* after "<title": '>' or attributes must follow */
+	T_ATTR,	    /* inside the start tag, after its name */
+	T_ATTR_DQ,  /* inside a "quoted" attribute value */
+	T_ATTR_SQ,  /* inside a 'quoted' attribute value */
+	T_TEXT,	    /* collecting raw text until "</title" */
+	T_DONE,	    /* end tag seen, title decoded */
+	T_OFF,	    /* not scanning: the body is not HTML */
 };
 
 static const char title_open[] = "<title";
@@ -64,10 +64,7 @@ static const char title_close[] = "</title";
 #define OPEN_LEN (sizeof(title_open) - 1)
 #define CLOSE_LEN (sizeof(title_close) - 1)
 
-static struct rp__http_parse *from(llhttp_t *parser)
-{
-	return parser->data;
-}
+static struct rp__http_parse *from(llhttp_t *parser) { return parser->data; }
 
 /* ASCII only, whatever the locale. */
 static char lower(char c)
@@ -200,8 +197,8 @@ static size_t entity(const char *s, size_t n, char *out, size_t *used)
 		const char *name;
 		char c;
 	} named[] = {
-		{ "amp;", '&' },   { "lt;", '<' },    { "gt;", '>' },
-		{ "quot;", '"' },  { "apos;", '\'' }, { "nbsp;", ' ' },
+	    {"amp;", '&'},  {"lt;", '<'},    {"gt;", '>'},
+	    {"quot;", '"'}, {"apos;", '\''}, {"nbsp;", ' '},
 	};
 	uint32_t cp = 0;
 	size_t i = 2, digits = 0;
@@ -233,7 +230,7 @@ static size_t entity(const char *s, size_t n, char *out, size_t *used)
 	if (digits == 0 || i >= n || s[i] != ';')
 		return 0;
 	*used = i + 1;
-	if (cp == 0xA0)	/* &#160; like &nbsp; */
+	if (cp == 0xA0) /* &#160; like &nbsp; */
 		cp = ' ';
 	return utf8_encode(cp, out);
 }
@@ -258,7 +255,7 @@ static size_t utf8_trim(const char *s, size_t n)
 	else if ((lead & 0xF8) == 0xF0)
 		need = 4;
 	else
-		return n;	/* not UTF-8 anyway: leave it */
+		return n; /* not UTF-8 anyway: leave it */
 	return n - (i - 1) < need ? i - 1 : n;
 }
 
@@ -270,8 +267,8 @@ static size_t utf8_trim(const char *s, size_t n)
  */
 static void title_finish(struct rp__http_parse *p)
 {
-	size_t raw_len = p->title_len < TITLE_RAW_CAP ? p->title_len :
-						       TITLE_RAW_CAP;
+	size_t raw_len =
+	    p->title_len < TITLE_RAW_CAP ? p->title_len : TITLE_RAW_CAP;
 	bool cut = p->title_len > raw_len;
 	const char *raw = p->title_raw;
 	size_t out = 0, i = 0;
@@ -348,7 +345,7 @@ static void title_scan(struct rp__http_parse *p, const char *at, size_t n)
 				p->title_state = T_TEXT;
 			} else if (is_ws(c) || c == '/') {
 				p->title_state = T_ATTR;
-			} else {	/* "<titles>" and the like */
+			} else { /* "<titles>" and the like */
 				p->title_state = T_SEEK;
 				p->title_match = c == '<';
 			}
@@ -387,7 +384,7 @@ static void title_scan(struct rp__http_parse *p, const char *at, size_t n)
 				p->title_match = c == '<';
 			}
 			break;
-		default:	/* T_DONE, T_OFF */
+		default: /* T_DONE, T_OFF */
 			return;
 		}
 	}
@@ -423,7 +420,7 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t n)
 	if (count_header(p, n))
 		return -1;
 	if (p->headers_done || p->field_len == UINT8_MAX)
-		return 0;	/* a trailer, or a name too long to matter */
+		return 0; /* a trailer, or a name too long to matter */
 	if (n > sizeof(p->field) - 1 - p->field_len) {
 		p->field_len = UINT8_MAX;
 		return 0;
@@ -496,9 +493,9 @@ static int on_headers_complete(llhttp_t *parser)
 	p->headers_done = true;
 	p->status_code = parser->status_code;
 	if (parser->flags & F_CONTENT_LENGTH)
-		p->content_length = parser->content_length > INT64_MAX ?
-					    INT64_MAX :
-					    (int64_t)parser->content_length;
+		p->content_length = parser->content_length > INT64_MAX
+					? INT64_MAX
+					: (int64_t)parser->content_length;
 	if (p->content_type[0] && !has_html(p->content_type))
 		p->title_state = T_OFF;
 	/* 1: no body. llhttp knows that of 204 and 304 only when they come
@@ -535,24 +532,24 @@ static int on_message_complete(llhttp_t *parser)
 {
 	struct rp__http_parse *p = from(parser);
 
-	if (!p->headers_done) {	/* an interim 1xx: on to the next one */
+	if (!p->headers_done) { /* an interim 1xx: on to the next one */
 		reset_kept(p);
 		return 0;
 	}
 	p->complete = true;
-	return HPE_PAUSED;	/* one response is all we read */
+	return HPE_PAUSED; /* one response is all we read */
 }
 
 static const llhttp_settings_t settings = {
-	.on_status = on_status,
-	.on_status_complete = on_status_complete,
-	.on_header_field = on_header_field,
-	.on_header_field_complete = on_header_field_complete,
-	.on_header_value = on_header_value,
-	.on_header_value_complete = on_header_value_complete,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+    .on_status = on_status,
+    .on_status_complete = on_status_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 /* ---- API -------------------------------------------------------------- */
@@ -596,7 +593,7 @@ static enum rp__http_state settle(struct rp__http_parse *p, llhttp_errno_t err)
 			p->error = "unexpected pause";
 		break;
 	default:
-		if (!p->error)	/* ours, e.g. "headers too large", wins */
+		if (!p->error) /* ours, e.g. "headers too large", wins */
 			p->error = llhttp_reason(p, err);
 		break;
 	}
@@ -606,8 +603,8 @@ static enum rp__http_state settle(struct rp__http_parse *p, llhttp_errno_t err)
 	return st;
 }
 
-void rp__http_parse_init(struct rp__http_parse *p, bool head,
-			 uint64_t max_body, uint32_t max_header)
+void rp__http_parse_init(struct rp__http_parse *p, bool head, uint64_t max_body,
+			 uint32_t max_header)
 {
 	memset(p, 0, sizeof(*p));
 	llhttp_init(&p->parser, HTTP_RESPONSE, &settings);
@@ -626,7 +623,7 @@ enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
 	enum rp__http_state st = state_of(p);
 
 	if (st != RP__HTTP_MORE || n == 0)
-		return st;	/* errors are sticky; late bytes ignored */
+		return st; /* errors are sticky; late bytes ignored */
 	p->any_byte = true;
 	return settle(p, llhttp_execute(&p->parser, buf, n));
 }

@@ -236,6 +236,11 @@ int rp__http_take(struct rp_engine *e, struct slot *s,
 	hs->path_len = (uint16_t)plen;
 	if (t->host) {
 		n = snprintf(hs->host, sizeof(hs->host), "%s", t->host);
+	} else if (t->name) {
+		n = t->port == 80
+			    ? snprintf(hs->host, sizeof(hs->host), "%s", t->name)
+			    : snprintf(hs->host, sizeof(hs->host), "%s:%u",
+				       t->name, t->port);
 	} else if (t->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const void *)&t->addr;
 

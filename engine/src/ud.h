@@ -23,6 +23,7 @@ enum rp__op {
 	RP__OP_VERIFY,     /* connect again after a timeout: asks the socket */
 	RP__OP_SEND,       /* HTTP: (part of) the request */
 	RP__OP_RECV,       /* HTTP: a read into a provided buffer */
+	RP__OP_DNS_POLL,   /* poll of a c-ares socket; slot = its fd entry */
 	RP__OP_TIMEOUT,    /* linked timeout; posts no CQE (skip success) */
 	RP__OP_CLOSE,      /* close; posts a CQE only if it fails */
 	RP__OP_CANCEL,     /* async cancel; its own CQE is ignored */

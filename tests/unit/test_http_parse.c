@@ -21,12 +21,16 @@
 
 #define S(lit) lit, sizeof(lit) - 1
 
-enum { MORE = RP__HTTP_MORE, DONE = RP__HTTP_DONE,
-       TRUNC = RP__HTTP_TRUNCATED, ERR = RP__HTTP_ERROR };
+enum {
+	MORE = RP__HTTP_MORE,
+	DONE = RP__HTTP_DONE,
+	TRUNC = RP__HTTP_TRUNCATED,
+	ERR = RP__HTTP_ERROR
+};
 
 struct expect {
-	int state;                    /* after eof if the case sends one */
-	int pre;                      /* after the last feed (eof cases) */
+	int state; /* after eof if the case sends one */
+	int pre;   /* after the last feed (eof cases) */
 	int status_code;
 	const char *reason;
 	int64_t content_length;
@@ -34,8 +38,8 @@ struct expect {
 	const char *content_type;
 	const char *location;
 	const char *title;
-	const char *error;            /* exact text, NULL: none */
-	const char *body;             /* the body bytes kept */
+	const char *error; /* exact text, NULL: none */
+	const char *body;  /* the body bytes kept */
 	size_t body_len;
 	int truncated;
 };
@@ -45,9 +49,9 @@ struct tcase {
 	const char *resp;
 	size_t len;
 	bool head;
-	uint64_t max_body;            /* 0: 1 MiB */
-	uint32_t max_header;          /* 0: 64 KiB */
-	bool eof;                     /* the peer closes after the bytes */
+	uint64_t max_body;   /* 0: 1 MiB */
+	uint32_t max_header; /* 0: 64 KiB */
+	bool eof;	     /* the peer closes after the bytes */
 	struct expect x;
 	void (*build)(struct tcase *c); /* fills resp and x at run time */
 };
@@ -120,7 +124,7 @@ static int feed_copy(struct rp__http_parse *p, const char *buf, size_t n)
 	assert_non_null(chunk);
 	memcpy(chunk, buf, n);
 	st = rp__http_parse_feed(p, chunk, n);
-	memset(chunk, 0xAA, n);	/* a kept pointer would now read junk */
+	memset(chunk, 0xAA, n); /* a kept pointer would now read junk */
 	free(chunk);
 	return st;
 }
@@ -170,8 +174,8 @@ static void run(const struct tcase *c, const size_t *cuts, size_t ncuts,
 	assert_memory_equal(&again, s, sizeof(again));
 }
 
-static void check(const struct tcase *c, const struct snap *s,
-		  const char *mode, size_t cut)
+static void check(const struct tcase *c, const struct snap *s, const char *mode,
+		  size_t cut)
 {
 	const struct expect *x = &c->x;
 
@@ -294,7 +298,7 @@ static void build_huge_cl(struct tcase *c)
  * beyond what is kept: the title is what was kept of it. */
 static void build_huge_chunked(struct tcase *c)
 {
-	static const size_t sizes[] = { 100, 1, 150, 600, 40 };
+	static const size_t sizes[] = {100, 1, 150, 600, 40};
 	size_t n = 0, off = 0;
 	char line[32];
 
@@ -386,7 +390,7 @@ static void build_title_entity_cut(struct tcase *c)
 	r = repeat(raw, 'c', 230);
 	r = stpcpy(r, "&#x1F600;&amp;");
 	r = repeat(r, 'd', 5);
-	strcpy(r, "&#x1F601;");	/* raw byte 255 is its '0' */
+	strcpy(r, "&#x1F601;"); /* raw byte 255 is its '0' */
 	r = repeat(want, 'c', 230);
 	r = stpcpy(r, "\xf0\x9f\x98\x80&");
 	repeat(r, 'd', 5);
@@ -395,215 +399,208 @@ static void build_title_entity_cut(struct tcase *c)
 
 /* ---- the table -------------------------------------------------------- */
 
-#define FIXED_BODY "<html><head><title>Hello, World</title></head>" \
-		   "<body>hi</body></html>"
+#define FIXED_BODY                                                             \
+	"<html><head><title>Hello, World</title></head>"                       \
+	"<body>hi</body></html>"
 #define CHUNKED_BODY "<html><title>Chunked</TITLE></html>"
-#define ENTITY_TITLE "\n\t  Caf&eacute; &amp; Bar &lt;3&gt; &quot;q&quot; " \
-		     "&apos;a&#39; x&nbsp;&#160;y &#169;&#xA9;&#X263a; " \
-		     "&#xZZ; &bogus; &#0; &#1114112; &#55296; AT&T &amp\r\n "
-#define ENTITY_BODY "<html><head><TITLE lang=\"e>n\" data-x='a>b'>" \
-		    ENTITY_TITLE "</TiTlE></head></html>"
-#define FRIENDS_BODY "<titl<titles>nope</titles><<title\n class=x>Yes " \
-		     "</ <</title><title>Second</title>"
+#define ENTITY_TITLE                                                           \
+	"\n\t  Caf&eacute; &amp; Bar &lt;3&gt; &quot;q&quot; "                 \
+	"&apos;a&#39; x&nbsp;&#160;y &#169;&#xA9;&#X263a; "                    \
+	"&#xZZ; &bogus; &#0; &#1114112; &#55296; AT&T &amp\r\n "
+#define ENTITY_BODY                                                            \
+	"<html><head><TITLE lang=\"e>n\" data-x='a>b'>" ENTITY_TITLE           \
+	"</TiTlE></head></html>"
+#define FRIENDS_BODY                                                           \
+	"<titl<titles>nope</titles><<title\n class=x>Yes "                     \
+	"</ <</title><title>Second</title>"
 #define X36 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 #define X40 X36 "xxxx"
 #define LONG_CT "text/html; " X40 X40 X40 X40
 
 static struct tcase cases[] = {
-	{ "fixed_content_length",
-	  S("HTTP/1.1 200 OK\r\nServer: nginx/1.25.3\r\n"
-	    "Content-Type: text/html; charset=utf-8\r\n"
-	    "Content-Length: 68\r\n\r\n" FIXED_BODY),
-	  .x = { DONE, 0, 200, "OK", 68, "nginx/1.25.3",
-		 "text/html; charset=utf-8", NULL, "Hello, World", NULL,
-		 S(FIXED_BODY), 0 } },
-	{ "eof_after_done",
-	  S("HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n" FIXED_BODY),
-	  .eof = true,
-	  .x = { DONE, DONE, 200, "OK", 68, NULL, NULL, NULL, "Hello, World",
-		 NULL, S(FIXED_BODY), 0 } },
-	{ "chunked_title_split",
-	  S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-	    "Content-Type: text/html\r\n\r\n"
-	    "9;ext=1\r\n<html><ti\r\n"
-	    "8;name=\"quoted; value\";flag\r\ntle>Chun\r\n"
-	    "7\r\nked</TI\r\n"
-	    "b\r\nTLE></html>\r\n"
-	    "0\r\nServer: from-trailer\r\n\r\n"),
-	  .x = { DONE, 0, 200, "OK", -1, NULL, "text/html", NULL, "Chunked",
-		 NULL, S(CHUNKED_BODY), 0 } },
-	{ "body_until_eof",
-	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-	    "Connection: close\r\n\r\n<title>Until EOF</title>\n<p>rest</p>\n"),
-	  .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html", NULL,
-		 "Until EOF", NULL,
-		 S("<title>Until EOF</title>\n<p>rest</p>\n"), 0 } },
-	{ "http10_until_eof",
-	  S("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nno title here"),
-	  .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, "old", NULL, NULL, NULL, NULL,
-		 S("no title here"), 0 } },
-	{ "head_with_content_length",
-	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-	    "Content-Length: 1234\r\n\r\n"),
-	  .head = true,
-	  .x = { DONE, 0, 200, "OK", 1234, NULL, "text/html", NULL, NULL,
-		 NULL, NULL, 0, 0 } },
-	{ "get_with_content_length_waits",	/* same bytes, not HEAD */
-	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-	    "Content-Length: 1234\r\n\r\n"),
-	  .eof = true,
-	  .x = { ERR, MORE, 200, "OK", 1234, NULL, "text/html", NULL, NULL,
-		 "Invalid EOF state", NULL, 0, 0 } },
-	{ "no_content_204",
-	  S("HTTP/1.1 204 No Content\r\nServer: api\r\n\r\n"),
-	  .x = { DONE, 0, 204, "No Content", -1, "api", NULL, NULL, NULL,
-		 NULL, NULL, 0, 0 } },
-	{ "not_modified_304_with_length",
-	  S("HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n"
-	    "Content-Length: 500\r\n\r\n"),
-	  .x = { DONE, 0, 304, "Not Modified", 500, NULL, NULL, NULL, NULL,
-		 NULL, NULL, 0, 0 } },
-	{ "continue_then_200",
-	  S("HTTP/1.1 100 Continue\r\nServer: interim\r\n\r\n"
-	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
-	  .x = { DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"),
-		 0 } },
-	{ "early_hints_then_200",
-	  S("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
-	    "Content-Type: text/plain\r\nLocation: /hint\r\n\r\n"
-	    "HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\n"
-	    "Content-Length: 22\r\n\r\n<title>Hinted</title>\n"),
-	  .x = { DONE, 0, 200, "Fine", 22, NULL, "text/html", NULL, "Hinted",
-		 NULL, S("<title>Hinted</title>\n"), 0 } },
-	{ "upgrade_101",
-	  S("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n\r\n\x81\x05hello"),
-	  .x = { DONE, 0, 101, "Switching Protocols", -1, NULL, NULL, NULL,
-		 NULL, NULL, NULL, 0, 0 } },
-	{ "interim_only_then_eof",
-	  S("HTTP/1.1 100 Continue\r\n\r\n"),
-	  .eof = true,
-	  .x = { ERR, MORE, 0, NULL, -1, NULL, NULL, NULL, NULL,
-		 "EOF before a final response", NULL, 0, 0 } },
-	{ "garbage",
-	  S("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"),
-	  .x = { ERR, 0, 0, NULL, -1, NULL, NULL, NULL, NULL,
-		 "Expected HTTP/", NULL, 0, 0 } },
-	{ "bad_header_after_status",
-	  S("HTTP/1.1 200 OK\r\nServer: s\r\nBad Header\r\n\r\n"),
-	  .x = { ERR, 0, 200, "OK", -1, "s", NULL, NULL, NULL,
-		 "Invalid header token", NULL, 0, 0 } },
-	{ "short_content_length",
-	  S("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<title>short</title>"),
-	  .eof = true,
-	  .x = { ERR, MORE, 200, "OK", 100, NULL, NULL, NULL, "short",
-		 "Invalid EOF state", S("<title>short</title>"), 0 } },
-	{ "truncated_chunked",
-	  S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "10\r\nonly part"),
-	  .eof = true,
-	  .x = { ERR, MORE, 200, "OK", -1, NULL, NULL, NULL, NULL,
-		 "Invalid EOF state", S("only part"), 0 } },
-	{ "chunked_missing_last_chunk",
-	  S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-	    "4\r\nfull\r\n"),
-	  .eof = true,
-	  .x = { ERR, MORE, 200, "OK", -1, NULL, NULL, NULL, NULL,
-		 "Invalid EOF state", S("full"), 0 } },
-	{ "eof_mid_headers",
-	  S("HTTP/1.1 502 Bad Gateway\r\nServer: half\r\nContent-Ty"),
-	  .eof = true,
-	  .x = { ERR, MORE, 502, "Bad Gateway", -1, "half", NULL, NULL, NULL,
-		 "Invalid EOF state", NULL, 0, 0 } },
-	{ "empty_reply",
-	  "", 0, .eof = true,
-	  .x = { ERR, MORE, 0, NULL, -1, NULL, NULL, NULL, NULL,
-		 "empty reply", NULL, 0, 0 } },
-	{ "huge_body_content_length", .max_body = 300, .eof = true,
-	  .build = build_huge_cl,
-	  .x = { TRUNC, TRUNC, 200, "OK", 1500, NULL, NULL, NULL, "Big one",
-		 NULL, NULL, 300, 1 } },
-	{ "huge_body_chunked", .max_body = 300, .build = build_huge_chunked,
-	  .x = { TRUNC, 0, 200, "OK", -1, NULL, "text/html", NULL, "Cut",
-		 NULL, NULL, 300, 1 } },
-	{ "body_exactly_max_body", .max_body = 300, .build = build_exact,
-	  .x = { DONE, 0, 200, "OK", 300, NULL, NULL, NULL, NULL, NULL, NULL,
-		 300, 0 } },
-	/* 36 counted header bytes: "OK" + 15 for the status line, then
-	 * "Content-Length" + "0" + 4. */
-	{ "headers_at_limit",
-	  S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), .max_header = 36,
-	  .x = { DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0,
-		 0 } },
-	{ "headers_over_limit",
-	  S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), .max_header = 35,
-	  .x = { ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL,
-		 "headers too large", NULL, 0, 0 } },
-	{ "headers_too_large",
-	  S("HTTP/1.1 200 OK\r\nServer: big\r\nX-A: " X40 X40 "\r\n"
-	    "X-B: " X40 "\r\nContent-Length: 0\r\n\r\n"), .max_header = 100,
-	  .x = { ERR, 0, 200, "OK", -1, "big", NULL, NULL, NULL,
-		 "headers too large", NULL, 0, 0 } },
-	{ "headers_repeated_and_bounded",
-	  S("HTTP/1.1 301 Moved Permanently With A Reason Phrase Much Longer "
-	    "Than Sixty-Four Bytes\r\n"
-	    "X-Some-Very-Long-Header-Name-Beyond-32: v\r\n"
-	    "server: first-server\r\nSERVER: second-server\r\n"
-	    "X-Server: no\r\nServer-Timing: no\r\n"
-	    "Location:   https://example.com/new?a=1&b=2  \t \r\n"
-	    "location: /other\r\nContent-Type: " LONG_CT "\r\n"
-	    "content-type: text/plain\r\nContent-Length: 0\r\n\r\n"),
-	  .x = { DONE, 0, 301,
-		 "Moved Permanently With A Reason Phrase Much Longer Than Sixty-F",
-		 0, "first-server", "text/html; " X40 X40 X36,
-		 "https://example.com/new?a=1&b=2", NULL, NULL, NULL, 0, 0 } },
-	{ "header_empty_first_value",
-	  S("HTTP/1.1 200 OK\r\nServer:\r\nServer: later\r\n"
-	    "Content-Length: 0\r\n\r\n"),
-	  .x = { DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0,
-		 0 } },
-	{ "bytes_after_complete_ignored",
-	  S("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	    "HTTP/1.1 500 Nope\r\nServer: late\r\n\r\n\x01garbage"),
-	  .x = { DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"),
-		 0 } },
-	{ "title_entities_and_whitespace",
-	  S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" ENTITY_BODY),
-	  .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html", NULL,
-		 "Caf&eacute; & Bar <3> \"q\" 'a' x y \xc2\xa9\xc2\xa9\xe2\x98\xba"
-		 " &#xZZ; &bogus; \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd AT&T &amp",
-		 NULL, S(ENTITY_BODY), 0 } },
-	{ "title_unclosed",
-	  S("HTTP/1.1 200 OK\r\n\r\n<html><title>Unclosed\n\n   title  \t text "),
-	  .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, NULL, NULL,
-		 "Unclosed title text", NULL,
-		 S("<html><title>Unclosed\n\n   title  \t text "), 0 } },
-	{ "title_false_friends",
-	  S("HTTP/1.1 200 OK\r\nContent-Type: application/xhtml+xml\r\n\r\n"
-	    FRIENDS_BODY),
-	  .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, "application/xhtml+xml",
-		 NULL, "Yes </ <", NULL, S(FRIENDS_BODY), 0 } },
-	{ "title_empty",
-	  S("HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n<title> \n</title>"),
-	  .x = { DONE, 0, 200, "OK", 17, NULL, NULL, NULL, NULL, NULL,
-		 S("<title> \n</title>"), 0 } },
-	{ "title_not_html",
-	  S("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-	    "Content-Length: 24\r\n\r\n{\"t\":\"<title>x</title>\"}"),
-	  .x = { DONE, 0, 200, "OK", 24, NULL, "application/json", NULL, NULL,
-		 NULL, S("{\"t\":\"<title>x</title>\"}"), 0 } },
-	{ "title_long_utf8_cut_2byte", .build = build_title_utf8_a, .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html" } },
-	{ "title_long_utf8_cut_3byte", .build = build_title_utf8_b, .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html" } },
-	{ "title_long_entity_cut", .build = build_title_entity_cut,
-	  .eof = true,
-	  .x = { DONE, MORE, 200, "OK", -1, NULL, "text/html" } },
+    {"fixed_content_length",
+     S("HTTP/1.1 200 OK\r\nServer: nginx/1.25.3\r\n"
+       "Content-Type: text/html; charset=utf-8\r\n"
+       "Content-Length: 68\r\n\r\n" FIXED_BODY),
+     .x = {DONE, 0, 200, "OK", 68, "nginx/1.25.3", "text/html; charset=utf-8",
+	   NULL, "Hello, World", NULL, S(FIXED_BODY), 0}},
+    {"eof_after_done",
+     S("HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n" FIXED_BODY), .eof = true,
+     .x = {DONE, DONE, 200, "OK", 68, NULL, NULL, NULL, "Hello, World", NULL,
+	   S(FIXED_BODY), 0}},
+    {"chunked_title_split",
+     S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+       "Content-Type: text/html\r\n\r\n"
+       "9;ext=1\r\n<html><ti\r\n"
+       "8;name=\"quoted; value\";flag\r\ntle>Chun\r\n"
+       "7\r\nked</TI\r\n"
+       "b\r\nTLE></html>\r\n"
+       "0\r\nServer: from-trailer\r\n\r\n"),
+     .x = {DONE, 0, 200, "OK", -1, NULL, "text/html", NULL, "Chunked", NULL,
+	   S(CHUNKED_BODY), 0}},
+    {"body_until_eof",
+     S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+       "Connection: close\r\n\r\n<title>Until EOF</title>\n<p>rest</p>\n"),
+     .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html", NULL, "Until EOF",
+	   NULL, S("<title>Until EOF</title>\n<p>rest</p>\n"), 0}},
+    {"http10_until_eof",
+     S("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nno title here"), .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, "old", NULL, NULL, NULL, NULL,
+	   S("no title here"), 0}},
+    {"head_with_content_length",
+     S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+       "Content-Length: 1234\r\n\r\n"),
+     .head = true,
+     .x = {DONE, 0, 200, "OK", 1234, NULL, "text/html", NULL, NULL, NULL, NULL,
+	   0, 0}},
+    {"get_with_content_length_waits", /* same bytes, not HEAD */
+     S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+       "Content-Length: 1234\r\n\r\n"),
+     .eof = true,
+     .x = {ERR, MORE, 200, "OK", 1234, NULL, "text/html", NULL, NULL,
+	   "Invalid EOF state", NULL, 0, 0}},
+    {"no_content_204", S("HTTP/1.1 204 No Content\r\nServer: api\r\n\r\n"),
+     .x = {DONE, 0, 204, "No Content", -1, "api", NULL, NULL, NULL, NULL, NULL,
+	   0, 0}},
+    {"not_modified_304_with_length",
+     S("HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n"
+       "Content-Length: 500\r\n\r\n"),
+     .x = {DONE, 0, 304, "Not Modified", 500, NULL, NULL, NULL, NULL, NULL,
+	   NULL, 0, 0}},
+    {"continue_then_200",
+     S("HTTP/1.1 100 Continue\r\nServer: interim\r\n\r\n"
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+     .x = {DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"), 0}},
+    {"early_hints_then_200",
+     S("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
+       "Content-Type: text/plain\r\nLocation: /hint\r\n\r\n"
+       "HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\n"
+       "Content-Length: 22\r\n\r\n<title>Hinted</title>\n"),
+     .x = {DONE, 0, 200, "Fine", 22, NULL, "text/html", NULL, "Hinted", NULL,
+	   S("<title>Hinted</title>\n"), 0}},
+    {"upgrade_101",
+     S("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+       "Connection: Upgrade\r\n\r\n\x81\x05hello"),
+     .x = {DONE, 0, 101, "Switching Protocols", -1, NULL, NULL, NULL, NULL,
+	   NULL, NULL, 0, 0}},
+    {"interim_only_then_eof", S("HTTP/1.1 100 Continue\r\n\r\n"), .eof = true,
+     .x = {ERR, MORE, 0, NULL, -1, NULL, NULL, NULL, NULL,
+	   "EOF before a final response", NULL, 0, 0}},
+    {"garbage", S("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"),
+     .x = {ERR, 0, 0, NULL, -1, NULL, NULL, NULL, NULL, "Expected HTTP/", NULL,
+	   0, 0}},
+    {"bad_header_after_status",
+     S("HTTP/1.1 200 OK\r\nServer: s\r\nBad Header\r\n\r\n"),
+     .x = {ERR, 0, 200, "OK", -1, "s", NULL, NULL, NULL, "Invalid header token",
+	   NULL, 0, 0}},
+    {"short_content_length",
+     S("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+       "<title>short</title>"),
+     .eof = true,
+     .x = {ERR, MORE, 200, "OK", 100, NULL, NULL, NULL, "short",
+	   "Invalid EOF state", S("<title>short</title>"), 0}},
+    {"truncated_chunked",
+     S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "10\r\nonly part"),
+     .eof = true,
+     .x = {ERR, MORE, 200, "OK", -1, NULL, NULL, NULL, NULL,
+	   "Invalid EOF state", S("only part"), 0}},
+    {"chunked_missing_last_chunk",
+     S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "4\r\nfull\r\n"),
+     .eof = true,
+     .x = {ERR, MORE, 200, "OK", -1, NULL, NULL, NULL, NULL,
+	   "Invalid EOF state", S("full"), 0}},
+    {"eof_mid_headers",
+     S("HTTP/1.1 502 Bad Gateway\r\nServer: half\r\nContent-Ty"), .eof = true,
+     .x = {ERR, MORE, 502, "Bad Gateway", -1, "half", NULL, NULL, NULL,
+	   "Invalid EOF state", NULL, 0, 0}},
+    {"empty_reply", "", 0, .eof = true,
+     .x = {ERR, MORE, 0, NULL, -1, NULL, NULL, NULL, NULL, "empty reply", NULL,
+	   0, 0}},
+    {"huge_body_content_length", .max_body = 300, .eof = true,
+     .build = build_huge_cl,
+     .x = {TRUNC, TRUNC, 200, "OK", 1500, NULL, NULL, NULL, "Big one", NULL,
+	   NULL, 300, 1}},
+    {"huge_body_chunked", .max_body = 300, .build = build_huge_chunked,
+     .x = {TRUNC, 0, 200, "OK", -1, NULL, "text/html", NULL, "Cut", NULL, NULL,
+	   300, 1}},
+    {"body_exactly_max_body", .max_body = 300, .build = build_exact,
+     .x = {DONE, 0, 200, "OK", 300, NULL, NULL, NULL, NULL, NULL, NULL, 300,
+	   0}},
+    /* 36 counted header bytes: "OK" + 15 for the status line, then
+     * "Content-Length" + "0" + 4. */
+    {"headers_at_limit", S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+     .max_header = 36,
+     .x = {DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}},
+    {"headers_over_limit", S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+     .max_header = 35,
+     .x = {ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL, "headers too large",
+	   NULL, 0, 0}},
+    {"headers_too_large",
+     S("HTTP/1.1 200 OK\r\nServer: big\r\nX-A: " X40 X40 "\r\n"
+       "X-B: " X40 "\r\nContent-Length: 0\r\n\r\n"),
+     .max_header = 100,
+     .x = {ERR, 0, 200, "OK", -1, "big", NULL, NULL, NULL, "headers too large",
+	   NULL, 0, 0}},
+    {"headers_repeated_and_bounded",
+     S("HTTP/1.1 301 Moved Permanently With A Reason Phrase Much Longer "
+       "Than Sixty-Four Bytes\r\n"
+       "X-Some-Very-Long-Header-Name-Beyond-32: v\r\n"
+       "server: first-server\r\nSERVER: second-server\r\n"
+       "X-Server: no\r\nServer-Timing: no\r\n"
+       "Location:   https://example.com/new?a=1&b=2  \t \r\n"
+       "location: /other\r\nContent-Type: " LONG_CT "\r\n"
+       "content-type: text/plain\r\nContent-Length: 0\r\n\r\n"),
+     .x = {DONE, 0, 301,
+	   "Moved Permanently With A Reason Phrase Much Longer "
+	   "Than Sixty-F",
+	   0, "first-server", "text/html; " X40 X40 X36,
+	   "https://example.com/new?a=1&b=2", NULL, NULL, NULL, 0, 0}},
+    {"header_empty_first_value",
+     S("HTTP/1.1 200 OK\r\nServer:\r\nServer: later\r\n"
+       "Content-Length: 0\r\n\r\n"),
+     .x = {DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}},
+    {"bytes_after_complete_ignored",
+     S("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+       "HTTP/1.1 500 Nope\r\nServer: late\r\n\r\n\x01garbage"),
+     .x = {DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"), 0}},
+    {"title_entities_and_whitespace",
+     S("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" ENTITY_BODY),
+     .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html", NULL,
+	   "Caf&eacute; & Bar <3> \"q\" 'a' x y "
+	   "\xc2\xa9\xc2\xa9\xe2\x98\xba &#xZZ; &bogus; "
+	   "\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd AT&T &amp",
+	   NULL, S(ENTITY_BODY), 0}},
+    {"title_unclosed",
+     S("HTTP/1.1 200 OK\r\n\r\n"
+       "<html><title>Unclosed\n\n   title  \t text "),
+     .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, NULL, NULL, "Unclosed title text",
+	   NULL, S("<html><title>Unclosed\n\n   title  \t text "), 0}},
+    {"title_false_friends",
+     S("HTTP/1.1 200 OK\r\nContent-Type: "
+       "application/xhtml+xml\r\n\r\n" FRIENDS_BODY),
+     .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, "application/xhtml+xml", NULL,
+	   "Yes </ <", NULL, S(FRIENDS_BODY), 0}},
+    {"title_empty",
+     S("HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n<title> \n</title>"),
+     .x = {DONE, 0, 200, "OK", 17, NULL, NULL, NULL, NULL, NULL,
+	   S("<title> \n</title>"), 0}},
+    {"title_not_html",
+     S("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+       "Content-Length: 24\r\n\r\n{\"t\":\"<title>x</title>\"}"),
+     .x = {DONE, 0, 200, "OK", 24, NULL, "application/json", NULL, NULL, NULL,
+	   S("{\"t\":\"<title>x</title>\"}"), 0}},
+    {"title_long_utf8_cut_2byte", .build = build_title_utf8_a, .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html"}},
+    {"title_long_utf8_cut_3byte", .build = build_title_utf8_b, .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html"}},
+    {"title_long_entity_cut", .build = build_title_entity_cut, .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html"}},
 };
 
 /* The reference hash is FNV-1a 64 and the parser agrees with it. */
@@ -647,12 +644,12 @@ int main(void)
 	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 2];
 
 	for (size_t i = 0; i < n; i++) {
-		tests[i] = (struct CMUnitTest){ .name = cases[i].name,
-						.test_func = run_case,
-						.initial_state = &cases[i] };
+		tests[i] = (struct CMUnitTest){.name = cases[i].name,
+					       .test_func = run_case,
+					       .initial_state = &cases[i]};
 	}
 	tests[n] = (struct CMUnitTest)cmocka_unit_test(test_fnv_reference);
 	tests[n + 1] = (struct CMUnitTest)cmocka_unit_test(
-		test_header_bytes_independent_of_split);
+	    test_header_bytes_independent_of_split);
 	return _cmocka_run_group_tests("http_parse", tests, n + 2, NULL, NULL);
 }
