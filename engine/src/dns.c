@@ -28,6 +28,7 @@
 #include <sys/time.h>
 
 #include "engine_int.h"
+#include "trace.h"
 
 #define NAME_MAX_ 254 /* 253 + NUL */
 #define FDS_MAX 64    /* c-ares sockets at once */
@@ -445,6 +446,7 @@ void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
 	}
 	s->dns_entry = idx;
 	s->state = SLOT_RESOLVING;
+	RP_TRACE_PHASE(s->index, SLOT_RESOLVING);
 	waiter_add(e, en, s);
 	if (!fresh)
 		return; /* a lookup is queued or in flight already */

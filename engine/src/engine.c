@@ -53,6 +53,7 @@
 
 #include "engine_int.h"
 #include "stats.h"
+#include "trace.h"
 #include "uring_compat.h"
 
 static uint64_t clock_ns(void)
@@ -356,6 +357,7 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		res.http = rp__http_info(e, s);
 	e->st.by_status[status]++;
 	e->st.completed++;
+	RP_TRACE_DONE(s->index, (int)status, res.elapsed_us);
 	release_slot(e, s);
 	e->o.on_result(&res, e->o.arg);
 }
@@ -641,6 +643,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	 * any timeout. */
 	s->start_ns = e->now_ns;
 	s->deadline_ns = e->now_ns + e->o.timeout_ns;
+	RP_TRACE_START(s->index, slot_idx(e, s));
 
 	if (t->status != RP_STATUS_NONE) {
 		s->addrlen = 0;
@@ -679,6 +682,7 @@ void rp__connect(struct rp_engine *e, struct slot *s)
 
 	s->self_risk = self_connect_risk(e, s);
 	s->state = SLOT_CONNECTING;
+	RP_TRACE_PHASE(s->index, SLOT_CONNECTING);
 	ret = start_attempt(e, s);
 	if (ret < 0)
 		rp__done(e, s, RP_STATUS_ERROR, ret);

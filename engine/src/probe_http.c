@@ -26,6 +26,7 @@
 
 #include "engine_int.h"
 #include "http_parse.h"
+#include "trace.h"
 
 #define BGID 0                     /* our only provided-buffer group */
 #define BUF_SIZE (16 * 1024)       /* one receive buffer */
@@ -330,6 +331,7 @@ void rp__http_start(struct rp_engine *e, struct slot *s)
 	hs->msg.msg_iov = hs->iov;
 	hs->msg.msg_iovlen = 5;
 	s->state = SLOT_SENDING;
+	RP_TRACE_PHASE(s->index, SLOT_SENDING);
 	arm_send(e, s);
 }
 
@@ -433,6 +435,7 @@ void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
 		} else {
 			hs->sent_ns = e->now_ns;
 			s->state = SLOT_RECEIVING;
+			RP_TRACE_PHASE(s->index, SLOT_RECEIVING);
 			arm_recv(e, s);
 		}
 		return;
