@@ -402,10 +402,12 @@ RP_API int rp_parse_duration(const char *s, uint64_t *ns);
  * path and query; the fragment is dropped). "#" starts a comment, except
  * inside a URL token, where it starts the fragment; blank lines are
  * skipped. An https:// URL gives one ERROR result (-EPROTONOSUPPORT: no
- * TLS in this build). A target with a port is probed on that port only; one without
- * is probed on every port of the source's port list. A hostname gives one
- * ERROR result (this build resolves no names); text that cannot be parsed
- * gives one INVALID result whose detail names it ("FILE:LINE: reason").
+ * TLS in this build). A target with a port is probed on that port only;
+ * one without is probed on every port of the source's port list. A
+ * hostname ("example.test", "example.test:22", or in a URL) gives targets
+ * with rp_target.name and .port set, which the engine resolves; text that
+ * cannot be parsed gives one INVALID result whose detail names it
+ * ("FILE:LINE: reason").
  */
 struct rp_source;
 

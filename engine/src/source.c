@@ -23,15 +23,29 @@
  * Because lines are parsed and counted as they are queued, the total is
  * known as soon as the reader has reached the end of the last file.
  *
+ * A hostname line ("example.test", "example.test:8080") is not resolved
+ * here: it gives one target per port (its own, else each port of the list
+ * in ascending order, like an address; none at all is the usual "no port"
+ * INVALID), each with status NONE, addrlen 0, name = the hostname as
+ * written (case kept, a trailing "." kept, without ":port") and port =
+ * the port; the engine resolves it. The one exception: a 253-byte name
+ * written with its trailing dot loses the dot, so that name never exceeds
+ * the 253 bytes rp_target.name allows (it is the same DNS name). port is
+ * only meaningful with name: it is 0 whenever name is NULL (addresses,
+ * INVALID and ERROR targets), and name is set only on targets to probe.
+ *
  * A URL line ("http://192.0.2.1:8080/x") is one target whatever the port
  * list says; its target also carries host (the URL's authority, as
  * written) and path (path and query, "/" if none). These are set for every
- * target of a URL line that parsed, including the ERROR ones (https, a
- * hostname), and are NULL for every other target.
+ * target of a URL line that parsed, including the ERROR ones (https), and
+ * are NULL for every other target. A URL naming a host
+ * ("http://example.test:8080/x") is also a name target: name =
+ * "example.test", port = 8080 (80 if none), no address; an https:// one
+ * is the TLS ERROR like any https URL, without name.
  *
- * Strings handed out in an rp_target (input, detail, host, path) point
- * into thread-local buffers: they stay valid until the same thread calls
- * rp_source_next() again, whichever source it calls, which is what
+ * Strings handed out in an rp_target (input, detail, host, path, name)
+ * point into thread-local buffers: they stay valid until the same thread
+ * calls rp_source_next() again, whichever source it calls, which is what
  * rp_pull_fn promises even when several engines on several threads pull
  * from one source.
  */
@@ -126,6 +140,7 @@ static _Thread_local char tl_input[RP__LINE_MAX + 8];
 static _Thread_local char tl_detail[512];
 static _Thread_local char tl_host[RP__LINE_MAX + 1];
 static _Thread_local char tl_path[RP__LINE_MAX + 2];	/* maybe "/" + "?q" */
+static _Thread_local char tl_name[256];	/* at most 253 bytes */
 
 static void set_msg(char *err, size_t errlen, const char *msg)
 {
@@ -188,7 +203,7 @@ static int line_make(const struct rp__ports *ports, const char *text,
 		l->spec.auth_off -= spec.off;
 		l->spec.path_off -= spec.off;
 	}
-	*count = 1; /* bad line, hostname or no port: one result */
+	*count = 1; /* bad line or no port: one result */
 	if (!r && rp__spec_count(&spec, ports))
 		*count = rp__spec_count(&spec, ports);
 	*out = l;
@@ -673,6 +688,24 @@ static void set_text(const struct line *l, struct rp_target *t)
 	t->path = rp__spec_path(&l->spec, l->text, tl_path, sizeof(tl_path));
 }
 
+/* Name and port of a target from the good line l naming a host (a
+ * hostname, or a URL with one), to be resolved by the engine. */
+static void set_name(const struct line *l, struct rp_target *t, int port)
+{
+	size_t off = l->spec.kind == RP__SPEC_URL ? l->spec.auth_off : 0;
+	size_t n = l->spec.host_len;
+
+	/* 253 bytes plus a trailing dot: drop the dot to fit the limit */
+	if (n > 253 && l->text[off + n - 1] == '.')
+		n--;
+	if (n > sizeof(tl_name) - 1)
+		n = sizeof(tl_name) - 1; /* cannot happen: the parser caps it */
+	memcpy(tl_name, l->text + off, n);
+	tl_name[n] = '\0';
+	t->name = tl_name;
+	t->port = (uint16_t)port;
+}
+
 /* Fills t as an INVALID target for line l. Lock held. */
 static void make_invalid(struct rp_source *s, const struct line *l,
 			 const char *reason, struct rp_target *t)
@@ -712,6 +745,8 @@ int rp_source_next(void *source, struct rp_target *t)
 		if (s->cur) {
 			if (rp__iter_next(&s->it, &t->addr, &t->addrlen)) {
 				set_text(s->cur, t);
+				if (!s->cur->spec.family)
+					set_name(s->cur, t, s->it.port);
 				break;
 			}
 			free(s->cur);
@@ -735,13 +770,6 @@ int rp_source_next(void *source, struct rp_target *t)
 			t->err = -EPROTONOSUPPORT;
 			t->detail = "https:// needs TLS, which this build does "
 				    "not support";
-		} else if (l->spec.kind == RP__SPEC_HOSTNAME ||
-			   (l->spec.kind == RP__SPEC_URL && !l->spec.family)) {
-			set_text(l, t);
-			t->status = RP_STATUS_ERROR;
-			t->err = -ENOTSUP;
-			t->detail = "hostname targets need DNS resolution, "
-				    "not supported yet";
 		} else if (rp__iter_init(&s->it, &l->spec, &s->ports, reason,
 					 sizeof(reason))) {
 			make_invalid(s, l, reason, t);

@@ -9,6 +9,10 @@
  * byte by byte; the target source (source.c) does the reading and the
  * "FILE:LINE:" diagnostics around it.
  *
+ * Hostnames are not resolved here (the engine does that): a hostname line
+ * expands to one target per port, with no address, and the source hands
+ * the name over as written.
+ *
  * URL lines ("http://192.0.2.1:8080/status") are one target each, for
  * HTTP probes: the parser finds the authority and the path in the line
  * and leaves them there (rp__spec.auth_off, .path_off), so a URL costs no
@@ -799,13 +803,21 @@ out:
 
 /* ---- expansion ---------------------------------------------------------- */
 
-/* Expandable: an address or block, or a URL naming an address (its
- * port is always set, so it yields exactly one sockaddr). */
-static bool is_block(const struct rp__spec *spec)
+/* Expandable: an address or block, a hostname (one target per port,
+ * resolved later by the engine), or a URL (its port is always set, so it
+ * yields exactly one target). */
+static bool expandable(const struct rp__spec *spec)
 {
 	return spec->kind == RP__SPEC_ADDR || spec->kind == RP__SPEC_CIDR4 ||
 	       spec->kind == RP__SPEC_CIDR6 ||
-	       (spec->kind == RP__SPEC_URL && spec->family && spec->port);
+	       spec->kind == RP__SPEC_HOSTNAME ||
+	       (spec->kind == RP__SPEC_URL && spec->port);
+}
+
+/* Targets per port: the addresses, or 1 for a name. */
+static uint64_t spec_naddrs(const struct rp__spec *spec)
+{
+	return spec->family ? spec->naddrs : 1;
 }
 
 uint64_t rp__spec_count(const struct rp__spec *spec,
@@ -813,11 +825,11 @@ uint64_t rp__spec_count(const struct rp__spec *spec,
 {
 	if (spec->kind == RP__SPEC_URL)
 		return 1;
-	if (!is_block(spec))
+	if (!expandable(spec))
 		return 0;
 	if (spec->port)
-		return spec->naddrs;
-	return ports ? spec->naddrs * ports->count : 0;
+		return spec_naddrs(spec);
+	return ports ? spec_naddrs(spec) * ports->count : 0;
 }
 
 char *rp__spec_path(const struct rp__spec *spec, const char *input,
@@ -843,8 +855,8 @@ int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,
 		  const struct rp__ports *ports, char *err, size_t errlen)
 {
 	memset(it, 0, sizeof(*it));
-	if (!is_block(spec)) {
-		set_err(err, errlen, "not an address or block");
+	if (!expandable(spec)) {
+		set_err(err, errlen, "not an address, block, hostname or URL");
 		return -EINVAL;
 	}
 	if (!spec->port && (!ports || !ports->count)) {
@@ -866,24 +878,29 @@ int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
 	if (!spec)
 		return 0;
 	if (spec->port) {
-		if (it->addr >= spec->naddrs)
+		if (it->addr >= spec_naddrs(spec))
 			return 0;
 		port = spec->port;
 		idx = it->addr++;
 	} else {
 		port = rp__ports_next(it->ports, it->port);
 		if (port < 0) {
-			if (it->addr < spec->naddrs)
+			if (it->addr < spec_naddrs(spec))
 				it->addr++;
 			port = rp__ports_next(it->ports, 0);
 		}
-		if (it->addr >= spec->naddrs)
+		if (it->addr >= spec_naddrs(spec))
 			return 0;
-		it->port = port;
 		idx = it->addr;
 	}
+	it->port = port;
 
 	memset(ss, 0, sizeof(*ss));
+	if (!spec->family) {
+		/* a name: no address yet, only it->port */
+		*len = 0;
+		return 1;
+	}
 	if (spec->family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 

@@ -59,7 +59,7 @@ enum rp__spec_kind {
 	RP__SPEC_ADDR,		/* one IPv4 or IPv6 address */
 	RP__SPEC_CIDR4,		/* an IPv4 block */
 	RP__SPEC_CIDR6,		/* an IPv6 block, at most 2^20 addresses */
-	RP__SPEC_HOSTNAME,	/* a DNS name (not resolved by this build) */
+	RP__SPEC_HOSTNAME,	/* a DNS name, resolved by the engine */
 	RP__SPEC_URL,		/* an http:// or https:// URL: one address
 				 * (or a DNS name) and one port */
 };
@@ -94,7 +94,8 @@ struct rp__spec {
 	size_t host_len;	/* HOSTNAME: the name is input[off, off +
 				 * host_len), without ":port"; URL with a
 				 * name: input[auth_off, auth_off +
-				 * host_len) */
+				 * host_len). As written: case kept, and a
+				 * trailing "." too (so up to 254 bytes) */
 	enum rp__scheme scheme;	/* URL: HTTP or HTTPS, else NONE */
 	size_t auth_off;	/* URL: the authority as written ("host",
 				 * "host:port", "[v6]:port"), the Host
@@ -154,10 +155,11 @@ int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
 		     char *err, size_t errlen);
 
 /*
- * The number of targets a parsed ADDR or CIDR line expands to with this
- * port set: naddrs if the line has its own port, else naddrs * ports.
- * A URL is always 1 (it has its own port and ignores the set). 0 for
- * other kinds or when no port is available.
+ * The number of targets a parsed ADDR, CIDR or HOSTNAME line expands to
+ * with this port set: naddrs (1 for a hostname) if the line has its own
+ * port, else that times the ports in the set. A URL is always 1 (it has
+ * its own port and ignores the set), whether it names an address or a
+ * host. 0 for EMPTY, or when no port is available.
  */
 uint64_t rp__spec_count(const struct rp__spec *spec,
 			const struct rp__ports *ports);
@@ -172,25 +174,30 @@ char *rp__spec_path(const struct rp__spec *spec, const char *input,
 		    char *dst, size_t dstsize);
 
 /*
- * Expansion of one ADDR or CIDR spec over a port set, one sockaddr at a
- * time (a URL with an address yields its one address and port), address-
- * major (for each address in ascending order, each port in
- * ascending order). O(1) memory; spec and ports must outlive the iterator.
+ * Expansion of one ADDR, CIDR or HOSTNAME spec over a port set, one target
+ * at a time (a URL yields its one target on its own port), address-major
+ * (for each address in ascending order, each port in ascending order). A
+ * hostname, or a URL naming one, has no address yet: it yields one
+ * target per port with *len = 0, and the port is it->port. O(1) memory;
+ * spec and ports must outlive the iterator.
  */
 struct rp__iter {
 	const struct rp__spec *spec;
 	const struct rp__ports *ports;
 	uint64_t addr;		/* ordinal of the current address */
-	int port;		/* last port yielded for it, 0 = none yet */
+	int port;		/* the port of the target last yielded (for
+				 * every kind), 0 = none yet */
 };
 
-/* Returns 0, or -EINVAL with a message when the spec is not an address,
- * block or URL with an address, or when it has no port and the port set
- * is empty. The scheme is not looked at: callers report https first. */
+/* Returns 0, or -EINVAL with a message when the spec is EMPTY, or when it
+ * has no port and the port set is empty ("no port: give ip:port or -p").
+ * The scheme is not looked at: callers report https first. */
 int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,
 		  const struct rp__ports *ports, char *err, size_t errlen);
 
-/* Returns 1 with *ss and *len filled, or 0 when the expansion is over. */
+/* Returns 1 with *ss and *len filled (*ss zeroed and *len 0 for a name;
+ * it->port holds the target's port either way), or 0 when the expansion
+ * is over. */
 int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
 		  socklen_t *len);
 

@@ -1,14 +1,16 @@
 /*
  * test_source.c - unit tests for the target source (source.c): argument
- * and file input, hostile lines, the line limit, lazy expansion, the
- * reader thread on slow pipes and stdin, bounded memory, read errors,
- * destroy while blocked, several consumer threads, and rp_source_total().
+ * and file input, hostile lines, the line limit, lazy expansion, hostname
+ * targets handed to the engine (name and port), the reader thread on slow
+ * pipes and stdin, bounded memory, read errors, destroy while blocked,
+ * several consumer threads, and rp_source_total().
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -149,9 +151,11 @@ static void fmt_addr(const struct rp_target *t, char *buf, size_t n)
 
 /*
  * One produced target as a line of text, for exact comparison:
- * "ADDR" for a probe, "invalid DETAIL" or "error ERRNO DETAIL" otherwise,
- * followed by " host=HOST path=PATH" when the target has them (URL lines
- * only: for every other target both must be NULL).
+ * "ADDR" for a probe, "name=NAME port=PORT" for a name to resolve,
+ * "invalid DETAIL" or "error ERRNO DETAIL" otherwise, followed by
+ * " host=HOST path=PATH" when the target has them (URL lines only: for
+ * every other target both must be NULL). A name comes only with status
+ * NONE, no address and a port; without a name the port is 0.
  */
 #define REC_MAX 64
 #define REC_LEN 600
@@ -173,8 +177,23 @@ static void record(struct recs *rc, const struct rp_target *t)
 	if (t->status == RP_STATUS_NONE) {
 		assert_null(t->detail);
 		assert_int_equal(t->err, 0);
-		fmt_addr(t, rc->line[rc->n], REC_LEN);
+		if (t->name) {
+			static const struct sockaddr_storage zero;
+
+			assert_int_equal(t->addrlen, 0);
+			assert_memory_equal(&t->addr, &zero, sizeof(zero));
+			assert_true(t->port != 0);
+			assert_true(strlen(t->name) <= 253);
+			snprintf(rc->line[rc->n], REC_LEN, "name=%s port=%u",
+				 t->name, t->port);
+		} else {
+			assert_true(t->addrlen != 0);
+			assert_int_equal(t->port, 0);
+			fmt_addr(t, rc->line[rc->n], REC_LEN);
+		}
 	} else {
+		assert_null(t->name);
+		assert_int_equal(t->port, 0);
 		assert_int_equal(t->addrlen, 0);
 		assert_non_null(t->detail);
 		if (t->status == RP_STATUS_INVALID) {
@@ -276,8 +295,7 @@ static void test_args(void **state)
 		"1.2.3.4:80",
 		"[::1]:443",
 		"invalid argument 5: bad character '!' in hostname: 'bad!'",
-		"error -95 hostname targets need DNS resolution, not "
-		"supported yet",
+		"name=example.com port=7",
 		"10.0.0.0:7",
 		"10.0.0.1:7",
 		"invalid argument 8: bad port '0' (must be 1-65535): "
@@ -406,8 +424,7 @@ static void test_url_args(void **state)
 		"10.0.0.1:80 host=10.0.0.1 path=/?q",
 		"error -93 https:// needs TLS, which this build does not "
 		"support host=10.0.0.1 path=/x",
-		"error -95 hostname targets need DNS resolution, not "
-		"supported yet host=example.com:81 path=/",
+		"name=example.com port=81 host=example.com:81 path=/",
 		"invalid argument 8: unsupported URL scheme 'ftp': "
 		"'ftp://1.2.3.4/'",
 		"invalid argument 9: user names in URLs ('user@') are not "
@@ -670,6 +687,522 @@ static void test_url_threads(void **state)
 	unlink(path);
 }
 
+/* ---- hostnames ---------------------------------------------------------- */
+
+/* A name of exactly n bytes ("x.x.x...x"), for the 253-byte limit. */
+static void long_name(char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = (i % 2) ? '.' : 'x';
+	buf[n] = '\0';
+}
+
+/* Hostname arguments: one target per port, the name as written. */
+static void test_hostname_args(void **state)
+{
+	static const char *const head[] = {
+		"name=example.test port=22",
+		"name=example.test port=80",
+		"name=example.test port=443",
+		"name=example.test port=8080",
+		"name=EXAMPLE.Test port=22",
+		"name=EXAMPLE.Test port=80",
+		"name=EXAMPLE.Test port=443",
+		"name=example.test. port=22",
+		"name=example.test. port=80",
+		"name=example.test. port=443",
+		"name=Mixed-Case_1.Example.TEST. port=9",
+		NULL,
+	};
+	static const char *const tail[] = {
+		"invalid argument 7: bad character '*' in hostname: "
+		"'bad*name.test'",
+		"invalid argument 8: bad hostname: empty label: "
+		"'a..example.test:80'",
+		"invalid argument 9: bad port '0' (must be 1-65535): "
+		"'example.test:0'",
+		"invalid argument 10: bad hostname: label starts or ends with "
+		"'-': '-x.test'",
+		"1.2.3.4:22",
+		"1.2.3.4:80",
+		"1.2.3.4:443",
+		NULL,
+	};
+	char label[80], name253[260], arg[300], *wants[32];
+	size_t i, n = 0;
+	struct waiter w;
+	struct rp_source *s = make("443,22,80", &w);
+	struct recs *rc;
+
+	(void)state;
+	memset(label, 'a', 64);
+	strcpy(label + 64, ".test");
+	long_name(name253, 253);
+
+	assert_int_equal(rp_source_add_arg(s, "example.test"), 0);
+	assert_int_equal(rp_source_add_arg(s, "example.test:8080"), 0);
+	assert_int_equal(rp_source_add_arg(s, "EXAMPLE.Test"), 0);
+	assert_int_equal(rp_source_add_arg(s, "example.test."), 0);
+	assert_int_equal(rp_source_add_arg(s, "  Mixed-Case_1.Example.TEST.:9"
+					      "  # c"), 0);
+	assert_int_equal(rp_source_add_arg(s, label), 0);
+	assert_int_equal(rp_source_add_arg(s, "bad*name.test"), 0);
+	assert_int_equal(rp_source_add_arg(s, "a..example.test:80"), 0);
+	assert_int_equal(rp_source_add_arg(s, "example.test:0"), 0);
+	assert_int_equal(rp_source_add_arg(s, "-x.test"), 0);
+	assert_int_equal(rp_source_add_arg(s, "1.2.3.4"), 0);
+	/* 253 bytes and a dot: the dot goes, so that the name fits */
+	snprintf(arg, sizeof(arg), "%s.:80", name253);
+	assert_int_equal(rp_source_add_arg(s, arg), 0);
+	/* 253 bytes: kept whole, on every port */
+	assert_int_equal(rp_source_add_arg(s, name253), 0);
+	/* a hostname line counts one target per port */
+	assert_int_equal(rp_source_total(s),
+			 3 + 1 + 3 + 3 + 1 + 1 + 4 + 3 + 1 + 3);
+
+	for (i = 0; head[i]; i++)
+		wants[n++] = strdup(head[i]);
+	wants[n] = malloc(REC_LEN);
+	snprintf(wants[n++], REC_LEN,
+		 "invalid argument 6: bad hostname: label longer than 63 "
+		 "bytes: '%.61s...'", label);
+	for (i = 0; tail[i]; i++)
+		wants[n++] = strdup(tail[i]);
+	wants[n] = malloc(REC_LEN);
+	snprintf(wants[n++], REC_LEN, "name=%s port=80", name253);
+	for (i = 0; i < 3; i++) {
+		wants[n] = malloc(REC_LEN);
+		snprintf(wants[n++], REC_LEN, "name=%s port=%s", name253,
+			 i == 0 ? "22" : i == 1 ? "80" : "443");
+	}
+	wants[n] = NULL;
+
+	rc = drain(s, &w);
+	expect(rc, (const char *const *)wants);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(rc->input[i], "example.test");
+		assert_string_equal(rc->input[4 + i], "EXAMPLE.Test");
+		assert_string_equal(rc->input[7 + i], "example.test.");
+		assert_string_equal(rc->input[20 + i], name253);
+	}
+	assert_string_equal(rc->input[3], "example.test:8080");
+	assert_string_equal(rc->input[10], "Mixed-Case_1.Example.TEST.:9");
+	assert_string_equal(rc->input[11], label);
+	assert_string_equal(rc->input[19], arg); /* input keeps the dot */
+	assert_int_equal(rp_source_invalid(s), 5);
+	for (i = 0; wants[i]; i++)
+		free(wants[i]);
+	unmake(s, &w);
+}
+
+/* Without a port list a port-less hostname is the usual INVALID. */
+static void test_hostname_no_port(void **state)
+{
+	static const char *const want[] = {
+		"invalid argument 1: no port: give ip:port or -p: "
+		"'example.test'",
+		"name=example.test port=80",
+		"name=example.test port=80 host=example.test path=/",
+		"invalid argument 4: no port: give ip:port or -p: "
+		"'Example.Test.'",
+		"name=h.test port=65535",
+		NULL,
+	};
+	struct rp_source *s = NULL;
+	struct waiter w;
+	struct recs *rc;
+
+	(void)state;
+	assert_int_equal(rp_source_create(&s, NULL, NULL, 0), 0);
+	waiter_init(&w);
+	assert_int_equal(rp_source_add_arg(s, "example.test"), 0);
+	assert_int_equal(rp_source_add_arg(s, "example.test:80"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://example.test"), 0);
+	assert_int_equal(rp_source_add_arg(s, " Example.Test. # c"), 0);
+	assert_int_equal(rp_source_add_arg(s, "h.test:65535"), 0);
+	assert_int_equal(rp_source_total(s), 5);
+	rc = drain(s, &w);
+	expect(rc, want);
+	assert_string_equal(rc->input[3], "Example.Test.");
+	assert_int_equal(rp_source_invalid(s), 2);
+	unmake(s, &w);
+}
+
+/* Hostname URLs: one target each, name and port from the authority. */
+static void test_hostname_urls(void **state)
+{
+	static const char *const want[] = {
+		"name=example.test port=8080 host=example.test:8080 "
+		"path=/x?y",
+		"name=Example.TEST port=80 host=Example.TEST path=/",
+		"name=example.test. port=80 host=example.test. path=/a",
+		"name=example.test port=80 host=example.test:80 path=/?q=1",
+		"error -93 https:// needs TLS, which this build does not "
+		"support host=example.test path=/",
+		"error -93 https:// needs TLS, which this build does not "
+		"support host=Example.test:8443 path=/x",
+		"invalid argument 7: bad character '!' in hostname: "
+		"'http://bad_!name.test/'",
+		"invalid argument 8: bad hostname: empty label: "
+		"'http://a..b/'",
+		"invalid argument 9: bad port '0' (must be 1-65535): "
+		"'http://example.test:0/'",
+		"invalid argument 10: user names in URLs ('user@') are not "
+		"supported: 'http://user@example.test/'",
+		"invalid argument 11: bad port '99999' (must be 1-65535): "
+		"'http://h.test:99999/'",
+		"name=x_y.test port=1 host=x_y.test:1 path=/p",
+		NULL,
+	};
+	struct waiter w;
+	struct rp_source *s = make("1,2", &w);
+	struct recs *rc;
+
+	(void)state;
+	assert_int_equal(rp_source_add_arg(s, "http://example.test:8080/x?y"),
+			 0);
+	assert_int_equal(rp_source_add_arg(s, "http://Example.TEST"), 0);
+	assert_int_equal(rp_source_add_arg(s, "HTTP://example.test./a#frag"),
+			 0);
+	assert_int_equal(rp_source_add_arg(s, "http://example.test:80?q=1"),
+			 0);
+	assert_int_equal(rp_source_add_arg(s, "https://example.test/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "HTTPS://Example.test:8443/x"),
+			 0);
+	assert_int_equal(rp_source_add_arg(s, "http://bad_!name.test/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://a..b/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://example.test:0/"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://user@example.test/"),
+			 0);
+	assert_int_equal(rp_source_add_arg(s, "http://h.test:99999/"), 0);
+	assert_int_equal(rp_source_add_arg(s, " http://x_y.test:1/p # c"), 0);
+	/* a URL is one target, whatever the port list */
+	assert_int_equal(rp_source_total(s), 12);
+	rc = drain(s, &w);
+	expect(rc, want);
+	assert_string_equal(rc->input[0], "http://example.test:8080/x?y");
+	assert_string_equal(rc->input[2], "HTTP://example.test./a#frag");
+	assert_string_equal(rc->input[4], "https://example.test/");
+	assert_string_equal(rc->input[11], "http://x_y.test:1/p");
+	assert_int_equal(rp_source_invalid(s), 5);
+	unmake(s, &w);
+}
+
+/* A file mixing addresses, blocks, hostnames and URLs, with a port list:
+ * exact indexes, inputs, names and ports. */
+static void test_hostname_file(void **state)
+{
+	static const char text[] =
+		"# mixed\n"				/* 1 */
+		"192.0.2.1\n"				/* 2 */
+		"example.test\n"			/* 3 */
+		"\n"					/* 4 */
+		"http://example.test:8080/x?y\n"	/* 5 */
+		"[2001:db8::1]:443\n"			/* 6 */
+		"WWW.Example.Test.:8443 # tls\r\n"	/* 7 */
+		"10.0.0.0/31\n"				/* 8 */
+		"bad..name\n"				/* 9 */
+		"http://192.0.2.9/\n"			/* 10 */
+		"https://secure.example.test/\n"	/* 11 */
+		"localhost\n"				/* 12 */
+		"xn--bcher-kva.example:1";		/* 13 */
+	static const struct {
+		const char *line;
+		const char *input;
+	} want[] = {
+		{ "192.0.2.1:22", "192.0.2.1" },
+		{ "192.0.2.1:80", "192.0.2.1" },
+		{ "name=example.test port=22", "example.test" },
+		{ "name=example.test port=80", "example.test" },
+		{ "name=example.test port=8080 host=example.test:8080 "
+		  "path=/x?y", "http://example.test:8080/x?y" },
+		{ "[2001:db8::1]:443", "[2001:db8::1]:443" },
+		{ "name=WWW.Example.Test. port=8443",
+		  "WWW.Example.Test.:8443" },
+		{ "10.0.0.0:22", "10.0.0.0/31" },
+		{ "10.0.0.0:80", "10.0.0.0/31" },
+		{ "10.0.0.1:22", "10.0.0.0/31" },
+		{ "10.0.0.1:80", "10.0.0.0/31" },
+		{ "invalid F:9: bad hostname: empty label: 'bad..name'",
+		  "bad..name" },
+		{ "192.0.2.9:80 host=192.0.2.9 path=/", "http://192.0.2.9/" },
+		{ "error -93 https:// needs TLS, which this build does not "
+		  "support host=secure.example.test path=/",
+		  "https://secure.example.test/" },
+		{ "name=localhost port=22", "localhost" },
+		{ "name=localhost port=80", "localhost" },
+		{ "name=xn--bcher-kva.example port=1",
+		  "xn--bcher-kva.example:1" },
+	};
+	enum { N = sizeof(want) / sizeof(want[0]) };
+	char *path = tmpfile_with(text, sizeof(text) - 1);
+	char *wants[N + 1];
+	struct waiter w;
+	struct rp_source *s = make("80,22", &w);
+	struct recs *rc;
+	uint64_t t0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		const char *f = strstr(want[i].line, "F:");
+
+		wants[i] = malloc(REC_LEN);
+		if (f)
+			snprintf(wants[i], REC_LEN, "%.*s%s%s",
+				 (int)(f - want[i].line), want[i].line, path,
+				 f + 1);
+		else
+			snprintf(wants[i], REC_LEN, "%s", want[i].line);
+	}
+	wants[N] = NULL;
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	t0 = now_ms();
+	while (rp_source_total(s) < 0 && now_ms() - t0 < 10000)
+		sleep_ms(5);
+	assert_int_equal(rp_source_total(s), N);
+	rc = drain(s, &w); /* checks index i for the i-th target */
+	expect(rc, (const char *const *)wants);
+	for (i = 0; i < N; i++)
+		if (strcmp(rc->input[i], want[i].input))
+			fail_msg("target %zu: input '%s', want '%s'", i,
+				 rc->input[i], want[i].input);
+	assert_int_equal(rp_source_invalid(s), 1);
+	assert_int_equal(rp_source_error(s), 0);
+	for (i = 0; wants[i]; i++)
+		free(wants[i]);
+	unmake(s, &w);
+	unlink(path);
+}
+
+/* A name's strings belong to the thread that pulled it: another thread's
+ * pull does not touch them. */
+struct pull_one {
+	struct rp_source *s;
+	struct rp_target t;
+	int r;
+	char name[64];
+};
+
+static void *pull_one(void *arg)
+{
+	struct pull_one *p = arg;
+
+	p->r = rp_source_next(p->s, &p->t);
+	if (p->r == 1 && p->t.name)
+		snprintf(p->name, sizeof(p->name), "%s", p->t.name);
+	return NULL;
+}
+
+static void test_hostname_buffers(void **state)
+{
+	struct waiter w;
+	struct rp_source *s = make(NULL, &w);
+	struct pull_one other = { .s = s };
+	struct rp_target t;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(rp_source_add_arg(s, "first.test:1"), 0);
+	assert_int_equal(rp_source_add_arg(s, "http://second.example:2/p"), 0);
+	assert_int_equal(rp_source_next(s, &t), 1);
+	assert_string_equal(t.name, "first.test");
+	assert_int_equal(pthread_create(&th, NULL, pull_one, &other), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(other.r, 1);
+	assert_string_equal(other.name, "second.example");
+	assert_int_equal(other.t.port, 2);
+	/* ours are intact */
+	assert_string_equal(t.name, "first.test");
+	assert_string_equal(t.input, "first.test:1");
+	assert_null(t.host);
+	assert_int_equal(t.port, 1);
+	assert_int_equal(t.index, 0);
+	assert_int_equal(other.t.index, 1);
+	assert_int_equal(rp_source_next(s, &t), -1);
+	unmake(s, &w);
+}
+
+#define HN_LINES 6000
+
+/* Line i of the threads test: a port-less hostname (two targets with
+ * the list "1,2"), an address, a hostname URL, a hostname with a port
+ * and a trailing dot. */
+static void hn_line(char *buf, size_t n, unsigned int i)
+{
+	switch (i % 4) {
+	case 0:
+		snprintf(buf, n, "h%u.example.test", i);
+		break;
+	case 1:
+		snprintf(buf, n, "10.%u.%u.%u:%u", (i >> 16) & 255,
+			 (i >> 8) & 255, i & 255, 1 + i % 65535);
+		break;
+	case 2:
+		snprintf(buf, n, "http://H%u.Example.test:%u/p%u?i=%u", i,
+			 1 + i % 65535, i, i);
+		break;
+	default:
+		snprintf(buf, n, "h%u.example.test.:%u", i, 1 + i % 65535);
+	}
+}
+
+/* Target index -> (line, port), built by walking the lines in order. */
+struct hn_want {
+	unsigned int line;
+	uint16_t port;
+};
+
+static struct hn_want *hn_table(size_t *n)
+{
+	struct hn_want *tab = calloc(HN_LINES * 2, sizeof(*tab));
+	unsigned int i;
+
+	assert_non_null(tab);
+	*n = 0;
+	for (i = 0; i < HN_LINES; i++) {
+		if (i % 4 == 0) {
+			tab[(*n)++] = (struct hn_want){ i, 1 };
+			tab[(*n)++] = (struct hn_want){ i, 2 };
+		} else {
+			tab[(*n)++] = (struct hn_want){
+				i, (uint16_t)(1 + i % 65535) };
+		}
+	}
+	return tab;
+}
+
+struct hn_consumer {
+	struct rp_source *s;
+	struct waiter *w;
+	const struct hn_want *tab;
+	size_t ntab;
+	unsigned char *seen;
+	uint64_t got, names;
+	int bad;
+};
+
+/* Whether t is exactly what target `want` must be. */
+static bool hn_ok(const struct rp_target *t, const struct hn_want *want)
+{
+	unsigned int i = want->line;
+	char line[96], name[32], host[64], path[64];
+
+	hn_line(line, sizeof(line), i);
+	if (t->status != RP_STATUS_NONE || strcmp(t->input, line))
+		return false;
+	switch (i % 4) {
+	case 1: {
+		const struct sockaddr_in *sin = (const void *)&t->addr;
+
+		return !t->name && !t->port && !t->host && !t->path &&
+		       t->addrlen == sizeof(*sin) &&
+		       ntohs(sin->sin_port) == want->port;
+	}
+	case 2:
+		snprintf(name, sizeof(name), "H%u.Example.test", i);
+		snprintf(host, sizeof(host), "%s:%u", name, want->port);
+		snprintf(path, sizeof(path), "/p%u?i=%u", i, i);
+		if (!t->host || strcmp(t->host, host) || !t->path ||
+		    strcmp(t->path, path))
+			return false;
+		break;
+	case 0:
+		snprintf(name, sizeof(name), "h%u.example.test", i);
+		if (t->host || t->path)
+			return false;
+		break;
+	default:
+		snprintf(name, sizeof(name), "h%u.example.test.", i);
+		if (t->host || t->path)
+			return false;
+	}
+	return t->name && !strcmp(t->name, name) && t->port == want->port &&
+	       !t->addrlen;
+}
+
+static void *consume_names(void *arg)
+{
+	struct hn_consumer *c = arg;
+	struct rp_target t;
+
+	for (;;) {
+		unsigned int seen = waiter_count(c->w);
+		int r = rp_source_next(c->s, &t);
+
+		if (r < 0)
+			break;
+		if (!r) {
+			if (!waiter_wait(c->w, seen, 10000)) {
+				c->bad++;
+				break;
+			}
+			continue;
+		}
+		/* let the others pull meanwhile: our strings must hold */
+		sched_yield();
+		if (t.index >= c->ntab || !hn_ok(&t, &c->tab[t.index]) ||
+		    __atomic_fetch_add(&c->seen[t.index], 1, __ATOMIC_RELAXED))
+			c->bad++;
+		c->names += t.name != NULL;
+		c->got++;
+	}
+	return NULL;
+}
+
+static void test_hostname_threads(void **state)
+{
+	char path[] = "/tmp/rp_test_source_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct waiter w;
+	struct rp_source *s = make("2,1", &w);
+	struct hn_consumer c[3];
+	pthread_t th[3];
+	size_t ntab;
+	struct hn_want *tab = hn_table(&ntab);
+	unsigned char *seen = calloc(ntab, 1);
+	uint64_t total = 0, names = 0;
+	char line[96];
+	unsigned int i;
+
+	(void)state;
+	assert_non_null(f);
+	/* 1500 x 2 port-less names + 4500 single targets */
+	assert_int_equal(ntab, HN_LINES / 4 * 2 + HN_LINES / 4 * 3);
+	for (i = 0; i < HN_LINES; i++) {
+		hn_line(line, sizeof(line), i);
+		fprintf(f, "%s\n", line);
+	}
+	fclose(f);
+	assert_int_equal(rp_source_add_file(s, path), 0);
+	for (i = 0; i < 3; i++) {
+		c[i] = (struct hn_consumer){ .s = s, .w = &w, .tab = tab,
+					     .ntab = ntab, .seen = seen };
+		assert_int_equal(pthread_create(&th[i], NULL, consume_names,
+						&c[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].bad, 0);
+		total += c[i].got;
+		names += c[i].names;
+	}
+	assert_int_equal(total, ntab);
+	assert_int_equal(names, ntab - HN_LINES / 4);
+	for (i = 0; i < ntab; i++)
+		assert_int_equal(seen[i], 1);
+	assert_int_equal(rp_source_total(s), (int64_t)ntab);
+	assert_int_equal(rp_source_produced(s), ntab);
+	assert_int_equal(rp_source_invalid(s), 0);
+	free(seen);
+	free(tab);
+	unmake(s, &w);
+	unlink(path);
+}
+
 /* ---- files -------------------------------------------------------------- */
 
 static void test_file_hostile(void **state)
@@ -707,8 +1240,7 @@ static void test_file_hostile(void **state)
 		"addresses (prefix /108 to /128): '2001:db8::/64'",
 		"[::1]:22",
 		"invalid F:14: missing port after ':': '1.2.3.4:'",
-		"error -95 hostname targets need DNS resolution, not "
-		"supported yet",
+		"name=host.example port=8080",
 		"10.9.8.7:9",
 		NULL,
 	};
@@ -1163,7 +1695,7 @@ static void test_total(void **state)
 	static const char text[] = "10.0.0.0/29\n"	/* 8 x 2 */
 				   "bad line\n"		/* 1 */
 				   "\n# none\n"		/* 0 */
-				   "h.example\n"	/* 1 */
+				   "h.example\n"	/* 1 x 2 */
 				   "[::1]:1\n"		/* 1 */
 				   "[fd00::/126]\n";	/* 4 x 2 */
 	char *path = strdup(tmpfile_with(text, sizeof(text) - 1));
@@ -1187,10 +1719,10 @@ static void test_total(void **state)
 	t0 = now_ms();
 	while (rp_source_total(s) < 0 && now_ms() - t0 < 10000)
 		sleep_ms(5);
-	assert_int_equal(rp_source_total(s), 2 + 16 + 1 + 1 + 1 + 8);
+	assert_int_equal(rp_source_total(s), 2 + 16 + 1 + 2 + 1 + 8);
 	assert_int_equal(rp_source_produced(s), 0);
 	drain(s, &w);
-	assert_int_equal(rp_source_produced(s), 29);
+	assert_int_equal(rp_source_produced(s), 30);
 
 	/* a file added after the end: the total is unknown again, then
 	 * the new lines come with indexes that go on */
@@ -1198,10 +1730,10 @@ static void test_total(void **state)
 	assert_int_equal(rp_source_add_file(s, path2), 0);
 	r = next_wait(s, &w, &t);
 	assert_int_equal(r, 1);
-	assert_int_equal(t.index, 29);
+	assert_int_equal(t.index, 30);
 	assert_string_equal(t.input, "7.7.7.7:7");
 	assert_int_equal(next_wait(s, &w, &t), -1);
-	assert_int_equal(rp_source_total(s), 30);
+	assert_int_equal(rp_source_total(s), 31);
 	unmake(s, &w);
 	unlink(path);
 	unlink(path2);
@@ -1219,6 +1751,12 @@ int main(void)
 		cmocka_unit_test(test_url_file),
 		cmocka_unit_test(test_url_line_limit),
 		cmocka_unit_test(test_url_threads),
+		cmocka_unit_test(test_hostname_args),
+		cmocka_unit_test(test_hostname_no_port),
+		cmocka_unit_test(test_hostname_urls),
+		cmocka_unit_test(test_hostname_file),
+		cmocka_unit_test(test_hostname_buffers),
+		cmocka_unit_test(test_hostname_threads),
 		cmocka_unit_test(test_file_hostile),
 		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_long_argument),

@@ -416,6 +416,15 @@ static void test_parse_bad(void **state)
 		{ "a..com", 0, "empty label" },
 		{ ".com", 0, "empty label" },
 		{ "a.com..", 0, "empty label" },
+		{ "example..test:80", 0, "empty label" },
+		{ ".example.test:80", 0, "empty label" },
+		{ "..", 0, "bad IPv4 address" },
+		{ "example.test-:80", 0, "starts or ends with '-'" },
+		{ "ex*mple.test", 0, "bad character '*'" },
+		{ "ex%41mple.test:80", 0, "bad character '%'" },
+		{ "example.test/24", 0, "bad IPv4 address" },
+		{ "example.test:8080x", 0, "bad port '8080x'" },
+		{ "example.test:", 0, "missing port" },
 		{ "a:b:c", 0, "bad IPv6 address" },
 		{ "host:port", 0, "bad port 'port'" },
 	};
@@ -457,15 +466,33 @@ static void test_parse_hostname_limits(void **state)
 	assert_int_equal(rp__target_parse(buf, strlen(buf), &sp, err,
 					  sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "longer than 63"));
+	/* with a port, and in a URL, the same */
+	strcpy(buf + 68, ":80");
+	assert_int_equal(rp__target_parse(buf, strlen(buf), &sp, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer than 63"));
+	memmove(buf + 7, buf, strlen(buf) + 1);
+	memcpy(buf, "http://", 7);
+	assert_int_equal(rp__target_parse(buf, strlen(buf), &sp, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer than 63"));
+	buf[7] = '_'; /* 63 again, starting with "_": fine */
+	memmove(buf + 8, buf + 9, strlen(buf + 9) + 1);
+	assert_int_equal(rp__target_parse(buf, strlen(buf), &sp, err,
+					  sizeof(err)), 0);
+	assert_int_equal(sp.kind, RP__SPEC_URL);
+	assert_int_equal(sp.host_len, 63 + 4);
 
 	/* 253 bytes in all is fine (plus a trailing dot), 254 is not */
 	for (i = 0; i < 253; i++)
 		buf[i] = (i % 2) ? '.' : 'x';
 	buf[253] = '\0';
 	assert_int_equal(rp__target_parse(buf, 253, &sp, err, sizeof(err)), 0);
+	assert_int_equal(sp.host_len, 253);
 	buf[253] = '.';
 	buf[254] = '\0';
 	assert_int_equal(rp__target_parse(buf, 254, &sp, err, sizeof(err)), 0);
+	assert_int_equal(sp.host_len, 254); /* the dot is kept */
 	buf[253] = 'x';
 	assert_int_equal(rp__target_parse(buf, 254, &sp, err, sizeof(err)),
 			 -EINVAL);
@@ -519,6 +546,10 @@ static void test_parse_random_bytes(void **state)
 			break;
 		case RP__SPEC_HOSTNAME:
 			assert_true(sp.host_len > 0 && sp.host_len <= 254);
+			/* a name: one target on its port, else none */
+			assert_int_equal(sp.family, 0);
+			assert_int_equal(rp__spec_count(&sp, NULL),
+					 sp.port ? 1 : 0);
 			break;
 		default:
 			fail_msg("bad kind %d", sp.kind);
@@ -530,7 +561,8 @@ static void test_parse_random_bytes(void **state)
 /* ---- expansion ---------------------------------------------------------- */
 
 /* Expands text over the port list; returns the count, checks the order
- * against want (NULL-terminated) if given. */
+ * against want (NULL-terminated) if given. A name target (no address) is
+ * written "NAME:PORT" with NAME as written in text. */
 static uint64_t expand(const char *text, const char *portspec,
 		       const char *const *want)
 {
@@ -549,11 +581,28 @@ static uint64_t expand(const char *text, const char *portspec,
 	if (rp__iter_init(&it, &sp, &ports, err, sizeof(err)))
 		fail_msg("'%s': %s", text, err);
 	while (rp__iter_next(&it, &ss, &len) == 1) {
-		assert_int_equal(len, ss.ss_family == AF_INET ?
-					      sizeof(struct sockaddr_in) :
-					      sizeof(struct sockaddr_in6));
-		if (want) {
+		if (!sp.family) {
+			static const struct sockaddr_storage zero;
+			size_t at = sp.kind == RP__SPEC_URL ? sp.auth_off :
+							      sp.off;
+
+			/* a name: no address at all, the port in it.port */
+			assert_int_equal(len, 0);
+			assert_memory_equal(&ss, &zero, sizeof(ss));
+			assert_true(it.port >= 1 && it.port <= 65535);
+			snprintf(a, sizeof(a), "%.*s:%d", (int)sp.host_len,
+				 text + at, it.port);
+		} else {
+			assert_int_equal(len, ss.ss_family == AF_INET ?
+						sizeof(struct sockaddr_in) :
+						sizeof(struct sockaddr_in6));
+			/* it.port is the port of every kind of target */
+			assert_int_equal(it.port,
+					 ntohs(((struct sockaddr_in *)&ss)
+						       ->sin_port));
 			fmt_addr(&ss, a, sizeof(a));
+		}
+		if (want) {
 			if (!want[n])
 				fail_msg("'%s': extra target %s", text, a);
 			if (strcmp(a, want[n]))
@@ -653,12 +702,108 @@ static void test_expand_counts(void **state)
 	assert_int_equal(rp__iter_init(&it, &sp, NULL, err, sizeof(err)),
 			 -EINVAL);
 
-	/* hostnames do not expand */
+	/* a hostname with its port is one target, whatever the set */
 	assert_int_equal(rp__target_parse("a.b:80", 6, &sp, err, sizeof(err)),
 			 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), 1);
+	assert_int_equal(rp__spec_count(&sp, NULL), 1);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)), 0);
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 1);
+	assert_int_equal(len, 0);
+	assert_int_equal(it.port, 80);
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 0);
+
+	/* a hostname without one: one target per port, or none at all */
+	assert_int_equal(rp__target_parse("a.b", 3, &sp, err, sizeof(err)), 0);
 	assert_int_equal(rp__spec_count(&sp, &ports), 0);
+	assert_int_equal(rp__spec_count(&sp, NULL), 0);
 	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)),
 			 -EINVAL);
+	assert_string_equal(err, "no port: give ip:port or -p");
+	assert_int_equal(rp__iter_init(&it, &sp, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(rp__ports_parse(&ports, "1-65535", err, sizeof(err)),
+			 0);
+	assert_int_equal(rp__spec_count(&sp, &ports), 65535);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)), 0);
+	for (n = 0; rp__iter_next(&it, &ss, &len); n++)
+		assert_int_equal(it.port, (int)n + 1);
+	assert_int_equal(n, 65535);
+}
+
+/*
+ * Hostnames: one target per port, with no address, in port order; the
+ * name is kept as written (case, trailing dot), without ":port".
+ */
+static void test_hostname_expand(void **state)
+{
+	static const char *const three[] = { "example.test:22",
+					     "example.test:80",
+					     "example.test:65535", NULL };
+	static const char *const upper[] = { "EXAMPLE.Test:1",
+					     "EXAMPLE.Test:2", NULL };
+	static const char *const dot[] = { "example.test.:8080", NULL };
+	static const char *const url[] = { "Example.TEST:8080", NULL };
+	static const char *const url80[] = { "h-1.example_x.test.:80", NULL };
+	static const char *const tls[] = { "example.test:443", NULL };
+	static const struct {
+		const char *text;
+		enum rp__spec_kind kind;
+		unsigned int port;	/* spec.port */
+		size_t host_off;	/* where the name is */
+		const char *name;	/* text[host_off, + host_len) */
+	} names[] = {
+		{ "example.test", RP__SPEC_HOSTNAME, 0, 0, "example.test" },
+		{ "example.test:8080", RP__SPEC_HOSTNAME, 8080, 0,
+		  "example.test" },
+		{ "  Example.TEST.:9 # c", RP__SPEC_HOSTNAME, 9, 2,
+		  "Example.TEST." },
+		{ "x_y.Z", RP__SPEC_HOSTNAME, 0, 0, "x_y.Z" },
+		{ "http://example.test:8080/x?y", RP__SPEC_URL, 8080, 7,
+		  "example.test" },
+		{ "http://EXAMPLE.test./", RP__SPEC_URL, 80, 7,
+		  "EXAMPLE.test." },
+		{ "https://example.test", RP__SPEC_URL, 443, 8,
+		  "example.test" },
+		{ " HTTP://a.b:1?q#f # c", RP__SPEC_URL, 1, 8, "a.b" },
+	};
+	struct rp__spec sp;
+	char err[160];
+	size_t i;
+
+	(void)state;
+	/* the port list in ascending order, whatever order it was given in */
+	assert_int_equal(expand("example.test", "65535,80,22", three), 3);
+	assert_int_equal(expand("EXAMPLE.Test", "2,1", upper), 2);
+	/* its own port wins over the list */
+	assert_int_equal(expand("example.test.:8080", "1-100", dot), 1);
+	assert_int_equal(expand("example.test.:8080", NULL, dot), 1);
+	/* a URL naming a host: one target on its port, the set ignored */
+	assert_int_equal(expand("http://Example.TEST:8080/x?y", "1-10", url),
+			 1);
+	assert_int_equal(expand("http://h-1.example_x.test./#f", NULL, url80),
+			 1);
+	assert_int_equal(expand("https://example.test/", "22", tls), 1);
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *t = names[i].text;
+
+		if (rp__target_parse(t, strlen(t), &sp, err, sizeof(err)))
+			fail_msg("'%s': %s", t, err);
+		assert_int_equal(sp.family, 0);
+		assert_int_equal(sp.naddrs, 0);
+		assert_int_equal(sp.port, names[i].port);
+		assert_int_equal(sp.kind, names[i].kind);
+		if (sp.kind == RP__SPEC_URL)
+			assert_int_equal(sp.auth_off, names[i].host_off);
+		else
+			assert_int_equal(sp.off, names[i].host_off);
+		if (sp.host_len != strlen(names[i].name) ||
+		    memcmp(t + names[i].host_off, names[i].name, sp.host_len))
+			fail_msg("'%s': name '%.*s', want '%s'", t,
+				 (int)sp.host_len, t + names[i].host_off,
+				 names[i].name);
+	}
 }
 
 /* ---- URLs --------------------------------------------------------------- */
@@ -977,6 +1122,8 @@ static void test_url_expand(void **state)
 	static const char *const tls[] = { "[::1]:443", NULL };
 	struct rp__spec sp;
 	struct rp__iter it;
+	struct sockaddr_storage ss;
+	socklen_t len;
 	char err[160], buf[8];
 
 	(void)state;
@@ -989,14 +1136,18 @@ static void test_url_expand(void **state)
 					  sizeof(err)), 0);
 	assert_int_equal(rp__spec_count(&sp, NULL), 1);
 
-	/* a hostname URL counts one (its ERROR result) but does not expand */
+	/* a hostname URL counts one and yields one target, with no
+	 * address, on its own port */
 	assert_int_equal(rp__target_parse("http://h.example/", 17, &sp, err,
 					  sizeof(err)), 0);
 	assert_int_equal(rp__ports_parse(&ports, "1-10", err, sizeof(err)), 0);
 	assert_int_equal(rp__spec_count(&sp, &ports), 1);
 	assert_int_equal(rp__spec_count(&sp, NULL), 1);
-	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)), 0);
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 1);
+	assert_int_equal(len, 0);
+	assert_int_equal(it.port, 80);
+	assert_int_equal(rp__iter_next(&it, &ss, &len), 0);
 
 	/* rp__spec_path: cut to fit, "" for other kinds */
 	assert_int_equal(rp__target_parse("http://h.example/abcdefgh", 25, &sp,
@@ -1146,6 +1297,7 @@ int main(void)
 		cmocka_unit_test(test_url_expand),
 		cmocka_unit_test(test_expand_order),
 		cmocka_unit_test(test_expand_counts),
+		cmocka_unit_test(test_hostname_expand),
 		cmocka_unit_test(test_escape),
 	};
 
