@@ -24,66 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "output.h"
-#include "ringprobe.h"
+#include "cli.h"
 
-#define EXIT_OK 0
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-#define EXIT_INTERRUPTED 130
-#define DEFAULT_CONCURRENCY 4096
-#define SLOWEST_MAX 5
-#define FD_RESERVE 32 /* descriptors kept for everything but sockets */
-
-struct slow {
-	uint64_t elapsed_us;
-	char addr[64];
-	char status[16];
-};
-
-struct cli {
-	/* options */
-	const char *ports;
-	const char **inputs;
-	int ninputs;
-	struct rp_engine_opts eo;
-	enum out_format format;
-	const char *output;
-	bool only_open;
-	int progress; /* -1 auto, 0 off, 1 on */
-	bool summary;
-	bool stats;
-	bool quiet;
-	bool http;                    /* `ringprobe http` */
-	const char **headers;         /* -H lines, NULL-terminated */
-	int nheaders;
-	uint8_t *match_status;        /* --match-status bitmap of 0..999 */
-	uint8_t *filter_status;       /* --filter-status bitmap */
-	uint64_t by_class[10];        /* HTTP results by status class */
-	/* run state */
-	struct out out;
-	struct rp_source *src;
-	uint64_t results;
-	uint64_t invalid;
-	uint64_t start_ns;
-	struct slow slowest[SLOWEST_MAX];
-	int nslow;
-	bool progress_shown;
-};
-
-static struct rp_engine *volatile g_engine;
-static volatile sig_atomic_t g_interrupted;
-static volatile sig_atomic_t g_snapshot;
-
-static const char *prog = "ringprobe";
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+const char *prog = "ringprobe";
 
 static void usage(FILE *f)
 {
@@ -111,6 +54,9 @@ static void usage(FILE *f)
 		"      --no-progress        no progress line\n"
 		"      --summary            counts, latency and slowest targets on stderr\n"
 		"      --stats              engine counters in the summary (implies --summary)\n"
+		"      --stats-json FILE    write the engine counters to FILE as JSON\n"
+		"      --threads N          engines (one ring each) on N threads sharing\n"
+		"                           the input and -c (default: the CPUs available)\n"
 		"  -q, --quiet              no progress, summary or per-line diagnostics\n"
 		"\nnames (hostname targets):\n"
 		"      --resolver LIST      DNS servers IP[:PORT],[IPv6]:PORT (default\n"
@@ -138,8 +84,7 @@ static void usage(FILE *f)
 		prog, prog, prog, DEFAULT_CONCURRENCY);
 }
 
-__attribute__((format(printf, 1, 2)))
-static int die_usage(const char *fmt, ...)
+int die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -220,272 +165,6 @@ static int parse_status_list(const char *s, uint8_t **bitmap)
 	}
 }
 
-/* ---- signals ----------------------------------------------------------- */
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	if (g_interrupted)
-		_exit(EXIT_INTERRUPTED); /* second Ctrl-C: now */
-	g_interrupted = 1;
-	if (g_engine)
-		rp_engine_stop(g_engine);
-}
-
-static void on_snapshot_signal(int sig)
-{
-	(void)sig;
-	g_snapshot = 1;
-	if (g_engine)
-		rp_engine_wake(g_engine);
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_snapshot_signal;
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
-/* ---- results ----------------------------------------------------------- */
-
-static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "";
-
-	if (!sa) {
-		snprintf(buf, len, "-");
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
-	}
-}
-
-static void track_slowest(struct cli *c, const struct rp_result *r)
-{
-	int i = c->nslow < SLOWEST_MAX ? c->nslow++ : SLOWEST_MAX - 1;
-
-	if (i == SLOWEST_MAX - 1 && c->nslow == SLOWEST_MAX &&
-	    c->slowest[i].elapsed_us >= r->elapsed_us)
-		return;
-	/* Insertion into a sorted array of five. */
-	while (i > 0 && c->slowest[i - 1].elapsed_us < r->elapsed_us) {
-		c->slowest[i] = c->slowest[i - 1];
-		i--;
-	}
-	c->slowest[i].elapsed_us = r->elapsed_us;
-	addr_text(r->addr, c->slowest[i].addr, sizeof(c->slowest[i].addr));
-	snprintf(c->slowest[i].status, sizeof(c->slowest[i].status), "%s",
-		 rp_status_name(r->status));
-}
-
-static void on_result(const struct rp_result *r, void *arg)
-{
-	struct cli *c = arg;
-
-	c->results++;
-	if (r->http && r->http->status_code > 0 && r->http->status_code < 1000)
-		c->by_class[r->http->status_code / 100]++;
-	if (r->status == RP_STATUS_INVALID) {
-		c->invalid++;
-		if (!c->quiet)
-			fprintf(stderr, "%s: %s\n", prog,
-				r->detail ? r->detail : "invalid target");
-	}
-	if (r->addr)
-		track_slowest(c, r);
-	if (c->match_status && !(r->http && r->http->status_code > 0 &&
-				 r->http->status_code < 1000 &&
-				 c->match_status[r->http->status_code]))
-		return;
-	if (c->filter_status && r->http && r->http->status_code > 0 &&
-	    r->http->status_code < 1000 &&
-	    c->filter_status[r->http->status_code])
-		return;
-	out_result(&c->out, r); /* drops non-open ones under --open */
-	if (c->out.err)
-		rp_engine_stop(g_engine); /* stdout closed: end quietly */
-}
-
-/* ---- progress and summary ---------------------------------------------- */
-
-static void progress_line(struct cli *c, struct rp_engine *e)
-{
-	struct rp_stats st;
-	double secs = (double)(now_ns() - c->start_ns) / 1e9;
-	int64_t total = rp_source_total(c->src);
-	char tot[32] = "?", eta[32] = "?";
-
-	rp_engine_stats(e, &st);
-	double rate = secs > 0 ? (double)c->results / secs : 0;
-	if (total >= 0) {
-		snprintf(tot, sizeof(tot), "%" PRId64, total);
-		if (rate > 0) {
-			double left = (double)((uint64_t)total - c->results) / rate;
-			snprintf(eta, sizeof(eta), "%.0fs", left < 0 ? 0 : left);
-		}
-	}
-	fprintf(stderr,
-		"\r\033[K%" PRIu64 "/%s done, %.0f/s, %u in flight, %.1fs, ETA %s",
-		c->results, tot, rate, st.inflight, secs, eta);
-	c->progress_shown = true;
-}
-
-static void progress_clear(struct cli *c)
-{
-	if (c->progress_shown)
-		fprintf(stderr, "\r\033[K");
-	c->progress_shown = false;
-}
-
-static void print_probe(const struct rp_probe_info *pi, void *arg)
-{
-	char a[64];
-
-	(void)arg;
-	addr_text(pi->addr, a, sizeof(a));
-	fprintf(stderr, "  #%-8" PRIu64 " %-24s %-11s attempt %u, %.3f s  (%s)\n",
-		pi->index, a, pi->phase, pi->attempt, (double)pi->age_us / 1e6,
-		pi->input);
-}
-
-static void print_counters(const struct rp_stats *st, double secs)
-{
-	double per_probe = st->completed ? 1.0 / (double)st->completed : 0;
-
-	fprintf(stderr,
-		"engine: %s sockets, setup flags 0x%x, %u slots, max in flight %u\n"
-		"  SQEs %" PRIu64 ", ring enters %" PRIu64 " (%.3f per probe), "
-		"CQEs %" PRIu64 " (%.1f per enter), stale CQEs %" PRIu64 "\n"
-		"  connect attempts %" PRIu64 ", other syscalls %" PRIu64
-		" (%.3f per probe), %.1f s\n",
-		st->direct ? "in-ring direct" : "fallback (syscall)",
-		st->setup_flags, st->concurrency, st->max_inflight, st->sqes,
-		st->enters, (double)st->enters * per_probe, st->cqes,
-		st->enters ? (double)st->cqes / (double)st->enters : 0,
-		st->stale_cqes, st->attempts, st->syscalls_other,
-		(double)st->syscalls_other * per_probe, secs);
-}
-
-static void snapshot(struct cli *c, struct rp_engine *e)
-{
-	struct rp_stats st;
-
-	progress_clear(c);
-	rp_engine_stats(e, &st);
-	fprintf(stderr, "ringprobe snapshot: %u probes in flight\n", st.inflight);
-	rp_engine_inflight(e, print_probe, NULL);
-	print_counters(&st, (double)(now_ns() - c->start_ns) / 1e9);
-}
-
-static void summary(struct cli *c, struct rp_engine *e)
-{
-	struct rp_stats st;
-	double secs = (double)(now_ns() - c->start_ns) / 1e9;
-	int64_t total = rp_source_total(c->src);
-
-	rp_engine_stats(e, &st);
-	fprintf(stderr, "\n%" PRIu64 " results in %.2f s (%.0f/s):", c->results,
-		secs, secs > 0 ? (double)c->results / secs : 0);
-	for (int s = 1; s < RP_STATUS__COUNT; s++)
-		if (st.by_status[s])
-			fprintf(stderr, " %s %" PRIu64, rp_status_name(s),
-				st.by_status[s]);
-	fputc('\n', stderr);
-	if (c->http) {
-		fprintf(stderr, "http status:");
-		for (int k = 1; k < 10; k++)
-			if (c->by_class[k])
-				fprintf(stderr, " %dxx %" PRIu64, k,
-					c->by_class[k]);
-		fputc('\n', stderr);
-	}
-	if (g_interrupted) {
-		if (total >= 0)
-			fprintf(stderr, "interrupted: %" PRIu64
-				" targets never started\n",
-				(uint64_t)total - c->results);
-		else
-			fprintf(stderr, "interrupted: %" PRIu64 " targets done; "
-				"the rest of the input was never started\n",
-				c->results);
-	}
-	if (st.rtt_count)
-		fprintf(stderr,
-			"connect rtt (answered connects): min %" PRIu64 " us, p50 %"
-			PRIu64 " us, p90 %" PRIu64 " us, p99 %" PRIu64
-			" us, max %" PRIu64 " us\n",
-			st.rtt_min_us, rp_stats_percentile(&st, 50),
-			rp_stats_percentile(&st, 90),
-			rp_stats_percentile(&st, 99), st.rtt_max_us);
-	if (c->nslow) {
-		fprintf(stderr, "slowest:");
-		for (int i = 0; i < c->nslow; i++)
-			fprintf(stderr, " %s %s %.3f s;", c->slowest[i].addr,
-				c->slowest[i].status,
-				(double)c->slowest[i].elapsed_us / 1e6);
-		fputc('\n', stderr);
-	}
-	if (c->stats)
-		print_counters(&st, secs);
-}
-
-/* ---- setup ------------------------------------------------------------- */
-
-/* Raises RLIMIT_NOFILE's soft limit to what the concurrency needs. */
-static int raise_nofile(uint32_t concurrency)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)concurrency + FD_RESERVE;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 0;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
-		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		fprintf(stderr,
-			"%s: concurrency %u needs %llu file descriptors, but the "
-			"RLIMIT_NOFILE hard limit is %llu: raise it (ulimit -Hn, "
-			"limits.conf) or use -c %llu or less\n",
-			prog, concurrency, (unsigned long long)need,
-			(unsigned long long)rl.rlim_max,
-			(unsigned long long)(rl.rlim_max > FD_RESERVE
-						     ? rl.rlim_max - FD_RESERVE
-						     : 0));
-		return -EMFILE;
-	}
-	rl.rlim_cur = need;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		fprintf(stderr, "%s: cannot raise RLIMIT_NOFILE to %llu: %s\n",
-			prog, (unsigned long long)need, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static void source_ready(void *arg)
-{
-	(void)arg;
-	if (g_engine)
-		rp_engine_wake(g_engine);
-}
-
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
 	OPT_TIMEOUT,
@@ -508,6 +187,8 @@ enum {
 	OPT_DNS_RETRIES,
 	OPT_DNS_CONCURRENCY,
 	OPT_NO_HOSTS,
+	OPT_THREADS,
+	OPT_STATS_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -539,6 +220,8 @@ static const struct option long_opts[] = {
 	{ "dns-retries", required_argument, NULL, OPT_DNS_RETRIES },
 	{ "dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY },
 	{ "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -689,6 +372,15 @@ static int parse_args(struct cli *c, int argc, char **argv)
 						 "want 1 to 100000", optarg);
 			c->eo.dns.concurrency = (uint32_t)v;
 			break;
+		case OPT_THREADS:
+			if (parse_uint(optarg, 256, &v) < 0 || v == 0)
+				return die_usage("bad --threads '%s': want 1 to "
+						 "256", optarg);
+			c->threads = (uint32_t)v;
+			break;
+		case OPT_STATS_JSON:
+			c->stats_json = optarg;
+			break;
 		case OPT_NO_HOSTS:
 			c->eo.dns.no_hosts = 1;
 			break;
@@ -722,132 +414,6 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-/* Runs the scan described by c over the targets in argv. */
-static int scan(struct cli *c, int nargs, char **args)
-{
-	struct rp_engine *e = NULL;
-	char err[256] = "";
-	int fd = STDOUT_FILENO, ret, rc = EXIT_OK;
-
-	if (nargs == 0 && c->ninputs == 0)
-		return die_usage("%s", "no targets: give TARGET arguments or "
-				 "-i FILE ('-i -' reads stdin)");
-	struct rp_source_opts so = {
-		.ports = c->ports ? c->ports : c->http ? "80" : NULL,
-	};
-	ret = rp_source_create(&c->src, &so, err, sizeof(err));
-	if (ret < 0)
-		return die_usage("bad --ports: %s", err[0] ? err : rp_strerror(ret));
-	for (int i = 0; i < nargs; i++)
-		if (rp_source_add_arg(c->src, args[i]) < 0) {
-			fprintf(stderr, "%s: out of memory\n", prog);
-			rc = EXIT_RUNTIME;
-			goto out_source;
-		}
-	for (int i = 0; i < c->ninputs; i++) {
-		ret = rp_source_add_file(c->src, c->inputs[i]);
-		if (ret < 0) {
-			fprintf(stderr, "%s: cannot read targets from '%s': %s\n",
-				prog, c->inputs[i], rp_strerror(ret));
-			rc = EXIT_USAGE;
-			goto out_source;
-		}
-	}
-
-	if (!c->eo.concurrency)
-		c->eo.concurrency = DEFAULT_CONCURRENCY;
-	if (raise_nofile(c->eo.concurrency) < 0) {
-		rc = EXIT_USAGE;
-		goto out_source;
-	}
-	if (c->output) {
-		fd = open(c->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0644);
-		if (fd < 0) {
-			fprintf(stderr, "%s: cannot write '%s': %s\n", prog,
-				c->output, strerror(errno));
-			rc = EXIT_RUNTIME;
-			goto out_source;
-		}
-	}
-	if (out_init(&c->out, fd, c->format,
-		     (c->only_open ? OUT_ONLY_OPEN : 0) |
-			     (c->http ? OUT_HTTP : 0)) < 0) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		rc = EXIT_RUNTIME;
-		goto out_fd;
-	}
-
-	if (!c->eo.on_result)
-		c->eo.on_result = on_result;
-	c->eo.arg = c;
-	ret = rp_engine_create(&e, &c->eo);
-	if (ret < 0) {
-		fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
-			rp_strerror(ret),
-			ret == -EMFILE ? " (concurrency above RLIMIT_NOFILE)" :
-			ret == -EINVAL ? " (check --method, --header, --path, "
-					 "--resolver)" :
-			ret == -EPERM ? " (is io_uring disabled? see "
-					"/proc/sys/kernel/io_uring_disabled)" : "");
-		rc = EXIT_RUNTIME;
-		goto out_writer;
-	}
-	g_engine = e;
-	rp_source_set_notify(c->src, source_ready, NULL);
-	rp_engine_set_source(e, rp_source_next, c->src);
-	if (c->progress < 0)
-		c->progress = isatty(STDERR_FILENO);
-
-	out_header(&c->out);
-	c->start_ns = now_ns();
-	uint64_t next_progress = c->start_ns;
-	while ((ret = rp_engine_run(e, 200)) > 0) {
-		out_flush(&c->out);
-		if (g_snapshot) {
-			g_snapshot = 0;
-			snapshot(c, e);
-		}
-		if (c->progress && now_ns() >= next_progress) {
-			progress_line(c, e);
-			next_progress = now_ns() + 250000000ull;
-		}
-	}
-	out_flush(&c->out);
-	progress_clear(c);
-	if (ret < 0) {
-		fprintf(stderr, "%s: engine failure: %s\n", prog,
-			rp_strerror(ret));
-		rc = EXIT_RUNTIME;
-	}
-	if (c->summary)
-		summary(c, e);
-	if (rc == EXIT_OK && rp_source_error(c->src)) {
-		fprintf(stderr, "%s: reading targets failed: %s\n", prog,
-			rp_strerror(rp_source_error(c->src)));
-		rc = EXIT_USAGE;
-	}
-	if (rc == EXIT_OK && c->invalid)
-		rc = EXIT_USAGE;
-	if (g_interrupted)
-		rc = EXIT_INTERRUPTED;
-	else if (c->out.err && c->out.err != -EPIPE && rc == EXIT_OK) {
-		fprintf(stderr, "%s: writing results failed: %s\n", prog,
-			rp_strerror(c->out.err));
-		rc = EXIT_RUNTIME;
-	}
-	g_engine = NULL;
-	rp_engine_destroy(e);
-out_writer:
-	out_release(&c->out);
-out_fd:
-	if (fd != STDOUT_FILENO)
-		close(fd);
-out_source:
-	rp_source_destroy(c->src);
-	return rc;
-}
-
 /*
  * `ringprobe demo`: the main job on a built-in default that needs no
  * network: opens three listeners on 127.0.0.1 and scans all 65535 ports of
@@ -873,9 +439,9 @@ static int listen_any(uint16_t *port)
 }
 
 static uint16_t demo_ports[3];
-static int demo_found;
+static _Atomic int demo_found;
 
-static void demo_result(const struct rp_result *r, void *arg)
+static void demo_result(const struct rp_result *r)
 {
 	if (r->status == RP_STATUS_OPEN && r->addr) {
 		uint16_t p = ntohs(((const struct sockaddr_in *)r->addr)->sin_port);
@@ -884,7 +450,6 @@ static void demo_result(const struct rp_result *r, void *arg)
 			if (p == demo_ports[i])
 				demo_found++;
 	}
-	on_result(r, arg);
 }
 
 static int demo(struct cli *c)
@@ -907,13 +472,13 @@ static int demo(struct cli *c)
 	c->only_open = true;
 	if (!c->quiet)
 		c->summary = true;
-	c->eo.on_result = demo_result; /* scan() keeps a set on_result */
-	rc = scan(c, 1, args);
+	c->observe = demo_result;
+	rc = cli_scan(c, 1, args);
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	if (rc == EXIT_OK && demo_found != 3) {
 		fprintf(stderr, "demo: FAILED: found %d of the 3 listeners\n",
-			demo_found);
+			(int)demo_found);
 		return EXIT_RUNTIME;
 	}
 	if (rc == EXIT_OK)
@@ -954,11 +519,11 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	rc = parse_args(&c, argc - 1, argv + 1);
 	if (rc == 0) {
-		install_signals();
+		cli_install_signals();
 		if (!strcmp(cmd, "demo"))
 			rc = demo(&c);
 		else
-			rc = scan(&c, argc - 1 - optind, argv + 1 + optind);
+			rc = cli_scan(&c, argc - 1 - optind, argv + 1 + optind);
 	}
 	free(c.inputs);
 	free(c.headers);

@@ -43,7 +43,8 @@
 #define TITLE_MAX 60  /* text, HTTP: title bytes shown, "..." included */
 
 static const char csv_header[] =
-	"input,index,ip,port,status,rtt_us,attempts,elapsed_us,error,detail\n";
+	"input,index,ip,port,status,rtt_us,attempts,elapsed_us,dns_us,error,"
+	"detail\n";
 
 /*
  * A bounded writer that keeps counting past its end, so the caller learns
@@ -360,6 +361,10 @@ static const char *error_name(const struct rp_result *r)
 		if (r->err == -EPROTO)
 			return NULL;
 		break;
+	case RP_STATUS_DNS_ERROR:
+		/* the resolver's reason is in detail; an errno only for a
+		 * local failure (a full name cache) */
+		break;
 	default:
 		break;
 	}
@@ -388,6 +393,8 @@ static void format_json(struct sink *k, const struct rp_result *r,
 	put_u64(k, r->attempts);
 	put_str(k, ",\"elapsed_us\":");
 	put_u64(k, r->elapsed_us);
+	put_str(k, ",\"dns_us\":");
+	put_u64(k, r->dns_us);
 	put_str(k, ",\"error\":");
 	json_str(k, error_name(r));
 	put_str(k, ",\"detail\":");
@@ -414,6 +421,8 @@ static void format_csv(struct sink *k, const struct rp_result *r,
 	put_u64(k, r->attempts);
 	put_char(k, ',');
 	put_u64(k, r->elapsed_us);
+	put_char(k, ',');
+	put_u64(k, r->dns_us);
 	put_char(k, ',');
 	csv_field(k, error_name(r));
 	put_char(k, ',');
@@ -463,10 +472,26 @@ static void text_tail(struct sink *k, const struct rp_result *r,
 	put_char(k, '\n');
 }
 
+/* " dns N.NNN ms" after the time column when a name was resolved for the
+ * probe (dns_us is 0 without one, or when the cache answered). */
+static void text_dns(struct sink *k, const struct rp_result *r)
+{
+	char num[32];
+	int n;
+
+	if (!r->dns_us)
+		return;
+	n = snprintf(num, sizeof(num), " dns %" PRIu32 ".%03" PRIu32 " ms",
+		     r->dns_us / 1000, r->dns_us % 1000);
+	put_mem(k, num, (size_t)n);
+}
+
 /*
  *   192.0.2.1:22           open          0.123 ms
  *   [2001:db8::1]:80       unreachable   1.500 ms  EHOSTUNREACH
  *   -                      invalid              -  t.txt:3: bad port (x:99999)
+ *   192.0.2.5:22           open          0.123 ms dns 4.210 ms (a.test:22)
+ *   -                      dns-error            - dns 8.000 ms  NXDOMAIN (...)
  *
  * status_col: STATUS_COL for TCP lines, HTTP_STATUS_COL for HTTP ones.
  */
@@ -490,6 +515,7 @@ static void format_text(struct sink *k, const struct rp_result *r,
 	n = strlen(rtt);
 	put_pad(k, n < RTT_COL ? RTT_COL - n : 0);
 	put_str(k, rtt);
+	text_dns(k, r);
 	if (err || r->detail) {
 		put_str(k, "  ");
 		if (err)
@@ -527,6 +553,7 @@ enum http_field {
 	HF_TOTAL_US,
 	HF_ATTEMPTS,
 	HF_ELAPSED_US,
+	HF_DNS_US,
 	HF_ERROR,
 	HF_DETAIL,
 	HF__COUNT
@@ -554,6 +581,7 @@ static const char *const http_keys[HF__COUNT] = {
 	[HF_TOTAL_US] = "total_us",
 	[HF_ATTEMPTS] = "attempts",
 	[HF_ELAPSED_US] = "elapsed_us",
+	[HF_DNS_US] = "dns_us",
 	[HF_ERROR] = "error",
 	[HF_DETAIL] = "detail",
 };
@@ -618,6 +646,7 @@ static void http_values(const struct rp_result *r, const char *ip,
 	}
 	v_num(&v[HF_ATTEMPTS], r->attempts);
 	v_num(&v[HF_ELAPSED_US], r->elapsed_us);
+	v_num(&v[HF_DNS_US], r->dns_us);
 	v_str(&v[HF_ERROR], error_name(r));
 	v_str(&v[HF_DETAIL], r->detail);
 }
@@ -686,12 +715,14 @@ static void http_csv_header(struct sink *k)
 
 /*
  * An OK result: status code, body size ('+': truncated at max_body), total
- * time, then the server, the title (cut to TITLE_MAX bytes) and the
- * redirect target when the response has them. Anything else is shown as a
- * TCP line, with the wider status column:
+ * time (with " dns N.NNN ms" after it as in TCP lines), then the server,
+ * the title (cut to TITLE_MAX bytes) and the redirect target when the
+ * response has them. Anything else is shown as a TCP line, with the wider
+ * status column:
  *
- *   192.0.2.1:80           ok             200    1234 B   12.345 ms  [nginx]  "Welcome"
- *   192.0.2.1:80           ok             301       0 B    0.950 ms  -> https://x/
+ *   192.0.2.1:80           ok             200    1234 B   12.345 ms  [nginx]
+ *   192.0.2.2:80           ok             200      18 B    0.300 ms  "Hi"
+ *   192.0.2.1:80           ok             301       0 B    0.950 ms  -> /x/
  *   [2001:db8::1]:80       ok             200 1048576 B+  20.000 ms (http://h/)
  *   192.0.2.7:80           protocol-error          -  HPE_INVALID_CONSTANT: ...
  */
@@ -721,6 +752,7 @@ static void format_http_text(struct sink *k, const struct rp_result *r,
 		     h->total_us / 1000, h->total_us % 1000);
 	put_pad(k, n < TIME_COL ? TIME_COL - (size_t)n : 1);
 	put_mem(k, num, (size_t)n);
+	text_dns(k, r);
 	if (h->server && h->server[0]) {
 		put_str(k, "  [");
 		text_str(k, h->server);
@@ -825,7 +857,7 @@ static int fail(struct out *o, int err)
 }
 
 /* Writes all of p, or fails the writer. */
-static int write_all(struct out *o, const char *p, size_t len)
+static int write_locked(struct out *o, const char *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(o->fd, p, len);
@@ -852,6 +884,19 @@ static int write_all(struct out *o, const char *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* Writes whole records; other threads' records never land in between. */
+static int write_all(struct out *o, const char *p, size_t len)
+{
+	int ret;
+
+	if (o->lock)
+		pthread_mutex_lock(o->lock);
+	ret = write_locked(o, p, len);
+	if (o->lock)
+		pthread_mutex_unlock(o->lock);
+	return ret;
 }
 
 int out_flush(struct out *o)

@@ -13,6 +13,7 @@
 #ifndef RP_CLI_OUTPUT_H
 #define RP_CLI_OUTPUT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,15 +35,30 @@ enum {
 };
 
 /*
+ * TCP records have these fields, in this order (JSON keys, and the CSV
+ * header):
+ *
+ *   input index ip port status rtt_us attempts elapsed_us dns_us error
+ *   detail
+ *
+ * ip and port are null when the result has no address (invalid and
+ * dns-error results were never probed). dns_us, always a number, is the
+ * name resolution time: 0 when there was none or the run's cache answered;
+ * text lines show it (" dns N.NNN ms" after the time) only when it is not
+ * 0. error is the errno's name where it says more than status, null
+ * otherwise (a dns-error has one only for a local failure); detail is the
+ * reason text or null (for dns-error, the resolver's reason: "NXDOMAIN",
+ * "SERVFAIL", ...).
+ *
  * HTTP records (OUT_HTTP) have the same fields for every result, in this
  * order (JSON keys, and the CSV header):
  *
  *   input index url ip port status http_status reason content_length
  *   body_bytes truncated content_type server location title body_hash
- *   connect_us ttfb_us total_us attempts elapsed_us error detail
+ *   connect_us ttfb_us total_us attempts elapsed_us dns_us error detail
  *
- * input, index, ip, port, status, attempts, elapsed_us, error and detail
- * are as in TCP records. When r->http is NULL (never connected), url,
+ * input, index, ip, port, status, attempts, elapsed_us, dns_us, error and
+ * detail are as in TCP records. When r->http is NULL (never connected), url,
  * connect_us, ttfb_us and total_us are null; they come from r->http
  * otherwise. The response fields (http_status, reason, content_length,
  * content_type, server, location, title, body_hash) are null unless a
@@ -72,6 +88,9 @@ struct out {
 	uint64_t skipped;       /* results left out by OUT_ONLY_OPEN */
 	uint64_t bytes;         /* bytes written to fd */
 	uint64_t writes;        /* write(2) calls that wrote something */
+	pthread_mutex_t *lock;  /* held around each write of records, when
+	                         * writers of several threads share the fd
+	                         * (NULL: none); set after out_init */
 };
 
 /* "text", "jsonl" (or "json") or "csv" to an OUT_* value; -1 otherwise. */

@@ -2,7 +2,8 @@
  * test_output.c - unit tests of the CLI's result writers (cli/output.c).
  *
  * Exact expected records for each format (open, closed, invalid without an
- * address, error with detail, IPv6), escaping of hostile text (checked both
+ * address, error with detail, IPv6, a resolved name with its dns_us, a
+ * dns-error without an address), escaping of hostile text (checked both
  * against exact strings and, for random bytes, with a small JSON validator,
  * a CSV parser and a terminal-safety check written here independently of
  * the code under test), and the writer: records whole in every write(2)
@@ -114,6 +115,37 @@ static struct rp_result r_error(void)
 	r.detail = "local ports exhausted";
 	r.attempts = 1;
 	r.elapsed_us = 10;
+	return r;
+}
+
+/* A hostname target: its name was resolved for this probe (not from the
+ * run's cache), so dns_us is set. */
+static struct rp_result r_resolved(void)
+{
+	struct rp_result r = v4("192.0.2.5", 22);
+
+	r.input = "a.example.test:22";
+	r.index = 8;
+	r.status = RP_STATUS_OPEN;
+	r.rtt_us = 123;
+	r.attempts = 1;
+	r.elapsed_us = 4400;
+	r.dns_us = 4210;
+	return r;
+}
+
+/* A name that did not resolve: never probed, so no address; detail has
+ * the resolver's reason and err is 0. */
+static struct rp_result r_dns_error(void)
+{
+	struct rp_result r = { 0 };
+
+	r.input = "nosuch.example.test:80";
+	r.index = 4;
+	r.status = RP_STATUS_DNS_ERROR;
+	r.detail = "NXDOMAIN";
+	r.elapsed_us = 8100;
+	r.dns_us = 8000;
 	return r;
 }
 
@@ -372,9 +404,11 @@ static const char *jget(const struct jobj *o, const char *key)
 	return NULL;
 }
 
-static const char *const json_keys[] = {
-	"input", "index",    "ip",         "port",  "status",
-	"rtt_us", "attempts", "elapsed_us", "error", "detail",
+#define T_NKEYS 11
+
+static const char *const json_keys[T_NKEYS] = {
+	"input",  "index",    "ip",         "port",   "status", "rtt_us",
+	"attempts", "elapsed_us", "dns_us", "error",  "detail",
 };
 
 /* Parses one formatted JSON record and checks its keys and order. */
@@ -384,12 +418,12 @@ static void check_json_record(const char *rec, struct jobj *o)
 
 	assert_true(n > 0 && rec[n - 1] == '\n');
 	assert_int_equal(json_parse(rec, n - 1, o), 0);
-	assert_int_equal(o->nkeys, 10);
-	for (i = 0; i < 10; i++)
+	assert_int_equal(o->nkeys, T_NKEYS);
+	for (i = 0; i < T_NKEYS; i++)
 		assert_string_equal(o->key[i], json_keys[i]);
 }
 
-#define H_NKEYS 23
+#define H_NKEYS 24
 
 static const char *const http_json_keys[H_NKEYS] = {
 	"input",        "index",      "url",        "ip",
@@ -397,7 +431,7 @@ static const char *const http_json_keys[H_NKEYS] = {
 	"content_length", "body_bytes", "truncated", "content_type",
 	"server",       "location",   "title",      "body_hash",
 	"connect_us",   "ttfb_us",    "total_us",   "attempts",
-	"elapsed_us",   "error",      "detail",
+	"elapsed_us",   "dns_us",     "error",      "detail",
 };
 
 /* The same for an HTTP record. */
@@ -525,7 +559,8 @@ static void test_json_records(void **state)
 	assert_string_equal(fmt(OUT_JSONL, &r),
 		"{\"input\":\"192.0.2.1:22\",\"index\":7,\"ip\":\"192.0.2.1\","
 		"\"port\":22,\"status\":\"open\",\"rtt_us\":123,\"attempts\":1,"
-		"\"elapsed_us\":456,\"error\":null,\"detail\":null}\n");
+		"\"elapsed_us\":456,\"dns_us\":0,\"error\":null,"
+		"\"detail\":null}\n");
 	check_json_record(fbuf, &o);
 
 	r = r_closed6();
@@ -533,14 +568,14 @@ static void test_json_records(void **state)
 		"{\"input\":\"2001:db8::/126\",\"index\":18446744073709551615,"
 		"\"ip\":\"2001:db8::1\",\"port\":443,\"status\":\"closed\","
 		"\"rtt_us\":1500,\"attempts\":2,\"elapsed_us\":2000001,"
-		"\"error\":null,\"detail\":null}\n");
+		"\"dns_us\":0,\"error\":null,\"detail\":null}\n");
 	check_json_record(fbuf, &o);
 
 	r = r_invalid();
 	assert_string_equal(fmt(OUT_JSONL, &r),
 		"{\"input\":\"10.0.0.300:80\",\"index\":3,\"ip\":null,"
 		"\"port\":null,\"status\":\"invalid\",\"rtt_us\":0,"
-		"\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
+		"\"attempts\":0,\"elapsed_us\":0,\"dns_us\":0,\"error\":null,"
 		"\"detail\":\"t.txt:3: bad address\"}\n");
 	check_json_record(fbuf, &o);
 
@@ -548,10 +583,38 @@ static void test_json_records(void **state)
 	assert_string_equal(fmt(OUT_JSONL, &r),
 		"{\"input\":\"198.51.100.9:8080\",\"index\":42,"
 		"\"ip\":\"198.51.100.9\",\"port\":8080,\"status\":\"error\","
-		"\"rtt_us\":0,\"attempts\":1,\"elapsed_us\":10,"
+		"\"rtt_us\":0,\"attempts\":1,\"elapsed_us\":10,\"dns_us\":0,"
 		"\"error\":\"EADDRNOTAVAIL\","
 		"\"detail\":\"local ports exhausted\"}"
 		"\n");
+	check_json_record(fbuf, &o);
+
+	/* a name resolved for the probe: dns_us, a number */
+	r = r_resolved();
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"a.example.test:22\",\"index\":8,"
+		"\"ip\":\"192.0.2.5\",\"port\":22,\"status\":\"open\","
+		"\"rtt_us\":123,\"attempts\":1,\"elapsed_us\":4400,"
+		"\"dns_us\":4210,\"error\":null,\"detail\":null}\n");
+	check_json_record(fbuf, &o);
+	assert_int_equal(o.is_str[8], 0);
+
+	/* the largest value, and 0 from the cache (still present) */
+	r.dns_us = UINT32_MAX;
+	check_json_record(fmt(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "dns_us"), "4294967295");
+	r.dns_us = 0;
+	check_json_record(fmt(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "dns_us"), "0");
+
+	/* a name that did not resolve: no address, the reason in detail,
+	 * no errno */
+	r = r_dns_error();
+	assert_string_equal(fmt(OUT_JSONL, &r),
+		"{\"input\":\"nosuch.example.test:80\",\"index\":4,"
+		"\"ip\":null,\"port\":null,\"status\":\"dns-error\","
+		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":8100,"
+		"\"dns_us\":8000,\"error\":null,\"detail\":\"NXDOMAIN\"}\n");
 	check_json_record(fbuf, &o);
 
 	/* input NULL is treated as "" */
@@ -579,6 +642,8 @@ static void test_error_field(void **state)
 		{ RP_STATUS_ERROR, 0, "null" },
 		{ RP_STATUS_INVALID, -EINVAL, "EINVAL" },
 		{ RP_STATUS_INVALID, 0, "null" },
+		{ RP_STATUS_DNS_ERROR, 0, "null" },
+		{ RP_STATUS_DNS_ERROR, -ENOSPC, "ENOSPC" },
 	};
 	struct rp_result r = r_open();
 	struct jobj o;
@@ -594,15 +659,15 @@ static void test_error_field(void **state)
 		r.err = cases[i].err;
 		check_json_record(fmt(OUT_JSONL, &r), &o);
 		assert_string_equal(jget(&o, "error"), cases[i].want);
-		assert_int_equal(o.is_str[8],
+		assert_int_equal(o.is_str[9],
 				 strcmp(cases[i].want, "null") != 0);
 
 		p = fmt(OUT_CSV, &r);
-		assert_int_equal(csv_parse(&p, f, 12), 10);
-		assert_string_equal(f[8], o.is_str[8] ? cases[i].want : "");
+		assert_int_equal(csv_parse(&p, f, 12), T_NKEYS);
+		assert_string_equal(f[9], o.is_str[9] ? cases[i].want : "");
 
 		fmt(OUT_TEXT, &r);
-		if (o.is_str[8])
+		if (o.is_str[9])
 			assert_non_null(strstr(fbuf, cases[i].want));
 		else
 			assert_null(strstr(fbuf, "E"));
@@ -622,8 +687,8 @@ static void test_json_escaping(void **state)
 		"{\"input\":\"a\\\"b\\\\c/d"
 		"\\u0001\\u001f\\u000a\\u0009\\u007fe\","
 		"\"index\":3,\"ip\":null,\"port\":null,\"status\":\"invalid\","
-		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
-		"\"detail\":\"\\u001b[31mred\\u009b2J\"}\n");
+		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":0,\"dns_us\":0,"
+		"\"error\":null,\"detail\":\"\\u001b[31mred\\u009b2J\"}\n");
 	check_json_record(fbuf, &o);
 	assert_string_equal(jget(&o, "input"), r.input);
 	assert_string_equal(jget(&o, "detail"), r.detail);
@@ -645,8 +710,8 @@ static void test_json_invalid_utf8(void **state)
 		"\xf0\x9f\x98\x80 \\ufffd\\ufffd \\ufffd\\ufffd\\ufffd "
 		"\\ufffd\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\","
 		"\"index\":3,\"ip\":null,\"port\":null,\"status\":\"invalid\","
-		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
-		"\"detail\":\"x\\ufffdy\"}\n");
+		"\"rtt_us\":0,\"attempts\":0,\"elapsed_us\":0,\"dns_us\":0,"
+		"\"error\":null,\"detail\":\"x\\ufffdy\"}\n");
 	check_json_record(fbuf, &o);
 	assert_string_equal(jget(&o, "detail"), "x\xef\xbf\xbdy");
 }
@@ -657,7 +722,7 @@ static void test_random_text(void **state)
 {
 	struct rp_result r = r_error();
 	char (*f)[J_MAX_VAL] = calloc(12, J_MAX_VAL);
-	char input[RP_INPUT_MAX], detail[RP_INPUT_MAX];
+	char input[RP_INPUT_MAX], detail[RP_INPUT_MAX], dns[16];
 	struct jobj *o = malloc(sizeof(*o));
 	int i;
 
@@ -673,14 +738,18 @@ static void test_random_text(void **state)
 		rnd_text(detail, rnd() % (RP_INPUT_MAX - 1));
 		r.input = input;
 		r.detail = i % 5 ? detail : NULL;
+		r.dns_us = i % 3 ? rnd() : 0;
+		snprintf(dns, sizeof(dns), "%" PRIu32, r.dns_us);
 
 		check_json_record(fmt(OUT_JSONL, &r), o);
+		assert_string_equal(jget(o, "dns_us"), dns);
 
 		p = fmt(OUT_CSV, &r);
-		assert_int_equal(csv_parse(&p, f, 12), 10);
+		assert_int_equal(csv_parse(&p, f, 12), T_NKEYS);
 		assert_int_equal(*p, '\0');
 		assert_string_equal(f[0], input);
-		assert_string_equal(f[9], r.detail ? detail : "");
+		assert_string_equal(f[8], dns);
+		assert_string_equal(f[10], r.detail ? detail : "");
 
 		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, 0, &r);
 		t = (const unsigned char *)fbuf;
@@ -707,19 +776,34 @@ static void test_csv_records(void **state)
 	(void)state;
 	r = r_open();
 	assert_string_equal(fmt(OUT_CSV, &r),
-			    "192.0.2.1:22,7,192.0.2.1,22,open,123,1,456,,\n");
+			    "192.0.2.1:22,7,192.0.2.1,22,open,123,1,456,0,,\n");
 	r = r_closed6();
 	assert_string_equal(fmt(OUT_CSV, &r),
 			    "2001:db8::/126,18446744073709551615,2001:db8::1,"
-			    "443,closed,1500,2,2000001,,\n");
+			    "443,closed,1500,2,2000001,0,,\n");
 	r = r_invalid();
 	assert_string_equal(fmt(OUT_CSV, &r),
-			    "10.0.0.300:80,3,,,invalid,0,0,0,,"
+			    "10.0.0.300:80,3,,,invalid,0,0,0,0,,"
 			    "t.txt:3: bad address\n");
 	r = r_error();
 	assert_string_equal(fmt(OUT_CSV, &r),
 			    "198.51.100.9:8080,42,198.51.100.9,8080,error,0,1,"
-			    "10,EADDRNOTAVAIL,local ports exhausted\n");
+			    "10,0,EADDRNOTAVAIL,local ports exhausted\n");
+
+	r = r_resolved();
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "a.example.test:22,8,192.0.2.5,22,open,123,1,4400,"
+			    "4210,,\n");
+	r.dns_us = 1;
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "a.example.test:22,8,192.0.2.5,22,open,123,1,4400,"
+			    "1,,\n");
+
+	/* no address: ip and port empty; no errno */
+	r = r_dns_error();
+	assert_string_equal(fmt(OUT_CSV, &r),
+			    "nosuch.example.test:80,4,,,dns-error,0,0,8100,"
+			    "8000,,NXDOMAIN\n");
 }
 
 static void test_csv_quoting(void **state)
@@ -744,7 +828,7 @@ static void test_csv_quoting(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		r.input = cases[i].in;
 		r.detail = cases[i].in;
-		snprintf(want, sizeof(want), "%s,3,,,invalid,0,0,0,,%s\n",
+		snprintf(want, sizeof(want), "%s,3,,,invalid,0,0,0,0,,%s\n",
 			 cases[i].want, cases[i].want);
 		assert_string_equal(fmt(OUT_CSV, &r), want);
 	}
@@ -800,6 +884,46 @@ static void test_text_records(void **state)
 	assert_string_equal(fmt(OUT_TEXT, &r),
 			    "203.0.113.5:80         filtered             -"
 			    " (203.0.113.0/30)\n");
+
+	/* a resolved name: its time after the rtt, before the input */
+	r = r_resolved();
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "192.0.2.5:22           open          0.123 ms"
+			    " dns 4.210 ms (a.example.test:22)\n");
+	/* answered from the cache (0): not shown */
+	r.dns_us = 0;
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "192.0.2.5:22           open          0.123 ms"
+			    " (a.example.test:22)\n");
+	/* ending the line: no trailing space; the extreme values */
+	r.input = "192.0.2.5:22";
+	r.dns_us = 1;
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "192.0.2.5:22           open          0.123 ms"
+			    " dns 0.001 ms\n");
+	r.dns_us = UINT32_MAX;
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "192.0.2.5:22           open          0.123 ms"
+			    " dns 4294967.295 ms\n");
+
+	/* dns-error: no address, no rtt, the resolver's reason */
+	r = r_dns_error();
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "-                      dns-error            -"
+			    " dns 8.000 ms  NXDOMAIN"
+			    " (nosuch.example.test:80)\n");
+	r.dns_us = 0;
+	r.detail = "resolver unavailable";
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "-                      dns-error            -"
+			    "  resolver unavailable"
+			    " (nosuch.example.test:80)\n");
+	r.err = -ENOSPC;
+	r.detail = "name cache full";
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "-                      dns-error            -"
+			    "  ENOSPC: name cache full"
+			    " (nosuch.example.test:80)\n");
 }
 
 static void test_text_escaping(void **state)
@@ -1010,7 +1134,8 @@ static void test_http_json_records(void **state)
 		"\\\"q\\\"\\\\\","
 		"\"body_hash\":\"00000000deadbeef\",\"connect_us\":310,"
 		"\"ttfb_us\":1500,\"total_us\":12345,\"attempts\":1,"
-		"\"elapsed_us\":12900,\"error\":null,\"detail\":null}\n");
+		"\"elapsed_us\":12900,\"dns_us\":0,\"error\":null,"
+		"\"detail\":null}\n");
 	check_http_json_record(fbuf, &o);
 	assert_string_equal(jget(&o, "location"), hinfo.location);
 	assert_string_equal(jget(&o, "server"), "nginx\x1b[2J\"x\","
@@ -1026,7 +1151,8 @@ static void test_http_json_records(void **state)
 		"\"server\":\"\",\"location\":\"\",\"title\":\"\","
 		"\"body_hash\":\"cbf29ce484222325\",\"connect_us\":90,"
 		"\"ttfb_us\":400,\"total_us\":700,\"attempts\":1,"
-		"\"elapsed_us\":800,\"error\":null,\"detail\":null}\n");
+		"\"elapsed_us\":800,\"dns_us\":0,\"error\":null,"
+		"\"detail\":null}\n");
 	check_http_json_record(fbuf, &o);
 
 	r = h_trunc6();
@@ -1041,7 +1167,8 @@ static void test_http_json_records(void **state)
 		"\"server\":\"srv\",\"location\":\"\",\"title\":\"\","
 		"\"body_hash\":\"ffffffffffffffff\",\"connect_us\":1200,"
 		"\"ttfb_us\":30000,\"total_us\":2400000,\"attempts\":2,"
-		"\"elapsed_us\":2500000,\"error\":null,\"detail\":null}\n");
+		"\"elapsed_us\":2500000,\"dns_us\":0,\"error\":null,"
+		"\"detail\":null}\n");
 	check_http_json_record(fbuf, &o);
 
 	r = h_timeout();
@@ -1053,7 +1180,8 @@ static void test_http_json_records(void **state)
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
 		"\"location\":null,\"title\":null,\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
-		"\"attempts\":1,\"elapsed_us\":5000000,\"error\":null,"
+		"\"attempts\":1,\"elapsed_us\":5000000,\"dns_us\":0,"
+		"\"error\":null,"
 		"\"detail\":null}\n");
 	check_http_json_record(fbuf, &o);
 
@@ -1067,7 +1195,8 @@ static void test_http_json_records(void **state)
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
 		"\"location\":null,\"title\":null,\"body_hash\":null,"
 		"\"connect_us\":500,\"ttfb_us\":0,\"total_us\":5000000,"
-		"\"attempts\":1,\"elapsed_us\":5000000,\"error\":null,"
+		"\"attempts\":1,\"elapsed_us\":5000000,\"dns_us\":0,"
+		"\"error\":null,"
 		"\"detail\":\"no response\"}\n");
 	check_http_json_record(fbuf, &o);
 
@@ -1080,7 +1209,7 @@ static void test_http_json_records(void **state)
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
 		"\"location\":null,\"title\":null,\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
-		"\"attempts\":1,\"elapsed_us\":260,\"error\":null,"
+		"\"attempts\":1,\"elapsed_us\":260,\"dns_us\":0,\"error\":null,"
 		"\"detail\":null}\n");
 	check_http_json_record(fbuf, &o);
 
@@ -1094,8 +1223,43 @@ static void test_http_json_records(void **state)
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
 		"\"location\":null,\"title\":null,\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
-		"\"attempts\":0,\"elapsed_us\":0,\"error\":null,"
+		"\"attempts\":0,\"elapsed_us\":0,\"dns_us\":0,\"error\":null,"
 		"\"detail\":\"t.txt:3: bad address\"}\n");
+	check_http_json_record(fbuf, &o);
+
+	/* a resolved name: dns_us after elapsed_us */
+	r = h_head();
+	r.input = "http://www.example.test:8080/";
+	hinfo.url = "http://www.example.test:8080/";
+	r.dns_us = 95;
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://www.example.test:8080/\",\"index\":6,"
+		"\"url\":\"http://www.example.test:8080/\","
+		"\"ip\":\"192.0.2.11\",\"port\":8080,\"status\":\"ok\","
+		"\"http_status\":200,\"reason\":\"OK\",\"content_length\":5000,"
+		"\"body_bytes\":0,\"truncated\":false,"
+		"\"content_type\":\"text/html\",\"server\":\"\","
+		"\"location\":\"\",\"title\":\"\","
+		"\"body_hash\":\"cbf29ce484222325\",\"connect_us\":90,"
+		"\"ttfb_us\":400,\"total_us\":700,\"attempts\":1,"
+		"\"elapsed_us\":800,\"dns_us\":95,\"error\":null,"
+		"\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+	assert_int_equal(o.is_str[21], 0);
+
+	/* dns-error: never connected, no address, no errno */
+	r = r_dns_error();
+	r.input = "http://nosuch.example.test/";
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://nosuch.example.test/\",\"index\":4,"
+		"\"url\":null,\"ip\":null,\"port\":null,"
+		"\"status\":\"dns-error\",\"http_status\":null,"
+		"\"reason\":null,\"content_length\":null,\"body_bytes\":0,"
+		"\"truncated\":false,\"content_type\":null,\"server\":null,"
+		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
+		"\"attempts\":0,\"elapsed_us\":8100,\"dns_us\":8000,"
+		"\"error\":null,\"detail\":\"NXDOMAIN\"}\n");
 	check_http_json_record(fbuf, &o);
 
 	/* a NULL input is "", a NULL string from the engine is null */
@@ -1124,7 +1288,7 @@ static void test_http_csv_records(void **state)
 		"\"nginx\x1b[2J\"\"x\"\",\xff\","
 		"\"https://example.test/\xc2\x9b?a=1,b \","
 		"\"T\x07i\xc3\xa9tle \xe2\x82 \"\"q\"\"\\\","
-		"00000000deadbeef,310,1500,12345,1,12900,,\n");
+		"00000000deadbeef,310,1500,12345,1,12900,0,,\n");
 	p = fbuf;
 	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
 	assert_string_equal(f[12], hinfo.server);
@@ -1135,32 +1299,51 @@ static void test_http_csv_records(void **state)
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"192.0.2.11:8080,6,http://192.0.2.11:8080/,192.0.2.11,8080,ok,"
 		"200,OK,5000,0,false,text/html,,,,cbf29ce484222325,90,400,700,"
-		"1,800,,\n");
+		"1,800,0,,\n");
 
 	r = h_trunc6();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://[2001:db8::80]:8080/big,9,"
 		"http://[2001:db8::80]:8080/big,2001:db8::80,8080,ok,200,OK,,"
 		"1048576,true,application/octet-stream,srv,,,"
-		"ffffffffffffffff,1200,30000,2400000,2,2500000,,\n");
+		"ffffffffffffffff,1200,30000,2400000,2,2500000,0,,\n");
 
 	r = h_timeout();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://198.51.100.7/,11,,198.51.100.7,80,timeout,,,,0,false,"
-		",,,,,,,,1,5000000,,\n");
+		",,,,,,,,1,5000000,0,,\n");
 
 	r = h_timeout_conn();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://198.51.100.7/,13,http://198.51.100.7/,198.51.100.7,80,"
-		"timeout,,,,0,false,,,,,,500,0,5000000,1,5000000,,"
+		"timeout,,,,0,false,,,,,,500,0,5000000,1,5000000,0,,"
 		"no response\n");
 
 	r = h_closed();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"192.0.2.20:80,12,,192.0.2.20,80,closed,,,,0,false,,,,,,,,,1,"
-		"260,,\n");
+		"260,0,,\n");
 	p = fbuf;
 	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+
+	r = h_head();
+	r.input = "http://www.example.test:8080/";
+	hinfo.url = "http://www.example.test:8080/";
+	r.dns_us = 95;
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://www.example.test:8080/,6,http://www.example.test:8080/,"
+		"192.0.2.11,8080,ok,200,OK,5000,0,false,text/html,,,,"
+		"cbf29ce484222325,90,400,700,1,800,95,,\n");
+
+	r = r_dns_error();
+	r.input = "http://nosuch.example.test/";
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://nosuch.example.test/,4,,,,dns-error,,,,0,false,"
+		",,,,,,,,0,8100,8000,,NXDOMAIN\n");
+	p = fbuf;
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[21], "8000");
+	assert_string_equal(f[23], "NXDOMAIN");
 	free(f);
 }
 
@@ -1246,6 +1429,43 @@ static void test_http_text_records(void **state)
 	r.status = RP_STATUS_OK;
 	assert_string_equal(fmth(OUT_TEXT, &r),
 		"192.0.2.20:80          ok               0.250 ms\n");
+
+	/* a resolved name: its time right after the total time, before
+	 * the server, title and location */
+	r = h_full();
+	r.dns_us = 1234;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.10:80          ok             301     162 B   12.345 ms"
+		" dns 1.234 ms"
+		"  [nginx\\x1b[2J\"x\",\\xff]"
+		"  \"T\\x07i\xc3\xa9tle \\xe2\\x82 \"q\"\\\""
+		"  -> https://example.test/\\xc2\\x9b?a=1,b\\x20"
+		" (http://example.test/)\n");
+
+	/* ending the line: no trailing space */
+	r = h_head();
+	r.dns_us = 95;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok             200       0 B    0.700 ms"
+		" dns 0.095 ms\n");
+	/* answered from the cache: nothing */
+	r.dns_us = 0;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.11:8080        ok             200       0 B    0.700 ms"
+		"\n");
+
+	/* not OK: as TCP lines, the dns time after the rtt column */
+	r = h_closed();
+	r.dns_us = 2000;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.20:80          closed           0.250 ms"
+		" dns 2.000 ms\n");
+
+	r = r_dns_error();
+	r.input = "http://nosuch.example.test/";
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"-                      dns-error               - dns 8.000 ms"
+		"  NXDOMAIN (http://nosuch.example.test/)\n");
 }
 
 /* Titles are cut at 60 shown bytes, "..." included, never inside an
@@ -1335,6 +1555,8 @@ static void test_http_error_field(void **state)
 		{ RP_STATUS_FILTERED, -ETIMEDOUT, "null" },
 		{ RP_STATUS_UNREACHABLE, -EHOSTUNREACH, "EHOSTUNREACH" },
 		{ RP_STATUS_ERROR, -EADDRNOTAVAIL, "EADDRNOTAVAIL" },
+		{ RP_STATUS_DNS_ERROR, 0, "null" },
+		{ RP_STATUS_DNS_ERROR, -ENOSPC, "ENOSPC" },
 	};
 	struct rp_result r = h_closed();
 	struct jobj o;
@@ -1352,15 +1574,15 @@ static void test_http_error_field(void **state)
 		assert_string_equal(jget(&o, "status"),
 				    rp_status_name(cases[i].st));
 		assert_string_equal(jget(&o, "error"), cases[i].want);
-		assert_int_equal(o.is_str[21],
+		assert_int_equal(o.is_str[22],
 				 strcmp(cases[i].want, "null") != 0);
 
 		p = fmth(OUT_CSV, &r);
 		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
-		assert_string_equal(f[21], o.is_str[21] ? cases[i].want : "");
+		assert_string_equal(f[22], o.is_str[22] ? cases[i].want : "");
 
 		fmth(OUT_TEXT, &r);
-		if (o.is_str[21])
+		if (o.is_str[22])
 			assert_non_null(strstr(fbuf, cases[i].want));
 		else
 			assert_null(strstr(fbuf, "E"));
@@ -1377,6 +1599,7 @@ static void test_http_random_text(void **state)
 	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
 	char input[RP_INPUT_MAX], detail[RP_INPUT_MAX], url[RP_INPUT_MAX];
 	char reason[64], ctype[128], server[128], location[128], title[256];
+	char dns[16];
 	struct jobj *o = malloc(sizeof(*o));
 	int i;
 
@@ -1413,8 +1636,11 @@ static void test_http_random_text(void **state)
 		hinfo.location = location;
 		hinfo.title = title;
 		hinfo.body_hash = (uint64_t)rnd() << 32 | rnd();
+		r.dns_us = i % 3 ? rnd() : 0;
+		snprintf(dns, sizeof(dns), "%" PRIu32, r.dns_us);
 
 		check_http_json_record(fmth(OUT_JSONL, &r), o);
+		assert_string_equal(jget(o, "dns_us"), dns);
 
 		p = fmth(OUT_CSV, &r);
 		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
@@ -1426,7 +1652,8 @@ static void test_http_random_text(void **state)
 		assert_string_equal(f[12], r.http ? server : "");
 		assert_string_equal(f[13], r.http ? location : "");
 		assert_string_equal(f[14], r.http ? title : "");
-		assert_string_equal(f[22], r.detail ? detail : "");
+		assert_string_equal(f[21], dns);
+		assert_string_equal(f[23], r.detail ? detail : "");
 
 		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, OUT_HTTP,
 				      &r);
@@ -1642,7 +1869,8 @@ static void test_header(void **state)
 
 		snprintf(want, sizeof(want), "%s%s",
 			 f == OUT_CSV ? "input,index,ip,port,status,rtt_us,"
-					"attempts,elapsed_us,error,detail\n" :
+					"attempts,elapsed_us,dns_us,error,"
+					"detail\n" :
 					"",
 			 fmt(f, &r));
 		assert_string_equal(c.data, want);
@@ -1933,7 +2161,7 @@ static void test_http_writer(void **state)
 		"input,index,url,ip,port,status,http_status,reason,"
 		"content_length,body_bytes,truncated,content_type,server,"
 		"location,title,body_hash,connect_us,ttfb_us,total_us,"
-		"attempts,elapsed_us,error,detail\n";
+		"attempts,elapsed_us,dns_us,error,detail\n";
 	struct rp_result full, closed = h_closed(), open = r_open();
 	struct sockaddr_storage a_closed, a_open, a_full;
 	struct collector c;

@@ -1,0 +1,56 @@
+/*
+ * cli.h - what the CLI's two halves share: the options main.c parses and
+ * scan.c runs with.
+ */
+#ifndef RP_CLI_H
+#define RP_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "output.h"
+#include "ringprobe.h"
+
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+#define DEFAULT_CONCURRENCY 4096
+
+struct cli {
+	const char *ports;            /* -p */
+	const char **inputs;          /* -i files */
+	int ninputs;
+	struct rp_engine_opts eo;     /* engine options (whole run) */
+	uint32_t threads;             /* engines, one per thread; 0: CPUs */
+	enum out_format format;
+	const char *output;           /* -o */
+	const char *stats_json;       /* --stats-json */
+	bool only_open;
+	int progress;                 /* -1 auto, 0 off, 1 on */
+	bool summary;
+	bool stats;
+	bool quiet;
+	bool http;                    /* `ringprobe http` */
+	const char **headers;         /* -H lines, NULL-terminated */
+	int nheaders;
+	uint8_t *match_status;        /* --match-status bitmap of 0..999 */
+	uint8_t *filter_status;       /* --filter-status bitmap */
+	/* Called for every result, from the worker threads (demo). */
+	void (*observe)(const struct rp_result *r);
+};
+
+extern const char *prog;
+
+/* Prints "prog: message" and the --help hint; returns EXIT_USAGE. */
+__attribute__((format(printf, 1, 2))) int die_usage(const char *fmt, ...);
+
+/* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT
+ * (snapshot) and ignores SIGPIPE. */
+void cli_install_signals(void);
+
+/* Runs the scan c describes over the target arguments; returns the exit
+ * code. */
+int cli_scan(struct cli *c, int nargs, char **args);
+
+#endif
