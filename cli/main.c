@@ -76,6 +76,8 @@ static void usage(FILE *f)
 		"      --read-timeout D     per send/receive (default: up to --timeout)\n"
 		"      --match-status LIST  print only these HTTP statuses (200,300-399)\n"
 		"      --filter-status LIST do not print these HTTP statuses\n"
+		"      --follow N           follow up to N redirects (default 0: report\n"
+		"                           them; http:// and absolute paths only)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n"
 		"\n"
@@ -188,6 +190,7 @@ enum {
 	OPT_DNS_CONCURRENCY,
 	OPT_NO_HOSTS,
 	OPT_THREADS,
+	OPT_FOLLOW,
 	OPT_STATS_JSON,
 };
 
@@ -221,6 +224,7 @@ static const struct option long_opts[] = {
 	{ "dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY },
 	{ "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "follow", required_argument, NULL, OPT_FOLLOW },
 	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -371,6 +375,12 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return die_usage("bad --dns-concurrency '%s': "
 						 "want 1 to 100000", optarg);
 			c->eo.dns.concurrency = (uint32_t)v;
+			break;
+		case OPT_FOLLOW:
+			if (parse_uint(optarg, 20, &v) < 0)
+				return die_usage("bad --follow '%s': want 0 to "
+						 "20 redirects", optarg);
+			c->eo.http.follow = (uint32_t)v;
 			break;
 		case OPT_THREADS:
 			if (parse_uint(optarg, 256, &v) < 0 || v == 0)

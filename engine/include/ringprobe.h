@@ -150,6 +150,8 @@ struct rp_http_info {
 	uint32_t connect_us;          /* connect round trip */
 	uint32_t ttfb_us;             /* request sent -> first response byte */
 	uint32_t total_us;            /* connect start -> response complete */
+	uint32_t redirects;           /* redirects followed to get here (url is
+	                               * the last one requested) */
 };
 
 /*
@@ -215,6 +217,9 @@ struct rp_http_opts {
 	uint32_t max_header;          /* status line + headers; default 64 KiB */
 	uint64_t io_timeout_ns;       /* per send/receive; default: the rest of
 	                               * the overall timeout */
+	uint32_t follow;              /* redirects (301/302/303/307/308 with an
+	                               * http Location) followed at most, within
+	                               * the same deadline; 0: report them */
 };
 
 /* Name resolution options (zero = default). Resolution runs inside the

@@ -634,6 +634,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->user = t->user;
 	s->cancel = 0;
 	s->verifying = 0;
+	s->redirects = 0;
 	s->attempts = 0;
 	s->rtt_us = 0;
 	s->ops = 0;

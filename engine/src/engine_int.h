@@ -51,6 +51,7 @@ struct slot {
 	uint8_t self_risk;            /* target on this host, port ephemeral */
 	uint8_t verifying;            /* VERIFY connect in flight */
 	uint8_t op;                   /* enum rp__op of the op in flight */
+	uint8_t redirects;            /* HTTP redirects followed */
 	uint32_t next;                /* free list / done list / waiter link */
 	uint32_t wprev;               /* waiter list back link (dns.c) */
 	uint32_t dns_entry;           /* name cache entry waited for */

@@ -26,6 +26,7 @@
 
 #include "engine_int.h"
 #include "http_parse.h"
+#include "target.h"
 #include "trace.h"
 
 #define BGID 0                     /* our only provided-buffer group */
@@ -61,6 +62,7 @@ struct rp__http {
 	uint64_t max_body;
 	uint32_t max_header;
 	uint64_t io_timeout_ns;
+	uint32_t follow;              /* redirects to follow at most */
 	struct io_uring_buf_ring *br; /* provided-buffer ring */
 	size_t br_size;
 	char *bufs;                   /* nbufs * BUF_SIZE, touched on use */
@@ -194,6 +196,7 @@ int rp__http_init(struct rp_engine *e)
 	h->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
 	h->max_header = o->max_header ? o->max_header : DEFAULT_MAX_HEADER;
 	h->io_timeout_ns = o->io_timeout_ns ? o->io_timeout_ns : UINT64_MAX / 2;
+	h->follow = o->follow;
 	ret = build_request(h, o);
 	if (ret < 0)
 		return ret;
@@ -385,6 +388,83 @@ static void io_failed(struct rp_engine *e, struct slot *s, int res)
 	}
 }
 
+static bool is_redirect(int code)
+{
+	return code == 301 || code == 302 || code == 303 || code == 307 ||
+	       code == 308;
+}
+
+/*
+ * Follows a redirect in the same slot, within the same deadline: a new
+ * connection (resolving first if the Location names a host) and the same
+ * method. Only http:// Locations and absolute paths are followed; the
+ * others (https, relative paths, a Location cut at its bound) are reported.
+ * Returns true if the probe goes on.
+ */
+static bool follow(struct rp_engine *e, struct slot *s)
+{
+	struct rp__http *h = e->http;
+	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	const char *loc = hs->p.location;
+	size_t len = strlen(loc);
+	char host[HOST_MAX], path[PATH_MAX_], name[256] = "", err[64];
+	struct rp__spec sp;
+	uint16_t port = 0;
+
+	if (s->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
+	    !len || len + 1 >= sizeof(hs->p.location))
+		return false;
+	if (loc[0] == '/' && loc[1] != '/') {
+		snprintf(host, sizeof(host), "%s", hs->host);
+		snprintf(path, sizeof(path), "%s", loc);
+	} else {
+		if (rp__target_parse(loc, len, &sp, err, sizeof(err)) < 0 ||
+		    sp.kind != RP__SPEC_URL || sp.scheme != RP__SCHEME_HTTP ||
+		    sp.auth_len >= sizeof(host))
+			return false;
+		memcpy(host, loc + sp.auth_off, sp.auth_len);
+		host[sp.auth_len] = '\0';
+		rp__spec_path(&sp, loc, path, sizeof(path));
+		port = sp.port ? sp.port : 80;
+		if (sp.family == AF_INET) {
+			struct sockaddr_in *a = (void *)&s->addr;
+
+			memset(a, 0, sizeof(*a));
+			a->sin_family = AF_INET;
+			a->sin_addr = sp.addr.v4;
+			a->sin_port = htons(port);
+			s->addrlen = sizeof(*a);
+		} else if (sp.family == AF_INET6) {
+			struct sockaddr_in6 *a = (void *)&s->addr;
+
+			memset(a, 0, sizeof(*a));
+			a->sin6_family = AF_INET6;
+			a->sin6_addr = sp.addr.v6;
+			a->sin6_port = htons(port);
+			s->addrlen = sizeof(*a);
+		} else if (sp.host_len < sizeof(name)) {
+			memcpy(name, loc + sp.auth_off, sp.host_len);
+			name[sp.host_len] = '\0';
+		} else {
+			return false;
+		}
+	}
+	rp__close_socket(e, s);
+	s->attempts = 0;
+	s->redirects++;
+	hs->host_len = (uint16_t)snprintf(hs->host, sizeof(hs->host), "%s",
+					  host);
+	hs->path_len = (uint16_t)snprintf(hs->path, sizeof(hs->path), "%s",
+					  path);
+	if (name[0]) {
+		s->port = port;
+		rp__dns_resolve(e, s, name);
+	} else {
+		rp__connect(e, s);
+	}
+	return true;
+}
+
 /* Acts on what the parser says after a chunk or EOF. */
 static void parsed(struct rp_engine *e, struct slot *s,
 		   enum rp__http_state st)
@@ -396,6 +476,9 @@ static void parsed(struct rp_engine *e, struct slot *s,
 		arm_recv(e, s);
 		return;
 	case RP__HTTP_DONE:
+		if (follow(e, s))
+			return;
+		/* fall through */
 	case RP__HTTP_TRUNCATED:
 		rp__finish(e, s, RP_STATUS_OK, 0);
 		return;
@@ -496,5 +579,6 @@ const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s)
 	if (hs->first_ns && hs->sent_ns)
 		in->ttfb_us = (uint32_t)((hs->first_ns - hs->sent_ns) / 1000u);
 	in->total_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
+	in->redirects = s->redirects;
 	return in;
 }
