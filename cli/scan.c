@@ -30,6 +30,8 @@
 #define FD_RESERVE 32        /* descriptors kept for everything but sockets */
 #define ENGINE_FD_RESERVE 16 /* what rp_engine_create() keeps per engine */
 #define TURN_MS 200
+#define FLUSH_MS 5            /* longest a result waits in the buffer */
+#define FLUSH_BYTES (32 * 1024)
 
 struct slow {
 	uint64_t elapsed_us;
@@ -402,8 +404,17 @@ static void *worker_main(void *arg)
 	if (g_interrupted)
 		rp_engine_stop(e);
 	rp_engine_set_source(e, rp_source_next, w->src);
-	while ((ret = rp_engine_run(e, TURN_MS)) > 0) {
-		out_flush(&w->out);
+	uint64_t flushed = now_ns();
+	/* Results go out within FLUSH_MS of their completion: a write per
+	 * turn would be a syscall per few probes at high rates. */
+	while ((ret = rp_engine_run(e, w->out.len ? FLUSH_MS : TURN_MS)) > 0) {
+		uint64_t now = now_ns();
+
+		if (w->out.len >= FLUSH_BYTES ||
+		    (w->out.len && now - flushed >= FLUSH_MS * 1000000ull)) {
+			out_flush(&w->out);
+			flushed = now;
+		}
 		rp_engine_stats(e, &st);
 		atomic_store_explicit(&w->inflight, st.inflight,
 				      memory_order_relaxed);
