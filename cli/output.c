@@ -546,6 +546,7 @@ enum http_field {
 	HF_CONTENT_TYPE,
 	HF_SERVER,
 	HF_LOCATION,
+	HF_REDIRECTS,
 	HF_TITLE,
 	HF_BODY_HASH,
 	HF_CONNECT_US,
@@ -574,6 +575,7 @@ static const char *const http_keys[HF__COUNT] = {
 	[HF_CONTENT_TYPE] = "content_type",
 	[HF_SERVER] = "server",
 	[HF_LOCATION] = "location",
+	[HF_REDIRECTS] = "redirects",
 	[HF_TITLE] = "title",
 	[HF_BODY_HASH] = "body_hash",
 	[HF_CONNECT_US] = "connect_us",
@@ -623,6 +625,7 @@ static void http_values(const struct rp_result *r, const char *ip,
 	}
 	v_str(&v[HF_STATUS], rp_status_name(r->status));
 	v_num(&v[HF_BODY_BYTES], h ? h->body_bytes : 0);
+	v_num(&v[HF_REDIRECTS], h ? h->redirects : 0);
 	v[HF_TRUNCATED].kind = V_BOOL;
 	v[HF_TRUNCATED].u = h && h->truncated;
 	if (h) {
@@ -717,7 +720,8 @@ static void http_csv_header(struct sink *k)
  * An OK result: status code, body size ('+': truncated at max_body), total
  * time (with " dns N.NNN ms" after it as in TCP lines), then the server,
  * the title (cut to TITLE_MAX bytes) and the redirect target when the
- * response has them. Anything else is shown as a TCP line, with the wider
+ * response has them, and " (N redirects)" ("(1 redirect)") when redirects were followed to
+ * get this response. Anything else is shown as a TCP line, with the wider
  * status column:
  *
  *   192.0.2.1:80           ok             200    1234 B   12.345 ms  [nginx]
@@ -766,6 +770,11 @@ static void format_http_text(struct sink *k, const struct rp_result *r,
 	if (h->location && h->location[0]) {
 		put_str(k, "  -> ");
 		text_str_last(k, h->location);
+	}
+	if (h->redirects > 0) {
+		n = snprintf(num, sizeof(num), " (%" PRIu32 " redirect%s)",
+			     h->redirects, h->redirects == 1 ? "" : "s");
+		put_mem(k, num, (size_t)n);
 	}
 	text_tail(k, r, where);
 }

@@ -54,8 +54,9 @@ enum {
  * order (JSON keys, and the CSV header):
  *
  *   input index url ip port status http_status reason content_length
- *   body_bytes truncated content_type server location title body_hash
- *   connect_us ttfb_us total_us attempts elapsed_us dns_us error detail
+ *   body_bytes truncated content_type server location redirects title
+ *   body_hash connect_us ttfb_us total_us attempts elapsed_us dns_us error
+ *   detail
  *
  * input, index, ip, port, status, attempts, elapsed_us, dns_us, error and
  * detail are as in TCP records. When r->http is NULL (never connected), url,
@@ -65,9 +66,11 @@ enum {
  * response status was parsed (r->http set and status_code != 0); then the
  * strings are as received ("" for a missing header), content_length is null
  * when absent (-1), and body_hash is 16 lowercase hex digits. body_bytes
- * (0 without a response) and truncated (true/false; "true"/"false" in CSV)
- * are never null. CSV writes null as an empty field. Text lines (one per
- * result, for people) are described at format_http_text() in output.c.
+ * (0 without a response), truncated (true/false; "true"/"false" in CSV)
+ * and redirects (how many redirects were followed, url being then the
+ * last URL requested; 0 when r->http is NULL) are never null. CSV writes
+ * null as an empty field. Text lines (one per result, for people) are
+ * described at format_http_text() in output.c.
  */
 
 /* Size of the output buffer. A record longer than this (impossible for

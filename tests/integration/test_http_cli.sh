@@ -64,7 +64,8 @@ cat >"$TMP/jcheck.py" <<'PY'
 import json, sys
 KEYS = ["input", "index", "url", "ip", "port", "status", "http_status",
         "reason", "content_length", "body_bytes", "truncated",
-        "content_type", "server", "location", "title", "body_hash",
+        "content_type", "server", "location", "redirects", "title",
+        "body_hash",
         "connect_us", "ttfb_us", "total_us", "attempts", "elapsed_us",
         "error", "detail"]
 FIXED = b"<html><head><title>Fixed Page</title></head><body>hello</body></html>"
@@ -306,7 +307,8 @@ run redirect "$B/redirect"
 check redirect 1 "/redirect: ok 301, location /fixed, not followed" \
 	'r["status"] == "ok" and r["http_status"] == 301' \
 	'r["location"] == "/fixed" and r["title"] == "Moved"' \
-	'r["reason"] == "Moved Permanently"'
+	'r["reason"] == "Moved Permanently"' \
+	"r['redirects'] == 0 and r['url'] == '$B/redirect'"
 
 run continue "$B/continue"
 check continue 1 "/continue: 100 skipped, ok 200 'After Continue'" \
@@ -470,7 +472,104 @@ else
 	fail "/hostile csv (exit $rc)"
 fi
 
-# ---- 7. usage errors ---------------------------------------------------------
+# ---- 7. redirects (--follow) ------------------------------------------------
+
+run follow --follow 3 "$B/redirect"
+check follow 1 "/redirect --follow 3: followed once to ok 200 'Fixed Page'" \
+	'r["status"] == "ok" and noerr(r)' \
+	'r["http_status"] == 200 and r["reason"] == "OK"' \
+	'r["title"] == "Fixed Page" and hash_eq(r["body_hash"], fnv(FIXED))' \
+	'r["redirects"] == 1 and absent(r["location"])' \
+	"r['url'] == '$B/fixed' and r['url'].endswith('/fixed')" \
+	"r['input'] == '$B/redirect' and r['port'] == $P"
+
+run follow_abs --follow 2 "$B/redirect-abs"
+check follow_abs 1 "/redirect-abs --follow 2: 302 to http://127.0.0.1:$P/fixed followed, ok 200" \
+	'r["status"] == "ok" and r["http_status"] == 200' \
+	'r["title"] == "Fixed Page" and r["redirects"] == 1' \
+	"r['url'] == 'http://127.0.0.1:$P/fixed'"
+
+run follow_loop --follow 3 "$B/loop"
+check follow_loop 1 "/loop --follow 3: stops after 3 redirects, ok 301 reported" \
+	'r["status"] == "ok" and r["http_status"] == 301' \
+	'r["redirects"] == 3 and r["location"] == "/loop"' \
+	"r['url'] == '$B/loop'" \
+	'r["elapsed_us"] < 2000000'
+if [ "$MS" -lt 2000 ]; then
+	pass "/loop --follow 3: run took $MS ms (< 2 s)"
+else
+	fail "/loop --follow 3: run took $MS ms (>= 2 s)"
+fi
+
+run follow_https --follow 3 "$B/redirect-https"
+check follow_https 1 "/redirect-https --follow 3: an https Location is not followed" \
+	'r["status"] == "ok" and r["http_status"] == 301' \
+	'r["redirects"] == 0 and r["location"] == "https://127.0.0.1/"' \
+	"r['url'] == '$B/redirect-https'"
+
+run follow_rel --follow 3 "$B/redirect-rel"
+check follow_rel 1 "/redirect-rel --follow 3: a relative Location is not followed" \
+	'r["status"] == "ok" and r["http_status"] == 301' \
+	'r["redirects"] == 0 and r["location"] == "fixed"' \
+	"r['url'] == '$B/redirect-rel'"
+
+run follow_0 --follow 0 "$B/redirect"
+check follow_0 1 "/redirect --follow 0: the 301 itself" \
+	'r["status"] == "ok" and r["http_status"] == 301' \
+	'r["redirects"] == 0 and r["location"] == "/fixed"'
+
+timeout -k 2 30 "$RINGPROBE" http -f text "${NOPROG[@]}" --follow 3 \
+	"$B/redirect" "$B/loop" "$B/fixed" >"$TMP/follow.txt" \
+	2>"$TMP/follow_txt.err" </dev/null
+rc=$?
+if [ $rc -le 1 ] && python3 -c '
+import sys
+b = open(sys.argv[1], "rb").read().decode()
+base = sys.argv[2]
+lines = b.split("\n")
+ok = len(lines) == 4 and lines[3] == ""
+if ok:
+    # results come in any order: key the lines by their input
+    by = {l[l.rindex(" (http://") + 2:-1]: l for l in lines[:3]
+          if l.endswith(")") and " (http://" in l}
+    red = by.get(base + "/redirect", "")
+    loop = by.get(base + "/loop", "")
+    fixed = by.get(base + "/fixed", "redirects")
+    ok = (red.endswith("\"Fixed Page\" (1 redirect) ("
+                       + base + "/redirect)") and " 200 " in red
+          and loop.endswith("-> /loop (3 redirects) (" + base + "/loop)")
+          and " 301 " in loop
+          and "redirects" not in fixed and " 200 " in fixed
+          and not any(l.endswith(" ") for l in lines))
+if not ok:
+    print("    text output:", repr(b[:600]))
+sys.exit(0 if ok else 1)' "$TMP/follow.txt" "$B"; then
+	pass "--follow 3 text: ' (N redirects)' before the input, none when 0"
+else
+	fail "--follow 3 text (exit $rc): $(head -c 200 "$TMP/follow_txt.err")"
+fi
+
+timeout -k 2 30 "$RINGPROBE" http -f csv "${NOPROG[@]}" --follow 3 \
+	"$B/redirect" >"$TMP/follow.csv" 2>"$TMP/follow_csv.err" </dev/null
+rc=$?
+if [ $rc -le 1 ] && python3 -c '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
+h = rows[0] if rows else []
+ok = (len(rows) == 2 and "location" in h and "redirects" in h
+      and h.index("redirects") == h.index("location") + 1)
+ok = ok and (rows[1][h.index("redirects")] == "1"
+             and rows[1][h.index("http_status")] == "200"
+             and rows[1][h.index("url")].endswith("/fixed"))
+if not ok:
+    print("    csv rows:", rows[:2])
+sys.exit(0 if ok else 1)' "$TMP/follow.csv"; then
+	pass "--follow 3 csv: redirects column after location, 1 for /redirect"
+else
+	fail "--follow 3 csv (exit $rc): $(head -c 200 "$TMP/follow_csv.err")"
+fi
+
+# ---- 8. usage errors ---------------------------------------------------------
 
 expect_exit() { # expect_exit WANT DESC ARGS...
 	local want=$1 desc=$2 rc
@@ -487,6 +586,9 @@ expect_exit() { # expect_exit WANT DESC ARGS...
 expect_exit 2 "--max-body abc" --max-body abc "$B/fixed"
 expect_exit 2 "--match-status abc" --match-status abc "$B/fixed"
 expect_exit 2 "--read-timeout 5x" --read-timeout 5x "$B/fixed"
+expect_exit 2 "--follow 21 (at most 20)" --follow 21 "$B/redirect"
+expect_exit 2 "--follow abc" --follow abc "$B/redirect"
+expect_exit 0 "--follow 20 (the largest allowed)" --follow 20 "$B/fixed"
 
 # ---- the server stayed healthy ---------------------------------------------
 

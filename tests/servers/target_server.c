@@ -33,6 +33,11 @@
  *                  bytes, 50 ms later an RST (SO_LINGER 0 + close)
  *    /204 /304     no body
  *    /redirect     301, Location: /fixed
+ *    /redirect-abs 302, Location: http://127.0.0.1:PORT/fixed, the address
+ *                  and port the connection came in on ([::1] for IPv6)
+ *    /redirect-https  301, Location: https://127.0.0.1/
+ *    /redirect-rel 301, Location: fixed (relative, no leading '/')
+ *    /loop         301, Location: /loop (a redirect loop)
  *    /continue     "100 Continue", 50 ms later a 200 titled "After Continue"
  *    /split-title  200 Content-Length, body in 4 writes 30 ms apart that
  *                  split the title tags: "<ti|tle>Split |Title</ti|tle>"
@@ -592,6 +597,61 @@ static void r_redirect(struct conn *c)
 		 "Location: /fixed\r\n");
 }
 
+/* A 301 or 302 to location, with a small body. */
+static void add_redirect(struct conn *c, int code, const char *location)
+{
+	char extra[256];
+
+	snprintf(extra, sizeof(extra), "Location: %s\r\n", location);
+	add_page(c, code, code == 301 ? "Moved Permanently" : "Found",
+		 "text/html",
+		 "<html><head><title>Moved</title></head></html>\n", extra);
+}
+
+/* An absolute http URL to /fixed on the address and port this connection
+ * came in on (the listener's own), so following it needs no other
+ * server. */
+static void r_redirect_abs(struct conn *c)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "127.0.0.1", url[128];
+	int port = 0;
+
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 = (const void *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+			port = ntohs(s6->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *s4 = (const void *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+			port = ntohs(s4->sin_port);
+		}
+	}
+	snprintf(url, sizeof(url), "http://%s%s%s:%d/fixed",
+		 ss.ss_family == AF_INET6 ? "[" : "", ip,
+		 ss.ss_family == AF_INET6 ? "]" : "", port);
+	add_redirect(c, 302, url);
+}
+
+static void r_redirect_https(struct conn *c)
+{
+	add_redirect(c, 301, "https://127.0.0.1/");
+}
+
+static void r_redirect_rel(struct conn *c)
+{
+	add_redirect(c, 301, "fixed");
+}
+
+static void r_loop(struct conn *c)
+{
+	add_redirect(c, 301, "/loop");
+}
+
 static void r_continue(struct conn *c)
 {
 	add_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -759,6 +819,10 @@ static const struct {
 	{"/204", r_204},
 	{"/304", r_304},
 	{"/redirect", r_redirect},
+	{"/redirect-abs", r_redirect_abs},
+	{"/redirect-https", r_redirect_https},
+	{"/redirect-rel", r_redirect_rel},
+	{"/loop", r_loop},
 	{"/continue", r_continue},
 	{"/split-title", r_split_title},
 	{"/hang", r_hang},

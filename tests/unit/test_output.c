@@ -183,7 +183,7 @@ static const char *fmth(enum out_format f, const struct rp_result *r)
 
 /* ---- an independent JSON checker for our flat records --------------- */
 
-#define J_MAX_KEYS 24
+#define J_MAX_KEYS 25
 #define J_MAX_VAL 4096
 
 struct jobj {
@@ -423,15 +423,16 @@ static void check_json_record(const char *rec, struct jobj *o)
 		assert_string_equal(o->key[i], json_keys[i]);
 }
 
-#define H_NKEYS 24
+#define H_NKEYS 25
 
 static const char *const http_json_keys[H_NKEYS] = {
 	"input",        "index",      "url",        "ip",
 	"port",         "status",     "http_status", "reason",
 	"content_length", "body_bytes", "truncated", "content_type",
-	"server",       "location",   "title",      "body_hash",
-	"connect_us",   "ttfb_us",    "total_us",   "attempts",
-	"elapsed_us",   "dns_us",     "error",      "detail",
+	"server",       "location",   "redirects",  "title",
+	"body_hash",    "connect_us", "ttfb_us",    "total_us",
+	"attempts",     "elapsed_us", "dns_us",     "error",
+	"detail",
 };
 
 /* The same for an HTTP record. */
@@ -1114,6 +1115,37 @@ static struct rp_result h_closed(void)
 	return r;
 }
 
+/* A 200 reached by following two redirects: url is the last URL asked
+ * for, input the first one. */
+static struct rp_result h_followed(void)
+{
+	struct rp_result r = v4("192.0.2.12", 80);
+
+	r.input = "http://a.example.test/old";
+	r.index = 14;
+	r.status = RP_STATUS_OK;
+	r.rtt_us = 150;
+	r.attempts = 1;
+	r.elapsed_us = 3100;
+	memset(&hinfo, 0, sizeof(hinfo));
+	hinfo.url = "http://a.example.test/new/";
+	hinfo.status_code = 200;
+	hinfo.reason = "OK";
+	hinfo.content_length = 18;
+	hinfo.body_bytes = 18;
+	hinfo.content_type = "text/html";
+	hinfo.server = "";
+	hinfo.location = "";
+	hinfo.title = "Hi";
+	hinfo.body_hash = 0x0123456789abcdefu;
+	hinfo.connect_us = 150;
+	hinfo.ttfb_us = 600;
+	hinfo.total_us = 1900;
+	hinfo.redirects = 2;
+	r.http = &hinfo;
+	return r;
+}
+
 static void test_http_json_records(void **state)
 {
 	struct rp_result r;
@@ -1130,6 +1162,7 @@ static void test_http_json_records(void **state)
 		"\"content_type\":\"text/html\","
 		"\"server\":\"nginx\\u001b[2J\\\"x\\\",\\ufffd\","
 		"\"location\":\"https://example.test/\\u009b?a=1,b \","
+		"\"redirects\":0,"
 		"\"title\":\"T\\u0007i\xc3\xa9tle \\ufffd\\ufffd "
 		"\\\"q\\\"\\\\\","
 		"\"body_hash\":\"00000000deadbeef\",\"connect_us\":310,"
@@ -1148,7 +1181,8 @@ static void test_http_json_records(void **state)
 		"\"port\":8080,\"status\":\"ok\",\"http_status\":200,"
 		"\"reason\":\"OK\",\"content_length\":5000,\"body_bytes\":0,"
 		"\"truncated\":false,\"content_type\":\"text/html\","
-		"\"server\":\"\",\"location\":\"\",\"title\":\"\","
+		"\"server\":\"\",\"location\":\"\",\"redirects\":0,"
+		"\"title\":\"\","
 		"\"body_hash\":\"cbf29ce484222325\",\"connect_us\":90,"
 		"\"ttfb_us\":400,\"total_us\":700,\"attempts\":1,"
 		"\"elapsed_us\":800,\"dns_us\":0,\"error\":null,"
@@ -1164,7 +1198,8 @@ static void test_http_json_records(void **state)
 		"\"content_length\":null,\"body_bytes\":1048576,"
 		"\"truncated\":true,"
 		"\"content_type\":\"application/octet-stream\","
-		"\"server\":\"srv\",\"location\":\"\",\"title\":\"\","
+		"\"server\":\"srv\",\"location\":\"\",\"redirects\":0,"
+		"\"title\":\"\","
 		"\"body_hash\":\"ffffffffffffffff\",\"connect_us\":1200,"
 		"\"ttfb_us\":30000,\"total_us\":2400000,\"attempts\":2,"
 		"\"elapsed_us\":2500000,\"dns_us\":0,\"error\":null,"
@@ -1178,7 +1213,8 @@ static void test_http_json_records(void **state)
 		"\"http_status\":null,\"reason\":null,"
 		"\"content_length\":null,\"body_bytes\":0,"
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
-		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"location\":null,\"redirects\":0,\"title\":null,"
+		"\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
 		"\"attempts\":1,\"elapsed_us\":5000000,\"dns_us\":0,"
 		"\"error\":null,"
@@ -1193,7 +1229,8 @@ static void test_http_json_records(void **state)
 		"\"http_status\":null,\"reason\":null,"
 		"\"content_length\":null,\"body_bytes\":0,"
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
-		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"location\":null,\"redirects\":0,\"title\":null,"
+		"\"body_hash\":null,"
 		"\"connect_us\":500,\"ttfb_us\":0,\"total_us\":5000000,"
 		"\"attempts\":1,\"elapsed_us\":5000000,\"dns_us\":0,"
 		"\"error\":null,"
@@ -1207,7 +1244,8 @@ static void test_http_json_records(void **state)
 		"\"http_status\":null,\"reason\":null,"
 		"\"content_length\":null,\"body_bytes\":0,"
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
-		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"location\":null,\"redirects\":0,\"title\":null,"
+		"\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
 		"\"attempts\":1,\"elapsed_us\":260,\"dns_us\":0,\"error\":null,"
 		"\"detail\":null}\n");
@@ -1221,7 +1259,8 @@ static void test_http_json_records(void **state)
 		"\"http_status\":null,\"reason\":null,"
 		"\"content_length\":null,\"body_bytes\":0,"
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
-		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"location\":null,\"redirects\":0,\"title\":null,"
+		"\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
 		"\"attempts\":0,\"elapsed_us\":0,\"dns_us\":0,\"error\":null,"
 		"\"detail\":\"t.txt:3: bad address\"}\n");
@@ -1239,13 +1278,13 @@ static void test_http_json_records(void **state)
 		"\"http_status\":200,\"reason\":\"OK\",\"content_length\":5000,"
 		"\"body_bytes\":0,\"truncated\":false,"
 		"\"content_type\":\"text/html\",\"server\":\"\","
-		"\"location\":\"\",\"title\":\"\","
+		"\"location\":\"\",\"redirects\":0,\"title\":\"\","
 		"\"body_hash\":\"cbf29ce484222325\",\"connect_us\":90,"
 		"\"ttfb_us\":400,\"total_us\":700,\"attempts\":1,"
 		"\"elapsed_us\":800,\"dns_us\":95,\"error\":null,"
 		"\"detail\":null}\n");
 	check_http_json_record(fbuf, &o);
-	assert_int_equal(o.is_str[21], 0);
+	assert_int_equal(o.is_str[22], 0);
 
 	/* dns-error: never connected, no address, no errno */
 	r = r_dns_error();
@@ -1256,7 +1295,8 @@ static void test_http_json_records(void **state)
 		"\"status\":\"dns-error\",\"http_status\":null,"
 		"\"reason\":null,\"content_length\":null,\"body_bytes\":0,"
 		"\"truncated\":false,\"content_type\":null,\"server\":null,"
-		"\"location\":null,\"title\":null,\"body_hash\":null,"
+		"\"location\":null,\"redirects\":0,\"title\":null,"
+		"\"body_hash\":null,"
 		"\"connect_us\":null,\"ttfb_us\":null,\"total_us\":null,"
 		"\"attempts\":0,\"elapsed_us\":8100,\"dns_us\":8000,"
 		"\"error\":null,\"detail\":\"NXDOMAIN\"}\n");
@@ -1286,42 +1326,42 @@ static void test_http_csv_records(void **state)
 		"http://example.test/,5,http://example.test/,192.0.2.10,80,ok,"
 		"301,Moved Permanently,162,162,false,text/html,"
 		"\"nginx\x1b[2J\"\"x\"\",\xff\","
-		"\"https://example.test/\xc2\x9b?a=1,b \","
+		"\"https://example.test/\xc2\x9b?a=1,b \",0,"
 		"\"T\x07i\xc3\xa9tle \xe2\x82 \"\"q\"\"\\\","
 		"00000000deadbeef,310,1500,12345,1,12900,0,,\n");
 	p = fbuf;
 	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
 	assert_string_equal(f[12], hinfo.server);
 	assert_string_equal(f[13], hinfo.location);
-	assert_string_equal(f[14], hinfo.title);
+	assert_string_equal(f[15], hinfo.title);
 
 	r = h_head();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"192.0.2.11:8080,6,http://192.0.2.11:8080/,192.0.2.11,8080,ok,"
-		"200,OK,5000,0,false,text/html,,,,cbf29ce484222325,90,400,700,"
-		"1,800,0,,\n");
+		"200,OK,5000,0,false,text/html,,,0,,cbf29ce484222325,90,400,"
+		"700,1,800,0,,\n");
 
 	r = h_trunc6();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://[2001:db8::80]:8080/big,9,"
 		"http://[2001:db8::80]:8080/big,2001:db8::80,8080,ok,200,OK,,"
-		"1048576,true,application/octet-stream,srv,,,"
+		"1048576,true,application/octet-stream,srv,,0,,"
 		"ffffffffffffffff,1200,30000,2400000,2,2500000,0,,\n");
 
 	r = h_timeout();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://198.51.100.7/,11,,198.51.100.7,80,timeout,,,,0,false,"
-		",,,,,,,,1,5000000,0,,\n");
+		",,,0,,,,,,1,5000000,0,,\n");
 
 	r = h_timeout_conn();
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://198.51.100.7/,13,http://198.51.100.7/,198.51.100.7,80,"
-		"timeout,,,,0,false,,,,,,500,0,5000000,1,5000000,0,,"
+		"timeout,,,,0,false,,,,0,,,500,0,5000000,1,5000000,0,,"
 		"no response\n");
 
 	r = h_closed();
 	assert_string_equal(fmth(OUT_CSV, &r),
-		"192.0.2.20:80,12,,192.0.2.20,80,closed,,,,0,false,,,,,,,,,1,"
+		"192.0.2.20:80,12,,192.0.2.20,80,closed,,,,0,false,,,,0,,,,,,1,"
 		"260,0,,\n");
 	p = fbuf;
 	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
@@ -1332,18 +1372,18 @@ static void test_http_csv_records(void **state)
 	r.dns_us = 95;
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://www.example.test:8080/,6,http://www.example.test:8080/,"
-		"192.0.2.11,8080,ok,200,OK,5000,0,false,text/html,,,,"
+		"192.0.2.11,8080,ok,200,OK,5000,0,false,text/html,,,0,,"
 		"cbf29ce484222325,90,400,700,1,800,95,,\n");
 
 	r = r_dns_error();
 	r.input = "http://nosuch.example.test/";
 	assert_string_equal(fmth(OUT_CSV, &r),
 		"http://nosuch.example.test/,4,,,,dns-error,,,,0,false,"
-		",,,,,,,,0,8100,8000,,NXDOMAIN\n");
+		",,,0,,,,,,0,8100,8000,,NXDOMAIN\n");
 	p = fbuf;
 	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
-	assert_string_equal(f[21], "8000");
-	assert_string_equal(f[23], "NXDOMAIN");
+	assert_string_equal(f[22], "8000");
+	assert_string_equal(f[24], "NXDOMAIN");
 	free(f);
 }
 
@@ -1468,6 +1508,113 @@ static void test_http_text_records(void **state)
 		"  NXDOMAIN (http://nosuch.example.test/)\n");
 }
 
+/* Followed redirects: a number after location in JSON and CSV (0 without
+ * http), " (N redirects)" in text lines of OK results only, before the
+ * input. */
+static void test_http_redirects(void **state)
+{
+	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
+	struct rp_result r;
+	struct jobj o;
+	const char *p;
+
+	(void)state;
+	assert_non_null(f);
+	r = h_followed();
+	assert_string_equal(fmth(OUT_JSONL, &r),
+		"{\"input\":\"http://a.example.test/old\",\"index\":14,"
+		"\"url\":\"http://a.example.test/new/\",\"ip\":\"192.0.2.12\","
+		"\"port\":80,\"status\":\"ok\",\"http_status\":200,"
+		"\"reason\":\"OK\",\"content_length\":18,\"body_bytes\":18,"
+		"\"truncated\":false,\"content_type\":\"text/html\","
+		"\"server\":\"\",\"location\":\"\",\"redirects\":2,"
+		"\"title\":\"Hi\",\"body_hash\":\"0123456789abcdef\","
+		"\"connect_us\":150,\"ttfb_us\":600,\"total_us\":1900,"
+		"\"attempts\":1,\"elapsed_us\":3100,\"dns_us\":0,"
+		"\"error\":null,\"detail\":null}\n");
+	check_http_json_record(fbuf, &o);
+	assert_string_equal(jget(&o, "redirects"), "2");
+	assert_int_equal(o.is_str[14], 0);
+
+	assert_string_equal(fmth(OUT_CSV, &r),
+		"http://a.example.test/old,14,http://a.example.test/new/,"
+		"192.0.2.12,80,ok,200,OK,18,18,false,text/html,,,2,Hi,"
+		"0123456789abcdef,150,600,1900,1,3100,0,,\n");
+	p = fbuf;
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[14], "2");
+
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.12:80          ok             200      18 B    1.900 ms"
+		"  \"Hi\" (2 redirects) (http://a.example.test/old)\n");
+
+	/* ending the line when the input is the address */
+	r.input = "192.0.2.12:80";
+	hinfo.redirects = 1;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.12:80          ok             200      18 B    1.900 ms"
+		"  \"Hi\" (1 redirect)\n");
+
+	/* after the dns time, the server, the title and the location (the
+	 * redirect answered last when --follow ran out), whose trailing
+	 * space is escaped all the same */
+	r = h_followed();
+	r.dns_us = 1234;
+	hinfo.status_code = 301;
+	hinfo.reason = "Moved Permanently";
+	hinfo.content_length = 0;
+	hinfo.body_bytes = 0;
+	hinfo.server = "srv";
+	hinfo.location = "/loop ";
+	hinfo.redirects = 3;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.12:80          ok             301       0 B    1.900 ms"
+		" dns 1.234 ms  [srv]  \"Hi\"  -> /loop\\x20 (3 redirects)"
+		" (http://a.example.test/old)\n");
+	check_http_json_record(fmth(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "location"), "/loop ");
+	assert_string_equal(jget(&o, "redirects"), "3");
+	assert_non_null(strstr(fbuf, "\"location\":\"/loop \","
+				     "\"redirects\":3,\"title\":"));
+	assert_non_null(strstr(fmth(OUT_CSV, &r), ",srv,/loop ,3,Hi,"));
+
+	/* the largest count */
+	r = h_followed();
+	r.input = "";
+	hinfo.redirects = UINT32_MAX;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.12:80          ok             200      18 B    1.900 ms"
+		"  \"Hi\" (4294967295 redirects)\n");
+	check_http_json_record(fmth(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "redirects"), "4294967295");
+	p = fmth(OUT_CSV, &r);
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[14], "4294967295");
+
+	/* no response after a redirect: JSON and CSV still count it, the
+	 * text line (a TCP line) does not show it */
+	r = h_timeout_conn();
+	hinfo.redirects = 1;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"198.51.100.7:80        timeout          0.500 ms  no response"
+		" (http://198.51.100.7/)\n");
+	check_http_json_record(fmth(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "redirects"), "1");
+	assert_string_equal(jget(&o, "http_status"), "null");
+	p = fmth(OUT_CSV, &r);
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[14], "1");
+
+	/* without http: 0, whatever the info of the last probe said */
+	r.http = NULL;
+	check_http_json_record(fmth(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "redirects"), "0");
+	p = fmth(OUT_CSV, &r);
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[14], "0");
+	free(f);
+}
+
 /* Titles are cut at 60 shown bytes, "..." included, never inside an
  * escape or a UTF-8 sequence. */
 static void test_http_title_cut(void **state)
@@ -1574,15 +1721,15 @@ static void test_http_error_field(void **state)
 		assert_string_equal(jget(&o, "status"),
 				    rp_status_name(cases[i].st));
 		assert_string_equal(jget(&o, "error"), cases[i].want);
-		assert_int_equal(o.is_str[22],
+		assert_int_equal(o.is_str[23],
 				 strcmp(cases[i].want, "null") != 0);
 
 		p = fmth(OUT_CSV, &r);
 		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
-		assert_string_equal(f[22], o.is_str[22] ? cases[i].want : "");
+		assert_string_equal(f[23], o.is_str[23] ? cases[i].want : "");
 
 		fmth(OUT_TEXT, &r);
-		if (o.is_str[22])
+		if (o.is_str[23])
 			assert_non_null(strstr(fbuf, cases[i].want));
 		else
 			assert_null(strstr(fbuf, "E"));
@@ -1599,7 +1746,7 @@ static void test_http_random_text(void **state)
 	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
 	char input[RP_INPUT_MAX], detail[RP_INPUT_MAX], url[RP_INPUT_MAX];
 	char reason[64], ctype[128], server[128], location[128], title[256];
-	char dns[16];
+	char dns[16], redirects[16];
 	struct jobj *o = malloc(sizeof(*o));
 	int i;
 
@@ -1638,9 +1785,13 @@ static void test_http_random_text(void **state)
 		hinfo.body_hash = (uint64_t)rnd() << 32 | rnd();
 		r.dns_us = i % 3 ? rnd() : 0;
 		snprintf(dns, sizeof(dns), "%" PRIu32, r.dns_us);
+		hinfo.redirects = i % 2 ? rnd() % 21 : 0;
+		snprintf(redirects, sizeof(redirects), "%" PRIu32,
+			 r.http ? hinfo.redirects : 0);
 
 		check_http_json_record(fmth(OUT_JSONL, &r), o);
 		assert_string_equal(jget(o, "dns_us"), dns);
+		assert_string_equal(jget(o, "redirects"), redirects);
 
 		p = fmth(OUT_CSV, &r);
 		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
@@ -1651,9 +1802,10 @@ static void test_http_random_text(void **state)
 		assert_string_equal(f[11], r.http ? ctype : "");
 		assert_string_equal(f[12], r.http ? server : "");
 		assert_string_equal(f[13], r.http ? location : "");
-		assert_string_equal(f[14], r.http ? title : "");
-		assert_string_equal(f[21], dns);
-		assert_string_equal(f[23], r.detail ? detail : "");
+		assert_string_equal(f[14], redirects);
+		assert_string_equal(f[15], r.http ? title : "");
+		assert_string_equal(f[22], dns);
+		assert_string_equal(f[24], r.detail ? detail : "");
 
 		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, OUT_HTTP,
 				      &r);
@@ -2160,7 +2312,8 @@ static void test_http_writer(void **state)
 	static const char header[] =
 		"input,index,url,ip,port,status,http_status,reason,"
 		"content_length,body_bytes,truncated,content_type,server,"
-		"location,title,body_hash,connect_us,ttfb_us,total_us,"
+		"location,redirects,title,body_hash,connect_us,ttfb_us,"
+		"total_us,"
 		"attempts,elapsed_us,dns_us,error,detail\n";
 	struct rp_result full, closed = h_closed(), open = r_open();
 	struct sockaddr_storage a_closed, a_open, a_full;
@@ -2291,6 +2444,7 @@ int main(void)
 		cmocka_unit_test(test_http_json_records),
 		cmocka_unit_test(test_http_csv_records),
 		cmocka_unit_test(test_http_text_records),
+		cmocka_unit_test(test_http_redirects),
 		cmocka_unit_test(test_http_title_cut),
 		cmocka_unit_test(test_http_error_field),
 		cmocka_unit_test(test_http_random_text),
