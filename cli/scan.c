@@ -562,6 +562,14 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.concurrency = c->eo.concurrency / n +
 				    (i < c->eo.concurrency % n);
 		w->eo.rate = c->eo.rate / n + (i < c->eo.rate % n);
+		if (c->eo.dns.concurrency) {
+			w->eo.dns.concurrency = c->eo.dns.concurrency / n +
+						(i < c->eo.dns.concurrency % n);
+			if (!w->eo.dns.concurrency)
+				w->eo.dns.concurrency = 1;
+		} else {
+			w->eo.dns.concurrency = (64 + n - 1) / n; /* 64 in all */
+		}
 		if (c->eo.rate && !w->eo.rate)
 			w->eo.rate = 1;
 		w->eo.on_result = on_result;

@@ -232,7 +232,8 @@ struct rp_dns_opts {
 	uint32_t concurrency;         /* lookups in flight; default 64 */
 	int family;                   /* AF_UNSPEC (default: first address,
 	                               * IPv4 preferred), AF_INET, AF_INET6 */
-	uint32_t cache_size;          /* names remembered; default 65536 */
+	uint32_t cache_size;          /* names remembered; default 16384
+	                               * (about 5 MB at most) */
 	int no_hosts;                 /* 1: skip /etc/hosts */
 };
 

@@ -33,6 +33,7 @@
 #define NAME_MAX_ 254 /* 253 + NUL */
 #define FDS_MAX 64    /* c-ares sockets at once */
 #define NONE UINT32_MAX
+#define RCVBUF (1 << 20) /* c-ares UDP socket receive buffer */
 
 enum entry_state { E_EMPTY = 0, E_QUEUED, E_ACTIVE, E_RESOLVED, E_FAILED };
 
@@ -45,7 +46,8 @@ struct entry {
 	uint32_t waiters;             /* first waiting slot, or NONE */
 	uint64_t start_ns;            /* lookup started */
 	const char *reason;           /* FAILED: why */
-	struct sockaddr_storage addr; /* RESOLVED: the address (port 0) */
+	struct sockaddr_in6 addr;     /* RESOLVED: the address (port 0;
+	                               * a sockaddr_in for IPv4) */
 	socklen_t addrlen;
 };
 
@@ -159,7 +161,7 @@ int rp__dns_init(struct rp_engine *e)
 	struct rp__dns *d = calloc(1, sizeof(*d));
 	struct ares_options ao;
 	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-		   ARES_OPT_LOOKUPS;
+		   ARES_OPT_LOOKUPS | ARES_OPT_SOCK_RCVBUF;
 	uint32_t n;
 
 	if (!d)
@@ -172,7 +174,7 @@ int rp__dns_init(struct rp_engine *e)
 	    d->family != AF_INET6)
 		return -EINVAL;
 	d->max_active = o->concurrency ? o->concurrency : 64;
-	n = o->cache_size ? o->cache_size : 65536;
+	n = o->cache_size ? o->cache_size : 16384;
 	if (n < e->o.concurrency + 1)
 		n = e->o.concurrency + 1; /* room for every waiting probe */
 	d->nentries = n;
@@ -201,6 +203,10 @@ int rp__dns_init(struct rp_engine *e)
 		ao.timeout = 1;
 	ao.tries = o->tries ? (int)o->tries : 2;
 	ao.lookups = o->no_hosts ? "b" : "fb";
+	/* All answers arrive on one UDP socket per server; a burst of them
+	 * must not overflow its default buffer (each loss costs a retry
+	 * after --dns-timeout). The kernel caps it at net.core.rmem_max. */
+	ao.socket_receive_buffer_size = RCVBUF;
 	int ret = ares_init_options(&d->ch, &ao, mask);
 	if (ret != ARES_SUCCESS) {
 		d->init_error = ares_strerror(ret);
