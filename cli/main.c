@@ -113,6 +113,54 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* "IP[:PORT],[IPv6]:PORT,IPv6,..." as c-ares takes it: 0 if well formed. */
+static int check_resolvers(const char *list)
+{
+	char item[80], addr[80];
+	struct in6_addr a;
+	const char *p = list;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		const char *port = NULL;
+
+		if (n == 0 || n >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (item[0] == '[') {
+			char *end = strchr(item, ']');
+
+			if (!end || (end[1] && end[1] != ':'))
+				return -EINVAL;
+			*end = '\0';
+			snprintf(addr, sizeof(addr), "%s", item + 1);
+			port = end[1] ? end + 2 : NULL;
+			if (inet_pton(AF_INET6, addr, &a) != 1)
+				return -EINVAL;
+		} else if (inet_pton(AF_INET6, item, &a) != 1) {
+			char *colon = strchr(item, ':');
+
+			if (colon) {
+				*colon = '\0';
+				port = colon + 1;
+			}
+			if (inet_pton(AF_INET, item, &a) != 1)
+				return -EINVAL;
+		}
+		if (port) {
+			uint64_t v;
+
+			if (parse_uint(port, 65535, &v) < 0 || v == 0)
+				return -EINVAL;
+		}
+		p += n;
+		if (!*p)
+			return 0;
+		p++;
+	}
+}
+
 /* Bytes with an optional binary suffix: 512, 64k, 1M, 2G. */
 static int parse_size(const char *s, uint64_t *out)
 {
@@ -350,7 +398,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 						 "200,300-399", optarg);
 			break;
 		case OPT_RESOLVER:
-			if (!optarg[0] || strpbrk(optarg, " \t"))
+			if (check_resolvers(optarg) < 0)
 				return die_usage("bad --resolver '%s': want "
 						 "IP[:PORT],[IPv6]:PORT,...",
 						 optarg);

@@ -64,6 +64,12 @@ static volatile sig_atomic_t g_interrupted;
 static _Atomic unsigned g_snapshot_seq;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Engines are destroyed on their own threads (their rings belong to
+ * them), but only once the main thread has blocked the signals whose
+ * handlers use them. */
+static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t release_cond = PTHREAD_COND_INITIALIZER;
+static bool g_release;
 static uint64_t g_start_ns;
 
 static uint64_t now_ns(void)
@@ -428,6 +434,13 @@ static void *worker_main(void *arg)
 	w->ret = ret;
 	rp_engine_stats(e, &w->st);
 	atomic_store(&w->done, true);
+
+	pthread_mutex_lock(&release_lock);
+	while (!g_release)
+		pthread_cond_wait(&release_cond, &release_lock);
+	pthread_mutex_unlock(&release_lock);
+	atomic_store(&w->e, NULL);
+	rp_engine_destroy(e);
 	return NULL;
 }
 
@@ -517,6 +530,7 @@ static void engine_error(int ret)
 int cli_scan(struct cli *c, int nargs, char **args)
 {
 	struct rp_source *src = NULL;
+	struct rp_dns_cache *names = NULL;
 	int fd = STDOUT_FILENO, rc;
 	unsigned n;
 	sigset_t sigs, old;
@@ -547,10 +561,11 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		}
 	}
 	g_workers = calloc(n, sizeof(*g_workers));
-	if (!g_workers) {
+	if (!g_workers || rp_dns_cache_create(&names, 0) < 0) {
 		rc = EXIT_RUNTIME;
-		goto out_fd;
+		goto out_workers;
 	}
+	c->eo.dns.shared = names; /* each name resolved once, not per thread */
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &g_workers[i];
 
@@ -625,9 +640,13 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			shown = true;
 		}
 	}
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* engines go away next */
+	pthread_mutex_lock(&release_lock);
+	g_release = true;
+	pthread_cond_broadcast(&release_cond);
+	pthread_mutex_unlock(&release_lock);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(g_workers[i].th, NULL);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* engines go away next */
 	if (shown)
 		progress_clear();
 
@@ -654,7 +673,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	}
 	double secs = (double)(now_ns() - g_start_ns) / 1e9;
 	if (fail) {
-		if (!atomic_load(&g_workers[0].e) || !st.concurrency)
+		if (!st.concurrency) /* no engine got going */
 			engine_error(fail);
 		else
 			fprintf(stderr, "%s: engine failure: %s\n", prog,
@@ -690,17 +709,12 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	}
 
 out_workers:
-	for (unsigned i = 0; g_workers && i < n; i++) {
-		struct rp_engine *e = atomic_load(&g_workers[i].e);
-
-		atomic_store(&g_workers[i].e, NULL);
-		rp_engine_destroy(e);
+	for (unsigned i = 0; g_workers && i < n; i++)
 		out_release(&g_workers[i].out);
-	}
 	g_nworkers = 0;
 	free(g_workers);
 	g_workers = NULL;
-out_fd:
+	rp_dns_cache_destroy(names);
 	if (fd != STDOUT_FILENO)
 		close(fd);
 out_source:

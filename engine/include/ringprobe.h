@@ -235,7 +235,22 @@ struct rp_dns_opts {
 	uint32_t cache_size;          /* names remembered; default 16384
 	                               * (about 5 MB at most) */
 	int no_hosts;                 /* 1: skip /etc/hosts */
+	struct rp_dns_cache *shared;  /* names resolved by one engine serve
+	                               * the others using the same cache (one
+	                               * lookup per name per run across
+	                               * threads); must outlive them; NULL:
+	                               * this engine's own cache only */
 };
+
+struct rp_dns_cache;
+
+/* A name cache that engines on several threads share (see
+ * rp_dns_opts.shared): thread-safe, bounded to size names (0: 16384).
+ * Returns 0 or -ENOMEM. */
+RP_API int rp_dns_cache_create(struct rp_dns_cache **out, uint32_t size);
+
+/* Frees it; every engine using it must be destroyed first. */
+RP_API void rp_dns_cache_destroy(struct rp_dns_cache *c);
 
 struct rp_engine_opts {
 	uint32_t concurrency;         /* probe slots; default 1024 */

@@ -35,20 +35,49 @@
 #define NONE UINT32_MAX
 #define RCVBUF (1 << 20) /* c-ares UDP socket receive buffer */
 
-enum entry_state { E_EMPTY = 0, E_QUEUED, E_ACTIVE, E_RESOLVED, E_FAILED };
+enum entry_state {
+	E_EMPTY = 0,
+	E_QUEUED,   /* waiting for a lookup slot */
+	E_ACTIVE,   /* lookup in flight (shared: by its owner engine) */
+	E_REMOTE,   /* another engine of the shared cache is resolving it */
+	E_RESOLVED,
+	E_FAILED,
+};
 
 struct entry {
 	char name[NAME_MAX_];
 	uint8_t state;                /* enum entry_state */
 	uint32_t gen;                 /* guards the c-ares callback */
 	uint32_t hnext;               /* hash chain */
-	uint32_t qnext;               /* queued-lookup FIFO */
+	uint32_t qnext;               /* queued-lookup FIFO, or remote list */
+	const struct rp_engine *owner;/* shared cache: who resolves it */
 	uint32_t waiters;             /* first waiting slot, or NONE */
 	uint64_t start_ns;            /* lookup started */
 	const char *reason;           /* FAILED: why */
 	struct sockaddr_in6 addr;     /* RESOLVED: the address (port 0;
 	                               * a sockaddr_in for IPv4) */
 	socklen_t addrlen;
+};
+
+/* A bounded table of names: hashed, evicting the oldest finished entry. */
+struct names {
+	struct entry *entries;
+	uint32_t n;
+	uint32_t *buckets;            /* hash -> first entry */
+	uint32_t nbuckets;            /* power of two */
+	uint32_t used;                /* entries handed out so far */
+	uint32_t evict;               /* next eviction candidate */
+};
+
+/* Names resolved by one engine serve every engine sharing the cache. */
+#define SHARED_ENGINES_MAX 256
+struct rp_dns_cache {
+	pthread_mutex_t mu;
+	struct names t;               /* E_ACTIVE (owner set, or NULL when its
+	                               * owner gave up), E_RESOLVED, E_FAILED */
+	_Atomic uint32_t version;     /* bumped at every answer */
+	struct rp_engine *engines[SHARED_ENGINES_MAX];
+	unsigned nengines;
 };
 
 struct dns_fd {
@@ -65,13 +94,11 @@ struct rp__dns {
 	int family;
 	uint32_t max_active;          /* --dns-concurrency */
 	uint32_t active;              /* lookups in flight */
-	struct entry *entries;
-	uint32_t nentries;
-	uint32_t *buckets;            /* hash -> first entry */
-	uint32_t nbuckets;            /* power of two */
-	uint32_t used;                /* entries handed out so far */
-	uint32_t evict;               /* next eviction candidate */
+	struct names t;               /* this engine's names */
 	uint32_t qhead, qtail;        /* QUEUED entries */
+	struct rp_dns_cache *shared;  /* or NULL */
+	uint32_t remote;              /* E_REMOTE entries (list) */
+	uint32_t seen_version;        /* of the shared cache */
 	struct dns_fd fds[FDS_MAX];
 	bool dirty;                   /* poll interest changed */
 };
@@ -107,11 +134,10 @@ static const char *reason_of(int status)
 	case ARES_ESERVFAIL:
 		return "SERVFAIL";
 	case ARES_EREFUSED:
+	case ARES_ECONNREFUSED: /* also every server answering REFUSED */
 		return "refused";
 	case ARES_ETIMEOUT:
 		return "timeout";
-	case ARES_ECONNREFUSED:
-		return "resolver unreachable";
 	case ARES_EBADNAME:
 		return "bad name";
 	case ARES_EFORMERR:
@@ -155,6 +181,105 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
 	d->dirty = true;
 }
 
+static int names_init(struct names *t, uint32_t n)
+{
+	t->n = n;
+	t->nbuckets = 1;
+	while (t->nbuckets < n)
+		t->nbuckets <<= 1;
+	/* calloc: pages are touched only as names arrive. */
+	t->entries = calloc(n, sizeof(*t->entries));
+	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
+	if (!t->entries || !t->buckets)
+		return -ENOMEM;
+	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
+	return 0;
+}
+
+static void names_release(struct names *t)
+{
+	free(t->entries);
+	free(t->buckets);
+}
+
+static uint32_t names_find(const struct names *t, const char *name)
+{
+	uint32_t h = hash_name(name) & (t->nbuckets - 1);
+
+	for (uint32_t i = t->buckets[h]; i != NONE; i = t->entries[i].hnext)
+		if (!strcasecmp(t->entries[i].name, name))
+			return i;
+	return NONE;
+}
+
+/* The entry of name, a new E_EMPTY one (*fresh), or NONE if the table is
+ * full of unfinished names. */
+static uint32_t names_add(struct names *t, const char *name, bool *fresh)
+{
+	uint32_t h = hash_name(name) & (t->nbuckets - 1);
+	uint32_t idx = names_find(t, name);
+
+	*fresh = false;
+	if (idx != NONE)
+		return idx;
+	/* A never-used entry, else the oldest finished one. */
+	if (t->used < t->n) {
+		idx = t->used++;
+	} else {
+		for (uint32_t k = 0; k < t->n && idx == NONE; k++) {
+			uint32_t c = t->evict;
+
+			t->evict = (t->evict + 1) % t->n;
+			if (t->entries[c].state == E_RESOLVED ||
+			    t->entries[c].state == E_FAILED)
+				idx = c;
+		}
+		if (idx == NONE)
+			return NONE;
+		struct entry *old = &t->entries[idx];
+		uint32_t *pp = &t->buckets[hash_name(old->name) &
+					   (t->nbuckets - 1)];
+		while (*pp != idx)
+			pp = &t->entries[*pp].hnext;
+		*pp = old->hnext;
+	}
+	struct entry *en = &t->entries[idx];
+	snprintf(en->name, sizeof(en->name), "%s", name);
+	en->gen++;
+	en->state = E_EMPTY;
+	en->waiters = NONE;
+	en->owner = NULL;
+	en->hnext = t->buckets[h];
+	t->buckets[h] = idx;
+	*fresh = true;
+	return idx;
+}
+
+int rp_dns_cache_create(struct rp_dns_cache **out, uint32_t size)
+{
+	struct rp_dns_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (names_init(&c->t, size ? size : 16384) < 0) {
+		names_release(&c->t);
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	*out = c;
+	return 0;
+}
+
+void rp_dns_cache_destroy(struct rp_dns_cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	names_release(&c->t);
+	free(c);
+}
+
 int rp__dns_init(struct rp_engine *e)
 {
 	const struct rp_dns_opts *o = &e->o.dns;
@@ -177,17 +302,18 @@ int rp__dns_init(struct rp_engine *e)
 	n = o->cache_size ? o->cache_size : 16384;
 	if (n < e->o.concurrency + 1)
 		n = e->o.concurrency + 1; /* room for every waiting probe */
-	d->nentries = n;
-	d->nbuckets = 1;
-	while (d->nbuckets < n)
-		d->nbuckets <<= 1;
-	/* calloc: pages are touched only as names arrive. */
-	d->entries = calloc(n, sizeof(*d->entries));
-	d->buckets = malloc(d->nbuckets * sizeof(*d->buckets));
-	if (!d->entries || !d->buckets)
+	if (names_init(&d->t, n) < 0)
 		return -ENOMEM;
-	memset(d->buckets, 0xff, d->nbuckets * sizeof(*d->buckets));
-	d->qhead = d->qtail = NONE;
+	d->qhead = d->qtail = d->remote = NONE;
+	d->shared = o->shared;
+	if (d->shared) {
+		pthread_mutex_lock(&d->shared->mu);
+		if (d->shared->nengines < SHARED_ENGINES_MAX)
+			d->shared->engines[d->shared->nengines++] = e;
+		else
+			d->shared = NULL; /* resolves on its own */
+		pthread_mutex_unlock(&d->shared->mu);
+	}
 
 	pthread_once(&ares_once, ares_global_init);
 	if (ares_init_status != ARES_SUCCESS) {
@@ -229,11 +355,26 @@ void rp__dns_release(struct rp_engine *e)
 
 	if (!d)
 		return;
+	if (d->shared) {
+		struct rp_dns_cache *c = d->shared;
+
+		/* Names this engine was resolving are up for grabs. */
+		pthread_mutex_lock(&c->mu);
+		for (uint32_t i = 0; i < c->t.used; i++)
+			if (c->t.entries[i].owner == e)
+				c->t.entries[i].owner = NULL;
+		for (unsigned i = 0; i < c->nengines; i++)
+			if (c->engines[i] == e)
+				c->engines[i] = c->engines[--c->nengines];
+		atomic_fetch_add(&c->version, 1);
+		for (unsigned i = 0; i < c->nengines; i++)
+			rp_engine_wake(c->engines[i]);
+		pthread_mutex_unlock(&c->mu);
+	}
 	rp__dns_engine = NULL; /* callbacks from ares_destroy() do nothing */
 	if (d->ok)
 		ares_destroy(d->ch);
-	free(d->entries);
-	free(d->buckets);
+	names_release(&d->t);
 	free(d);
 	e->dns = NULL;
 }
@@ -303,7 +444,7 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 static void start_lookup(struct rp_engine *e, uint32_t idx)
 {
 	struct rp__dns *d = e->dns;
-	struct entry *en = &d->entries[idx];
+	struct entry *en = &d->t.entries[idx];
 	struct ares_addrinfo_hints hints = {
 		.ai_flags = ARES_AI_NOSORT,
 		.ai_family = d->family,
@@ -325,11 +466,130 @@ static void start_queued(struct rp_engine *e)
 	while (d->qhead != NONE && d->active < d->max_active) {
 		uint32_t idx = d->qhead;
 
-		d->qhead = d->entries[idx].qnext;
+		d->qhead = d->t.entries[idx].qnext;
 		if (d->qhead == NONE)
 			d->qtail = NONE;
 		start_lookup(e, idx);
 	}
+}
+
+/* ---- the cache shared between engines ---------------------------------- */
+
+/* Copies a finished shared entry into a local one. */
+static void copy_answer(struct entry *dst, const struct entry *src)
+{
+	dst->state = src->state;
+	dst->reason = src->reason;
+	dst->addr = src->addr;
+	dst->addrlen = src->addrlen;
+}
+
+/*
+ * Before resolving a name itself, an engine asks the shared cache: the
+ * answer may be there already (copied, true), or another engine may be
+ * resolving it (the local entry waits as E_REMOTE, true). Otherwise this
+ * engine becomes its owner (false: go and resolve it).
+ */
+static bool ask_shared(struct rp_engine *e, uint32_t idx)
+{
+	struct rp__dns *d = e->dns;
+	struct rp_dns_cache *c = d->shared;
+	struct entry *en = &d->t.entries[idx];
+	bool fresh, handled = false;
+	uint32_t si;
+
+	if (!c)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	si = names_add(&c->t, en->name, &fresh);
+	if (si != NONE) {
+		struct entry *se = &c->t.entries[si];
+
+		if (se->state == E_RESOLVED || se->state == E_FAILED) {
+			copy_answer(en, se);
+			handled = true;
+		} else if (!fresh && se->owner && se->owner != e) {
+			en->state = E_REMOTE;
+			en->qnext = d->remote;
+			d->remote = idx;
+			handled = true;
+		} else {
+			se->state = E_ACTIVE;
+			se->owner = e;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return handled;
+}
+
+/* An answer of ours goes to the shared cache, and the other engines are
+ * woken to look; a cancelled lookup only gives the name up. */
+static void publish(struct rp_engine *e, const struct entry *en, bool answer)
+{
+	struct rp_dns_cache *c = e->dns->shared;
+	uint32_t si;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	si = names_find(&c->t, en->name);
+	if (si != NONE && c->t.entries[si].owner == e) {
+		struct entry *se = &c->t.entries[si];
+
+		se->owner = NULL;
+		if (answer)
+			copy_answer(se, en);
+		atomic_fetch_add(&c->version, 1);
+		for (unsigned i = 0; i < c->nengines; i++)
+			if (c->engines[i] != e)
+				rp_engine_wake(c->engines[i]);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void enqueue(struct rp__dns *d, uint32_t idx);
+
+/* Local names waiting for another engine: answered, or orphaned (then
+ * ours to resolve). Runs when the shared cache changed. */
+static void check_remote(struct rp_engine *e)
+{
+	struct rp__dns *d = e->dns;
+	struct rp_dns_cache *c = d->shared;
+	uint32_t v, i, keep = NONE;
+
+	if (!c || d->remote == NONE)
+		return;
+	v = atomic_load(&c->version);
+	if (v == d->seen_version)
+		return;
+	d->seen_version = v;
+	pthread_mutex_lock(&c->mu);
+	i = d->remote;
+	d->remote = NONE;
+	while (i != NONE) {
+		struct entry *en = &d->t.entries[i];
+		uint32_t next = en->qnext;
+		uint32_t si = names_find(&c->t, en->name);
+		struct entry *se = si != NONE ? &c->t.entries[si] : NULL;
+
+		if (se && (se->state == E_RESOLVED || se->state == E_FAILED)) {
+			copy_answer(en, se);
+			en->qnext = NONE;
+			wake_waiters(e, en);
+		} else if (!se || !se->owner) {
+			if (se) {
+				se->state = E_ACTIVE;
+				se->owner = e;
+			}
+			enqueue(d, i);
+		} else {
+			en->qnext = keep;
+			keep = i;
+		}
+		i = next;
+	}
+	d->remote = keep;
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void on_addrinfo(void *arg, int status, int timeouts,
@@ -342,15 +602,15 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 
 	(void)timeouts;
 	e = rp__dns_engine;
-	if (!e || !e->dns || idx >= e->dns->nentries ||
-	    e->dns->entries[idx].gen != (uint32_t)(key >> 32) ||
-	    e->dns->entries[idx].state != E_ACTIVE) {
+	if (!e || !e->dns || idx >= e->dns->t.n ||
+	    e->dns->t.entries[idx].gen != (uint32_t)(key >> 32) ||
+	    e->dns->t.entries[idx].state != E_ACTIVE) {
 		if (res)
 			ares_freeaddrinfo(res);
 		return;
 	}
 	struct rp__dns *d = e->dns;
-	struct entry *en = &d->entries[idx];
+	struct entry *en = &d->t.entries[idx];
 
 	d->active--;
 	/* First IPv4 address, else the first IPv6 one. */
@@ -377,51 +637,9 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 	}
 	if (res)
 		ares_freeaddrinfo(res);
+	publish(e, en, status != ARES_ECANCELLED &&
+			       status != ARES_EDESTRUCTION);
 	wake_waiters(e, en);
-}
-
-static uint32_t find_or_add(struct rp__dns *d, const char *name, bool *fresh)
-{
-	uint32_t h = hash_name(name) & (d->nbuckets - 1);
-
-	*fresh = false;
-	for (uint32_t i = d->buckets[h]; i != NONE; i = d->entries[i].hnext)
-		if (!strcasecmp(d->entries[i].name, name))
-			return i;
-	/* A new entry: a never-used one, else the oldest finished one. */
-	uint32_t idx = NONE;
-	if (d->used < d->nentries) {
-		idx = d->used++;
-	} else {
-		for (uint32_t n = 0; n < d->nentries; n++) {
-			uint32_t c = d->evict;
-
-			d->evict = (d->evict + 1) % d->nentries;
-			if (d->entries[c].state == E_RESOLVED ||
-			    d->entries[c].state == E_FAILED) {
-				idx = c;
-				break;
-			}
-		}
-		if (idx == NONE)
-			return NONE;
-		/* unhook from its old chain */
-		struct entry *old = &d->entries[idx];
-		uint32_t oh = hash_name(old->name) & (d->nbuckets - 1);
-		uint32_t *pp = &d->buckets[oh];
-		while (*pp != idx)
-			pp = &d->entries[*pp].hnext;
-		*pp = old->hnext;
-	}
-	struct entry *en = &d->entries[idx];
-	snprintf(en->name, sizeof(en->name), "%s", name);
-	en->gen++;
-	en->state = E_EMPTY;
-	en->waiters = NONE;
-	en->hnext = d->buckets[h];
-	d->buckets[h] = idx;
-	*fresh = true;
-	return idx;
 }
 
 void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
@@ -438,40 +656,52 @@ void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
 		rp__done(e, s, RP_STATUS_DNS_ERROR, 0);
 		return;
 	}
-	idx = find_or_add(d, name, &fresh);
+	idx = names_add(&d->t, name, &fresh);
 	if (idx == NONE) {
 		s->detail = "name cache full";
 		rp__done(e, s, RP_STATUS_DNS_ERROR, -ENOSPC);
 		return;
 	}
-	en = &d->entries[idx];
+	en = &d->t.entries[idx];
 	if (en->state == E_RESOLVED || en->state == E_FAILED) {
 		resolved(e, s, en);
 		s->dns_us = 0; /* from the cache */
+		return;
+	}
+	if (fresh && ask_shared(e, idx) && en->state != E_REMOTE) {
+		resolved(e, s, en); /* another engine resolved it already */
+		s->dns_us = 0;
 		return;
 	}
 	s->dns_entry = idx;
 	s->state = SLOT_RESOLVING;
 	RP_TRACE_PHASE(s->index, SLOT_RESOLVING);
 	waiter_add(e, en, s);
-	if (!fresh)
+	if (!fresh || en->state == E_REMOTE)
 		return; /* a lookup is queued or in flight already */
+	enqueue(d, idx);
+	rp__dns_engine = e;
+	start_queued(e);
+}
+
+static void enqueue(struct rp__dns *d, uint32_t idx)
+{
+	struct entry *en = &d->t.entries[idx];
+
 	en->state = E_QUEUED;
 	en->qnext = NONE;
 	if (d->qtail == NONE)
 		d->qhead = idx;
 	else
-		d->entries[d->qtail].qnext = idx;
+		d->t.entries[d->qtail].qnext = idx;
 	d->qtail = idx;
-	rp__dns_engine = e;
-	start_queued(e);
 }
 
 /* Takes one waiting probe off its lookup (cancel of that probe). */
 void rp__dns_forget(struct rp_engine *e, struct slot *s)
 {
 	if (s->dns_entry != NONE)
-		waiter_del(e, &e->dns->entries[s->dns_entry], s);
+		waiter_del(e, &e->dns->t.entries[s->dns_entry], s);
 	s->dns_entry = NONE;
 }
 
@@ -485,14 +715,23 @@ void rp__dns_cancel_all(struct rp_engine *e)
 	rp__dns_engine = e;
 	ares_cancel(d->ch); /* ACTIVE entries: callbacks say cancelled */
 	while (d->qhead != NONE) {
-		struct entry *en = &d->entries[d->qhead];
+		struct entry *en = &d->t.entries[d->qhead];
 
 		d->qhead = en->qnext;
 		en->state = E_FAILED;
 		en->reason = "cancelled";
+		publish(e, en, false);
 		wake_waiters(e, en);
 	}
 	d->qtail = NONE;
+	while (d->remote != NONE) {
+		struct entry *en = &d->t.entries[d->remote];
+
+		d->remote = en->qnext;
+		en->state = E_FAILED;
+		en->reason = "cancelled";
+		wake_waiters(e, en);
+	}
 	d->dirty = true;
 }
 
@@ -560,7 +799,14 @@ void rp__dns_tick(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
-	if (!d || !d->active)
+	if (!d)
+		return;
+	if (d->remote != NONE) {
+		rp__dns_engine = e;
+		check_remote(e);
+		start_queued(e);
+	}
+	if (!d->active)
 		return;
 	rp__dns_engine = e;
 	/* No socket: only timeouts and retries are processed. */

@@ -13,6 +13,9 @@
 
 #if defined(__has_include)
 #if __has_include(<sys/sdt.h>)
+/* Arguments in registers: perf 6.1 drops the constant ones ("-4@$3") that
+ * the default constraint allows. */
+#define STAP_SDT_ARG_CONSTRAINT r
 #include <sys/sdt.h>
 #define RP_HAVE_SDT 1
 #endif
