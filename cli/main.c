@@ -66,6 +66,8 @@ static void usage(FILE *f)
 		"      --dns-concurrency N  lookups in flight (default 64)\n"
 		"  -4, -6                   only IPv4 / only IPv6 addresses\n"
 		"      --no-hosts           do not read /etc/hosts\n"
+		"      --all-addrs          probe every address of a name (up to 8),\n"
+		"                           one result each (default: the first)\n"
 		"\nhttp only:\n"
 		"      --path PATH          request target for non-URL targets (default /)\n"
 		"      --method M           request method (default GET; HEAD reads no body)\n"
@@ -237,6 +239,7 @@ enum {
 	OPT_DNS_RETRIES,
 	OPT_DNS_CONCURRENCY,
 	OPT_NO_HOSTS,
+	OPT_ALL_ADDRS,
 	OPT_THREADS,
 	OPT_FOLLOW,
 	OPT_STATS_JSON,
@@ -271,6 +274,7 @@ static const struct option long_opts[] = {
 	{ "dns-retries", required_argument, NULL, OPT_DNS_RETRIES },
 	{ "dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY },
 	{ "no-hosts", no_argument, NULL, OPT_NO_HOSTS },
+	{ "all-addrs", no_argument, NULL, OPT_ALL_ADDRS },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "follow", required_argument, NULL, OPT_FOLLOW },
 	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
@@ -438,6 +442,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_STATS_JSON:
 			c->stats_json = optarg;
+			break;
+		case OPT_ALL_ADDRS:
+			c->eo.dns.all_addrs = 1;
 			break;
 		case OPT_NO_HOSTS:
 			c->eo.dns.no_hosts = 1;

@@ -235,6 +235,10 @@ struct rp_dns_opts {
 	uint32_t cache_size;          /* names remembered; default 16384
 	                               * (about 5 MB at most) */
 	int no_hosts;                 /* 1: skip /etc/hosts */
+	int all_addrs;                /* 1: probe every address of a name (up
+	                               * to 8, IPv4 first): one result per
+	                               * address, all with the target's index;
+	                               * else only the first */
 	struct rp_dns_cache *shared;  /* names resolved by one engine serve
 	                               * the others using the same cache (one
 	                               * lookup per name per run across
@@ -290,7 +294,8 @@ RP_API void rp_engine_destroy(struct rp_engine *e);
 /*
  * Starts probing one target now if a slot is free.
  * Returns: 0 when accepted: on_result will then be called exactly once for
- * it, from a later rp_engine_run(); -EAGAIN when every slot is busy (run the
+ * it (once per address of its name with rp_dns_opts.all_addrs), from a
+ * later rp_engine_run(); -EAGAIN when every slot is busy (run the
  * engine and try again); -ESHUTDOWN after rp_engine_stop(); -EINVAL for a
  * malformed target. When it fails, on_result is never called for it.
  */

@@ -33,6 +33,7 @@
 #define NAME_MAX_ 254 /* 253 + NUL */
 #define FDS_MAX 64    /* c-ares sockets at once */
 #define NONE UINT32_MAX
+#define ADDRS_MAX 8      /* addresses kept per name (--all-addrs) */
 #define RCVBUF (1 << 20) /* c-ares UDP socket receive buffer */
 
 enum entry_state {
@@ -54,9 +55,10 @@ struct entry {
 	uint32_t waiters;             /* first waiting slot, or NONE */
 	uint64_t start_ns;            /* lookup started */
 	const char *reason;           /* FAILED: why */
-	struct sockaddr_in6 addr;     /* RESOLVED: the address (port 0;
-	                               * a sockaddr_in for IPv4) */
-	socklen_t addrlen;
+	struct sockaddr_in6 addr[ADDRS_MAX]; /* RESOLVED: the addresses,
+	                               * IPv4 first (port 0; IPv4 ones are
+	                               * sockaddr_in) */
+	uint8_t naddrs;
 };
 
 /* A bounded table of names: hashed, evicting the oldest finished entry. */
@@ -99,6 +101,8 @@ struct rp__dns {
 	struct rp_dns_cache *shared;  /* or NULL */
 	uint32_t remote;              /* E_REMOTE entries (list) */
 	uint32_t seen_version;        /* of the shared cache */
+	/* --all-addrs: per slot, the addresses still to probe */
+	struct sockaddr_in6 (*more)[ADDRS_MAX - 1];
 	struct dns_fd fds[FDS_MAX];
 	bool dirty;                   /* poll interest changed */
 };
@@ -304,6 +308,11 @@ int rp__dns_init(struct rp_engine *e)
 		n = e->o.concurrency + 1; /* room for every waiting probe */
 	if (names_init(&d->t, n) < 0)
 		return -ENOMEM;
+	if (o->all_addrs) {
+		d->more = calloc(e->o.concurrency, sizeof(*d->more));
+		if (!d->more)
+			return -ENOMEM;
+	}
 	d->qhead = d->qtail = d->remote = NONE;
 	d->shared = o->shared;
 	if (d->shared) {
@@ -355,6 +364,7 @@ void rp__dns_release(struct rp_engine *e)
 
 	if (!d)
 		return;
+	free(d->more);
 	if (d->shared) {
 		struct rp_dns_cache *c = d->shared;
 
@@ -402,6 +412,14 @@ static void waiter_del(struct rp_engine *e, struct entry *en, struct slot *s)
 		e->slots[s->next].wprev = s->wprev;
 }
 
+static void set_addr(struct slot *s, const struct sockaddr_in6 *a)
+{
+	s->addrlen = a->sin6_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						: sizeof(struct sockaddr_in);
+	memcpy(&s->addr, a, s->addrlen);
+	((struct sockaddr_in *)&s->addr)->sin_port = htons(s->port);
+}
+
 /* Starts the connect of a probe whose name resolved, or fails it. */
 static void resolved(struct rp_engine *e, struct slot *s,
 		     const struct entry *en)
@@ -417,10 +435,32 @@ static void resolved(struct rp_engine *e, struct slot *s,
 		rp__done(e, s, RP_STATUS_DNS_ERROR, 0);
 		return;
 	}
-	memcpy(&s->addr, &en->addr, en->addrlen);
-	s->addrlen = en->addrlen;
-	((struct sockaddr_in *)&s->addr)->sin_port = htons(s->port);
+	set_addr(s, &en->addr[0]);
+	s->nmore = s->imore = 0;
+	if (e->dns->more && en->naddrs > 1) {
+		s->nmore = (uint8_t)(en->naddrs - 1);
+		memcpy(e->dns->more[slot_idx(e, s)], &en->addr[1],
+		       s->nmore * sizeof(en->addr[0]));
+	}
 	rp__connect(e, s);
+}
+
+/* --all-addrs: after a result, the same target on its next address, as
+ * a new probe in the same slot. Returns false when there is none. */
+bool rp__dns_next_addr(struct rp_engine *e, struct slot *s)
+{
+	if (!e->dns || !e->dns->more || s->imore >= s->nmore)
+		return false;
+	set_addr(s, &e->dns->more[slot_idx(e, s)][s->imore++]);
+	s->attempts = 0;
+	s->rtt_us = 0;
+	s->verifying = 0;
+	s->redirects = 0;
+	s->detail = NULL;
+	s->start_ns = e->now_ns;
+	s->deadline_ns = e->now_ns + e->o.timeout_ns;
+	rp__connect(e, s);
+	return true;
 }
 
 static void wake_waiters(struct rp_engine *e, struct entry *en)
@@ -480,8 +520,8 @@ static void copy_answer(struct entry *dst, const struct entry *src)
 {
 	dst->state = src->state;
 	dst->reason = src->reason;
-	dst->addr = src->addr;
-	dst->addrlen = src->addrlen;
+	memcpy(dst->addr, src->addr, sizeof(dst->addr));
+	dst->naddrs = src->naddrs;
 }
 
 /*
@@ -598,8 +638,6 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 	struct rp_engine *e;
 	uint64_t key = (uint64_t)(uintptr_t)arg;
 	uint32_t idx = (uint32_t)key;
-	struct ares_addrinfo_node *pick = NULL;
-
 	(void)timeouts;
 	e = rp__dns_engine;
 	if (!e || !e->dns || idx >= e->dns->t.n ||
@@ -613,19 +651,21 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 	struct entry *en = &d->t.entries[idx];
 
 	d->active--;
-	/* First IPv4 address, else the first IPv6 one. */
-	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL; n;
-	     n = n->ai_next) {
-		if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
-			continue;
-		if (!pick || (pick->ai_family != AF_INET &&
-			      n->ai_family == AF_INET))
-			pick = n;
-	}
-	if (status == ARES_SUCCESS && pick &&
-	    pick->ai_addrlen <= sizeof(en->addr)) {
-		memcpy(&en->addr, pick->ai_addr, pick->ai_addrlen);
-		en->addrlen = pick->ai_addrlen;
+	/* IPv4 addresses first, then IPv6, each in the order given. */
+	en->naddrs = 0;
+	for (int fam = 0; fam < 2; fam++)
+		for (struct ares_addrinfo_node *n = res ? res->nodes : NULL;
+		     n && en->naddrs < ADDRS_MAX; n = n->ai_next) {
+			int want = fam == 0 ? AF_INET : AF_INET6;
+
+			if (n->ai_family != want ||
+			    n->ai_addrlen > sizeof(en->addr[0]))
+				continue;
+			memset(&en->addr[en->naddrs], 0, sizeof(en->addr[0]));
+			memcpy(&en->addr[en->naddrs++], n->ai_addr,
+			       n->ai_addrlen);
+		}
+	if (status == ARES_SUCCESS && en->naddrs) {
 		en->state = E_RESOLVED;
 	} else {
 		en->state = E_FAILED;

@@ -358,8 +358,14 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 	e->st.by_status[status]++;
 	e->st.completed++;
 	RP_TRACE_DONE(s->index, (int)status, res.elapsed_us);
-	release_slot(e, s);
+	/* --all-addrs: the slot goes on with the name's next address. */
+	bool more = s->imore < s->nmore && status != RP_STATUS_CANCELLED &&
+		    !s->cancel && !e->stopping;
+	if (!more)
+		release_slot(e, s);
 	e->o.on_result(&res, e->o.arg);
+	if (more && !rp__dns_next_addr(e, s))
+		release_slot(e, s);
 }
 
 /* ---- the connect probe ------------------------------------------------- */
@@ -635,6 +641,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->cancel = 0;
 	s->verifying = 0;
 	s->redirects = 0;
+	s->nmore = s->imore = 0;
 	s->attempts = 0;
 	s->rtt_us = 0;
 	s->ops = 0;

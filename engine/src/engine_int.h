@@ -57,6 +57,8 @@ struct slot {
 	uint32_t dns_entry;           /* name cache entry waited for */
 	uint32_t dns_us;              /* name resolution time */
 	uint16_t port;                /* port of a target given by name */
+	uint8_t nmore;                /* --all-addrs: addresses after this */
+	uint8_t imore;                /* next of them */
 	uint32_t attempts;            /* connect attempts made */
 	int fd;                       /* fallback socket, or -1 */
 	int err;                      /* errno behind the outcome */
@@ -146,6 +148,7 @@ void rp__dns_sync(struct rp_engine *e);
 void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res);
 uint64_t rp__dns_wait_ns(struct rp_engine *e);
 void rp__dns_tick(struct rp_engine *e);
+bool rp__dns_next_addr(struct rp_engine *e, struct slot *s);
 
 /* HTTP mode (probe_http.c). */
 int rp__http_init(struct rp_engine *e);
