@@ -222,7 +222,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	}
 	e->free_head = 0;
 	e->nfree = e->o.concurrency;
-	e->done_head = e->done_tail = SLOT_NONE;
+	fifo_init(&e->done);
 	e->notify_fd = -1;
 
 	/* One turn reaps up to a full slot table and refills it: about
@@ -590,15 +590,8 @@ static void on_connect(struct rp_engine *e, struct slot *s, enum rp__op op,
 
 static void push_done(struct rp_engine *e, struct slot *s)
 {
-	uint32_t i = slot_idx(e, s);
-
 	s->state = SLOT_DONE;
-	s->next = SLOT_NONE;
-	if (e->done_tail == SLOT_NONE)
-		e->done_head = i;
-	else
-		e->slots[e->done_tail].next = i;
-	e->done_tail = i;
+	fifo_push(e, &e->done, s);
 }
 
 static void copy_text(char *dst, const char *src)
@@ -929,14 +922,10 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 
 static void deliver_done(struct rp_engine *e)
 {
-	while (e->done_head != SLOT_NONE) {
-		struct slot *s = &e->slots[e->done_head];
+	struct slot *s;
 
-		e->done_head = s->next;
-		if (e->done_head == SLOT_NONE)
-			e->done_tail = SLOT_NONE;
+	while ((s = fifo_pop(e, &e->done)))
 		rp__finish(e, s, (enum rp_status)s->status, s->err);
-	}
 }
 
 static unsigned reap(struct rp_engine *e)
@@ -980,7 +969,7 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 	if (!e->wake_armed && !e->stopping)
 		arm_wake(e);
 	rp__dns_sync(e);
-	if (e->done_head != SLOT_NONE)
+	if (e->done.head != SLOT_NONE)
 		timeout_ms = 0; /* presets taken now are reported next turn */
 	if (e->stopping && e->inflight) {
 		cancel_all(e); /* again: see "stop and cancel" above */
@@ -1037,7 +1026,7 @@ void rp_engine_destroy(struct rp_engine *e)
 {
 	if (!e)
 		return;
-	if (e->inflight || e->done_head != SLOT_NONE) {
+	if (e->inflight || e->done.head != SLOT_NONE) {
 		/* Keep the one-result-per-submit promise: cancel and drain,
 		 * bounded in case the kernel misbehaves. */
 		uint64_t give_up = clock_ns() + 5 * NS_PER_SEC;

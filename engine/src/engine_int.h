@@ -19,6 +19,12 @@
 struct rp__http;
 struct rp__dns;
 
+/* A FIFO of slots linked through slot.next (a slot is on one at most). */
+struct slot_fifo {
+	uint32_t head;                /* SLOT_NONE when empty */
+	uint32_t tail;
+};
+
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS 1000000ull
 #define SLOT_NONE UINT32_MAX
@@ -84,8 +90,7 @@ struct rp_engine {
 	char (*details)[RP_INPUT_MAX];/* preset detail text, per slot */
 	uint32_t free_head;           /* LIFO free list: hot slots reused */
 	uint32_t nfree;
-	uint32_t done_head;           /* SLOT_DONE list, FIFO */
-	uint32_t done_tail;
+	struct slot_fifo done;        /* SLOT_DONE slots to report */
 	uint32_t inflight;            /* slots not FREE */
 	rp_pull_fn pull;
 	void *pull_arg;
@@ -114,6 +119,37 @@ static inline uint32_t slot_idx(const struct rp_engine *e,
 				const struct slot *s)
 {
 	return (uint32_t)(s - e->slots);
+}
+
+static inline void fifo_init(struct slot_fifo *f)
+{
+	f->head = f->tail = SLOT_NONE;
+}
+
+static inline void fifo_push(struct rp_engine *e, struct slot_fifo *f,
+			     struct slot *s)
+{
+	uint32_t i = slot_idx(e, s);
+
+	s->next = SLOT_NONE;
+	if (f->tail == SLOT_NONE)
+		f->head = i;
+	else
+		e->slots[f->tail].next = i;
+	f->tail = i;
+}
+
+static inline struct slot *fifo_pop(struct rp_engine *e, struct slot_fifo *f)
+{
+	struct slot *s;
+
+	if (f->head == SLOT_NONE)
+		return NULL;
+	s = &e->slots[f->head];
+	f->head = s->next;
+	if (f->head == SLOT_NONE)
+		f->tail = SLOT_NONE;
+	return s;
 }
 
 /* Emits the probe's one result and gives the slot back (engine.c). */

@@ -68,8 +68,7 @@ struct rp__http {
 	char *bufs;                   /* nbufs * BUF_SIZE, touched on use */
 	unsigned nbufs;
 	unsigned mask;
-	uint32_t wait_head;           /* slots waiting for a buffer (FIFO) */
-	uint32_t wait_tail;
+	struct slot_fifo waiting;     /* slots waiting for a buffer */
 	struct rp_http_info info;     /* the result being delivered */
 	char url[URL_MAX];
 };
@@ -188,7 +187,7 @@ int rp__http_init(struct rp_engine *e)
 	if (!h)
 		return -ENOMEM;
 	e->http = h;
-	h->wait_head = h->wait_tail = UINT32_MAX;
+	fifo_init(&h->waiting);
 	h->path = o->path ? o->path : "/";
 	if (h->path[0] != '/' || strpbrk(h->path, " \r\n") ||
 	    strlen(h->path) >= PATH_MAX_)
@@ -492,15 +491,7 @@ static void parsed(struct rp_engine *e, struct slot *s,
 
 static void wait_for_buffer(struct rp_engine *e, struct slot *s)
 {
-	struct rp__http *h = e->http;
-	uint32_t i = slot_idx(e, s);
-
-	s->next = UINT32_MAX;
-	if (h->wait_tail == UINT32_MAX)
-		h->wait_head = i;
-	else
-		e->slots[h->wait_tail].next = i;
-	h->wait_tail = i;
+	fifo_push(e, &e->http->waiting, s);
 }
 
 void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
@@ -546,14 +537,13 @@ void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
 
 void rp__http_rearm(struct rp_engine *e)
 {
-	struct rp__http *h = e->http;
-	uint32_t i = h->wait_head;
+	/* Only the slots waiting now: one that gets -ENOBUFS again waits for
+	 * the next turn. */
+	struct slot_fifo now = e->http->waiting;
+	struct slot *s;
 
-	h->wait_head = h->wait_tail = UINT32_MAX;
-	while (i != UINT32_MAX) {
-		struct slot *s = &e->slots[i];
-
-		i = s->next;
+	fifo_init(&e->http->waiting);
+	while ((s = fifo_pop(e, &now))) {
 		if (s->cancel)
 			rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		else if (e->now_ns >= s->deadline_ns)

@@ -25,38 +25,8 @@ set -u
 : "${RINGPROBE:?RINGPROBE must point at the ringprobe CLI}"
 : "${RP_TEST_SERVER:?RP_TEST_SERVER must point at rp_target_server}"
 
-FAILS=0
-PIDS=()
-TMP=
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-skip() { echo "SKIP: $*"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	[ -n "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# Waits up to ms milliseconds for a PID to exit; returns 0 if it did.
-wait_gone() {
-	local pid=$1 ms=$2 i end
-	end=$(($(now_ms) + ms))
-	for ((i = 0; i < 10000; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		[ "$(now_ms)" -ge "$end" ] && break
-		sleep 0.005
-	done
-	! kill -0 "$pid" 2>/dev/null
-}
+# shellcheck source=../helpers/t_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/t_lib.sh"
 
 for tool in python3 timeout; do
 	if ! command -v "$tool" >/dev/null; then

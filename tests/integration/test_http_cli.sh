@@ -13,26 +13,8 @@ set -u
 : "${RINGPROBE:?RINGPROBE must point at the ringprobe CLI}"
 : "${RP_TEST_SERVER:?RP_TEST_SERVER must point at rp_target_server}"
 
-FAILS=0
-PIDS=()
-TMP=
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-skip() { echo "SKIP: $*"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	[ -n "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=../helpers/t_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/t_lib.sh"
 
 for tool in python3 timeout; do
 	if ! command -v "$tool" >/dev/null; then

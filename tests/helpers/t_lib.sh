@@ -1,0 +1,37 @@
+# t_lib.sh - what the bash integration tests share: PASS/FAIL/SKIP lines,
+# a millisecond clock, and a trap that stops what the test started (the
+# PIDs in PIDS, by PID) and removes its TMP directory. Sourced, not run.
+# shellcheck shell=bash
+
+FAILS=0
+PIDS=()
+TMP=
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+skip() { echo "SKIP: $*"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Waits up to ms milliseconds for a PID to exit; returns 0 if it did.
+wait_gone() {
+	local pid=$1 ms=$2 i end
+	end=$(($(now_ms) + ms))
+	for ((i = 0; i < 10000; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		[ "$(now_ms)" -ge "$end" ] && break
+		sleep 0.005
+	done
+	! kill -0 "$pid" 2>/dev/null
+}
