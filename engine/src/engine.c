@@ -26,9 +26,12 @@
  * after all (the answer came while the loop or the kernel was too busy to
  * see it in time: open, not filtered), or the error it ended with.
  *
- *   FREE --take--> CONNECTING --CQE--> (retry: CONNECTING) --> finish --> FREE
- *                      |  cancel/stop: async cancel, the CQE still ends it
+ *   FREE --take--> [RESOLVING] --> CONNECTING --CQE--> (verify, retry) --> finish
+ *                   (dns.c)            |  HTTP: SENDING -> RECEIVING -->   finish
+ *                                      |        (probe_http.c)
+ *                      cancel/stop: async cancel, the CQE still ends it
  *   FREE --take preset status--> DONE (reported at the end of the turn)
+ *   finish --> FREE, or with --all-addrs CONNECTING on the next address
  *
  * finish() is the only place a result is emitted and a slot returned. It
  * queues a close of the socket (RST thanks to SO_LINGER 0, so no TIME_WAIT)
