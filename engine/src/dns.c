@@ -34,6 +34,7 @@
 #define FDS_MAX 64    /* c-ares sockets at once */
 #define NONE UINT32_MAX
 #define ADDRS_MAX 8      /* addresses kept per name (--all-addrs) */
+#define SWEEP_NS (50 * 1000000ull) /* deadline checks of waiting probes */
 #define RCVBUF (1 << 20) /* c-ares UDP socket receive buffer */
 
 enum entry_state {
@@ -101,6 +102,7 @@ struct rp__dns {
 	struct rp_dns_cache *shared;  /* or NULL */
 	uint32_t remote;              /* E_REMOTE entries (list) */
 	uint32_t seen_version;        /* of the shared cache */
+	uint64_t next_sweep_ns;       /* next deadline sweep */
 	/* --all-addrs: per slot, the addresses still to probe */
 	struct sockaddr_in6 (*more)[ADDRS_MAX - 1];
 	struct dns_fd fds[FDS_MAX];
@@ -821,18 +823,53 @@ void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res)
 	start_queued(e);
 }
 
+static bool waiting(const struct rp__dns *d)
+{
+	return d->active || d->qhead != NONE || d->remote != NONE;
+}
+
 uint64_t rp__dns_wait_ns(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 	struct timeval tv, *tp;
+	uint64_t ns = UINT64_MAX;
 
-	if (!d || !d->active)
+	if (!d || !waiting(d))
 		return UINT64_MAX;
-	tp = ares_timeout(d->ch, NULL, &tv);
-	if (!tp)
-		return UINT64_MAX;
-	return (uint64_t)tp->tv_sec * 1000000000ull +
-	       (uint64_t)tp->tv_usec * 1000u;
+	/* Wake up for the deadline sweep, and for c-ares's next retry. */
+	ns = d->next_sweep_ns > e->now_ns ? d->next_sweep_ns - e->now_ns : 0;
+	tp = d->active ? ares_timeout(d->ch, NULL, &tv) : NULL;
+	if (tp && (uint64_t)tp->tv_sec * 1000000000ull +
+			  (uint64_t)tp->tv_usec * 1000u < ns)
+		ns = (uint64_t)tp->tv_sec * 1000000000ull +
+		     (uint64_t)tp->tv_usec * 1000u;
+	return ns;
+}
+
+/*
+ * The overall deadline covers resolution too, but a probe waiting for a
+ * name has no op of its own in the ring to carry a link timeout: every
+ * SWEEP_NS, probes still waiting past their deadline end as dns-error
+ * "timeout" (the lookup goes on for any other waiters). O(concurrency),
+ * and only while lookups are pending.
+ */
+static void sweep_deadlines(struct rp_engine *e)
+{
+	struct rp__dns *d = e->dns;
+
+	if (e->now_ns < d->next_sweep_ns)
+		return;
+	d->next_sweep_ns = e->now_ns + SWEEP_NS;
+	for (uint32_t i = 0; i < e->o.concurrency; i++) {
+		struct slot *s = &e->slots[i];
+
+		if (s->state != SLOT_RESOLVING || e->now_ns < s->deadline_ns)
+			continue;
+		rp__dns_forget(e, s);
+		s->dns_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
+		s->detail = "timeout";
+		rp__done(e, s, RP_STATUS_DNS_ERROR, 0);
+	}
 }
 
 void rp__dns_tick(struct rp_engine *e)
@@ -841,6 +878,8 @@ void rp__dns_tick(struct rp_engine *e)
 
 	if (!d)
 		return;
+	if (waiting(d))
+		sweep_deadlines(e);
 	if (d->remote != NONE) {
 		rp__dns_engine = e;
 		check_remote(e);

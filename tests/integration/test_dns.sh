@@ -376,6 +376,19 @@ if [ "$MS" -ge 450 ] && [ "$MS" -lt 1500 ]; then
 else
 	fail "--dns-timeout 500ms --dns-retries 0: $MS ms (expected 500..1500)"
 fi
+# The overall deadline covers resolution: --timeout 700ms ends a lookup
+# that c-ares would go on with for 5 s.
+run dl tcp --resolver "127.0.0.1:$SINK" --dns-timeout 5s --timeout 700ms \
+	-p "$CPORT" sink2.test sink3.test
+check dl 2 "--timeout 700ms with a silent resolver -> dns-error timeout" \
+	'all(x["status"] == "dns-error" for x in R)' \
+	'all("timeout" in (x["detail"] or "") for x in R)' \
+	'all(650000 <= x["elapsed_us"] < 1200000 for x in R)'
+if [ "$MS" -ge 650 ] && [ "$MS" -lt 1500 ]; then
+	pass "--timeout 700ms bounds resolution: $MS ms"
+else
+	fail "--timeout 700ms with --dns-timeout 5s: $MS ms (expected 700..1500)"
+fi
 
 # A first server that never answers, then dnsmasq; and dnsmasq over IPv6.
 run list tcp --resolver "127.0.0.1:$SINK,127.0.0.1:$DNS_PORT" \
