@@ -450,26 +450,24 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 		}
 
 		sqe = io_uring_get_sqe(&e->r.ring);
-		io_uring_prep_connect(sqe, (int)idx,
-				      (const struct sockaddr *)&s->addr,
-				      s->addrlen);
-		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-	} else {
-		io_uring_prep_connect(sqe, s->fd,
-				      (const struct sockaddr *)&s->addr,
-				      s->addrlen);
-		sqe->flags |= IOSQE_IO_LINK;
 	}
-	sqe->user_data = rp__ud(s->gen, idx, RP__OP_CONNECT);
-
-	sqe = io_uring_get_sqe(&e->r.ring);
-	io_uring_prep_link_timeout(sqe, &s->ts, IORING_TIMEOUT_ABS);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	sqe->user_data = rp__ud(s->gen, idx, RP__OP_TIMEOUT);
-
-	s->op = RP__OP_CONNECT;
-	s->ops = 1;
+	io_uring_prep_connect(sqe, slot_fd(e, s),
+			      (const struct sockaddr *)&s->addr, s->addrlen);
+	rp__link_op(e, s, sqe, RP__OP_CONNECT, IORING_TIMEOUT_ABS);
 	return 0;
+}
+
+void rp__link_op(struct rp_engine *e, struct slot *s, struct io_uring_sqe *sqe,
+		 enum rp__op op, unsigned ts_flags)
+{
+	sqe->flags |= IOSQE_IO_LINK | (e->r.direct ? IOSQE_FIXED_FILE : 0);
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), op);
+	sqe = io_uring_get_sqe(&e->r.ring);
+	io_uring_prep_link_timeout(sqe, &s->ts, ts_flags);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_TIMEOUT);
+	s->op = (uint8_t)op;
+	s->ops = 1;
 }
 
 bool rp__cancelled(const struct rp_engine *e, const struct slot *s)
@@ -491,7 +489,6 @@ void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns)
  * bounded by a short relative link timeout in case it had never started. */
 static void verify(struct rp_engine *e, struct slot *s)
 {
-	uint32_t idx = slot_idx(e, s);
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
 	uint64_t ns = e->o.connect_timeout_ns < VERIFY_NS ? e->o.connect_timeout_ns
 							  : VERIFY_NS;
@@ -500,19 +497,12 @@ static void verify(struct rp_engine *e, struct slot *s)
 		rp__finish(e, s, RP_STATUS_FILTERED, -ECANCELED);
 		return;
 	}
-	io_uring_prep_connect(sqe, e->r.direct ? (int)idx : s->fd,
+	io_uring_prep_connect(sqe, slot_fd(e, s),
 			      (const struct sockaddr *)&s->addr, s->addrlen);
-	sqe->flags |= IOSQE_IO_LINK | (e->r.direct ? IOSQE_FIXED_FILE : 0);
-	sqe->user_data = rp__ud(s->gen, idx, RP__OP_VERIFY);
 	s->ts.tv_sec = (long long)(ns / NS_PER_SEC);
 	s->ts.tv_nsec = (long long)(ns % NS_PER_SEC);
-	sqe = io_uring_get_sqe(&e->r.ring);
-	io_uring_prep_link_timeout(sqe, &s->ts, 0);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	sqe->user_data = rp__ud(s->gen, idx, RP__OP_TIMEOUT);
+	rp__link_op(e, s, sqe, RP__OP_VERIFY, 0); /* relative */
 	s->verifying = 1;
-	s->op = RP__OP_VERIFY;
-	s->ops = 1;
 }
 
 /* A connect chain's single CQE: from CONNECT (or VERIFY), or from the

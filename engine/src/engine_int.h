@@ -152,6 +152,20 @@ static inline struct slot *fifo_pop(struct rp_engine *e, struct slot_fifo *f)
 	return s;
 }
 
+/* The probe's socket as an SQE's fd: its file slot (direct), or its fd. */
+static inline int slot_fd(const struct rp_engine *e, const struct slot *s)
+{
+	return e->r.direct ? (int)slot_idx(e, s) : s->fd;
+}
+
+/*
+ * Makes sqe (prepared on slot_fd()) the probe's one op in flight, `op`,
+ * bounded by a link timeout at s->ts (ts_flags: IORING_TIMEOUT_ABS or 0)
+ * in the SQE after it, which the caller reserved with it (engine.c).
+ */
+void rp__link_op(struct rp_engine *e, struct slot *s, struct io_uring_sqe *sqe,
+		 enum rp__op op, unsigned ts_flags);
+
 /* Emits the probe's one result and gives the slot back (engine.c). */
 void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		int err);

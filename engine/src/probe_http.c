@@ -267,22 +267,12 @@ int rp__http_take(struct rp_engine *e, struct slot *s,
 	return 0;
 }
 
-static int probe_fd(const struct rp_engine *e, const struct slot *s)
-{
-	return e->r.direct ? (int)slot_idx(e, s) : s->fd;
-}
-
-/* Links an absolute timeout at min(now + io timeout, deadline) to sqe. */
+/* Makes sqe the probe's op, timed out at min(now + io timeout, deadline). */
 static void link_timeout(struct rp_engine *e, struct slot *s,
-			 struct io_uring_sqe *sqe)
+			 struct io_uring_sqe *sqe, enum rp__op op)
 {
-	sqe->flags |= IOSQE_IO_LINK | (e->r.direct ? IOSQE_FIXED_FILE : 0);
 	rp__arm_expiry(e, s, e->http->io_timeout_ns);
-	sqe = io_uring_get_sqe(&e->r.ring);
-	io_uring_prep_link_timeout(sqe, &s->ts, IORING_TIMEOUT_ABS);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_TIMEOUT);
-	s->ops = 1;
+	rp__link_op(e, s, sqe, op, IORING_TIMEOUT_ABS);
 }
 
 static void arm_send(struct rp_engine *e, struct slot *s)
@@ -294,10 +284,8 @@ static void arm_send(struct rp_engine *e, struct slot *s)
 		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
 		return;
 	}
-	io_uring_prep_sendmsg(sqe, probe_fd(e, s), &hs->msg, MSG_NOSIGNAL);
-	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_SEND);
-	s->op = RP__OP_SEND;
-	link_timeout(e, s, sqe);
+	io_uring_prep_sendmsg(sqe, slot_fd(e, s), &hs->msg, MSG_NOSIGNAL);
+	link_timeout(e, s, sqe, RP__OP_SEND);
 }
 
 static void arm_recv(struct rp_engine *e, struct slot *s)
@@ -308,12 +296,10 @@ static void arm_recv(struct rp_engine *e, struct slot *s)
 		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
 		return;
 	}
-	io_uring_prep_recv(sqe, probe_fd(e, s), NULL, BUF_SIZE, 0);
+	io_uring_prep_recv(sqe, slot_fd(e, s), NULL, BUF_SIZE, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
-	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_RECV);
-	s->op = RP__OP_RECV;
-	link_timeout(e, s, sqe);
+	link_timeout(e, s, sqe, RP__OP_RECV);
 }
 
 void rp__http_start(struct rp_engine *e, struct slot *s)
