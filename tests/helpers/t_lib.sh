@@ -35,3 +35,26 @@ wait_gone() {
 	done
 	! kill -0 "$pid" 2>/dev/null
 }
+
+# check NAME N DESC EXPR...: for tests that ran the CLI into $TMP/NAME.jsonl
+# (stderr in NAME.err, exit status in RC) and wrote their own JSON checker
+# to $TMP/jcheck.py: passes if the CLI did not fail as a program (exit 0
+# or 1; not a usage error, crash or timeout) and jcheck.py finds N records
+# for which every python EXPR holds.
+check() {
+	local name=$1 n=$2 desc=$3
+	shift 3
+	if [ "$RC" -gt 1 ]; then
+		fail "$desc: exit $RC: $(head -c 300 "$TMP/$name.err")"
+		return 1
+	fi
+	if python3 "$TMP/jcheck.py" "$TMP/$name.jsonl" "$n" "$@" \
+		>"$TMP/$name.chk" 2>&1; then
+		pass "$desc"
+		return 0
+	fi
+	fail "$desc"
+	cat "$TMP/$name.chk"
+	[ -s "$TMP/$name.err" ] && echo "    stderr: $(head -c 300 "$TMP/$name.err")"
+	return 1
+}

@@ -134,25 +134,6 @@ run() {
 	MS=$(($(now_ms) - t0))
 }
 
-# check NAME N DESC EXPR...: jcheck on $TMP/NAME.jsonl, plus "the CLI did
-# not fail as a program" (exit 0 or 1; not a usage error, crash or timeout).
-check() {
-	local name=$1 n=$2 desc=$3
-	shift 3
-	if [ "$RC" -gt 1 ]; then
-		fail "$desc: exit $RC: $(head -c 300 "$TMP/$name.err")"
-		return 1
-	fi
-	if python3 "$TMP/jcheck.py" "$TMP/$name.jsonl" "$n" "$@" \
-		>"$TMP/$name.chk" 2>&1; then
-		pass "$desc"
-		return 0
-	fi
-	fail "$desc"
-	cat "$TMP/$name.chk"
-	[ -s "$TMP/$name.err" ] && echo "    stderr: $(head -c 300 "$TMP/$name.err")"
-	return 1
-}
 
 # ---- the server ----------------------------------------------------------
 
