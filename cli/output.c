@@ -313,25 +313,23 @@ static void text_str_max(struct sink *k, const char *str, size_t max)
  * The probed address as text, and its port. Returns 0 with ip empty when
  * there is no usable address (never probed, or a family we do not print).
  */
-static int addr_text(const struct rp_result *r, char ip[INET6_ADDRSTRLEN],
-		     unsigned int *port)
+static int addr_text(const struct sockaddr *sa, socklen_t salen,
+		     char ip[INET6_ADDRSTRLEN], unsigned int *port)
 {
 	ip[0] = '\0';
 	*port = 0;
-	if (!r->addr)
+	if (!sa)
 		return 0;
-	if (r->addr->sa_family == AF_INET &&
-	    r->addrlen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *sin = (const void *)r->addr;
+	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const void *)sa;
 
 		if (!inet_ntop(AF_INET, &sin->sin_addr, ip, INET6_ADDRSTRLEN))
 			return 0;
 		*port = ntohs(sin->sin_port);
 		return AF_INET;
 	}
-	if (r->addr->sa_family == AF_INET6 &&
-	    r->addrlen >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *sin6 = (const void *)r->addr;
+	if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
 		if (!inet_ntop(AF_INET6, &sin6->sin6_addr, ip,
 			       INET6_ADDRSTRLEN)) {
@@ -446,6 +444,18 @@ static void where_text(char *where, size_t size, const char *ip, int family,
 		snprintf(where, size, "%s:%u", ip, port);
 	else
 		where[0] = '\0';
+}
+
+void out_where(const struct sockaddr *sa, socklen_t salen, char *buf,
+	       size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+	unsigned int port;
+	int family = addr_text(sa, salen, ip, &port);
+
+	where_text(buf, size, ip, family, port);
+	if (!family)
+		snprintf(buf, size, "-");
 }
 
 /* The address column and the status column (status_col wide), each with
@@ -792,7 +802,7 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 	char ip[INET6_ADDRSTRLEN], hash[17];
 	struct value v[HF__COUNT];
 	unsigned int port;
-	int family = addr_text(r, ip, &port);
+	int family = addr_text(r->addr, r->addrlen, ip, &port);
 
 	if (flags & OUT_HTTP) {
 		switch (f) {

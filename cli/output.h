@@ -96,6 +96,11 @@ struct out {
 	                         * (NULL: none); set after out_init */
 };
 
+/* Writes "ip:port", "[ipv6]:port", or "-" without a usable address, to buf
+ * (size bytes, NUL-terminated): the text format's address column. */
+void out_where(const struct sockaddr *sa, socklen_t salen, char *buf,
+	       size_t size);
+
 /* "text", "jsonl" (or "json") or "csv" to an OUT_* value; -1 otherwise. */
 int out_format_parse(const char *s);
 

@@ -140,25 +140,6 @@ static void handled_signals(sigset_t *set)
 
 /* ---- results ----------------------------------------------------------- */
 
-static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "";
-
-	if (!sa) {
-		snprintf(buf, len, "-");
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
-	}
-}
-
 /* Keeps slow[] (n of at most SLOWEST_MAX) sorted slowest first. */
 static void add_slow(struct slow *slow, int *n, const struct slow *x)
 {
@@ -197,7 +178,7 @@ static void on_result(const struct rp_result *r, void *arg)
 	if (r->addr && c->summary) {
 		struct slow x = { .elapsed_us = r->elapsed_us };
 
-		addr_text(r->addr, x.addr, sizeof(x.addr));
+		out_where(r->addr, r->addrlen, x.addr, sizeof(x.addr));
 		snprintf(x.status, sizeof(x.status), "%s",
 			 rp_status_name(r->status));
 		add_slow(w->slowest, &w->nslow, &x);
@@ -260,7 +241,7 @@ static void print_probe(const struct rp_probe_info *pi, void *arg)
 	char a[64];
 
 	(void)arg;
-	addr_text(pi->addr, a, sizeof(a));
+	out_where(pi->addr, pi->addrlen, a, sizeof(a));
 	fprintf(stderr, "  #%-8" PRIu64 " %-24s %-11s attempt %u, %.3f s  (%s)\n",
 		pi->index, a, pi->phase, pi->attempt, (double)pi->age_us / 1e6,
 		pi->input);

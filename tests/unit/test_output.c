@@ -550,6 +550,28 @@ static void test_format_parse(void **state)
 	assert_int_equal(out_format_parse(NULL), -1);
 }
 
+/* The address column text the CLI's summary and snapshot use too. */
+static void test_where(void **state)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons(8080) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(22) };
+	char buf[64];
+
+	(void)state;
+	inet_pton(AF_INET, "192.0.2.7", &a4.sin_addr);
+	inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr);
+	out_where((struct sockaddr *)&a4, sizeof(a4), buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.7:8080");
+	out_where((struct sockaddr *)&a6, sizeof(a6), buf, sizeof(buf));
+	assert_string_equal(buf, "[2001:db8::1]:22");
+	out_where(NULL, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "-");
+	out_where((struct sockaddr *)&a6, sizeof(a4), buf, sizeof(buf));
+	assert_string_equal(buf, "-"); /* too short for its family */
+}
+
 static void test_json_records(void **state)
 {
 	struct rp_result r;
@@ -2431,6 +2453,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_parse),
+		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_json_records),
 		cmocka_unit_test(test_error_field),
 		cmocka_unit_test(test_json_escaping),
