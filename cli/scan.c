@@ -402,9 +402,11 @@ static void *worker_main(void *arg)
 			out_flush(&w->out);
 			flushed = now;
 		}
-		rp_engine_stats(e, &st);
-		atomic_store_explicit(&w->inflight, st.inflight,
-				      memory_order_relaxed);
+		if (w->c->progress) { /* only the progress line reads it */
+			rp_engine_stats(e, &st);
+			atomic_store_explicit(&w->inflight, st.inflight,
+					      memory_order_relaxed);
+		}
 		unsigned seq = atomic_load(&g_snapshot_seq);
 		if (seq != w->snap_seen) {
 			w->snap_seen = seq;
