@@ -832,17 +832,20 @@ uint64_t rp__dns_wait_ns(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 	struct timeval tv, *tp;
-	uint64_t ns = UINT64_MAX;
+	uint64_t ns;
 
 	if (!d || !waiting(d))
 		return UINT64_MAX;
 	/* Wake up for the deadline sweep, and for c-ares's next retry. */
 	ns = d->next_sweep_ns > e->now_ns ? d->next_sweep_ns - e->now_ns : 0;
 	tp = d->active ? ares_timeout(d->ch, NULL, &tv) : NULL;
-	if (tp && (uint64_t)tp->tv_sec * 1000000000ull +
-			  (uint64_t)tp->tv_usec * 1000u < ns)
-		ns = (uint64_t)tp->tv_sec * 1000000000ull +
-		     (uint64_t)tp->tv_usec * 1000u;
+	if (tp) {
+		uint64_t retry = (uint64_t)tp->tv_sec * 1000000000ull +
+				 (uint64_t)tp->tv_usec * 1000u;
+
+		if (retry < ns)
+			ns = retry;
+	}
 	return ns;
 }
 
