@@ -991,8 +991,9 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 		if (d < wait_ns)
 			wait_ns = d;
 	}
-	if (rp__dns_wait_ns(e) < wait_ns)
-		wait_ns = rp__dns_wait_ns(e); /* c-ares's next retry */
+	uint64_t dns_ns = rp__dns_wait_ns(e); /* c-ares retry, deadline sweep */
+	if (dns_ns < wait_ns)
+		wait_ns = dns_ns;
 	ret = rp__ring_submit_wait(&e->r, wait_ns ? 1 : 0, wait_ns);
 	if (ret < 0)
 		return ret;
