@@ -19,7 +19,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +73,9 @@ static pthread_mutex_t release_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t release_cond = PTHREAD_COND_INITIALIZER;
 static bool g_release;
 static uint64_t g_start_ns;
+/* Workers post to it when they finish, so the main thread sleeps until
+ * then (or until a signal or a progress tick) instead of polling. */
+static int g_done_fd = -1;
 
 static uint64_t now_ns(void)
 {
@@ -78,6 +83,13 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void worker_finished(struct worker *w)
+{
+	atomic_store(&w->done, true);
+	if (g_done_fd >= 0)
+		eventfd_write(g_done_fd, 1);
 }
 
 static void stop_all(void)
@@ -383,7 +395,7 @@ static void *worker_main(void *arg)
 	ret = rp_engine_create(&e, &w->eo);
 	if (ret < 0) {
 		w->ret = ret;
-		atomic_store(&w->done, true);
+		worker_finished(w);
 		stop_all(); /* the others stop too: the run failed */
 		return NULL;
 	}
@@ -416,7 +428,7 @@ static void *worker_main(void *arg)
 	out_flush(&w->out);
 	w->ret = ret;
 	rp_engine_stats(e, &w->st);
-	atomic_store(&w->done, true);
+	worker_finished(w);
 
 	pthread_mutex_lock(&release_lock);
 	while (!g_release)
@@ -589,6 +601,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	out_header(&g_workers[0].out);
 	out_flush(&g_workers[0].out);
 	g_start_ns = now_ns();
+	g_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	/* Workers inherit a mask that blocks the signals the main thread
 	 * handles. */
 	handled_signals(&sigs);
@@ -616,8 +629,13 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			all = all && atomic_load(&g_workers[i].done);
 		if (all)
 			break;
-		struct timespec ts = { .tv_nsec = 50 * 1000000 };
-		nanosleep(&ts, NULL);
+		/* Until a worker finishes, a signal comes (EINTR), or it is
+		 * time for the progress line. */
+		struct pollfd pfd = { .fd = g_done_fd, .events = POLLIN };
+		eventfd_t ignored;
+
+		if (poll(&pfd, 1, c->progress || g_done_fd < 0 ? 50 : -1) > 0)
+			eventfd_read(g_done_fd, &ignored);
 		if (c->progress && now_ns() - g_start_ns > 250000000ull) {
 			progress_line(src);
 			shown = true;
@@ -630,6 +648,10 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	pthread_mutex_unlock(&release_lock);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(g_workers[i].th, NULL);
+	if (g_done_fd >= 0) {
+		close(g_done_fd);
+		g_done_fd = -1;
+	}
 	if (shown)
 		progress_clear();
 
