@@ -945,6 +945,20 @@ static bool has_work(const struct rp_engine *e)
 	return e->pull && !e->pull_done;
 }
 
+/* With nothing left to wait for, still pushes out the queued closes (so
+ * the last RSTs leave now, not when the engine is destroyed). */
+static int flush_idle(struct rp_engine *e)
+{
+	if (io_uring_sq_ready(&e->r.ring)) {
+		int ret = rp__ring_submit_wait(&e->r, 0, 0);
+
+		if (ret < 0)
+			return ret;
+		reap(e);
+	}
+	return has_work(e);
+}
+
 int rp_engine_run(struct rp_engine *e, int timeout_ms)
 {
 	uint64_t wait_ns;
@@ -970,13 +984,8 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 			timeout_ms = STOP_POLL_MS;
 	}
 
-	if (!has_work(e)) {
-		/* Nothing to wait for; still push out queued closes. */
-		ret = rp__ring_submit_wait(&e->r, 0, 0);
-		if (ret >= 0)
-			reap(e);
-		return ret < 0 ? ret : has_work(e);
-	}
+	if (!has_work(e))
+		return flush_idle(e);
 
 	wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * NS_PER_MS;
 	if (!e->stopping && e->pull && !e->pull_done && !e->pull_idle &&
@@ -1004,7 +1013,7 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 	if (e->http)
 		rp__http_rearm(e);
 	deliver_done(e);
-	return has_work(e);
+	return has_work(e) ? 1 : flush_idle(e);
 }
 
 int rp_engine_run_all(struct rp_engine *e)
