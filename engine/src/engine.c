@@ -7,16 +7,18 @@
  * pulled from the source) only when a slot is free, so memory does not
  * depend on the length of the input. Each connect attempt is one chain:
  *
- *   SOCKET(direct, slot) -> SETSOCKOPT(SO_LINGER 0)
+ *   SOCKET(direct, slot) -> SETSOCKOPT(SO_LINGER 0) [-> TCP_QUICKACK 0]
  *       [-> SETSOCKOPT(IP_LOCAL_PORT_RANGE)] -> CONNECT -> LINK_TIMEOUT
  *
  * with CQE_SKIP_SUCCESS on everything but CONNECT, so a chain posts exactly
- * one CQE: the connect's result, or the failing member's error. The port
- * range option is there only for targets on this host whose port lies in
- * the ephemeral range: without it the kernel can pick the target's own
- * port as the source port, the socket connects to itself (TCP simultaneous
- * open) and a closed port reads as open now and then. (Fallback
- * mode makes the socket with socket(2) and setsockopt(2) and chains just
+ * one CQE: the connect's result, or the failing member's error. HTTP
+ * probes turn quick ACKs off, so the request carries the handshake's last
+ * ACK instead of a packet of its own. The port range option is there only
+ * for targets on this host whose port lies in the ephemeral range: without
+ * it the kernel can pick the target's own port as the source port, the
+ * socket connects to itself (TCP simultaneous open) and a closed port
+ * reads as open now and then. (Fallback mode makes the socket with
+ * socket(2) and setsockopt(2) and chains just
  * CONNECT -> LINK_TIMEOUT.) The link timeout is absolute:
  * min(attempt start + connect timeout, probe deadline), so the kernel
  * enforces both; a connect that ends in -ECANCELED is a timeout if its
@@ -45,6 +47,7 @@
 #include <ifaddrs.h>
 #include <stdio.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -374,8 +377,12 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 /* ---- the connect probe ------------------------------------------------- */
 
 static const struct linger rst_linger = { .l_onoff = 1, .l_linger = 0 };
+/* TCP_QUICKACK 0 before connect puts the socket in delayed-ACK mode, so
+ * the kernel does not ACK the SYN-ACK on its own: the request, sent right
+ * after, carries that ACK. One packet less per HTTP probe. */
+static const int no_quickack = 0;
 
-/* Fallback mode: a socket made by syscalls, SO_LINGER set the same way. */
+/* Fallback mode: a socket made by syscalls, the options set the same way. */
 static int fallback_socket(struct rp_engine *e, struct slot *s)
 {
 	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -383,26 +390,33 @@ static int fallback_socket(struct rp_engine *e, struct slot *s)
 	e->st.syscalls_other++;
 	if (fd < 0)
 		return -errno;
-	e->st.syscalls_other++;
+	e->st.syscalls_other += 1u + (e->http != NULL) + s->self_risk;
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst_linger,
-		       sizeof(rst_linger)) < 0) {
+		       sizeof(rst_linger)) < 0 ||
+	    (e->http && setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no_quickack,
+				   sizeof(no_quickack)) < 0) ||
+	    (s->self_risk && setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE,
+					&s->port_range,
+					sizeof(s->port_range)) < 0)) {
 		int err = -errno;
 
 		close(fd);
 		return err;
 	}
-	if (s->self_risk) {
-		e->st.syscalls_other++;
-		if (setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE, &s->port_range,
-			       sizeof(s->port_range)) < 0) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-	}
 	s->fd = fd;
 	return 0;
+}
+
+/* Queues one link of the chain: setsockopt on the slot's direct socket. */
+static void chain_sockopt(struct rp_engine *e, struct slot *s, int level,
+			  int name, const void *val, int len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->r.ring);
+	uint32_t idx = slot_idx(e, s);
+
+	rp__prep_setsockopt_direct(sqe, (int)idx, level, name, val, len);
+	sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKOPT);
 }
 
 /* Queues one connect attempt as a single chain. Returns 0, or -errno if
@@ -418,7 +432,10 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 		if (ret < 0)
 			return ret;
 	}
-	sqe = rp__ring_reserve(&e->r, e->r.direct ? 3u + s->self_risk + 1u : 2u);
+	/* socket, options, connect, timeout */
+	sqe = rp__ring_reserve(&e->r, e->r.direct ? 4u + (e->http != NULL) +
+							    s->self_risk
+						  : 2u);
 	if (!sqe)
 		return -EBUSY;
 
@@ -432,23 +449,14 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 					    0, idx, 0);
 		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
 		sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKET);
-
-		sqe = io_uring_get_sqe(&e->r.ring);
-		rp__prep_setsockopt_direct(sqe, (int)idx, SOL_SOCKET, SO_LINGER,
-					   &rst_linger, sizeof(rst_linger));
-		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
-		sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKOPT);
-
-		if (s->self_risk) {
-			sqe = io_uring_get_sqe(&e->r.ring);
-			rp__prep_setsockopt_direct(sqe, (int)idx, SOL_IP,
-						   IP_LOCAL_PORT_RANGE,
-						   &s->port_range,
-						   sizeof(s->port_range));
-			sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
-			sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKOPT);
-		}
-
+		chain_sockopt(e, s, SOL_SOCKET, SO_LINGER, &rst_linger,
+			      sizeof(rst_linger));
+		if (e->http)
+			chain_sockopt(e, s, IPPROTO_TCP, TCP_QUICKACK,
+				      &no_quickack, sizeof(no_quickack));
+		if (s->self_risk)
+			chain_sockopt(e, s, SOL_IP, IP_LOCAL_PORT_RANGE,
+				      &s->port_range, sizeof(s->port_range));
 		sqe = io_uring_get_sqe(&e->r.ring);
 	}
 	io_uring_prep_connect(sqe, slot_fd(e, s),
