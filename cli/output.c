@@ -163,8 +163,19 @@ static void json_str(struct sink *k, const char *str)
 	}
 	put_char(k, '"');
 	while (*s) {
+		const unsigned char *run = s;
 		uint32_t cp;
-		unsigned int n = utf8_seq(s, &cp);
+		unsigned int n;
+
+		/* Printable ASCII other than '"' and '\\' goes out as it is, a
+		 * run at a time; NUL ends the run like any control byte. */
+		while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+			s++;
+		if (s > run) {
+			put_mem(k, run, (size_t)(s - run));
+			continue;
+		}
+		n = utf8_seq(s, &cp);
 
 		if (n == 0) {
 			put_str(k, "\\ufffd");
@@ -309,6 +320,25 @@ static void text_str_max(struct sink *k, const char *str, size_t max)
 	put_str(k, "...");
 }
 
+/* Dotted quad by hand: inet_ntop formats IPv4 with sprintf, which showed
+ * up in profiles of TCP scans at one address per result. */
+static void ipv4_text(const struct in_addr *a, char ip[INET_ADDRSTRLEN])
+{
+	const unsigned char *b = (const unsigned char *)&a->s_addr;
+	char *p = ip;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = b[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+}
+
 /*
  * The probed address as text, and its port. Returns 0 with ip empty when
  * there is no usable address (never probed, or a family we do not print).
@@ -323,8 +353,7 @@ static int addr_text(const struct sockaddr *sa, socklen_t salen,
 	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = (const void *)sa;
 
-		if (!inet_ntop(AF_INET, &sin->sin_addr, ip, INET6_ADDRSTRLEN))
-			return 0;
+		ipv4_text(&sin->sin_addr, ip);
 		*port = ntohs(sin->sin_port);
 		return AF_INET;
 	}
@@ -660,7 +689,9 @@ static void http_values(const struct rp_result *r, const char *ip,
 		v_str(&v[HF_SERVER], h->server);
 		v_str(&v[HF_LOCATION], h->location);
 		v_str(&v[HF_TITLE], h->title);
-		snprintf(hash, 17, "%016" PRIx64, h->body_hash);
+		for (int i = 0; i < 16; i++)
+			hash[i] = hex[(h->body_hash >> (60 - 4 * i)) & 0xf];
+		hash[16] = '\0';
 		v_str(&v[HF_BODY_HASH], hash);
 	}
 	v_num(&v[HF_ATTEMPTS], r->attempts);

@@ -568,6 +568,18 @@ static void test_where(void **state)
 	assert_string_equal(buf, "[2001:db8::1]:22");
 	out_where(NULL, 0, buf, sizeof(buf));
 	assert_string_equal(buf, "-");
+	/* IPv4 text is made by hand: every width of every octet. */
+	static const char *const quads[] = {
+		"0.0.0.0", "255.255.255.255", "10.99.100.9", "1.20.199.250",
+	};
+	for (size_t i = 0; i < sizeof(quads) / sizeof(quads[0]); i++) {
+		char want[32];
+
+		inet_pton(AF_INET, quads[i], &a4.sin_addr);
+		out_where((struct sockaddr *)&a4, sizeof(a4), buf, sizeof(buf));
+		snprintf(want, sizeof(want), "%s:8080", quads[i]);
+		assert_string_equal(buf, want);
+	}
 	out_where((struct sockaddr *)&a6, sizeof(a4), buf, sizeof(buf));
 	assert_string_equal(buf, "-"); /* too short for its family */
 }
