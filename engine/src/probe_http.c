@@ -223,6 +223,59 @@ void rp__http_release(struct rp_engine *e)
 	e->http = NULL;
 }
 
+/* Dotted quad by hand: inet_ntop formats IPv4 with sprintf. Returns the
+ * length. */
+static size_t ipv4_text(const struct in_addr *a, char *out)
+{
+	const unsigned char *b = (const unsigned char *)&a->s_addr;
+	char *p = out;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned int v = b[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		if (i < 3)
+			*p++ = '.';
+	}
+	return (size_t)(p - out);
+}
+
+/* Sets the slot's Host value: name (bracketed for IPv6) and ":port" unless
+ * the port is 80, the default of http URLs. */
+static int set_host(struct http_slot *hs, const char *name, size_t len,
+		    bool v6, unsigned int port)
+{
+	char num[6], *d = num + sizeof(num); /* ":65535" */
+	size_t nd = 0;
+	char *p = hs->host;
+
+	if (port != 80) {
+		do {
+			*--d = (char)('0' + port % 10);
+			port /= 10;
+		} while (port);
+		*--d = ':';
+		nd = (size_t)(num + sizeof(num) - d);
+	}
+	if (len + 2 * v6 + nd >= sizeof(hs->host))
+		return -ENAMETOOLONG;
+	if (v6)
+		*p++ = '[';
+	memcpy(p, name, len);
+	p += len;
+	if (v6)
+		*p++ = ']';
+	memcpy(p, d, nd);
+	p += nd;
+	*p = '\0';
+	hs->host_len = (uint16_t)(p - hs->host);
+	return 0;
+}
+
 /* Copies the Host value and request target of a target into its slot. */
 int rp__http_take(struct rp_engine *e, struct slot *s,
 		  const struct rp_target *t)
@@ -231,40 +284,26 @@ int rp__http_take(struct rp_engine *e, struct slot *s,
 	const char *path = t->path ? t->path : e->http->path;
 	size_t plen = strlen(path);
 	char ip[INET6_ADDRSTRLEN];
-	int n;
 
 	if (plen >= sizeof(hs->path))
 		return -ENAMETOOLONG;
 	memcpy(hs->path, path, plen + 1);
 	hs->path_len = (uint16_t)plen;
-	if (t->host) {
-		n = snprintf(hs->host, sizeof(hs->host), "%s", t->host);
-	} else if (t->name) {
-		n = t->port == 80
-			    ? snprintf(hs->host, sizeof(hs->host), "%s", t->name)
-			    : snprintf(hs->host, sizeof(hs->host), "%s:%u",
-				       t->name, t->port);
-	} else if (t->addr.ss_family == AF_INET6) {
+	if (t->host)
+		return set_host(hs, t->host, strlen(t->host), false, 80);
+	if (t->name)
+		return set_host(hs, t->name, strlen(t->name), false, t->port);
+	if (t->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const void *)&t->addr;
 
 		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		n = ntohs(a->sin6_port) == 80
-			    ? snprintf(hs->host, sizeof(hs->host), "[%s]", ip)
-			    : snprintf(hs->host, sizeof(hs->host), "[%s]:%u",
-				       ip, ntohs(a->sin6_port));
-	} else {
-		const struct sockaddr_in *a = (const void *)&t->addr;
-
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		n = ntohs(a->sin_port) == 80
-			    ? snprintf(hs->host, sizeof(hs->host), "%s", ip)
-			    : snprintf(hs->host, sizeof(hs->host), "%s:%u", ip,
-				       ntohs(a->sin_port));
+		return set_host(hs, ip, strlen(ip), true,
+				ntohs(a->sin6_port));
 	}
-	if (n < 0 || (size_t)n >= sizeof(hs->host))
-		return -ENAMETOOLONG;
-	hs->host_len = (uint16_t)n;
-	return 0;
+	const struct sockaddr_in *a = (const void *)&t->addr;
+
+	return set_host(hs, ip, ipv4_text(&a->sin_addr, ip), false,
+			ntohs(a->sin_port));
 }
 
 /* Makes sqe the probe's op, timed out at min(now + io timeout, deadline). */
@@ -549,7 +588,10 @@ const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s)
 		return NULL; /* never connected */
 	memset(in, 0, sizeof(*in));
 	rp__http_parse_info(&hs->p, in);
-	snprintf(h->url, sizeof(h->url), "http://%s%s", hs->host, hs->path);
+	/* Always fits: URL_MAX has room for both at their longest. */
+	memcpy(h->url, "http://", 7);
+	memcpy(h->url + 7, hs->host, hs->host_len);
+	memcpy(h->url + 7 + hs->host_len, hs->path, hs->path_len + 1u);
 	in->url = h->url;
 	in->connect_us = hs->connect_us;
 	if (hs->first_ns && hs->sent_ns)

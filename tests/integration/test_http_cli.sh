@@ -335,6 +335,24 @@ check echo_def 1 "default User-Agent ringprobe/..., no X-Test, Host = authority"
 	'r["title"].startswith("ua=ringprobe/")' \
 	"r['title'].endswith('|x-test=-|host=127.0.0.1:$P')"
 
+# The Host header of an IPv6 target: the address in brackets, and the port.
+if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
+	"$RP_TEST_SERVER" --bind ::1 --mode http --ports 1 --max-seconds 280 \
+		>"$TMP/ports6" 2>"$TMP/server6.err" &
+	PIDS+=("$!")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -l <"$TMP/ports6")" -ge 1 ] && break
+		sleep 0.05
+	done
+	P6=$(head -1 "$TMP/ports6")
+	run echo6 "http://[::1]:$P6/echo"
+	check echo6 1 "IPv6 target: Host = [::1]:port" \
+		'r["status"] == "ok"' \
+		"r['title'].endswith('|host=[::1]:$P6')"
+else
+	skip "IPv6 Host header: no ::1 on lo"
+fi
+
 # ---- 3. status filters -----------------------------------------------------
 
 FILT=("$B/fixed" "$B/nope" "$B/redirect" "$B/204")
