@@ -223,27 +223,6 @@ void rp__http_release(struct rp_engine *e)
 	e->http = NULL;
 }
 
-/* Dotted quad by hand: inet_ntop formats IPv4 with sprintf. Returns the
- * length. */
-static size_t ipv4_text(const struct in_addr *a, char *out)
-{
-	const unsigned char *b = (const unsigned char *)&a->s_addr;
-	char *p = out;
-
-	for (int i = 0; i < 4; i++) {
-		unsigned int v = b[i];
-
-		if (v >= 100)
-			*p++ = (char)('0' + v / 100);
-		if (v >= 10)
-			*p++ = (char)('0' + v / 10 % 10);
-		*p++ = (char)('0' + v % 10);
-		if (i < 3)
-			*p++ = '.';
-	}
-	return (size_t)(p - out);
-}
-
 /* Sets the slot's Host value: name (bracketed for IPv6) and ":port" unless
  * the port is 80, the default of http URLs. */
 static int set_host(struct http_slot *hs, const char *name, size_t len,
@@ -297,13 +276,12 @@ int rp__http_take(struct rp_engine *e, struct slot *s,
 		const struct sockaddr_in6 *a = (const void *)&t->addr;
 
 		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		return set_host(hs, ip, strlen(ip), true,
-				ntohs(a->sin6_port));
+		return set_host(hs, ip, strlen(ip), true, ntohs(a->sin6_port));
 	}
 	const struct sockaddr_in *a = (const void *)&t->addr;
 
-	return set_host(hs, ip, ipv4_text(&a->sin_addr, ip), false,
-			ntohs(a->sin_port));
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	return set_host(hs, ip, strlen(ip), false, ntohs(a->sin_port));
 }
 
 /* Makes sqe the probe's op, timed out at min(now + io timeout, deadline). */
