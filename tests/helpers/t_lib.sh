@@ -36,6 +36,27 @@ wait_gone() {
 	! kill -0 "$pid" 2>/dev/null
 }
 
+# start_server NAME N ARGS...: starts $RP_TEST_SERVER ARGS in the
+# background (its PID goes to PIDS), waits up to 5 s for it to print N
+# ports to $TMP/NAME.ports (stderr: $TMP/NAME.err) and puts them in the
+# array PORTS. Returns 1, saying why, if it did not.
+start_server() {
+	local name=$1 n=$2 i
+	shift 2
+	"$RP_TEST_SERVER" "$@" >"$TMP/$name.ports" 2>"$TMP/$name.err" &
+	PIDS+=("$!")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(wc -l <"$TMP/$name.ports")" -ge "$n" ] && break
+		sleep 0.05
+	done
+	mapfile -t PORTS <"$TMP/$name.ports"
+	if [ "${#PORTS[@]}" -ne "$n" ] || ! [[ "${PORTS[*]}" =~ ^[0-9\ ]+$ ]]; then
+		echo "FAIL: target server ($*) did not report $n port(s):" \
+			"$(head -c 300 "$TMP/$name.err")"
+		return 1
+	fi
+}
+
 # check NAME N DESC EXPR...: for tests that ran the CLI into $TMP/NAME.jsonl
 # (stderr in NAME.err, exit status in RC) and wrote their own JSON checker
 # to $TMP/jcheck.py: passes if the CLI did not fail as a program (exit 0

@@ -318,19 +318,8 @@ cat_pycheck >"$TMP/check.py"
 cat_pylisten >"$TMP/listen.py"
 
 # The target server: three ephemeral ports on 127.0.0.1.
-"$RP_TEST_SERVER" --ports 3 --max-seconds 200 >"$TMP/ports" \
-	2>"$TMP/server.err" &
-SERVER_PID=$!
-PIDS+=("$SERVER_PID")
-for ((i = 0; i < 100; i++)); do
-	[ "$(wc -l <"$TMP/ports")" -ge 3 ] && break
-	sleep 0.05
-done
-mapfile -t SPORTS <"$TMP/ports"
-if [ "${#SPORTS[@]}" -ne 3 ]; then
-	echo "FAIL: target server did not report 3 ports: $(cat "$TMP/server.err")"
-	exit 1
-fi
+start_server server 3 --ports 3 --max-seconds 200 || exit 1
+SPORTS=("${PORTS[@]}")
 OPEN_PORT=${SPORTS[0]}
 listening >"$TMP/listen0"
 # A few ports nobody listens on.

@@ -283,22 +283,10 @@ for f in ("/proc/net/tcp", "/proc/net/tcp6"):
 print(next(p for p in (9, 7, 13, 19, 37, 42, 79, 1, 3, 1023) if p not in busy))')
 
 # rp_target_server: one accept-close port and one HTTP port on 127.0.0.1.
-"$RP_TEST_SERVER" --ports 1 --max-seconds 200 >"$TMP/tports" \
-	2>"$TMP/tserver.err" &
-PIDS+=("$!")
-"$RP_TEST_SERVER" --mode http --ports 1 --max-seconds 200 >"$TMP/hports" \
-	2>"$TMP/hserver.err" &
-PIDS+=("$!")
-for ((i = 0; i < 100; i++)); do
-	[ -s "$TMP/tports" ] && [ -s "$TMP/hports" ] && break
-	sleep 0.05
-done
-OPEN=$(head -1 "$TMP/tports")
-HP=$(head -1 "$TMP/hports")
-if ! [[ "$OPEN" =~ ^[0-9]+$ && "$HP" =~ ^[0-9]+$ ]]; then
-	echo "FAIL: target servers did not report ports"
-	exit 1
-fi
+start_server tserver 1 --ports 1 --max-seconds 200 || exit 1
+OPEN=${PORTS[0]}
+start_server hserver 1 --mode http --ports 1 --max-seconds 200 || exit 1
+HP=${PORTS[0]}
 
 # ---- 1. 20,000 distinct names --------------------------------------------------
 

@@ -137,18 +137,8 @@ run() {
 
 # ---- the server ----------------------------------------------------------
 
-"$RP_TEST_SERVER" --mode http --ports 1 --max-seconds 280 >"$TMP/ports" \
-	2>"$TMP/server.err" &
-PIDS+=("$!")
-for ((i = 0; i < 100; i++)); do
-	[ "$(wc -l <"$TMP/ports")" -ge 1 ] && break
-	sleep 0.05
-done
-P=$(head -1 "$TMP/ports")
-if ! [[ "$P" =~ ^[0-9]+$ ]]; then
-	echo "FAIL: target server did not report its port: $(cat "$TMP/server.err")"
-	exit 1
-fi
+start_server server 1 --mode http --ports 1 --max-seconds 280 || exit 1
+P=${PORTS[0]}
 B=http://127.0.0.1:$P
 
 # A port nobody listens on: bound and closed just now (the kernel does not
@@ -337,18 +327,22 @@ check echo_def 1 "default User-Agent ringprobe/..., no X-Test, Host = authority"
 
 # The Host header of an IPv6 target: the address in brackets, and the port.
 if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
-	"$RP_TEST_SERVER" --bind ::1 --mode http --ports 1 --max-seconds 280 \
-		>"$TMP/ports6" 2>"$TMP/server6.err" &
-	PIDS+=("$!")
-	for ((i = 0; i < 100; i++)); do
-		[ "$(wc -l <"$TMP/ports6")" -ge 1 ] && break
-		sleep 0.05
-	done
-	P6=$(head -1 "$TMP/ports6")
-	run echo6 "http://[::1]:$P6/echo"
-	check echo6 1 "IPv6 target: Host = [::1]:port" \
-		'r["status"] == "ok"' \
-		"r['title'].endswith('|host=[::1]:$P6')"
+	if start_server server6 1 --bind ::1 --mode http --ports 1 \
+		--max-seconds 280; then
+		P6=${PORTS[0]}
+		run echo6 "http://[::1]:$P6/echo"
+		check echo6 1 "IPv6 target: Host = [::1]:port" \
+			'r["status"] == "ok"' \
+			"r['title'].endswith('|host=[::1]:$P6')"
+		# An absolute IPv6 Location is followed to the same listener.
+		run follow6 --follow 1 "http://[::1]:$P6/redirect-abs"
+		check follow6 1 "/redirect-abs on [::1] --follow 1: 302 to http://[::1]:$P6/fixed followed" \
+			'r["status"] == "ok" and r["title"] == "Fixed Page"' \
+			"r['redirects'] == 1 and r['ip'] == '::1'" \
+			"r['url'] == 'http://[::1]:$P6/fixed'"
+	else
+		FAILS=$((FAILS + 1))
+	fi
 else
 	skip "IPv6 Host header: no ::1 on lo"
 fi
