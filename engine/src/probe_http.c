@@ -411,6 +411,7 @@ static bool follow(struct rp_engine *e, struct slot *s)
 	size_t len = strlen(loc);
 	char host[HOST_MAX], path[PATH_MAX_], name[256] = "", err[64];
 	struct rp__spec sp;
+	struct rp__iter it;
 	uint16_t port = 0;
 
 	if (s->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
@@ -427,28 +428,17 @@ static bool follow(struct rp_engine *e, struct slot *s)
 		memcpy(host, loc + sp.auth_off, sp.auth_len);
 		host[sp.auth_len] = '\0';
 		rp__spec_path(&sp, loc, path, sizeof(path));
-		port = sp.port ? sp.port : 80;
-		if (sp.family == AF_INET) {
-			struct sockaddr_in *a = (void *)&s->addr;
-
-			memset(a, 0, sizeof(*a));
-			a->sin_family = AF_INET;
-			a->sin_addr = sp.addr.v4;
-			a->sin_port = htons(port);
-			s->addrlen = sizeof(*a);
-		} else if (sp.family == AF_INET6) {
-			struct sockaddr_in6 *a = (void *)&s->addr;
-
-			memset(a, 0, sizeof(*a));
-			a->sin6_family = AF_INET6;
-			a->sin6_addr = sp.addr.v6;
-			a->sin6_port = htons(port);
-			s->addrlen = sizeof(*a);
-		} else if (sp.host_len < sizeof(name)) {
+		if (!sp.port)
+			sp.port = 80;
+		if (!sp.family) { /* a name: resolved below */
+			if (sp.host_len >= sizeof(name))
+				return false;
 			memcpy(name, loc + sp.auth_off, sp.host_len);
 			name[sp.host_len] = '\0';
-		} else {
-			return false;
+			port = sp.port;
+		} else if (rp__iter_init(&it, &sp, NULL, err, sizeof(err)) < 0 ||
+			   !rp__iter_next(&it, &s->addr, &s->addrlen)) {
+			return false; /* (never: one address, one port) */
 		}
 	}
 	rp__close_socket(e, s);
