@@ -6,6 +6,7 @@
 FAILS=0
 PIDS=()
 TMP=
+T_HELPERS=$(dirname "${BASH_SOURCE[0]}")
 
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
@@ -57,11 +58,17 @@ start_server() {
 	fi
 }
 
+# jcheck FILE N EXPR...: runs jcheck.py (see there) on FILE with the
+# test's own prelude, $TMP/jprelude.py.
+jcheck() {
+	python3 "$T_HELPERS/jcheck.py" "$TMP/jprelude.py" "$@"
+}
+
 # check NAME N DESC EXPR...: for tests that ran the CLI into $TMP/NAME.jsonl
-# (stderr in NAME.err, exit status in RC) and wrote their own JSON checker
-# to $TMP/jcheck.py: passes if the CLI did not fail as a program (exit 0
-# or 1; not a usage error, crash or timeout) and jcheck.py finds N records
-# for which every python EXPR holds.
+# (stderr in NAME.err, exit status in RC) and wrote their jcheck prelude:
+# passes if the CLI did not fail as a program (exit 0 or 1; not a usage
+# error, crash or timeout) and jcheck finds N records for which every
+# python EXPR holds.
 check() {
 	local name=$1 n=$2 desc=$3
 	shift 3
@@ -69,8 +76,7 @@ check() {
 		fail "$desc: exit $RC: $(head -c 300 "$TMP/$name.err")"
 		return 1
 	fi
-	if python3 "$TMP/jcheck.py" "$TMP/$name.jsonl" "$n" "$@" \
-		>"$TMP/$name.chk" 2>&1; then
+	if jcheck "$TMP/$name.jsonl" "$n" "$@" >"$TMP/$name.chk" 2>&1; then
 		pass "$desc"
 		return 0
 	fi

@@ -36,14 +36,11 @@ NOPROG=()
 grep -q -- '--no-progress' "$TMP/help" && NOPROG=(--no-progress)
 
 # ---- the JSON checker ----------------------------------------------------
-#
-#   jcheck FILE N EXPR...
-# FILE must hold exactly N JSON lines, each with every documented key; then
-# each EXPR (python) must be true. In EXPR, R is the list of records and r
-# the first one; fnv(bytes), hash_eq(value, int), absent(v) and the
-# constants below are available. Prints what failed; exit 1 if anything did.
-cat >"$TMP/jcheck.py" <<'PY'
-import json, sys
+
+# The jcheck prelude (tests/helpers/jcheck.py): every record has every
+# documented key; fnv(bytes), hash_eq(value, int), absent(v), noerr(r) and
+# the constants below are there for the EXPRs.
+cat >"$TMP/jprelude.py" <<'PY'
 KEYS = ["input", "index", "url", "ip", "port", "status", "http_status",
         "reason", "content_length", "body_bytes", "truncated",
         "content_type", "server", "location", "redirects", "title",
@@ -82,40 +79,6 @@ def absent(v):
 
 def noerr(r):
     return r["error"] in (None, "")
-
-fname, n = sys.argv[1], int(sys.argv[2])
-bad = []
-R = []
-with open(fname, "rb") as f:
-    raw = f.read()
-for i, line in enumerate(raw.split(b"\n")[:-1] if raw.endswith(b"\n")
-                         else raw.split(b"\n"), 1):
-    try:
-        rec = json.loads(line.decode("utf-8", "strict"))
-    except ValueError as e:
-        bad.append(f"line {i}: not JSON ({e}): {line[:100]!r}")
-        continue
-    missing = [k for k in KEYS if k not in rec]
-    if missing:
-        bad.append(f"line {i}: missing keys {missing}")
-    R.append(rec)
-if len(R) != n:
-    bad.append(f"{len(R)} records, expected {n}")
-r = R[0] if R else {}
-if not bad:
-    for e in sys.argv[3:]:
-        try:
-            ok = eval(e)
-        except Exception as ex:
-            ok = False
-            e = f"{e} raised {ex!r}"
-        if not ok:
-            bad.append(f"not true: {e}")
-for b in bad[:10]:
-    print("   ", b)
-if bad and R:
-    print("    first record:", json.dumps(R[0])[:700])
-sys.exit(1 if bad else 0)
 PY
 
 # ---- helpers -------------------------------------------------------------
