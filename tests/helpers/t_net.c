@@ -27,6 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+int t_on_valgrind(void)
+{
+	return RUNNING_ON_VALGRIND;
+}
+
 #define TCP_STATE_LISTEN 0x0A /* TCP_LISTEN as /proc/net/tcp prints it */
 
 extern char **environ;

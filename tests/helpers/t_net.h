@@ -16,6 +16,10 @@
 /* The exit code that ctest reports as a skip (SKIP_RETURN_CODE). */
 #define T_SKIP 77
 
+/* Nonzero when the test runs under valgrind (whose scheduler does not let
+ * another thread run while one waits in io_uring_enter). */
+int t_on_valgrind(void);
+
 /*
  * Listens on an ephemeral port of 127.0.0.1 (AF_INET) or ::1 (AF_INET6,
  * IPv6 only). Nobody accepts: the kernel completes handshakes into the

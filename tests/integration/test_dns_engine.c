@@ -56,19 +56,6 @@
 
 #include <cmocka.h>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-static int running_on_valgrind(void)
-{
-	return RUNNING_ON_VALGRIND;
-}
-#else
-static int running_on_valgrind(void)
-{
-	return 0;
-}
-#endif
-
 #include "ringprobe.h"
 #include "t_dns.h"
 #include "t_net.h"
@@ -337,6 +324,16 @@ static int check_each_once(const struct rec *r, uint32_t n)
 			fprintf(stderr, "  index %u: %u results\n", i,
 				r->cnt[i]);
 	return bad;
+}
+
+/* Every result CANCELLED; returns failures. */
+static int check_all_cancelled(const struct rec *r)
+{
+	if (r->by_status[RP_STATUS_CANCELLED] == r->n)
+		return 0;
+	fprintf(stderr, "  %llu of %u results CANCELLED\n",
+		(unsigned long long)r->by_status[RP_STATUS_CANCELLED], r->n);
+	return 1;
 }
 
 /* ---- engine plumbing ---------------------------------------------------- */
@@ -700,13 +697,7 @@ static void test_stop_inflight(void **state)
 	double ms = ms_since(t0);
 	fprintf(stderr, "  stop -> run returned %d after %.1f ms, %u results\n",
 		rc, ms, r->n);
-	int bad = check_each_once(r, s.next);
-	if (r->by_status[RP_STATUS_CANCELLED] != r->n) {
-		fprintf(stderr, "  %llu of %u results CANCELLED\n",
-			(unsigned long long)r->by_status[RP_STATUS_CANCELLED],
-			r->n);
-		bad++;
-	}
+	int bad = check_each_once(r, s.next) + check_all_cancelled(r);
 	uint32_t n_before = r->n;
 	rp_engine_destroy(e);
 	t_dns_responder_stop(rs);
@@ -747,13 +738,7 @@ static void test_destroy_inflight(void **state)
 	fprintf(stderr, "  destroy with %d lookups in flight: %.1f ms, %u "
 			"results for %u accepted\n",
 		t_dns_responder_max_pending(rs), ms, r->n, s.next);
-	int bad = check_each_once(r, s.next);
-	if (r->by_status[RP_STATUS_CANCELLED] != r->n) {
-		fprintf(stderr, "  %llu of %u results CANCELLED\n",
-			(unsigned long long)r->by_status[RP_STATUS_CANCELLED],
-			r->n);
-		bad++;
-	}
+	int bad = check_each_once(r, s.next) + check_all_cancelled(r);
 	int pend = t_dns_responder_max_pending(rs);
 	t_dns_responder_stop(rs);
 	assert_int_equal(r->problems, 0);
@@ -962,7 +947,7 @@ int main(void)
 		       "dnsmasq-base)\n");
 		return T_SKIP;
 	}
-	if (running_on_valgrind())
+	if (t_on_valgrind())
 		g_slow = 10;
 #if defined(__SANITIZE_ADDRESS__)
 	g_slow = 3;

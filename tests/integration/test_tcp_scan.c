@@ -46,19 +46,6 @@
 
 #include <cmocka.h>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-static int running_on_valgrind(void)
-{
-	return RUNNING_ON_VALGRIND;
-}
-#else
-static int running_on_valgrind(void)
-{
-	return 0;
-}
-#endif
-
 #include "ringprobe.h"
 #include "t_net.h"
 
@@ -1545,7 +1532,7 @@ static void test_stop_from_thread(void **state)
 	/* Valgrind runs one thread at a time and treats io_uring_enter as a
 	 * syscall that does not block, so the stopping thread cannot run while
 	 * the loop waits in the kernel: the scenario cannot happen there. */
-	if (running_on_valgrind()) {
+	if (t_on_valgrind()) {
 		fprintf(stderr, "[stop_from_thread] SKIP under valgrind\n");
 		skip();
 	}
