@@ -25,6 +25,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# need_tools TOOL...: exits 77 (ctest's skip) if a TOOL is not on PATH.
+need_tools() {
+	local t
+	for t in "$@"; do
+		if ! command -v "$t" >/dev/null; then
+			echo "SKIP: $t is missing"
+			exit 77
+		fi
+	done
+}
+
+# need_exec FILE...: exits 1 if a FILE (a binary under test) is not
+# executable.
+need_exec() {
+	local f
+	for f in "$@"; do
+		if [ ! -x "$f" ]; then
+			echo "FAIL: $f is not executable"
+			exit 1
+		fi
+	done
+}
+
 # Waits up to ms milliseconds for a PID to exit; returns 0 if it did.
 wait_gone() {
 	local pid=$1 ms=$2 i end

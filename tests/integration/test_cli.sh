@@ -303,16 +303,8 @@ fi
 
 # ---- checks in the current namespace -------------------------------------
 
-for tool in python3 timeout; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool is missing"
-		exit 77
-	fi
-done
-if [ ! -x "$RINGPROBE" ] || [ ! -x "$RP_TEST_SERVER" ]; then
-	echo "FAIL: $RINGPROBE or $RP_TEST_SERVER is not executable"
-	exit 1
-fi
+need_tools python3 timeout
+need_exec "$RINGPROBE" "$RP_TEST_SERVER"
 TMP=$(mktemp -d /tmp/rp_test_cli.XXXXXX)
 cat_pycheck >"$TMP/check.py"
 cat_pylisten >"$TMP/listen.py"

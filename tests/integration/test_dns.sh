@@ -28,21 +28,13 @@ set -u
 # shellcheck source=../helpers/t_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../helpers/t_lib.sh"
 
-for tool in python3 timeout; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool is missing"
-		exit 77
-	fi
-done
+need_tools python3 timeout
 DNSMASQ=$(command -v dnsmasq || { [ -x /usr/sbin/dnsmasq ] && echo /usr/sbin/dnsmasq; })
 if [ -z "$DNSMASQ" ]; then
 	echo "SKIP: dnsmasq is not installed (Debian package dnsmasq-base)"
 	exit 77
 fi
-if [ ! -x "$RINGPROBE" ] || [ ! -x "$RP_TEST_SERVER" ]; then
-	echo "FAIL: $RINGPROBE or $RP_TEST_SERVER is not executable"
-	exit 1
-fi
+need_exec "$RINGPROBE" "$RP_TEST_SERVER"
 TMP=$(mktemp -d /tmp/rp_test_dns.XXXXXX)
 chmod 755 "$TMP" # dnsmasq may read its hosts file as another user
 

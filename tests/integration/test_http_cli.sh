@@ -16,16 +16,8 @@ set -u
 # shellcheck source=../helpers/t_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../helpers/t_lib.sh"
 
-for tool in python3 timeout; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool is missing"
-		exit 77
-	fi
-done
-if [ ! -x "$RINGPROBE" ] || [ ! -x "$RP_TEST_SERVER" ]; then
-	echo "FAIL: $RINGPROBE or $RP_TEST_SERVER is not executable"
-	exit 1
-fi
+need_tools python3 timeout
+need_exec "$RINGPROBE" "$RP_TEST_SERVER"
 TMP=$(mktemp -d /tmp/rp_test_http.XXXXXX)
 
 if ! timeout -k 2 10 "$RINGPROBE" http --help >"$TMP/help" 2>&1; then
