@@ -42,10 +42,6 @@
 #define TIME_COL 11   /* text, HTTP: total time column, with its separator */
 #define TITLE_MAX 60  /* text, HTTP: title bytes shown, "..." included */
 
-static const char csv_header[] =
-	"input,index,ip,port,status,rtt_us,attempts,elapsed_us,dns_us,error,"
-	"detail\n";
-
 /*
  * A bounded writer that keeps counting past its end, so the caller learns
  * the full length of what did not fit.
@@ -404,65 +400,6 @@ static const char *error_name(const struct rp_result *r)
 	return r->err ? rp_errno_name(r->err) : NULL;
 }
 
-static void format_json(struct sink *k, const struct rp_result *r,
-			const char *ip, int family, unsigned int port)
-{
-	put_str(k, "{\"input\":");
-	json_str(k, r->input ? r->input : "");
-	put_str(k, ",\"index\":");
-	put_u64(k, r->index);
-	put_str(k, ",\"ip\":");
-	json_str(k, family ? ip : NULL);
-	put_str(k, ",\"port\":");
-	if (family)
-		put_u64(k, port);
-	else
-		put_str(k, "null");
-	put_str(k, ",\"status\":");
-	json_str(k, rp_status_name(r->status));
-	put_str(k, ",\"rtt_us\":");
-	put_u64(k, r->rtt_us);
-	put_str(k, ",\"attempts\":");
-	put_u64(k, r->attempts);
-	put_str(k, ",\"elapsed_us\":");
-	put_u64(k, r->elapsed_us);
-	put_str(k, ",\"dns_us\":");
-	put_u64(k, r->dns_us);
-	put_str(k, ",\"error\":");
-	json_str(k, error_name(r));
-	put_str(k, ",\"detail\":");
-	json_str(k, r->detail);
-	put_str(k, "}\n");
-}
-
-static void format_csv(struct sink *k, const struct rp_result *r,
-		       const char *ip, int family, unsigned int port)
-{
-	csv_field(k, r->input);
-	put_char(k, ',');
-	put_u64(k, r->index);
-	put_char(k, ',');
-	csv_field(k, ip);
-	put_char(k, ',');
-	if (family)
-		put_u64(k, port);
-	put_char(k, ',');
-	csv_field(k, rp_status_name(r->status));
-	put_char(k, ',');
-	put_u64(k, r->rtt_us);
-	put_char(k, ',');
-	put_u64(k, r->attempts);
-	put_char(k, ',');
-	put_u64(k, r->elapsed_us);
-	put_char(k, ',');
-	put_u64(k, r->dns_us);
-	put_char(k, ',');
-	csv_field(k, error_name(r));
-	put_char(k, ',');
-	csv_field(k, r->detail);
-	put_char(k, '\n');
-}
-
 /* "ip:port" or "[ip]:port", "" without an address. */
 static void where_text(char *where, size_t size, const char *ip, int family,
 		       unsigned int port)
@@ -573,6 +510,151 @@ static void format_text(struct sink *k, const struct rp_result *r,
 	text_tail(k, r, where);
 }
 
+/* ---- JSON Lines and CSV records ------------------------------------------ */
+
+/* One field's value; zero-initialised it is null. */
+struct value {
+	enum { V_NULL = 0, V_STR, V_NUM, V_BOOL } kind;
+	const char *s; /* V_STR */
+	uint64_t u;    /* V_NUM, V_BOOL */
+};
+
+static void v_str(struct value *v, const char *s)
+{
+	v->kind = s ? V_STR : V_NULL; /* a NULL string is null */
+	v->s = s;
+}
+
+static void v_num(struct value *v, uint64_t u)
+{
+	v->kind = V_NUM;
+	v->u = u;
+}
+
+/* A field's name, also as its JSON lead-in: ",\"name\":" (the records
+ * are formatted per result, so the text is made at compile time). */
+struct key {
+	const char *json;
+	size_t len;
+};
+#define KEY(name) { ",\"" name "\":", sizeof(",\"" name "\":") - 1 }
+
+/* A record as one JSON object: keys[i] with v[i], in order. */
+static void format_values_json(struct sink *k, const struct key *keys,
+			       const struct value *v, int n)
+{
+	int i;
+
+	put_char(k, '{');
+	for (i = 0; i < n; i++) {
+		/* the first field has no comma */
+		put_mem(k, keys[i].json + !i, keys[i].len - !i);
+		switch (v[i].kind) {
+		case V_STR:
+			json_str(k, v[i].s);
+			break;
+		case V_NUM:
+			put_u64(k, v[i].u);
+			break;
+		case V_BOOL:
+			put_str(k, v[i].u ? "true" : "false");
+			break;
+		default:
+			put_str(k, "null");
+			break;
+		}
+	}
+	put_str(k, "}\n");
+}
+
+/* A record as one CSV line: v[i] in order, null as an empty field. */
+static void format_values_csv(struct sink *k, const struct value *v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (i)
+			put_char(k, ',');
+		switch (v[i].kind) {
+		case V_STR:
+			csv_field(k, v[i].s);
+			break;
+		case V_NUM:
+			put_u64(k, v[i].u);
+			break;
+		case V_BOOL:
+			put_str(k, v[i].u ? "true" : "false");
+			break;
+		default: /* null: an empty field */
+			break;
+		}
+	}
+	put_char(k, '\n');
+}
+
+/* The CSV header line: the names in order. */
+static void format_csv_header(struct sink *k, const struct key *keys, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (i)
+			put_char(k, ',');
+		put_mem(k, keys[i].json + 2, keys[i].len - 4); /* ,"name": */
+	}
+	put_char(k, '\n');
+}
+
+/* The fields of a TCP record, in record order. */
+enum tcp_field {
+	TF_INPUT,
+	TF_INDEX,
+	TF_IP,
+	TF_PORT,
+	TF_STATUS,
+	TF_RTT_US,
+	TF_ATTEMPTS,
+	TF_ELAPSED_US,
+	TF_DNS_US,
+	TF_ERROR,
+	TF_DETAIL,
+	TF__COUNT
+};
+
+static const struct key tcp_keys[TF__COUNT] = {
+	[TF_INPUT] = KEY("input"),
+	[TF_INDEX] = KEY("index"),
+	[TF_IP] = KEY("ip"),
+	[TF_PORT] = KEY("port"),
+	[TF_STATUS] = KEY("status"),
+	[TF_RTT_US] = KEY("rtt_us"),
+	[TF_ATTEMPTS] = KEY("attempts"),
+	[TF_ELAPSED_US] = KEY("elapsed_us"),
+	[TF_DNS_US] = KEY("dns_us"),
+	[TF_ERROR] = KEY("error"),
+	[TF_DETAIL] = KEY("detail"),
+};
+
+/* The values of a TCP record (rules in output.h). */
+static void tcp_values(const struct rp_result *r, const char *ip, int family,
+		       unsigned int port, struct value v[TF__COUNT])
+{
+	memset(v, 0, TF__COUNT * sizeof(*v));
+	v_str(&v[TF_INPUT], r->input ? r->input : "");
+	v_num(&v[TF_INDEX], r->index);
+	if (family) {
+		v_str(&v[TF_IP], ip);
+		v_num(&v[TF_PORT], port);
+	}
+	v_str(&v[TF_STATUS], rp_status_name(r->status));
+	v_num(&v[TF_RTT_US], r->rtt_us);
+	v_num(&v[TF_ATTEMPTS], r->attempts);
+	v_num(&v[TF_ELAPSED_US], r->elapsed_us);
+	v_num(&v[TF_DNS_US], r->dns_us);
+	v_str(&v[TF_ERROR], error_name(r));
+	v_str(&v[TF_DETAIL], r->detail);
+}
+
 /* ---- HTTP records ---------------------------------------------------- */
 
 /* The fields of an HTTP record, in record order. */
@@ -605,52 +687,33 @@ enum http_field {
 	HF__COUNT
 };
 
-static const char *const http_keys[HF__COUNT] = {
-	[HF_INPUT] = "input",
-	[HF_INDEX] = "index",
-	[HF_URL] = "url",
-	[HF_IP] = "ip",
-	[HF_PORT] = "port",
-	[HF_STATUS] = "status",
-	[HF_HTTP_STATUS] = "http_status",
-	[HF_REASON] = "reason",
-	[HF_CONTENT_LENGTH] = "content_length",
-	[HF_BODY_BYTES] = "body_bytes",
-	[HF_TRUNCATED] = "truncated",
-	[HF_CONTENT_TYPE] = "content_type",
-	[HF_SERVER] = "server",
-	[HF_LOCATION] = "location",
-	[HF_REDIRECTS] = "redirects",
-	[HF_TITLE] = "title",
-	[HF_BODY_HASH] = "body_hash",
-	[HF_CONNECT_US] = "connect_us",
-	[HF_TTFB_US] = "ttfb_us",
-	[HF_TOTAL_US] = "total_us",
-	[HF_ATTEMPTS] = "attempts",
-	[HF_ELAPSED_US] = "elapsed_us",
-	[HF_DNS_US] = "dns_us",
-	[HF_ERROR] = "error",
-	[HF_DETAIL] = "detail",
+static const struct key http_keys[HF__COUNT] = {
+	[HF_INPUT] = KEY("input"),
+	[HF_INDEX] = KEY("index"),
+	[HF_URL] = KEY("url"),
+	[HF_IP] = KEY("ip"),
+	[HF_PORT] = KEY("port"),
+	[HF_STATUS] = KEY("status"),
+	[HF_HTTP_STATUS] = KEY("http_status"),
+	[HF_REASON] = KEY("reason"),
+	[HF_CONTENT_LENGTH] = KEY("content_length"),
+	[HF_BODY_BYTES] = KEY("body_bytes"),
+	[HF_TRUNCATED] = KEY("truncated"),
+	[HF_CONTENT_TYPE] = KEY("content_type"),
+	[HF_SERVER] = KEY("server"),
+	[HF_LOCATION] = KEY("location"),
+	[HF_REDIRECTS] = KEY("redirects"),
+	[HF_TITLE] = KEY("title"),
+	[HF_BODY_HASH] = KEY("body_hash"),
+	[HF_CONNECT_US] = KEY("connect_us"),
+	[HF_TTFB_US] = KEY("ttfb_us"),
+	[HF_TOTAL_US] = KEY("total_us"),
+	[HF_ATTEMPTS] = KEY("attempts"),
+	[HF_ELAPSED_US] = KEY("elapsed_us"),
+	[HF_DNS_US] = KEY("dns_us"),
+	[HF_ERROR] = KEY("error"),
+	[HF_DETAIL] = KEY("detail"),
 };
-
-/* One field's value; zero-initialised it is null. */
-struct value {
-	enum { V_NULL = 0, V_STR, V_NUM, V_BOOL } kind;
-	const char *s; /* V_STR */
-	uint64_t u;    /* V_NUM, V_BOOL */
-};
-
-static void v_str(struct value *v, const char *s)
-{
-	v->kind = s ? V_STR : V_NULL; /* a NULL string is null */
-	v->s = s;
-}
-
-static void v_num(struct value *v, uint64_t u)
-{
-	v->kind = V_NUM;
-	v->u = u;
-}
 
 /* The values of an HTTP record (rules in output.h); hash receives the
  * body hash text that v[HF_BODY_HASH] points to. */
@@ -699,68 +762,6 @@ static void http_values(const struct rp_result *r, const char *ip,
 	v_num(&v[HF_DNS_US], r->dns_us);
 	v_str(&v[HF_ERROR], error_name(r));
 	v_str(&v[HF_DETAIL], r->detail);
-}
-
-static void format_http_json(struct sink *k, const struct value *v)
-{
-	int i;
-
-	for (i = 0; i < HF__COUNT; i++) {
-		put_str(k, i ? ",\"" : "{\"");
-		put_str(k, http_keys[i]);
-		put_str(k, "\":");
-		switch (v[i].kind) {
-		case V_STR:
-			json_str(k, v[i].s);
-			break;
-		case V_NUM:
-			put_u64(k, v[i].u);
-			break;
-		case V_BOOL:
-			put_str(k, v[i].u ? "true" : "false");
-			break;
-		default:
-			put_str(k, "null");
-			break;
-		}
-	}
-	put_str(k, "}\n");
-}
-
-static void format_http_csv(struct sink *k, const struct value *v)
-{
-	int i;
-
-	for (i = 0; i < HF__COUNT; i++) {
-		if (i)
-			put_char(k, ',');
-		switch (v[i].kind) {
-		case V_STR:
-			csv_field(k, v[i].s);
-			break;
-		case V_NUM:
-			put_u64(k, v[i].u);
-			break;
-		case V_BOOL:
-			put_str(k, v[i].u ? "true" : "false");
-			break;
-		default: /* null: an empty field */
-			break;
-		}
-	}
-	put_char(k, '\n');
-}
-
-static void http_csv_header(struct sink *k)
-{
-	int i;
-
-	for (i = 0; i < HF__COUNT; i++) {
-		if (i)
-			put_char(k, ',');
-		put_str(k, http_keys[i]);
-	}
-	put_char(k, '\n');
 }
 
 /*
@@ -826,44 +827,37 @@ static void format_http_text(struct sink *k, const struct rp_result *r,
 	text_tail(k, r, where);
 }
 
+_Static_assert((int)TF__COUNT <= (int)HF__COUNT, "v[] holds either record");
+
 size_t out_format_result(char *buf, size_t cap, enum out_format f,
 			 unsigned int flags, const struct rp_result *r)
 {
 	struct sink k = { .buf = buf, .cap = cap };
 	char ip[INET6_ADDRSTRLEN], hash[17];
-	struct value v[HF__COUNT];
+	struct value v[HF__COUNT]; /* the longer record */
+	const struct key *keys = tcp_keys;
+	int n = TF__COUNT;
 	unsigned int port;
 	int family = addr_text(r->addr, r->addrlen, ip, &port);
 
-	if (flags & OUT_HTTP) {
-		switch (f) {
-		case OUT_JSONL:
-			http_values(r, ip, family, port, hash, v);
-			format_http_json(&k, v);
-			break;
-		case OUT_CSV:
-			http_values(r, ip, family, port, hash, v);
-			format_http_csv(&k, v);
-			break;
-		case OUT_TEXT:
-		default:
+	if (f != OUT_JSONL && f != OUT_CSV) {
+		if (flags & OUT_HTTP)
 			format_http_text(&k, r, ip, family, port);
-			break;
-		}
+		else
+			format_text(&k, r, ip, family, port, STATUS_COL);
 		return sink_end(&k);
 	}
-	switch (f) {
-	case OUT_JSONL:
-		format_json(&k, r, ip, family, port);
-		break;
-	case OUT_CSV:
-		format_csv(&k, r, ip, family, port);
-		break;
-	case OUT_TEXT:
-	default:
-		format_text(&k, r, ip, family, port, STATUS_COL);
-		break;
+	if (flags & OUT_HTTP) {
+		http_values(r, ip, family, port, hash, v);
+		keys = http_keys;
+		n = HF__COUNT;
+	} else {
+		tcp_values(r, ip, family, port, v);
 	}
+	if (f == OUT_JSONL)
+		format_values_json(&k, keys, v, n);
+	else
+		format_values_csv(&k, v, n);
 	return sink_end(&k);
 }
 
@@ -984,12 +978,11 @@ void out_header(struct out *o)
 
 	if (o->err || !o->buf || o->format != OUT_CSV)
 		return;
-	if (!(o->flags & OUT_HTTP)) {
-		append(o, csv_header, sizeof(csv_header) - 1);
-		return;
-	}
-	http_csv_header(&k);
-	append(o, hdr, sink_end(&k)); /* about 250 bytes: it fits */
+	if (o->flags & OUT_HTTP)
+		format_csv_header(&k, http_keys, HF__COUNT);
+	else
+		format_csv_header(&k, tcp_keys, TF__COUNT);
+	append(o, hdr, sink_end(&k)); /* about 250 bytes at most: it fits */
 }
 
 /* A record larger than the whole buffer: written on its own. */
