@@ -13,6 +13,8 @@
  *  - Option structs are zero-initialised and zero means "default".
  *  - One engine per thread: every call except rp_engine_stop() and
  *    rp_engine_wake() must be made from the thread that created the engine.
+ *  - Inside the result callback the engine may be called, with limits: see
+ *    rp_result_fn.
  *  - The library installs no signal handlers, starts no threads of its own
  *    (except a target source reading a file, see rp_source_add_file()) and
  *    writes nothing to stdout or stderr.
@@ -104,7 +106,9 @@ RP_API const char *rp_strerror(int err);
 /*
  * One target. The engine copies what it needs at submit: `input` (truncated
  * to RP_INPUT_MAX - 1 bytes) and the address; the caller may reuse the struct
- * as soon as the submit call returns.
+ * as soon as the submit call returns. `host`, `path` and `name` go on the
+ * wire: a control byte (below 0x20, or 0x7f) or a space in them makes the
+ * target malformed (-EINVAL), so no caller string can inject a header.
  */
 #define RP_INPUT_MAX 256
 
@@ -178,6 +182,16 @@ struct rp_result {
 	                               * NULL */
 };
 
+/*
+ * The result callback, called from rp_engine_run() (and from
+ * rp_engine_destroy() for probes still in flight). Inside it the program
+ * may call rp_engine_submit(), rp_engine_cancel(), rp_engine_stop(),
+ * rp_engine_wake(), rp_engine_stats(), rp_engine_inflight() and
+ * rp_engine_timeout() on the same engine; rp_engine_run(),
+ * rp_engine_run_all() and rp_engine_destroy() are refused with -EBUSY.
+ * The probe being reported keeps its slot until the callback returns, so
+ * a submit from the callback never reuses it and *r stays intact.
+ */
 typedef void (*rp_result_fn)(const struct rp_result *r, void *arg);
 
 /*
@@ -250,15 +264,24 @@ struct rp_dns_cache;
 
 /* A name cache that engines on several threads share (see
  * rp_dns_opts.shared): thread-safe, bounded to size names (0: 16384).
- * Returns 0 or -ENOMEM. */
+ * Returns 0, -EINVAL (size above RP_DNS_CACHE_MAX) or -ENOMEM. */
 RP_API int rp_dns_cache_create(struct rp_dns_cache **out, uint32_t size);
 
 /* Frees it; every engine using it must be destroyed first. */
 RP_API void rp_dns_cache_destroy(struct rp_dns_cache *c);
 
+/* Upper bounds of option values; rp_engine_create() refuses more with
+ * -EINVAL. */
+#define RP_TIMEOUT_MAX_NS (86400ull * 1000000000ull) /* any *_timeout_ns: a day */
+#define RP_FOLLOW_MAX 64              /* rp_http_opts.follow */
+#define RP_DNS_TRIES_MAX 100          /* rp_dns_opts.tries */
+#define RP_DNS_CACHE_MAX (1u << 24)   /* rp_dns_opts.cache_size, and the size
+                                       * of rp_dns_cache_create() */
+
 struct rp_engine_opts {
 	uint32_t concurrency;         /* probe slots; default 1024 */
-	uint32_t rate;                /* new probes per second, 0 = unlimited */
+	uint32_t rate;                /* new probes per second, 0 = unlimited;
+	                               * counts submitted and pulled targets */
 	uint64_t connect_timeout_ns;  /* per connect attempt; default 1 s */
 	uint64_t timeout_ns;          /* overall per probe; default 5 s (TCP), 10 s (HTTP) */
 	uint32_t retries;             /* extra attempts for filtered; default 0 */
@@ -276,7 +299,8 @@ struct rp_engine;
  * Creates an engine on the calling thread: the ring (with the best setup
  * flags the kernel accepts), the slot table, the fixed-file table. Nothing
  * is allocated per probe afterwards.
- * Returns: 0 and *out on success; -EINVAL for bad options, -ENOMEM,
+ * Returns: 0 and *out on success; -EINVAL for bad options (a value above
+ * its RP_*_MAX bound, a control byte in an HTTP string), -ENOMEM,
  * -EMFILE when the concurrency exceeds what RLIMIT_NOFILE allows (raise the
  * soft limit first), or the ring setup error (-ENOSYS, -EPERM when io_uring
  * is disabled).
@@ -287,17 +311,24 @@ RP_API int rp_engine_create(struct rp_engine **out,
 /*
  * Cancels whatever is in flight, waits for the kernel to let go of it, and
  * frees the engine. Probes still in flight are reported as CANCELLED first,
- * so the one-result-per-submit rule holds even here. NULL is a no-op.
+ * so the one-result-per-submit rule holds even here. Should the kernel hold
+ * on to a probe for more than 5 s, that probe is reported CANCELLED with
+ * detail "abandoned" all the same, and the engine is freed.
+ * Returns 0 (also for NULL), or -EBUSY from inside a result callback
+ * (nothing is done then).
  */
-RP_API void rp_engine_destroy(struct rp_engine *e);
+RP_API int rp_engine_destroy(struct rp_engine *e);
 
 /*
  * Starts probing one target now if a slot is free.
  * Returns: 0 when accepted: on_result will then be called exactly once for
  * it (once per address of its name with rp_dns_opts.all_addrs), from a
- * later rp_engine_run(); -EAGAIN when every slot is busy (run the
- * engine and try again); -ESHUTDOWN after rp_engine_stop(); -EINVAL for a
- * malformed target. When it fails, on_result is never called for it.
+ * later rp_engine_run(), never from inside this call; -EAGAIN when every
+ * slot is busy or the rate limit (rp_engine_opts.rate) allows no new probe
+ * yet (run the engine, or wait rp_engine_timeout(), and try again);
+ * -ESHUTDOWN after rp_engine_stop(); -EINVAL for a malformed target. When
+ * it fails, on_result is never called for it. The probe's clocks (its
+ * timeouts, elapsed_us) start at this call.
  */
 RP_API int rp_engine_submit(struct rp_engine *e, const struct rp_target *t);
 
@@ -310,10 +341,12 @@ RP_API void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn,
  * all prepared work with one io_uring_enter, waits up to timeout_ms for a
  * completion (-1: until one arrives, 0: do not wait), dispatches every
  * completion (calling on_result), and returns.
+ * Whatever the turn queued (a request after a connect, a retry, a close)
+ * has reached the kernel when it returns.
  * Returns: 1 while work remains (probes in flight, or the source not yet
  * exhausted), 0 when everything submitted has its result and the source is
- * exhausted (or the engine was stopped and has drained), or a negative
- * errno on a fatal ring failure.
+ * exhausted (or the engine was stopped and has drained), -EBUSY from inside
+ * a result callback, or another negative errno on a fatal ring failure.
  */
 RP_API int rp_engine_run(struct rp_engine *e, int timeout_ms);
 
@@ -322,9 +355,12 @@ RP_API int rp_engine_run_all(struct rp_engine *e);
 
 /*
  * Cancels the probe submitted with this index (the most recent one if
- * several share it). Its result reports CANCELLED unless the probe had
- * already finished in the kernel.
- * Returns: 0 if a probe was found and a cancel issued, -ENOENT otherwise.
+ * several share it).
+ * Returns: 0 when the cancel took: that probe's one result will be
+ * CANCELLED (and it will come from a later rp_engine_run()); -EALREADY
+ * when its outcome is already decided and about to be reported as it is
+ * (or is being reported: a cancel from its own callback); -ENOENT when no
+ * probe with this index is in flight.
  */
 RP_API int rp_engine_cancel(struct rp_engine *e, uint64_t index);
 
@@ -343,12 +379,40 @@ RP_API void rp_engine_stop(struct rp_engine *e);
 RP_API void rp_engine_wake(struct rp_engine *e);
 
 /*
- * A file descriptor that becomes readable when the engine has completions
- * to process, for embedders with their own poll/epoll loop: when it is
- * readable, call rp_engine_run(e, 0). Created on first call (an eventfd
- * registered with the ring). Returns the fd or -errno.
+ * For embedders with their own poll/epoll loop: a file descriptor that
+ * becomes readable whenever the engine has something to do that is not
+ * due to a timer (completions to process, work the kernel has for it, a
+ * rp_engine_stop() or rp_engine_wake()). Created on first call (an eventfd
+ * registered with the ring); the engine owns and closes it. Returns the fd
+ * or -errno.
+ *
+ * The loop contract (libuv's backend fd and timeout, curl's
+ * curl_multi_timeout):
+ *
+ *     fd = rp_engine_fd(e);
+ *     for (;;) {
+ *         (submit targets until rp_engine_submit() returns -EAGAIN)
+ *         wait until fd is readable (POLLIN), at most rp_engine_timeout(e)
+ *             milliseconds (-1: no limit);
+ *         if (rp_engine_run(e, 0) <= 0) break;   (readable or timed out)
+ *     }
+ *
+ * The caller need not read the fd: rp_engine_run() drains it (reading it
+ * too is harmless). Level- and edge-triggered polling both work. A loop
+ * that honours both the fd and rp_engine_timeout() never stalls; one that
+ * ignores the timeout stalls when a rate limit, a DNS retry or a deadline
+ * is all that is left.
  */
 RP_API int rp_engine_fd(struct rp_engine *e);
+
+/*
+ * Milliseconds until the engine next needs a turn though its fd may stay
+ * quiet (the rate limit lets a probe start, c-ares retries a query, a
+ * deadline passes for a probe waiting for its name): 0 means call
+ * rp_engine_run() now, -1 means no timer is pending (only the fd matters).
+ * Rounded up, so a wait of that long is never early.
+ */
+RP_API int rp_engine_timeout(struct rp_engine *e);
 
 /* Engine counters, cumulative since create. */
 #define RP_HIST_BUCKETS 1024
@@ -466,6 +530,9 @@ RP_API int rp_source_add_file(struct rp_source *s, const char *path);
 /*
  * Sets a function the reader thread calls when targets become available
  * after rp_source_next() returned 0 (typically wrapping rp_engine_wake()).
+ * When this returns, no call of the previous function is in progress or
+ * will start: after rp_source_set_notify(s, NULL, NULL) whatever it used
+ * (an engine) may be freed.
  */
 RP_API void rp_source_set_notify(struct rp_source *s, void (*fn)(void *),
 				 void *arg);

@@ -263,8 +263,11 @@ static uint32_t names_add(struct names *t, const char *name, bool *fresh)
 
 int rp_dns_cache_create(struct rp_dns_cache **out, uint32_t size)
 {
-	struct rp_dns_cache *c = calloc(1, sizeof(*c));
+	struct rp_dns_cache *c;
 
+	if (size > RP_DNS_CACHE_MAX)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	if (names_init(&c->t, size ? size : 16384) < 0) {
@@ -828,7 +831,7 @@ static bool waiting(const struct rp__dns *d)
 	return d->active || d->qhead != NONE || d->remote != NONE;
 }
 
-uint64_t rp__dns_wait_ns(struct rp_engine *e)
+uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now)
 {
 	struct rp__dns *d = e->dns;
 	struct timeval tv, *tp;
@@ -837,7 +840,7 @@ uint64_t rp__dns_wait_ns(struct rp_engine *e)
 	if (!d || !waiting(d))
 		return UINT64_MAX;
 	/* Wake up for the deadline sweep, and for c-ares's next retry. */
-	ns = d->next_sweep_ns > e->now_ns ? d->next_sweep_ns - e->now_ns : 0;
+	ns = d->next_sweep_ns > now ? d->next_sweep_ns - now : 0;
 	tp = d->active ? ares_timeout(d->ch, NULL, &tv) : NULL;
 	if (tp) {
 		uint64_t retry = (uint64_t)tp->tv_sec * 1000000000ull +

@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -181,6 +182,20 @@ static bool self_connect_risk(const struct rp_engine *e, struct slot *s)
 	return true;
 }
 
+/* Refuses values the engine cannot represent: a timeout that would wrap
+ * the clock, a redirect count past the slot's counter, a cache whose table
+ * size would overflow. */
+static bool opts_ok(const struct rp_engine_opts *o)
+{
+	return o->connect_timeout_ns <= RP_TIMEOUT_MAX_NS &&
+	       o->timeout_ns <= RP_TIMEOUT_MAX_NS &&
+	       o->http.io_timeout_ns <= RP_TIMEOUT_MAX_NS &&
+	       o->http.follow <= RP_FOLLOW_MAX &&
+	       o->dns.timeout_ns <= RP_TIMEOUT_MAX_NS &&
+	       o->dns.tries <= RP_DNS_TRIES_MAX &&
+	       o->dns.cache_size <= RP_DNS_CACHE_MAX;
+}
+
 int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 {
 	struct rp_engine *e;
@@ -200,7 +215,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 		e->o.connect_timeout_ns = NS_PER_SEC;
 	if (!e->o.timeout_ns)
 		e->o.timeout_ns = (e->o.kind == RP_PROBE_HTTP ? 10 : 5) * NS_PER_SEC;
-	if (e->o.concurrency >= RP__UD_MAX_SLOTS) {
+	if (e->o.concurrency >= RP__UD_MAX_SLOTS || !opts_ok(&e->o)) {
 		free(e);
 		return -EINVAL;
 	}
@@ -229,7 +244,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	e->free_head = 0;
 	e->nfree = e->o.concurrency;
 	fifo_init(&e->done);
-	e->notify_fd = -1;
+	atomic_init(&e->notify_fd, -1);
 
 	/* One turn reaps up to a full slot table and refills it: about
 	 * CHAIN_MAX + 1 SQEs per slot. Chains never straddle submits, so a
@@ -310,8 +325,8 @@ void rp__close_socket(struct rp_engine *e, struct slot *s)
 {
 	struct io_uring_sqe *sqe;
 
-	/* Direct: the file slot holds a socket once an attempt started. */
-	if (e->r.direct ? !s->attempts : s->fd < 0)
+	/* Direct: the file slot holds a socket once SOCKET succeeded. */
+	if (e->r.direct ? !s->has_socket : s->fd < 0)
 		return;
 	sqe = rp__ring_reserve(&e->r, 1);
 	if (!sqe) {
@@ -327,6 +342,7 @@ void rp__close_socket(struct rp_engine *e, struct slot *s)
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_CLOSE);
 	s->fd = -1;
+	s->has_socket = 0;
 }
 
 /* The one place a result is emitted and a slot given back. */
@@ -364,14 +380,17 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 	e->st.by_status[status]++;
 	e->st.completed++;
 	RP_TRACE_DONE(s->index, (int)status, res.elapsed_us);
-	/* --all-addrs: the slot goes on with the name's next address. */
-	bool more = s->imore < s->nmore && status != RP_STATUS_CANCELLED &&
-		    !s->cancel && !e->stopping;
-	if (!more)
-		release_slot(e, s);
+	/* The slot stays taken while the callback runs: a submit from inside
+	 * it cannot reuse the slot and overwrite what *res points to. */
+	s->state = SLOT_REPORTING;
+	e->in_callback++;
 	e->o.on_result(&res, e->o.arg);
-	if (more && !rp__dns_next_addr(e, s))
-		release_slot(e, s);
+	e->in_callback--;
+	/* --all-addrs: the slot goes on with the name's next address. */
+	if (s->imore < s->nmore && status != RP_STATUS_CANCELLED &&
+	    !s->cancel && !e->stopping && rp__dns_next_addr(e, s))
+		return;
+	release_slot(e, s);
 }
 
 /* ---- the connect probe ------------------------------------------------- */
@@ -441,6 +460,7 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 
 	s->attempts++;
 	e->st.attempts++;
+	s->has_socket = 1;
 	s->attempt_ns = e->now_ns;
 	rp__arm_expiry(e, s, e->o.connect_timeout_ns);
 
@@ -528,6 +548,8 @@ static void on_connect(struct rp_engine *e, struct slot *s, enum rp__op op,
 		else if (res == -EALREADY || res == -ECANCELED)
 			res = -ETIMEDOUT; /* still pending: a real timeout */
 	} else if (op != RP__OP_CONNECT) { /* socket or setsockopt failed */
+		if (op == RP__OP_SOCKET)
+			s->has_socket = 0; /* the file slot stayed empty */
 		s->detail = op == RP__OP_SOCKET ? "socket creation failed"
 						: "setsockopt failed";
 		rp__finish(e, s, RP_STATUS_ERROR, res);
@@ -601,6 +623,22 @@ static void copy_text(char *dst, const char *src)
 
 	memcpy(dst, src ? src : "", n);
 	dst[n] = '\0';
+}
+
+/* The rate limiter (GCRA): may a probe start now? */
+static bool rate_ok(const struct rp_engine *e)
+{
+	return !e->rate_interval_ns ||
+	       e->rate_next_ns <= e->now_ns + e->rate_burst_ns;
+}
+
+static void rate_take(struct rp_engine *e)
+{
+	if (!e->rate_interval_ns)
+		return;
+	if (e->rate_next_ns < e->now_ns)
+		e->rate_next_ns = e->now_ns;
+	e->rate_next_ns += e->rate_interval_ns;
 }
 
 /* Takes a free slot for t and starts it (or queues its preset outcome). */
@@ -700,6 +738,8 @@ void rp__done(struct rp_engine *e, struct slot *s, enum rp_status status,
 
 int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
 {
+	int ret;
+
 	if (!e || !t)
 		return -EINVAL;
 	if (e->stopping || atomic_load_explicit(&e->stop_req,
@@ -707,9 +747,15 @@ int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
 		return -ESHUTDOWN;
 	if (!e->nfree)
 		return -EAGAIN;
-	if (!e->now_ns)
-		e->now_ns = clock_ns();
-	return take(e, t);
+	/* The probe's clocks start now, not at the last turn: the engine
+	 * may have been idle for longer than any timeout. */
+	e->now_ns = clock_ns();
+	if (!rate_ok(e))
+		return -EAGAIN;
+	ret = take(e, t);
+	if (ret == 0)
+		rate_take(e);
+	return ret;
 }
 
 void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn, void *arg)
@@ -718,22 +764,6 @@ void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn, void *arg)
 	e->pull_arg = arg;
 	e->pull_idle = false;
 	e->pull_done = fn == NULL;
-}
-
-/* The rate limiter (GCRA): may a probe start now? */
-static bool rate_ok(const struct rp_engine *e)
-{
-	return !e->rate_interval_ns ||
-	       e->rate_next_ns <= e->now_ns + e->rate_burst_ns;
-}
-
-static void rate_take(struct rp_engine *e)
-{
-	if (!e->rate_interval_ns)
-		return;
-	if (e->rate_next_ns < e->now_ns)
-		e->rate_next_ns = e->now_ns;
-	e->rate_next_ns += e->rate_interval_ns;
 }
 
 /* Fills free slots from the pull source. */
@@ -826,22 +856,35 @@ static void begin_stop(struct rp_engine *e)
 	rp__dns_cancel_all(e);
 }
 
-void rp_engine_stop(struct rp_engine *e)
+/* Async-signal-safe; a full eventfd (EAGAIN) is already a wakeup. */
+static void poke(int fd)
 {
 	uint64_t one = 1;
+	ssize_t n = write(fd, &one, sizeof(one));
+
+	(void)n;
+}
+
+void rp_engine_stop(struct rp_engine *e)
+{
+	int saved = errno; /* a signal handler must not change it */
 
 	atomic_store(&e->stop_req, true);
-	/* Async-signal-safe; a full eventfd (EAGAIN) is already a wakeup. */
-	ssize_t n = write(e->wake_fd, &one, sizeof(one));
-	(void)n;
+	rp_engine_wake(e);
+	errno = saved;
 }
 
 void rp_engine_wake(struct rp_engine *e)
 {
-	uint64_t one = 1;
-	ssize_t n = write(e->wake_fd, &one, sizeof(one));
+	int saved = errno;
+	int nfd = atomic_load_explicit(&e->notify_fd, memory_order_acquire);
 
-	(void)n;
+	poke(e->wake_fd);
+	/* The ring's wake read completes only in our next turn under
+	 * DEFER_TASKRUN; an embedder sleeping on its fd must hear it now. */
+	if (nfd >= 0)
+		poke(nfd);
+	errno = saved;
 }
 
 int rp_engine_cancel(struct rp_engine *e, uint64_t index)
@@ -859,8 +902,13 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 	}
 	if (!found)
 		return -ENOENT;
-	if (found->state == SLOT_DONE || found->cancel)
+	if (found->state < SLOT_ACTIVE)
+		return -EALREADY; /* decided, or being reported */
+	if (found->cancel)
 		return 0;
+	/* From now on whatever completes for this probe ends it CANCELLED
+	 * (on_cqe()), even an op that had finished in the kernel: the
+	 * caller asked before learning the outcome. */
 	found->cancel = 1;
 	if (found->state == SLOT_RESOLVING) {
 		rp__dns_forget(e, found);
@@ -915,10 +963,15 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 		return;
 	}
 	s->ops--;
-	if (op == RP__OP_SEND || op == RP__OP_RECV)
+	if (s->cancel) {
+		if (op == RP__OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
+			rp__http_recycle(e, cqe);
+		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
+	} else if (op == RP__OP_SEND || op == RP__OP_RECV) {
 		rp__http_on_cqe(e, s, cqe);
-	else
+	} else {
 		on_connect(e, s, op, cqe->res);
+	}
 }
 
 static void deliver_done(struct rp_engine *e)
@@ -953,6 +1006,35 @@ static bool has_work(const struct rp_engine *e)
 	return e->pull && !e->pull_done;
 }
 
+/*
+ * How long the engine may go without a turn when no completion comes:
+ * 0 when a turn has work right now, else the time to the first of its
+ * timers (the rate limit letting the next probe start, a c-ares retry,
+ * the deadline sweep of probes waiting for names, the brief turns while
+ * a stop's cancels take effect); UINT64_MAX when only completions matter.
+ */
+static uint64_t timer_ns(struct rp_engine *e, uint64_t now)
+{
+	uint64_t ns = UINT64_MAX;
+
+	if (e->done.head != SLOT_NONE)
+		return 0; /* presets taken now are reported next turn */
+	if (e->stopping)
+		return e->inflight ? STOP_POLL_MS * NS_PER_MS : UINT64_MAX;
+	if (atomic_load_explicit(&e->stop_req, memory_order_relaxed))
+		return 0;
+	if (e->rate_interval_ns &&
+	    e->rate_next_ns > now + e->rate_burst_ns) {
+		/* Whoever brings the next probe, source or submitter, can
+		 * start it then. */
+		ns = e->rate_next_ns - e->rate_burst_ns - now;
+	} else if (e->pull && !e->pull_done && !e->pull_idle && e->nfree) {
+		return 0; /* slots are free and the source has more */
+	}
+	uint64_t dns_ns = rp__dns_wait_ns(e, now);
+	return dns_ns < ns ? dns_ns : ns;
+}
+
 /* With nothing left to wait for, still pushes out the queued closes (so
  * the last RSTs leave now, not when the engine is destroyed). */
 static int flush_idle(struct rp_engine *e)
@@ -967,9 +1049,46 @@ static int flush_idle(struct rp_engine *e)
 	return has_work(e);
 }
 
-int rp_engine_run(struct rp_engine *e, int timeout_ms)
+/*
+ * The end of a turn of an engine driven through rp_engine_fd(): nothing
+ * may stay queued that no wakeup would send, so what the turn queued goes
+ * to the kernel now. And with DEFER_TASKRUN one enter runs only a bounded
+ * batch of the kernel's pending work for this ring, while the registered
+ * eventfd fires only when that work list goes from empty to non-empty: if
+ * some is left, nothing else would make the fd readable again, so the
+ * engine makes it readable itself. The ring fd polls readable exactly when
+ * completions or such work are pending (io_uring_poll()).
+ */
+static int end_turn_external(struct rp_engine *e)
 {
-	uint64_t wait_ns;
+	int nfd = atomic_load_explicit(&e->notify_fd, memory_order_relaxed);
+	struct pollfd p = { .fd = e->r.ring.ring_fd, .events = POLLIN };
+
+	if (io_uring_sq_ready(&e->r.ring)) {
+		int ret = rp__ring_submit_wait(&e->r, 0, 0);
+
+		if (ret < 0)
+			return ret;
+	}
+	if (io_uring_cq_ready(&e->r.ring) || poll(&p, 1, 0) > 0)
+		poke(nfd);
+	return 0;
+}
+
+/* Reads away the embedder's wakeups: the turn about to run answers them. */
+static void drain_notify(struct rp_engine *e)
+{
+	int nfd = atomic_load_explicit(&e->notify_fd, memory_order_relaxed);
+	uint64_t v;
+
+	if (nfd >= 0 && read(nfd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing to read */
+	}
+}
+
+static int turn(struct rp_engine *e, int timeout_ms)
+{
+	uint64_t wait_ns, t_ns;
 	int ret;
 
 	/* Results first: their callbacks may block (a slow stdout), and no
@@ -984,33 +1103,16 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 	if (!e->wake_armed && !e->stopping)
 		arm_wake(e);
 	rp__dns_sync(e);
-	if (e->done.head != SLOT_NONE)
-		timeout_ms = 0; /* presets taken now are reported next turn */
-	if (e->stopping && e->inflight) {
+	if (e->stopping && e->inflight)
 		cancel_all(e); /* again: see "stop and cancel" above */
-		if (timeout_ms < 0 || timeout_ms > STOP_POLL_MS)
-			timeout_ms = STOP_POLL_MS;
-	}
 
 	if (!has_work(e))
 		return flush_idle(e);
 
 	wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * NS_PER_MS;
-	if (!e->stopping && e->pull && !e->pull_done && !e->pull_idle &&
-	    e->nfree) {
-		/* Slots are free and the source has more: do not sleep past
-		 * the moment the rate limit lets the next probe start. */
-		uint64_t until = e->rate_next_ns > e->rate_burst_ns
-					 ? e->rate_next_ns - e->rate_burst_ns
-					 : 0;
-		uint64_t d = until > e->now_ns ? until - e->now_ns : 0;
-
-		if (d < wait_ns)
-			wait_ns = d;
-	}
-	uint64_t dns_ns = rp__dns_wait_ns(e); /* c-ares retry, deadline sweep */
-	if (dns_ns < wait_ns)
-		wait_ns = dns_ns;
+	t_ns = timer_ns(e, e->now_ns);
+	if (t_ns < wait_ns)
+		wait_ns = t_ns;
 	ret = rp__ring_submit_wait(&e->r, wait_ns ? 1 : 0, wait_ns);
 	if (ret < 0)
 		return ret;
@@ -1024,28 +1126,85 @@ int rp_engine_run(struct rp_engine *e, int timeout_ms)
 	return has_work(e) ? 1 : flush_idle(e);
 }
 
+int rp_engine_run(struct rp_engine *e, int timeout_ms)
+{
+	bool external;
+	int ret;
+
+	if (e->in_callback)
+		return -EBUSY;
+	external = atomic_load_explicit(&e->notify_fd, memory_order_relaxed) >= 0;
+	if (external)
+		drain_notify(e);
+	ret = turn(e, timeout_ms);
+	if (external && ret >= 0) {
+		int r2 = end_turn_external(e);
+
+		if (r2 < 0)
+			return r2;
+	}
+	return ret;
+}
+
 int rp_engine_run_all(struct rp_engine *e)
 {
 	int ret;
 
+	if (e->in_callback)
+		return -EBUSY;
 	while ((ret = rp_engine_run(e, 1000)) > 0)
 		;
 	return ret;
 }
 
-void rp_engine_destroy(struct rp_engine *e)
+int rp_engine_timeout(struct rp_engine *e)
+{
+	uint64_t ns;
+
+	if (io_uring_sq_ready(&e->r.ring))
+		return 0;
+	ns = timer_ns(e, clock_ns());
+	if (ns == UINT64_MAX)
+		return -1;
+	ns = (ns + NS_PER_MS - 1) / NS_PER_MS;
+	return ns > INT32_MAX ? INT32_MAX : (int)ns;
+}
+
+/* Probes the kernel never let go of in time are reported all the same, so
+ * that every accepted target still has its one result. */
+static void abandon(struct rp_engine *e)
+{
+	for (uint32_t i = 0; i < e->o.concurrency; i++) {
+		struct slot *s = &e->slots[i];
+
+		if (s->state < SLOT_ACTIVE)
+			continue;
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		s->detail = "abandoned";
+		s->has_socket = 0; /* the ring's exit closes what it holds */
+		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
+	}
+	deliver_done(e);
+}
+
+int rp_engine_destroy(struct rp_engine *e)
 {
 	if (!e)
-		return;
+		return 0;
+	if (e->in_callback)
+		return -EBUSY;
 	if (e->inflight || e->done.head != SLOT_NONE) {
 		/* Keep the one-result-per-submit promise: cancel and drain,
 		 * bounded in case the kernel misbehaves. */
-		uint64_t give_up = clock_ns() + 5 * NS_PER_SEC;
+		uint64_t give_up = clock_ns() + DESTROY_WAIT_NS;
 
 		atomic_store(&e->stop_req, true);
 		e->pull = NULL;
-		while (rp_engine_run(e, 100) > 0 && clock_ns() < give_up)
+		while (turn(e, 100) > 0 && clock_ns() < give_up)
 			;
+		abandon(e);
 	} else {
 		(void)rp__ring_submit_wait(&e->r, 0, 0);
 	}
@@ -1061,6 +1220,7 @@ void rp_engine_destroy(struct rp_engine *e)
 	free(e->details);
 	free(e->slots);
 	free(e);
+	return 0;
 }
 
 int rp_engine_fd(struct rp_engine *e)
@@ -1075,7 +1235,7 @@ int rp_engine_fd(struct rp_engine *e)
 			close(fd);
 			return ret;
 		}
-		e->notify_fd = fd;
+		atomic_store_explicit(&e->notify_fd, fd, memory_order_release);
 	}
 	return e->notify_fd;
 }
@@ -1092,6 +1252,8 @@ static const char *phase_name(const struct slot *s)
 {
 	if (s->state == SLOT_DONE)
 		return "done";
+	if (s->state == SLOT_REPORTING)
+		return "reporting";
 	if (s->cancel)
 		return "cancelling";
 	if (s->state == SLOT_RESOLVING)

@@ -28,10 +28,11 @@ struct slot_fifo {
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS 1000000ull
 #define SLOT_NONE UINT32_MAX
-#define CHAIN_MAX 5 /* SQEs in one connect chain */
+#define CHAIN_MAX 6 /* SQEs in one connect chain */
 #define LOCAL_ADDRS_MAX 32
 #define VERIFY_NS (100 * NS_PER_MS) /* bound on the post-timeout check */
 #define STOP_POLL_MS 2 /* turn length while cancels are taking effect */
+#define DESTROY_WAIT_NS (5 * NS_PER_SEC) /* for the kernel to let go */
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51 /* Linux 6.3 */
 #endif
@@ -39,6 +40,7 @@ struct slot_fifo {
 enum slot_state {
 	SLOT_FREE = 0,
 	SLOT_DONE,       /* outcome known without I/O; reported this turn */
+	SLOT_REPORTING,  /* its result callback is running */
 	SLOT_RESOLVING,  /* waiting for its name (dns.c), no op in flight */
 	SLOT_CONNECTING, /* a connect chain (or its verify) is in flight */
 	SLOT_SENDING,    /* HTTP: the request is being sent */
@@ -58,6 +60,7 @@ struct slot {
 	uint8_t verifying;            /* VERIFY connect in flight */
 	uint8_t op;                   /* enum rp__op of the op in flight */
 	uint8_t redirects;            /* HTTP redirects followed */
+	uint8_t has_socket;           /* the file slot (or fd) holds a socket */
 	uint32_t next;                /* free list / done list / waiter link */
 	uint32_t wprev;               /* waiter list back link (dns.c) */
 	uint32_t dns_entry;           /* name cache entry waited for */
@@ -97,11 +100,13 @@ struct rp_engine {
 	bool pull_idle;               /* source said "not now" */
 	bool pull_done;               /* source exhausted */
 	bool stopping;                /* stop begun: cancel sent */
+	unsigned in_callback;         /* on_result is running */
 	atomic_bool stop_req;         /* set by rp_engine_stop() */
 	int wake_fd;                  /* eventfd: stop and wake */
 	bool wake_armed;              /* its read is in flight */
 	uint64_t wake_buf;
-	int notify_fd;                /* registered eventfd for rp_engine_fd */
+	atomic_int notify_fd;         /* registered eventfd for rp_engine_fd,
+	                               * or -1 */
 	uint64_t rate_interval_ns;    /* 1 s / rate, or 0 */
 	uint64_t rate_burst_ns;
 	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
@@ -196,7 +201,7 @@ void rp__dns_forget(struct rp_engine *e, struct slot *s);
 void rp__dns_cancel_all(struct rp_engine *e);
 void rp__dns_sync(struct rp_engine *e);
 void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res);
-uint64_t rp__dns_wait_ns(struct rp_engine *e);
+uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now);
 void rp__dns_tick(struct rp_engine *e);
 bool rp__dns_next_addr(struct rp_engine *e, struct slot *s);
 
