@@ -31,7 +31,8 @@
 #include "trace.h"
 
 #define NAME_MAX_ 254 /* 253 + NUL */
-#define FDS_MAX 64    /* c-ares sockets at once */
+#define FDS_MIN 16    /* c-ares sockets tracked at first; grows */
+#define FDS_MAX 4096  /* c-ares sockets at once, at most */
 #define NONE UINT32_MAX
 #define ADDRS_MAX 8      /* addresses kept per name (--all-addrs) */
 #define SWEEP_NS (50 * 1000000ull) /* deadline checks of waiting probes */
@@ -83,11 +84,17 @@ struct rp_dns_cache {
 	unsigned nengines;
 };
 
+/* One c-ares socket. An entry is free when it has no fd and no poll in
+ * flight: a poll armed on a socket c-ares has let go of holds the socket
+ * open in the kernel and would never complete, so it is cancelled, and
+ * the entry is reused only once that poll's CQE is back. */
 struct dns_fd {
-	int fd;                       /* -1: unused */
+	int fd;                       /* -1: c-ares let go of it */
 	uint32_t gen;                 /* bumped when c-ares lets go of it */
 	uint8_t want;                 /* POLLIN / POLLOUT wanted */
 	uint8_t armed;                /* a POLL_ADD is in flight */
+	uint8_t cancelling;           /* its cancel is queued */
+	uint64_t armed_ud;            /* user_data of that POLL_ADD */
 };
 
 struct rp__dns {
@@ -105,7 +112,9 @@ struct rp__dns {
 	uint64_t next_sweep_ns;       /* next deadline sweep */
 	/* --all-addrs: per slot, the addresses still to probe */
 	struct sockaddr_in6 (*more)[ADDRS_MAX - 1];
-	struct dns_fd fds[FDS_MAX];
+	struct dns_fd *fds;           /* nfds of them */
+	uint32_t nfds;
+	bool fds_lost;                /* a socket could not be tracked */
 	bool dirty;                   /* poll interest changed */
 };
 
@@ -154,6 +163,25 @@ static const char *reason_of(int status)
 	}
 }
 
+/* Doubles the socket table; the new half is free. */
+static int grow_fds(struct rp__dns *d)
+{
+	uint32_t n = d->nfds ? 2 * d->nfds : FDS_MIN;
+	struct dns_fd *f;
+
+	if (n > FDS_MAX)
+		return -ENOSPC;
+	f = realloc(d->fds, n * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	memset(f + d->nfds, 0, (n - d->nfds) * sizeof(*f));
+	for (uint32_t i = d->nfds; i < n; i++)
+		f[i].fd = -1;
+	d->fds = f;
+	d->nfds = n;
+	return 0;
+}
+
 /* c-ares says what it wants of a socket: just remember it, the ring is
  * updated once the c-ares call returns (this runs inside it). */
 static void sock_state(void *data, ares_socket_t fd, int readable,
@@ -164,7 +192,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
 	uint8_t want = (uint8_t)((readable ? POLLIN : 0) |
 				 (writable ? POLLOUT : 0));
 
-	for (int i = 0; i < FDS_MAX; i++) {
+	for (uint32_t i = 0; i < d->nfds; i++) {
 		if (d->fds[i].fd == fd) {
 			f = &d->fds[i];
 			break;
@@ -173,8 +201,17 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
 			free_slot = &d->fds[i];
 	}
 	if (!f) {
-		if (!want || !free_slot)
-			return; /* NEEDSWORK: more than FDS_MAX sockets */
+		if (!want)
+			return;
+		if (!free_slot && grow_fds(d) == 0)
+			free_slot = &d->fds[d->nfds / 2];
+		if (!free_slot) {
+			/* Never ignore a socket: its lookups would hang
+			 * until their deadline. Fail them all instead. */
+			d->fds_lost = true;
+			d->dirty = true;
+			return;
+		}
 		f = free_slot;
 		f->fd = fd;
 	}
@@ -301,8 +338,8 @@ int rp__dns_init(struct rp_engine *e)
 	if (!d)
 		return -ENOMEM;
 	e->dns = d;
-	for (int i = 0; i < FDS_MAX; i++)
-		d->fds[i].fd = -1;
+	if (grow_fds(d) < 0)
+		return -ENOMEM;
 	d->family = o->family;
 	if (d->family != AF_UNSPEC && d->family != AF_INET &&
 	    d->family != AF_INET6)
@@ -390,6 +427,7 @@ void rp__dns_release(struct rp_engine *e)
 	if (d->ok)
 		ares_destroy(d->ch);
 	names_release(&d->t);
+	free(d->fds);
 	free(d);
 	e->dns = NULL;
 }
@@ -788,19 +826,37 @@ void rp__dns_sync(struct rp_engine *e)
 	if (!d || !d->dirty)
 		return;
 	d->dirty = false;
-	for (int i = 0; i < FDS_MAX; i++) {
+	if (d->fds_lost) {
+		/* The lookups of an untracked socket would never hear their
+		 * answer: end them all as cancelled rather than let them
+		 * wait for their deadline. */
+		d->fds_lost = false;
+		rp__dns_engine = e;
+		ares_cancel(d->ch);
+	}
+	for (uint32_t i = 0; i < d->nfds; i++) {
 		struct dns_fd *f = &d->fds[i];
 		struct io_uring_sqe *sqe;
 
-		if (f->fd < 0 || !f->want || f->armed)
+		if (f->fd < 0 ? !f->armed || f->cancelling
+			      : !f->want || f->armed)
 			continue;
 		sqe = rp__ring_reserve(&e->r, 1);
 		if (!sqe) {
 			d->dirty = true;
 			return;
 		}
+		if (f->fd < 0) { /* c-ares let go of it: stop polling */
+			io_uring_prep_cancel64(sqe, f->armed_ud, 0);
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			sqe->user_data = rp__ud(0, RP__UD_NOSLOT,
+						RP__OP_CANCEL);
+			f->cancelling = 1;
+			continue;
+		}
 		io_uring_prep_poll_add(sqe, f->fd, f->want);
-		sqe->user_data = rp__ud(f->gen, (uint32_t)i, RP__OP_DNS_POLL);
+		f->armed_ud = rp__ud(f->gen, i, RP__OP_DNS_POLL);
+		sqe->user_data = f->armed_ud;
 		f->armed = 1;
 	}
 }
@@ -811,10 +867,11 @@ void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res)
 	uint32_t i = rp__ud_slot(ud);
 	struct dns_fd *f;
 
-	if (!d || i >= FDS_MAX)
+	if (!d || i >= d->nfds)
 		return;
 	f = &d->fds[i];
 	f->armed = 0;
+	f->cancelling = 0;
 	d->dirty = true;
 	if (f->gen != rp__ud_gen(ud) || f->fd < 0 || res < 0)
 		return; /* stale, or cancelled: rp__dns_sync() re-arms */
