@@ -646,6 +646,12 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 {
 	struct slot *s;
 
+	/* Only a probe puts them on the wire: a preset outcome (admit()'s
+	 * INVALID for this very check) keeps them and is still reported. */
+	if (t->status == RP_STATUS_NONE &&
+	    (!rp__wire_text_ok(t->host) || !rp__wire_text_ok(t->path) ||
+	     !rp__wire_text_ok(t->name)))
+		return -EINVAL;
 	if (t->status == RP_STATUS_NONE && t->name) {
 		if (!t->name[0] || strlen(t->name) > 253 || !t->port)
 			return -EINVAL;

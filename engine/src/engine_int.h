@@ -216,5 +216,10 @@ void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
 bool rp__http_recycle(struct rp_engine *e, const struct io_uring_cqe *cqe);
 void rp__http_rearm(struct rp_engine *e);
 const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s);
+/* True if s is NULL or has no control byte (below 0x20, or 0x7f) and no
+ * space: safe in the request line or the Host header, where such a byte
+ * would inject a header or break the line. For rp_target.host, .path
+ * and .name. */
+bool rp__wire_text_ok(const char *s);
 
 #endif

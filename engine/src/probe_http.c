@@ -75,27 +75,59 @@ struct rp__http {
 
 static const char mid[] = " HTTP/1.1\r\nHost: ";
 
-static bool is_token(const char *s)
+/*
+ * What the options and targets may put on the wire. A CR or LF in any of
+ * them would end the request line or a header and let the string add
+ * headers of its own (or a second request); other control bytes and a
+ * space in the request line break it as surely. So: the method is a token,
+ * the path and the target's strings have no control byte and no space,
+ * and a header value (User-Agent, the extra headers) has no control byte
+ * but tab, which RFC 9110 5.5 allows there and which ends nothing. Bytes
+ * >= 0x80 pass where no token is required: they inject nothing.
+ */
+static bool is_tchar(unsigned char c)
 {
-	if (!*s)
+	return c > ' ' && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c);
+}
+
+static bool is_token_n(const char *s, size_t n)
+{
+	if (!n)
 		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s >= 127 || strchr("()<>@,;:\\\"/[]?={}", *s))
+	for (size_t i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)s[i]))
 			return false;
 	return true;
 }
 
+static bool is_token(const char *s)
+{
+	return is_token_n(s, strlen(s));
+}
+
+static bool is_field_value(const char *v)
+{
+	for (; *v; v++)
+		if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/* "Name: value", the name a token. */
 static bool is_header_line(const char *h)
 {
 	const char *colon = strchr(h, ':');
 
-	if (!colon || colon == h)
-		return false;
-	for (const char *c = h; *c; c++)
-		if ((unsigned char)*c < ' ' && *c != '\t')
-			return false;
-	for (const char *c = h; c < colon; c++)
-		if (*c <= ' ' || *c >= 127)
+	return colon && is_token_n(h, (size_t)(colon - h)) &&
+	       is_field_value(colon + 1);
+}
+
+bool rp__wire_text_ok(const char *s)
+{
+	if (!s)
+		return true;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
 			return false;
 	return true;
 }
@@ -109,7 +141,7 @@ static int build_request(struct rp__http *h, const struct rp_http_opts *o)
 	size_t len;
 	char *p;
 
-	if (!is_token(method) || strpbrk(ua, "\r\n"))
+	if (!is_token(method) || !is_field_value(ua))
 		return -EINVAL;
 	h->head = strcmp(method, "HEAD") == 0;
 	h->prefix_len = strlen(method) + 1;
@@ -189,7 +221,7 @@ int rp__http_init(struct rp_engine *e)
 	e->http = h;
 	fifo_init(&h->waiting);
 	h->path = o->path ? o->path : "/";
-	if (h->path[0] != '/' || strpbrk(h->path, " \r\n") ||
+	if (h->path[0] != '/' || !rp__wire_text_ok(h->path) ||
 	    strlen(h->path) >= PATH_MAX_)
 		return -EINVAL;
 	h->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
@@ -400,7 +432,8 @@ static bool is_redirect(int code)
  * Follows a redirect in the same slot, within the same deadline: a new
  * connection (resolving first if the Location names a host) and the same
  * method. Only http:// Locations and absolute paths are followed; the
- * others (https, relative paths, a Location cut at its bound) are reported.
+ * others (https, relative paths, a Location cut at its bound or too long
+ * once encoded) are reported.
  * Returns true if the probe goes on.
  */
 static bool follow(struct rp_engine *e, struct slot *s)
@@ -410,13 +443,29 @@ static bool follow(struct rp_engine *e, struct slot *s)
 	const char *loc = hs->p.location;
 	size_t len = strlen(loc);
 	char host[HOST_MAX], path[PATH_MAX_], name[256] = "", err[64];
+	char enc[PATH_MAX_];
 	struct rp__spec sp;
 	struct rp__iter it;
 	uint16_t port = 0;
+	int n;
 
 	if (s->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
 	    !len || len + 1 >= sizeof(hs->p.location))
 		return false;
+	/*
+	 * The Location is the server's text, and what it asks for goes into
+	 * our request line: a space or tab there would split it, and a CR or
+	 * LF (which llhttp does not let into a value, but this is cheap)
+	 * would end it. So every byte a request-target may not carry raw
+	 * becomes %XX first, as browsers do: in the path that is the fix, in
+	 * the host it makes the URL invalid (not followed). A Location that
+	 * no longer fits is reported, like one cut at its bound.
+	 */
+	n = rp__pct_encode(enc, sizeof(enc), loc, len);
+	if (n < 0)
+		return false;
+	loc = enc;
+	len = (size_t)n;
 	if (loc[0] == '/' && loc[1] != '/') {
 		snprintf(host, sizeof(host), "%s", hs->host);
 		snprintf(path, sizeof(path), "%s", loc);

@@ -24,6 +24,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -832,11 +833,63 @@ uint64_t rp__spec_count(const struct rp__spec *spec,
 	return ports ? spec_naddrs(spec) * ports->count : 0;
 }
 
+/* True for the bytes a request-target may not carry raw (RFC 9112 3.2:
+ * it is printable ASCII without a blank). */
+static bool needs_pct(unsigned char c)
+{
+	return c <= ' ' || c >= 0x7f;
+}
+
+/*
+ * Writes src[0, n) to dst from offset o on, percent-encoded, stopping
+ * before the first byte whose encoding would leave no room for the NUL:
+ * a cut never splits a "%XX". Returns the new offset; *all says whether
+ * every byte made it.
+ */
+static size_t pct_encode(char *dst, size_t dstsize, size_t o,
+			 const char *src, size_t n, bool *all)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+		size_t w = needs_pct(c) ? 3 : 1;
+
+		if (o + w + 1 > dstsize)
+			break;
+		if (w == 1) {
+			dst[o++] = (char)c;
+			continue;
+		}
+		dst[o++] = '%';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 15];
+	}
+	dst[o] = '\0';
+	*all = i == n;
+	return o;
+}
+
+int rp__pct_encode(char *dst, size_t dstsize, const char *src, size_t len)
+{
+	bool all;
+	size_t o;
+
+	if (!dstsize)
+		return -ENAMETOOLONG;
+	o = pct_encode(dst, dstsize, 0, src, len, &all);
+	if (!all || o > INT_MAX)
+		return -ENAMETOOLONG;
+	return (int)o;
+}
+
 char *rp__spec_path(const struct rp__spec *spec, const char *input,
 		    char *dst, size_t dstsize)
 {
 	const char *p = input + spec->path_off;
 	size_t n = spec->path_len, o = 0;
+	bool all;
 
 	if (!dstsize)
 		return dst;
@@ -844,10 +897,9 @@ char *rp__spec_path(const struct rp__spec *spec, const char *input,
 		dst[o++] = '/';
 	if (spec->kind != RP__SPEC_URL)
 		n = 0;
-	if (n > dstsize - 1 - o)
-		n = dstsize - 1 - o;
-	memcpy(dst + o, p, n);
-	dst[o + n] = '\0';
+	/* The parser lets no such byte into a URL; encoding anyway keeps
+	 * the request line whole should that ever change. */
+	pct_encode(dst, dstsize, o, p, n, &all);
 	return dst;
 }
 

@@ -166,9 +166,10 @@ uint64_t rp__spec_count(const struct rp__spec *spec,
 
 /*
  * The HTTP request target of a URL spec parsed from `input`, written to
- * dst (NUL-terminated, at most dstsize bytes, cut if it does not fit):
- * the path and query as written, "/" if empty, with "/" put in front of a
- * bare "?query". "" for other kinds. Returns dst.
+ * dst (NUL-terminated, at most dstsize bytes, cut if it does not fit, but
+ * never inside a "%XX"): the path and query as written, "/" if empty,
+ * with "/" put in front of a bare "?query", and percent-encoded as by
+ * rp__pct_encode(). "" for other kinds. Returns dst.
  */
 char *rp__spec_path(const struct rp__spec *spec, const char *input,
 		    char *dst, size_t dstsize);
@@ -202,6 +203,17 @@ int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
 		  socklen_t *len);
 
 /* ---- helpers ----------------------------------------------------------- */
+
+/*
+ * Writes src[0, len) to dst as text fit for a request-target, which is
+ * printable ASCII without a blank: every other byte (controls, space,
+ * 0x7f, bytes >= 0x80) becomes "%XX", uppercase hex. The rest, "%"
+ * included, is kept as it is, so an existing "%XX" stays and encoding
+ * twice changes nothing. Returns the length written (dst NUL-terminated),
+ * or -ENAMETOOLONG if that needs more than dstsize bytes (dst then holds
+ * a prefix that ends between two encoded bytes).
+ */
+int rp__pct_encode(char *dst, size_t dstsize, const char *src, size_t len);
 
 /*
  * Writes src[0, len) to dst as printable ASCII: bytes outside 0x20..0x7e

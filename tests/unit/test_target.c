@@ -1277,6 +1277,50 @@ static void test_escape(void **state)
 	assert_string_equal(rp__escape(buf, 3, "abcdef", 6), "");
 }
 
+/* rp__pct_encode and the encoding in rp__spec_path: what a request-target
+ * may not carry raw becomes %XX, the rest (an existing %XX too) stays. */
+static void test_pct_encode(void **state)
+{
+	static const char all[] = "/a b\tc\xff\r\n\x7f\x01%41%zz~!$&'()*+,;=:@?";
+	struct rp__spec sp = { .kind = RP__SPEC_URL };
+	char buf[64], small[8];
+
+	(void)state;
+	assert_int_equal(rp__pct_encode(buf, sizeof(buf), all,
+					sizeof(all) - 1), 46);
+	assert_string_equal(buf, "/a%20b%09c%FF%0D%0A%7F%01%41%zz~!$&'()*+,;=:@?");
+	/* encoding twice changes nothing */
+	assert_int_equal(rp__pct_encode(small, sizeof(small), "/%20", 4), 4);
+	assert_int_equal(rp__pct_encode(buf, sizeof(buf), small, 4), 4);
+	assert_string_equal(buf, "/%20");
+	assert_int_equal(rp__pct_encode(buf, sizeof(buf), "", 0), 0);
+	assert_string_equal(buf, "");
+	/* a NUL in the input is a byte like any other */
+	assert_int_equal(rp__pct_encode(buf, sizeof(buf), "a\0b", 3), 5);
+	assert_string_equal(buf, "a%00b");
+	/* too long: refused, and what is there never ends inside a %XX */
+	assert_int_equal(rp__pct_encode(small, sizeof(small), "/abcdefg", 8),
+			 -ENAMETOOLONG);
+	assert_int_equal(rp__pct_encode(small, sizeof(small), "/abcd ", 6),
+			 -ENAMETOOLONG);
+	assert_string_equal(small, "/abcd");
+	assert_int_equal(rp__pct_encode(small, sizeof(small), "/abc ", 5), 7);
+	assert_string_equal(small, "/abc%20");
+	assert_int_equal(rp__pct_encode(small, 0, "/", 1), -ENAMETOOLONG);
+
+	/* The parser lets no such byte into a URL, so the spec is made by
+	 * hand: the path is text[0, path_len). */
+	sp.path_len = 9;
+	assert_string_equal(rp__spec_path(&sp, "/a b\tc\xff\r\n", buf,
+					  sizeof(buf)), "/a%20b%09c%FF%0D%0A");
+	sp.path_len = 3;
+	assert_string_equal(rp__spec_path(&sp, "? x", buf, sizeof(buf)),
+			    "/?%20x");
+	sp.path_len = 6;
+	assert_string_equal(rp__spec_path(&sp, "/abcd ", small, sizeof(small)),
+			    "/abcd");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1299,6 +1343,7 @@ int main(void)
 		cmocka_unit_test(test_expand_counts),
 		cmocka_unit_test(test_hostname_expand),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_pct_encode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
