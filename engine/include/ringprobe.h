@@ -300,7 +300,8 @@ struct rp_engine;
  * flags the kernel accepts), the slot table, the fixed-file table. Nothing
  * is allocated per probe afterwards.
  * Returns: 0 and *out on success; -EINVAL for bad options (a value above
- * its RP_*_MAX bound, a control byte in an HTTP string), -ENOMEM,
+ * its RP_*_MAX bound, a control byte in an HTTP string, where only header
+ * values may hold a tab), -ENOMEM,
  * -EMFILE when the concurrency exceeds what RLIMIT_NOFILE allows (raise the
  * soft limit first), or the ring setup error (-ENOSYS, -EPERM when io_uring
  * is disabled).
