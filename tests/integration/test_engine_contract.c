@@ -16,7 +16,9 @@
  *    CANCELLED; -ENOENT for an unknown index, -EALREADY from the probe's
  *    own callback; 200 rounds, then 100 more with a turn in between.
  *  - rate_submit: opts.rate holds for targets given to rp_engine_submit()
- *    (-EAGAIN, with rp_engine_timeout() saying when to come back).
+ *    (-EAGAIN, with rp_engine_timeout() saying when to come back);
+ *    rate_timeout_late: and saying 0, not -1, to a submitter that comes
+ *    back after the rate allows again.
  *  - errno_kept: rp_engine_stop() and rp_engine_wake() leave errno alone,
  *    even when their eventfd write fails.
  *  - no_stale_cqes: a run where nothing is stale (open, closed, filtered,
@@ -912,6 +914,62 @@ static void test_rate_submit(void **state)
 	run_scenario(&sc);
 }
 
+/*
+ * The same contract when the submitter comes back late: a submit refused
+ * by the rate, then (preempted, or busy elsewhere) the embedder asks
+ * rp_engine_timeout() only after the rate would allow the probe. Nothing
+ * is in flight, so the fd stays quiet: -1 ("only the fd matters") means
+ * the documented loop waits forever; the answer must be 0.
+ */
+static void rate_late_body(struct scen *sc)
+{
+	struct rp_engine_opts o = {
+		.concurrency = 4,
+		.rate = 2,
+		.connect_timeout_ns = 1000 * MS,
+	};
+	struct rec *r = calloc(1, sizeof(*r));
+	struct rp_engine *e;
+	int rc, tmo;
+
+	rec_init(r, sc, NULL);
+	e = engine_new(r, o);
+	if (!e)
+		goto out;
+	rc = submit_v4(e, CLOSED_LO, 0, "first");
+	CHECK(sc, rc == 0, "submit 0: %s", rp_strerror(rc));
+	drive(r, 0, 1, 400);
+	CHECK(sc, r->cnt[0] == 1, "first probe: %s", sname(r->st[0]));
+	rc = submit_v4(e, CLOSED_LO, 1, "second");
+	CHECK(sc, rc == -EAGAIN, "second submit within 0.5 s at rate 2/s: "
+		  "%s", rp_strerror(rc));
+	tmo = rp_engine_timeout(e);
+	CHECK(sc, tmo > 0 && tmo <= 500, "right after the refusal: "
+		  "rp_engine_timeout() %d, want 1..500 ms", tmo);
+	sleep_ms(600);
+	tmo = rp_engine_timeout(e);
+	CHECK(sc, tmo == 0, "refused by the rate, asked after the rate "
+		  "allows again, nothing in flight: rp_engine_timeout() %d, "
+		  "want 0 (-1 stalls the documented loop)", tmo);
+	rc = submit_v4(e, CLOSED_LO, 1, "second");
+	CHECK(sc, rc == 0, "second submit after 0.6 s: %s", rp_strerror(rc));
+	drive(r, 1, 2, 2000);
+	CHECK(sc, r->cnt[1] == 1, "second probe: %s", sname(r->st[1]));
+	rc = rp_engine_destroy(e);
+	CHECK(sc, rc == 0, "destroy: %s", rp_strerror(rc));
+out:
+	free(r);
+}
+
+static void test_rate_timeout_late(void **state)
+{
+	struct scen sc = {.name = "rate_timeout_late", .fn = rate_late_body,
+			  .limit_s = 30};
+
+	(void)state;
+	run_scenario(&sc);
+}
+
 /* ---- 6. stop and wake keep errno -------------------------------------- */
 
 /* Makes an eventfd's counter full: a further write fails with EAGAIN. */
@@ -1175,6 +1233,7 @@ int main(void)
 		cmocka_unit_test(test_option_bounds),
 		cmocka_unit_test(test_cancel_early),
 		cmocka_unit_test(test_rate_submit),
+		cmocka_unit_test(test_rate_timeout_late),
 		cmocka_unit_test(test_errno_kept),
 		cmocka_unit_test(test_no_stale_cqes),
 		cmocka_unit_test(test_destroy_inflight),
