@@ -756,11 +756,15 @@ int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
 	/* The probe's clocks start now, not at the last turn: the engine
 	 * may have been idle for longer than any timeout. */
 	e->now_ns = clock_ns();
-	if (!rate_ok(e))
+	if (!rate_ok(e)) {
+		e->rate_refused = true; /* rp_engine_timeout() owes a wakeup */
 		return -EAGAIN;
+	}
 	ret = take(e, t);
-	if (ret == 0)
+	if (ret == 0) {
 		rate_take(e);
+		e->rate_refused = false;
+	}
 	return ret;
 }
 
@@ -1029,13 +1033,18 @@ static uint64_t timer_ns(struct rp_engine *e, uint64_t now)
 		return e->inflight ? STOP_POLL_MS * NS_PER_MS : UINT64_MAX;
 	if (atomic_load_explicit(&e->stop_req, memory_order_relaxed))
 		return 0;
-	if (e->rate_interval_ns &&
-	    e->rate_next_ns > now + e->rate_burst_ns) {
-		/* Whoever brings the next probe, source or submitter, can
-		 * start it then. */
-		ns = e->rate_next_ns - e->rate_burst_ns - now;
-	} else if (e->pull && !e->pull_done && !e->pull_idle && e->nfree) {
-		return 0; /* slots are free and the source has more */
+	if (e->rate_refused ||
+	    (e->pull && !e->pull_done && !e->pull_idle && e->nfree)) {
+		/* A probe is waiting to start (a submit the rate refused, or
+		 * the source with slots free): at once, or when the rate
+		 * lets it. */
+		uint64_t until = e->rate_next_ns > e->rate_burst_ns
+					 ? e->rate_next_ns - e->rate_burst_ns
+					 : 0;
+
+		if (until <= now)
+			return 0;
+		ns = until - now;
 	}
 	uint64_t dns_ns = rp__dns_wait_ns(e, now);
 	return dns_ns < ns ? dns_ns : ns;
@@ -1101,6 +1110,8 @@ static int turn(struct rp_engine *e, int timeout_ms)
 	 * new attempt should have its clock running meanwhile. */
 	deliver_done(e);
 	e->now_ns = clock_ns();
+	if (e->rate_refused && rate_ok(e))
+		e->rate_refused = false; /* this turn is the wakeup owed */
 	if (!e->stopping &&
 	    atomic_load_explicit(&e->stop_req, memory_order_relaxed))
 		begin_stop(e);

@@ -110,6 +110,8 @@ struct rp_engine {
 	uint64_t rate_interval_ns;    /* 1 s / rate, or 0 */
 	uint64_t rate_burst_ns;
 	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
+	bool rate_refused;            /* a submit was refused for the rate
+	                               * since the last turn */
 	uint64_t now_ns;              /* clock read once per turn */
 	struct rp__http *http;        /* HTTP mode state, or NULL */
 	struct rp__dns *dns;          /* name resolution (dns.c) */
