@@ -6,25 +6,30 @@
  * refused at create, and a redirect's Location is percent-encoded before
  * it goes into the next request line.
  *
- * A small HTTP server on a thread of this process, listening on an
- * ephemeral port of 127.0.0.1, records every request head it receives, so
- * the tests check what reached the wire, not only what the engine said.
+ * A small HTTP server in a child process, listening on an ephemeral port
+ * of 127.0.0.1, records every request head it receives in memory shared
+ * with this process, so the tests check what reached the wire, not only
+ * what the engine said. A child, not a thread: valgrind does not let
+ * another thread run while this one waits in io_uring_enter.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,14 +42,23 @@
 
 /* ---- the server ---------------------------------------------------------- */
 
-struct server {
-	int lfd;
-	int port;
-	pthread_t thread;
-	atomic_bool stop;
-	unsigned nheads;                 /* read only after the join */
+/* The child's record, in memory it shares with the parent. */
+struct record {
+	unsigned nheads;
 	char heads[HEADS_MAX][HEAD_MAX]; /* request heads, NUL-terminated */
 };
+
+struct server {
+	int port;
+	pid_t pid;                       /* the child, 0 once stopped */
+	struct record *rec;              /* MAP_SHARED with the child */
+	unsigned nheads;                 /* copied from rec at the stop */
+	char heads[HEADS_MAX][HEAD_MAX];
+};
+
+/* The server a test started and has not stopped: the teardown stops it
+ * when the test failed or skipped on the way. */
+static struct server *live;
 
 /* Reads one request head (up to the blank line, 2 s at most). */
 static size_t read_head(int fd, char *buf, size_t cap)
@@ -69,7 +83,7 @@ static size_t read_head(int fd, char *buf, size_t cap)
 
 /* What the server answers to a request line: a redirect to an unsafe
  * Location for the two start paths, a small page for anything else. */
-static void answer(struct server *sv, int fd, const char *head)
+static void answer(int port, int fd, const char *head)
 {
 	char resp[512];
 	int n;
@@ -84,7 +98,7 @@ static void answer(struct server *sv, int fd, const char *head)
 			     "HTTP/1.1 301 Moved\r\n"
 			     "Location: http://127.0.0.1:%d/x y\r\n"
 			     "Content-Length: 0\r\nConnection: close\r\n\r\n",
-			     sv->port);
+			     port);
 	else
 		n = snprintf(resp, sizeof(resp),
 			     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
@@ -93,43 +107,124 @@ static void answer(struct server *sv, int fd, const char *head)
 		fprintf(stderr, "  server: short write\n");
 }
 
-static void *serve(void *arg)
+static void on_term(int sig)
 {
-	struct server *sv = arg;
+	(void)sig;
+	_exit(0);
+}
 
-	/* 100 ms polls, 30 s at most: the test joins us long before. */
-	for (int i = 0; i < 300 && !atomic_load(&sv->stop); i++) {
-		struct pollfd p = { .fd = sv->lfd, .events = POLLIN };
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The child: serves until the parent's SIGTERM, or for 60 s at most when
+ * the parent is gone without sending it. It records each head before it
+ * answers, so a head is in rec by the time the probe has its result.
+ * Leaves by _exit(), never through the parent's cmocka or atexit state.
+ */
+static void serve(int lfd, int port, struct record *rec, pid_t parent,
+		  const sigset_t *mask)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	double end = now_s() + 60;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	while (getppid() == parent && now_s() < end) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		char head[HEAD_MAX];
 		int fd;
 
 		if (poll(&p, 1, 100) <= 0)
 			continue;
-		fd = accept(sv->lfd, NULL, NULL);
+		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
 		read_head(fd, head, sizeof(head));
-		if (sv->nheads < HEADS_MAX)
-			memcpy(sv->heads[sv->nheads++], head, sizeof(head));
-		answer(sv, fd, head);
+		if (rec->nheads < HEADS_MAX) {
+			memcpy(rec->heads[rec->nheads], head, sizeof(head));
+			rec->nheads++;
+		}
+		answer(port, fd, head);
 		close(fd);
 	}
-	return NULL;
+	_exit(0);
 }
 
+/* Forks the server; call it before the engine is created, so that the
+ * child holds none of the engine's descriptors. */
 static void server_start(struct server *sv)
 {
+	sigset_t term, old;
+	pid_t parent = getpid();
+	int lfd;
+
 	memset(sv, 0, sizeof(*sv));
-	sv->lfd = t_listen(AF_INET, &sv->port);
-	assert_true(sv->lfd >= 0);
-	assert_int_equal(pthread_create(&sv->thread, NULL, serve, sv), 0);
+	lfd = t_listen(AF_INET, &sv->port);
+	assert_true(lfd >= 0);
+	sv->rec = mmap(NULL, sizeof(*sv->rec), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sv->rec != MAP_FAILED);
+	/* SIGTERM waits until the child has its handler: an early stop
+	 * still ends it by _exit(0). */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	fflush(NULL);
+	sv->pid = fork();
+	if (sv->pid == 0)
+		serve(lfd, sv->port, sv->rec, parent, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(lfd);
+	assert_true(sv->pid > 0);
+	live = sv;
 }
 
+/* Stops the child; returns its wait status, or -1. */
+static int server_kill(struct server *sv)
+{
+	int st = -1;
+
+	live = NULL;
+	if (sv->pid > 0) {
+		kill(sv->pid, SIGTERM);
+		while (waitpid(sv->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		sv->pid = 0;
+	}
+	if (sv->rec && sv->rec != MAP_FAILED) {
+		sv->nheads = sv->rec->nheads;
+		memcpy(sv->heads, sv->rec->heads, sizeof(sv->heads));
+		munmap(sv->rec, sizeof(*sv->rec));
+	}
+	sv->rec = NULL;
+	return st;
+}
+
+/* Stops the child, checks that it exited cleanly and copies its record. */
 static void server_stop(struct server *sv)
 {
-	atomic_store(&sv->stop, true);
-	pthread_join(sv->thread, NULL);
-	close(sv->lfd);
+	int st = server_kill(sv);
+
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "  server: wait status %#x\n", st);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (live)
+		server_kill(live);
+	return 0;
 }
 
 /* The request line of head i, without its CRLF. */
@@ -272,11 +367,11 @@ static void test_submit_refuses(void **state)
 
 	(void)state;
 	http_opts(&o, &ta);
+	server_start(&sv);
 	ret = create(&e, &o);
 	if (ret == T_SKIP)
 		skip();
 	assert_int_equal(ret, 0);
-	server_start(&sv);
 	for (unsigned i = 0; i < NBAD; i++) {
 		loopback(&t, sv.port, i);
 		set_bad(&t, i);
@@ -329,11 +424,11 @@ static void test_pull_invalid(void **state)
 
 	(void)state;
 	http_opts(&o, &ta);
+	server_start(&sv);
 	ret = create(&e, &o);
 	if (ret == T_SKIP)
 		skip();
 	assert_int_equal(ret, 0);
-	server_start(&sv);
 	memset(&p, 0, sizeof(p));
 	p.port = sv.port;
 	rp_engine_set_source(e, pull, &p);
@@ -420,11 +515,11 @@ static void follow_one(struct server *sv, struct tally *ta, const char *path)
 
 	http_opts(&o, ta);
 	o.http.follow = 1;
+	server_start(sv);
 	ret = create(&e, &o);
 	if (ret == T_SKIP)
 		skip();
 	assert_int_equal(ret, 0);
-	server_start(sv);
 	loopback(&t, sv->port, 0);
 	t.path = path;
 	assert_int_equal(rp_engine_submit(e, &t), 0);
@@ -466,10 +561,10 @@ static void test_follow_encodes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_submit_refuses),
-		cmocka_unit_test(test_pull_invalid),
+		cmocka_unit_test_teardown(test_submit_refuses, teardown),
+		cmocka_unit_test_teardown(test_pull_invalid, teardown),
 		cmocka_unit_test(test_create_refuses),
-		cmocka_unit_test(test_follow_encodes),
+		cmocka_unit_test_teardown(test_follow_encodes, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
