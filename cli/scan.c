@@ -8,6 +8,18 @@
  * the handler calls rp_engine_stop(), which is async-signal-safe, on
  * engines that stay allocated until every worker has finished and the
  * signals are blocked again.
+ *
+ * Three other paths read another worker's engine pointer, and each is
+ * closed before any engine is destroyed (engines go only once every worker
+ * is done and the main thread releases them):
+ *  - the source's reader thread, through source_ready(): the main thread
+ *    clears the notify first, and rp_source_set_notify() waits for a call
+ *    in progress; g_workers itself outlives the reader (rp_source_destroy
+ *    joins it);
+ *  - a worker's on_result() seeing stdout closed: it stops the others only
+ *    while its own worker is not done, so before any release;
+ *  - a worker whose engine failed to start: it stops the others before it
+ *    says it is done.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -202,8 +214,10 @@ static void on_result(const struct rp_result *r, void *arg)
 	if (c->filter_status && status_listed(c->filter_status, r))
 		return;
 	out_result(&w->out, r); /* drops non-open ones under --open */
-	if (w->out.err)
-		stop_all(); /* stdout closed: end quietly */
+	/* stdout closed: end quietly. Not once this worker is done (results
+	 * from rp_engine_destroy()): other engines may be going away. */
+	if (w->out.err && !atomic_load(&w->done))
+		stop_all();
 }
 
 /* ---- progress, snapshot, summary --------------------------------------- */
@@ -395,8 +409,10 @@ static void *worker_main(void *arg)
 	ret = rp_engine_create(&e, &w->eo);
 	if (ret < 0) {
 		w->ret = ret;
+		/* The others stop too: the run failed. Before we say we are
+		 * done, or their engines could be released under us. */
+		stop_all();
 		worker_finished(w);
-		stop_all(); /* the others stop too: the run failed */
 		return NULL;
 	}
 	atomic_store(&w->e, e);
@@ -641,7 +657,11 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			shown = true;
 		}
 	}
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* engines go away next */
+	/* Engines go away next: no signal handler and no call from the
+	 * source's reader may touch them from now on. The reader may still
+	 * be streaming input (a stop while stdin flows, `... | head`). */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	rp_source_set_notify(src, NULL, NULL);
 	pthread_mutex_lock(&release_lock);
 	g_release = true;
 	pthread_cond_broadcast(&release_cond);
@@ -716,13 +736,14 @@ int cli_scan(struct cli *c, int nargs, char **args)
 out_workers:
 	for (unsigned i = 0; g_workers && i < n; i++)
 		out_release(&g_workers[i].out);
-	g_nworkers = 0;
-	free(g_workers);
-	g_workers = NULL;
 	rp_dns_cache_destroy(names);
 	if (fd != STDOUT_FILENO)
 		close(fd);
 out_source:
+	/* Joins the reader first: source_ready() reads g_workers. */
 	rp_source_destroy(src);
+	g_nworkers = 0;
+	free(g_workers);
+	g_workers = NULL;
 	return rc;
 }

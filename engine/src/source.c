@@ -20,6 +20,14 @@
  * calls the notify function (without the lock held) after its next hand
  * over, or when it runs out of input.
  *
+ * The notify function typically wakes an engine, and the application
+ * frees that engine once rp_source_set_notify(s, NULL, NULL) has returned.
+ * So the reader marks the call as in progress under the lock and
+ * set_notify waits for a call in progress to return: the lock is not held
+ * across the call (the function may well call rp_source_next()), and the
+ * wait costs nothing but a flag when no call is running, which is nearly
+ * always (notify is rare).
+ *
  * Because lines are parsed and counted as they are queued, the total is
  * known as soon as the reader has reached the end of the last file.
  *
@@ -125,6 +133,10 @@ struct rp_source {
 	void (*notify)(void *);
 	void *notify_arg;
 	bool want_notify;		/* next returned 0 since last notify */
+	bool notifying;			/* the reader is in a notify call */
+	uint64_t notify_calls;		/* notify calls started */
+	pthread_t notifier;		/* the thread making it */
+	pthread_cond_t notified;	/* a notify call has returned */
 
 	uint64_t produced;		/* targets produced */
 	uint64_t invalid;		/* INVALID targets produced */
@@ -244,23 +256,36 @@ static void set_error(struct rp_source *s, int err)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Takes the notify call owed to a waiting consumer; lock held. */
-static void (*take_notify(struct rp_source *s, void **arg))(void *)
+/*
+ * Makes the notify call owed to a waiting consumer, if any. Called with
+ * the lock held; returns with it released. The call itself runs unlocked
+ * but marked in progress, so that rp_source_set_notify() can wait for it.
+ */
+static void notify_unlock(struct rp_source *s)
 {
-	if (!s->want_notify || !s->notify)
-		return NULL;
+	void (*fn)(void *) = s->notify;
+	void *arg = s->notify_arg;
+
+	if (!s->want_notify || !fn) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	s->want_notify = false;
-	*arg = s->notify_arg;
-	return s->notify;
+	s->notifying = true;
+	s->notify_calls++;
+	s->notifier = pthread_self();
+	pthread_mutex_unlock(&s->lock);
+	fn(arg);
+	pthread_mutex_lock(&s->lock);
+	s->notifying = false;
+	pthread_cond_broadcast(&s->notified);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Moves the batch to the queue, waiting for room. Returns 0, or -1 when
  * the source is being destroyed (the batch is freed). */
 static int flush(struct rp_source *s, struct batch *b)
 {
-	void (*fn)(void *) = NULL;
-	void *arg = NULL;
-
 	if (!b->head)
 		return 0;
 	pthread_mutex_lock(&s->lock);
@@ -278,10 +303,7 @@ static int flush(struct rp_source *s, struct batch *b)
 	s->tail = b->tail;
 	s->queued += b->bytes;
 	add_count(&s->counted, b->count);
-	fn = take_notify(s, &arg);
-	pthread_mutex_unlock(&s->lock);
-	if (fn)
-		fn(arg);
+	notify_unlock(s);
 	b->head = NULL;
 	b->tail = &b->head;
 	b->bytes = 0;
@@ -414,8 +436,6 @@ static int read_file(struct rp_source *s, uint32_t file, int fd)
 static void *reader_main(void *arg)
 {
 	struct rp_source *s = arg;
-	void (*fn)(void *);
-	void *fn_arg = NULL;
 
 	for (;;) {
 		size_t i;
@@ -437,10 +457,10 @@ static void *reader_main(void *arg)
 	}
 	/* all input read: consumers waiting must learn it */
 	s->reader_running = false;
-	fn = s->stop ? NULL : take_notify(s, &fn_arg);
-	pthread_mutex_unlock(&s->lock);
-	if (fn)
-		fn(fn_arg);
+	if (s->stop)
+		pthread_mutex_unlock(&s->lock);
+	else
+		notify_unlock(s);
 	return NULL;
 }
 
@@ -491,6 +511,7 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->space, NULL);
+	pthread_cond_init(&s->notified, NULL);
 	s->args_tail = &s->args;
 	s->tail = &s->head;
 	*out = s;
@@ -526,6 +547,7 @@ void rp_source_destroy(struct rp_source *s)
 	line_free_all(s->head);
 	free(s->cur);
 	close(s->stop_fd);
+	pthread_cond_destroy(&s->notified);
 	pthread_cond_destroy(&s->space);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -634,9 +656,21 @@ int rp_source_add_file(struct rp_source *s, const char *path)
 
 void rp_source_set_notify(struct rp_source *s, void (*fn)(void *), void *arg)
 {
+	uint64_t call;
+
 	pthread_mutex_lock(&s->lock);
 	s->notify = fn;
 	s->notify_arg = arg;
+	/*
+	 * Calls starting from now take fn. One that took the old function
+	 * may still be running: wait until it returns (or another starts,
+	 * which means it has returned). Not from inside that call, on the
+	 * reader thread: it would wait for itself.
+	 */
+	call = s->notify_calls;
+	while (s->notifying && s->notify_calls == call &&
+	       !pthread_equal(s->notifier, pthread_self()))
+		pthread_cond_wait(&s->notified, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 }
 

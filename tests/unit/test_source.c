@@ -3,7 +3,8 @@
  * and file input, hostile lines, the line limit, lazy expansion, hostname
  * targets handed to the engine (name and port), the reader thread on slow
  * pipes and stdin, bounded memory, read errors, destroy while blocked,
- * several consumer threads, and rp_source_total().
+ * clearing the notify while a call runs, several consumer threads, and
+ * rp_source_total().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1690,6 +1692,94 @@ static void test_destroy_blocked(void **state)
 	unlink(path);
 }
 
+/* A notify function that takes its time, as if the engine it wakes were
+ * busy, and says whether it is running. */
+struct slow_notify {
+	struct rp_source *s;
+	atomic_uint started, returned;
+	bool clear_self;	/* calls rp_source_set_notify(s, NULL, NULL) */
+};
+
+static void on_slow_notify(void *arg)
+{
+	struct slow_notify *n = arg;
+
+	atomic_fetch_add(&n->started, 1);
+	if (n->clear_self)
+		rp_source_set_notify(n->s, NULL, NULL); /* must not wait */
+	sleep_ms(100);
+	atomic_fetch_add(&n->returned, 1);
+}
+
+/* Pulls until a target comes (1), up to ms milliseconds; no notify is
+ * set, so this polls. */
+static int next_poll(struct rp_source *s, struct rp_target *t, unsigned ms)
+{
+	uint64_t t0 = now_ms();
+	int r;
+
+	while ((r = rp_source_next(s, t)) == 0 && now_ms() - t0 < ms)
+		sleep_ms(2);
+	return r;
+}
+
+/*
+ * rp_source_set_notify(s, NULL, NULL) returns only once a call of the
+ * previous function has returned, and none starts afterwards: the CLI
+ * frees the engines the function wakes right after it. The function may
+ * also clear itself without waiting for itself.
+ */
+static void test_notify_cleared(void **state)
+{
+	struct slow_notify n = { 0 };
+	struct rp_source *s;
+	struct rp_target t;
+	char dev[64], err[160];
+	uint64_t t0;
+	int p[2], pass;
+
+	(void)state;
+	alarm(20); /* a deadlock is a failure, not a stuck run */
+	for (pass = 0; pass < 2; pass++) {
+		n.clear_self = pass == 1;
+		atomic_store(&n.started, 0);
+		atomic_store(&n.returned, 0);
+		assert_int_equal(rp_source_create(&s, NULL, err, sizeof(err)),
+				 0);
+		n.s = s;
+		rp_source_set_notify(s, on_slow_notify, &n);
+		assert_int_equal(pipe(p), 0);
+		snprintf(dev, sizeof(dev), "/dev/fd/%d", p[0]);
+		assert_int_equal(rp_source_add_file(s, dev), 0);
+
+		/* a consumer waits, then a line comes: the notify starts */
+		assert_int_equal(rp_source_next(s, &t), 0);
+		write_all(p[1], "192.0.2.1:1\n", 12);
+		t0 = now_ms();
+		while (!atomic_load(&n.started) && now_ms() - t0 < 5000)
+			sleep_ms(1);
+		assert_int_equal(atomic_load(&n.started), 1);
+		if (!n.clear_self) {
+			/* it sleeps 100 ms: clearing must wait for it */
+			rp_source_set_notify(s, NULL, NULL);
+			assert_int_equal(atomic_load(&n.returned), 1);
+		}
+
+		/* another wait, another line: no call any more */
+		assert_int_equal(next_poll(s, &t, 5000), 1);
+		assert_int_equal(rp_source_next(s, &t), 0);
+		write_all(p[1], "192.0.2.2:2\n", 12);
+		assert_int_equal(next_poll(s, &t, 5000), 1);
+		close(p[1]);
+		assert_int_equal(next_poll(s, &t, 5000), -1);
+		rp_source_destroy(s); /* joins the reader */
+		close(p[0]);
+		assert_int_equal(atomic_load(&n.started), 1);
+		assert_int_equal(atomic_load(&n.returned), 1);
+	}
+	alarm(0);
+}
+
 static void test_total(void **state)
 {
 	static const char text[] = "10.0.0.0/29\n"	/* 8 x 2 */
@@ -1766,6 +1856,7 @@ int main(void)
 		cmocka_unit_test(test_stdin),
 		cmocka_unit_test(test_open_and_read_errors),
 		cmocka_unit_test(test_destroy_blocked),
+		cmocka_unit_test(test_notify_cleared),
 		cmocka_unit_test(test_total),
 	};
 
