@@ -508,7 +508,6 @@ static void test_stop_from_signal(void **state)
 
 	assert_int_equal(rc, 0);
 	assert_true(g_stop_fired);
-	assert_true(st.eintr >= 1); /* the signal came during a wait */
 	assert_true(after_ms >= 0 && after_ms < 1000);
 	assert_int_equal(st.cap_wakes, 0);
 	assert_int_equal(st.submitted, STOP_N);
