@@ -27,8 +27,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
-#include "engine_int.h"
-#include "trace.h"
+#include "stage.h"
 
 #define NAME_MAX_ 254 /* 253 + NUL */
 #define FDS_MIN 16    /* c-ares sockets tracked at first; grows */
@@ -110,13 +109,32 @@ struct rp__dns {
 	uint32_t remote;              /* E_REMOTE entries (list) */
 	uint32_t seen_version;        /* of the shared cache */
 	uint64_t next_sweep_ns;       /* next deadline sweep */
-	/* --all-addrs: per slot, the addresses still to probe */
-	struct sockaddr_in6 (*more)[ADDRS_MAX - 1];
+	bool all_addrs;               /* keep every address of a name */
+	size_t off;                   /* our per-slot area (struct dns_slot) */
 	struct dns_fd *fds;           /* nfds of them */
 	uint32_t nfds;
 	bool fds_lost;                /* a socket could not be tracked */
 	bool dirty;                   /* poll interest changed */
 };
+
+/* Per slot, in the slot table's block: the links of the waiters of a
+ * name, and with --all-addrs the addresses still to probe. */
+struct dns_slot {
+	uint32_t next, prev;          /* waiters of the same entry */
+	uint32_t entry;               /* name entry waited for, or NONE */
+	struct sockaddr_in6 more[ADDRS_MAX - 1]; /* only with all_addrs */
+};
+
+static struct dns_slot *dslot(const struct rp_engine *e, const struct slot *s)
+{
+	return rp__area(e, s, e->dns->off);
+}
+
+size_t rp__dns_priv_size(const struct rp_engine_opts *o)
+{
+	return o->dns.all_addrs ? sizeof(struct dns_slot)
+				: offsetof(struct dns_slot, more);
+}
 
 /* c-ares runs callbacks from inside its own calls; this is how they find
  * the engine (one engine per thread, so a thread-local suffices). */
@@ -326,7 +344,7 @@ void rp_dns_cache_destroy(struct rp_dns_cache *c)
 	free(c);
 }
 
-int rp__dns_init(struct rp_engine *e)
+int rp__dns_init(struct rp_engine *e, size_t priv_off)
 {
 	const struct rp_dns_opts *o = &e->o.dns;
 	struct rp__dns *d = calloc(1, sizeof(*d));
@@ -350,11 +368,8 @@ int rp__dns_init(struct rp_engine *e)
 		n = e->o.concurrency + 1; /* room for every waiting probe */
 	if (names_init(&d->t, n) < 0)
 		return -ENOMEM;
-	if (o->all_addrs) {
-		d->more = calloc(e->o.concurrency, sizeof(*d->more));
-		if (!d->more)
-			return -ENOMEM;
-	}
+	d->all_addrs = o->all_addrs;
+	d->off = priv_off;
 	d->qhead = d->qtail = d->remote = NONE;
 	d->shared = o->shared;
 	if (d->shared) {
@@ -406,7 +421,6 @@ void rp__dns_release(struct rp_engine *e)
 
 	if (!d)
 		return;
-	free(d->more);
 	if (d->shared) {
 		struct rp_dns_cache *c = d->shared;
 
@@ -436,23 +450,26 @@ void rp__dns_release(struct rp_engine *e)
 
 static void waiter_add(struct rp_engine *e, struct entry *en, struct slot *s)
 {
+	struct dns_slot *w = dslot(e, s);
 	uint32_t i = slot_idx(e, s);
 
-	s->wprev = NONE;
-	s->next = en->waiters;
+	w->prev = NONE;
+	w->next = en->waiters;
 	if (en->waiters != NONE)
-		e->slots[en->waiters].wprev = i;
+		dslot(e, &e->slots[en->waiters])->prev = i;
 	en->waiters = i;
 }
 
 static void waiter_del(struct rp_engine *e, struct entry *en, struct slot *s)
 {
-	if (s->wprev != NONE)
-		e->slots[s->wprev].next = s->next;
+	struct dns_slot *w = dslot(e, s);
+
+	if (w->prev != NONE)
+		dslot(e, &e->slots[w->prev])->next = w->next;
 	else
-		en->waiters = s->next;
-	if (s->next != NONE)
-		e->slots[s->next].wprev = s->wprev;
+		en->waiters = w->next;
+	if (w->next != NONE)
+		dslot(e, &e->slots[w->next])->prev = w->prev;
 }
 
 static void set_addr(struct slot *s, const struct sockaddr_in6 *a)
@@ -463,12 +480,12 @@ static void set_addr(struct slot *s, const struct sockaddr_in6 *a)
 	((struct sockaddr_in *)&s->addr)->sin_port = htons(s->port);
 }
 
-/* Starts the connect of a probe whose name resolved, or fails it. */
+/* Hands a probe whose name resolved back to the core, or fails it. */
 static void resolved(struct rp_engine *e, struct slot *s,
 		     const struct entry *en)
 {
 	s->dns_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
-	s->dns_entry = NONE;
+	dslot(e, s)->entry = NONE;
 	if (s->cancel) {
 		rp__done(e, s, RP_STATUS_CANCELLED, 0);
 		return;
@@ -480,29 +497,19 @@ static void resolved(struct rp_engine *e, struct slot *s,
 	}
 	set_addr(s, &en->addr[0]);
 	s->nmore = s->imore = 0;
-	if (e->dns->more && en->naddrs > 1) {
+	if (e->dns->all_addrs && en->naddrs > 1) {
 		s->nmore = (uint8_t)(en->naddrs - 1);
-		memcpy(e->dns->more[slot_idx(e, s)], &en->addr[1],
+		memcpy(dslot(e, s)->more, &en->addr[1],
 		       s->nmore * sizeof(en->addr[0]));
 	}
-	rp__connect(e, s);
+	rp__resolved(e, s);
 }
 
-/* --all-addrs: after a result, the same target on its next address, as
- * a new probe in the same slot. Returns false when there is none. */
 bool rp__dns_next_addr(struct rp_engine *e, struct slot *s)
 {
-	if (!e->dns || !e->dns->more || s->imore >= s->nmore)
+	if (!e->dns || !e->dns->all_addrs || s->imore >= s->nmore)
 		return false;
-	set_addr(s, &e->dns->more[slot_idx(e, s)][s->imore++]);
-	s->attempts = 0;
-	s->rtt_us = 0;
-	s->verifying = 0;
-	s->redirects = 0;
-	s->detail = NULL;
-	s->start_ns = e->now_ns;
-	s->deadline_ns = e->now_ns + e->o.timeout_ns;
-	rp__connect(e, s);
+	set_addr(s, &dslot(e, s)->more[s->imore++]);
 	return true;
 }
 
@@ -514,7 +521,7 @@ static void wake_waiters(struct rp_engine *e, struct entry *en)
 	while (i != NONE) {
 		struct slot *s = &e->slots[i];
 
-		i = s->next;
+		i = dslot(e, s)->next;
 		resolved(e, s, en);
 	}
 }
@@ -732,7 +739,7 @@ void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
 	uint32_t idx;
 	bool fresh;
 
-	s->dns_entry = NONE;
+	dslot(e, s)->entry = NONE;
 	if (!d->ok) {
 		s->detail = d->init_error ? d->init_error
 					  : "resolver unavailable";
@@ -756,9 +763,8 @@ void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
 		s->dns_us = 0;
 		return;
 	}
-	s->dns_entry = idx;
-	s->state = SLOT_RESOLVING;
-	RP_TRACE_PHASE(s->index, SLOT_RESOLVING);
+	dslot(e, s)->entry = idx;
+	rp__set_phase(e, s, PHASE_RESOLVING);
 	waiter_add(e, en, s);
 	if (!fresh || en->state == E_REMOTE)
 		return; /* a lookup is queued or in flight already */
@@ -783,9 +789,11 @@ static void enqueue(struct rp__dns *d, uint32_t idx)
 /* Takes one waiting probe off its lookup (cancel of that probe). */
 void rp__dns_forget(struct rp_engine *e, struct slot *s)
 {
-	if (s->dns_entry != NONE)
-		waiter_del(e, &e->dns->t.entries[s->dns_entry], s);
-	s->dns_entry = NONE;
+	struct dns_slot *w = dslot(e, s);
+
+	if (w->entry != NONE)
+		waiter_del(e, &e->dns->t.entries[w->entry], s);
+	w->entry = NONE;
 }
 
 /* Stop: every lookup, queued or in flight, ends now as cancelled. */
@@ -926,7 +934,7 @@ static void sweep_deadlines(struct rp_engine *e)
 	for (uint32_t i = 0; i < e->o.concurrency; i++) {
 		struct slot *s = &e->slots[i];
 
-		if (s->state != SLOT_RESOLVING || e->now_ns < s->deadline_ns)
+		if (s->phase != PHASE_RESOLVING || e->now_ns < s->deadline_ns)
 			continue;
 		rp__dns_forget(e, s);
 		s->dns_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);

@@ -1,13 +1,13 @@
 /*
- * probe_http.c - the HTTP/1.1 probe: after the connect chain succeeds,
- * send one request and read the response into buffers the kernel picks
- * from a ring shared by every probe of the engine, feeding each chunk to
- * llhttp (http_parse.c) as it arrives.
+ * stage_http.c - the HTTP/1.1 stage: once connected, send one request and
+ * read the response into buffers the kernel picks from a ring shared by
+ * every probe of the engine, feeding each chunk to llhttp (http_parse.c)
+ * as it arrives.
  *
- *   CONNECTING --ok--> SENDING --all sent--> RECEIVING --response done--> finish
- *       |                 | short send: resend    | MORE: next recv
- *       |                 |                       | -ENOBUFS: wait for a buffer
- *       +-- refused / timeout / cancel / reset / parse error ------------> finish
+ *   SENDING --all sent--> RECEIVING --response done--> OK (or a redirect:
+ *      | short send: resend   | MORE: next recv        the probe restarts
+ *      |                      | -ENOBUFS: wait for a buffer   elsewhere)
+ *      +-- timeout / cancel / reset / parse error -------------> finish
  *
  * One op (and its absolute link timeout, min(now + io timeout, deadline))
  * in flight per probe; send and receive are never chained, since a short
@@ -24,10 +24,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include "engine_int.h"
 #include "http_parse.h"
+#include "stage.h"
 #include "target.h"
-#include "trace.h"
 
 #define BGID 0                     /* our only provided-buffer group */
 #define BUF_SIZE (16 * 1024)       /* one receive buffer */
@@ -40,6 +39,8 @@
 
 struct http_slot {
 	struct rp__http_parse p;      /* the response so far */
+	uint32_t wnext;               /* waiting for a buffer: next slot */
+	uint8_t redirects;            /* redirects followed */
 	struct msghdr msg;            /* sendmsg of what is left to send */
 	struct iovec iov[5];          /* method, path, mid, host, tail */
 	uint64_t sent_ns;             /* request fully sent */
@@ -52,7 +53,7 @@ struct http_slot {
 };
 
 struct rp__http {
-	struct http_slot *hs;         /* one per engine slot */
+	unsigned k;                   /* this stage's index in the kind */
 	char *prefix;                 /* "GET " */
 	size_t prefix_len;
 	char *tail;                   /* "\r\nUser-Agent: ...\r\n\r\n" */
@@ -68,7 +69,7 @@ struct rp__http {
 	char *bufs;                   /* nbufs * BUF_SIZE, touched on use */
 	unsigned nbufs;
 	unsigned mask;
-	struct slot_fifo waiting;     /* slots waiting for a buffer */
+	uint32_t wait_head, wait_tail;/* slots waiting for a buffer */
 	struct rp_http_info info;     /* the result being delivered */
 	char url[URL_MAX];
 };
@@ -120,16 +121,6 @@ static bool is_header_line(const char *h)
 
 	return colon && is_token_n(h, (size_t)(colon - h)) &&
 	       is_field_value(colon + 1);
-}
-
-bool rp__wire_text_ok(const char *s)
-{
-	if (!s)
-		return true;
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return false;
-	return true;
 }
 
 /* Builds the shared pieces of the request from the options. */
@@ -210,7 +201,23 @@ static int setup_buffers(struct rp_engine *e, struct rp__http *h)
 	return 0;
 }
 
-int rp__http_init(struct rp_engine *e)
+static void http_release(struct rp_engine *e, void *st)
+{
+	struct rp__http *h = st;
+
+	(void)e;
+	if (!h)
+		return;
+	if (h->br)
+		munmap(h->br, h->br_size);
+	if (h->bufs)
+		munmap(h->bufs, (size_t)h->nbufs * BUF_SIZE);
+	free(h->prefix);
+	free(h->tail);
+	free(h);
+}
+
+static int http_init(struct rp_engine *e, void **out)
 {
 	const struct rp_http_opts *o = &e->o.http;
 	struct rp__http *h = calloc(1, sizeof(*h));
@@ -218,41 +225,36 @@ int rp__http_init(struct rp_engine *e)
 
 	if (!h)
 		return -ENOMEM;
-	e->http = h;
-	fifo_init(&h->waiting);
+	h->k = (unsigned)rp__stage_find(e, &rp__stage_http);
+	h->wait_head = h->wait_tail = SLOT_NONE;
 	h->path = o->path ? o->path : "/";
-	if (h->path[0] != '/' || !rp__wire_text_ok(h->path) ||
-	    strlen(h->path) >= PATH_MAX_)
-		return -EINVAL;
 	h->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
 	h->max_header = o->max_header ? o->max_header : DEFAULT_MAX_HEADER;
 	h->io_timeout_ns = o->io_timeout_ns ? o->io_timeout_ns : UINT64_MAX / 2;
 	h->follow = o->follow;
-	ret = build_request(h, o);
-	if (ret < 0)
+	if (h->path[0] != '/' || !rp__wire_text_ok(h->path) ||
+	    strlen(h->path) >= PATH_MAX_)
+		ret = -EINVAL;
+	else
+		ret = build_request(h, o);
+	if (ret == 0)
+		ret = setup_buffers(e, h);
+	if (ret < 0) {
+		http_release(e, h);
 		return ret;
-	/* The per-slot state is touched only by the slots in use. */
-	h->hs = calloc(e->o.concurrency, sizeof(*h->hs));
-	if (!h->hs)
-		return -ENOMEM;
-	return setup_buffers(e, h);
+	}
+	*out = h;
+	return 0;
 }
 
-void rp__http_release(struct rp_engine *e)
+static struct rp__http *state(const struct rp_engine *e)
 {
-	struct rp__http *h = e->http;
+	return rp__stage_state(e, &rp__stage_http);
+}
 
-	if (!h)
-		return;
-	if (h->br)
-		munmap(h->br, h->br_size);
-	if (h->bufs)
-		munmap(h->bufs, (size_t)h->nbufs * BUF_SIZE);
-	free(h->hs);
-	free(h->prefix);
-	free(h->tail);
-	free(h);
-	e->http = NULL;
+static struct http_slot *priv(const struct rp_engine *e, const struct slot *s)
+{
+	return rp__priv(e, s, state(e)->k);
 }
 
 /* Sets the slot's Host value: name (bracketed for IPv6) and ":port" unless
@@ -288,11 +290,9 @@ static int set_host(struct http_slot *hs, const char *name, size_t len,
 }
 
 /* Copies the Host value and request target of a target into its slot. */
-int rp__http_take(struct rp_engine *e, struct slot *s,
-		  const struct rp_target *t)
+static int set_target(struct http_slot *hs, const char *path,
+		      const struct rp_target *t)
 {
-	struct http_slot *hs = &e->http->hs[slot_idx(e, s)];
-	const char *path = t->path ? t->path : e->http->path;
 	size_t plen = strlen(path);
 	char ip[INET6_ADDRSTRLEN];
 
@@ -316,17 +316,29 @@ int rp__http_take(struct rp_engine *e, struct slot *s,
 	return set_host(hs, ip, strlen(ip), false, ntohs(a->sin_port));
 }
 
+static int http_take(struct rp_engine *e, struct slot *s,
+		     const struct rp_target *t)
+{
+	struct http_slot *hs = priv(e, s);
+	int ret = set_target(hs, t->path ? t->path : state(e)->path, t);
+
+	if (ret < 0)
+		s->detail = "request path or host too long";
+	hs->redirects = 0;
+	return ret;
+}
+
 /* Makes sqe the probe's op, timed out at min(now + io timeout, deadline). */
 static void link_timeout(struct rp_engine *e, struct slot *s,
 			 struct io_uring_sqe *sqe, enum rp__op op)
 {
-	rp__arm_expiry(e, s, e->http->io_timeout_ns);
+	rp__arm_expiry(e, s, state(e)->io_timeout_ns);
 	rp__link_op(e, s, sqe, op, IORING_TIMEOUT_ABS);
 }
 
 static void arm_send(struct rp_engine *e, struct slot *s)
 {
-	struct http_slot *hs = &e->http->hs[slot_idx(e, s)];
+	struct http_slot *hs = priv(e, s);
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
 
 	if (!sqe) {
@@ -351,10 +363,10 @@ static void arm_recv(struct rp_engine *e, struct slot *s)
 	link_timeout(e, s, sqe, RP__OP_RECV);
 }
 
-void rp__http_start(struct rp_engine *e, struct slot *s)
+static void http_start(struct rp_engine *e, struct slot *s)
 {
-	struct rp__http *h = e->http;
-	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	struct rp__http *h = state(e);
+	struct http_slot *hs = priv(e, s);
 
 	hs->connect_us = s->rtt_us;
 	hs->sent_ns = hs->first_ns = 0;
@@ -367,8 +379,7 @@ void rp__http_start(struct rp_engine *e, struct slot *s)
 	memset(&hs->msg, 0, sizeof(hs->msg));
 	hs->msg.msg_iov = hs->iov;
 	hs->msg.msg_iovlen = 5;
-	s->state = SLOT_SENDING;
-	RP_TRACE_PHASE(s->index, SLOT_SENDING);
+	rp__set_phase(e, s, PHASE_SENDING);
 	arm_send(e, s);
 }
 
@@ -394,26 +405,23 @@ static void recycle(struct rp__http *h, unsigned bid)
 	io_uring_buf_ring_advance(h->br, 1);
 }
 
-bool rp__http_recycle(struct rp_engine *e, const struct io_uring_cqe *cqe)
+static void http_drop_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 {
-	if (!(cqe->flags & IORING_CQE_F_BUFFER))
-		return false;
-	recycle(e->http, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-	return true;
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		recycle(state(e), cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 }
 
 /* Ends the probe for a failed send or receive. */
 static void io_failed(struct rp_engine *e, struct slot *s, int res)
 {
-	switch (res) {
-	case -ECANCELED:
-		rp__finish(e, s,
-			   rp__cancelled(e, s) ? RP_STATUS_CANCELLED
-					       : RP_STATUS_TIMEOUT,
-			   0);
+	switch (rp__classify(e, s, res)) {
+	case END_CANCELLED:
+		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		return;
-	case -ECONNRESET:
-	case -EPIPE:
+	case END_TIMEOUT:
+		rp__finish(e, s, RP_STATUS_TIMEOUT, 0);
+		return;
+	case END_RESET:
 		rp__finish(e, s, RP_STATUS_RESET, res);
 		return;
 	default:
@@ -438,8 +446,8 @@ static bool is_redirect(int code)
  */
 static bool follow(struct rp_engine *e, struct slot *s)
 {
-	struct rp__http *h = e->http;
-	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	struct rp__http *h = state(e);
+	struct http_slot *hs = priv(e, s);
 	const char *loc = hs->p.location;
 	size_t len = strlen(loc);
 	char host[HOST_MAX], path[PATH_MAX_], name[256] = "", err[64];
@@ -449,7 +457,7 @@ static bool follow(struct rp_engine *e, struct slot *s)
 	uint16_t port = 0;
 	int n;
 
-	if (s->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
+	if (hs->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
 	    !len || len + 1 >= sizeof(hs->p.location))
 		return false;
 	/*
@@ -490,19 +498,12 @@ static bool follow(struct rp_engine *e, struct slot *s)
 			return false; /* (never: one address, one port) */
 		}
 	}
-	rp__close_socket(e, s);
-	s->attempts = 0;
-	s->redirects++;
+	hs->redirects++;
 	hs->host_len = (uint16_t)snprintf(hs->host, sizeof(hs->host), "%s",
 					  host);
 	hs->path_len = (uint16_t)snprintf(hs->path, sizeof(hs->path), "%s",
 					  path);
-	if (name[0]) {
-		s->port = port;
-		rp__dns_resolve(e, s, name);
-	} else {
-		rp__connect(e, s);
-	}
+	rp__restart(e, s, name[0] ? name : NULL, port);
 	return true;
 }
 
@@ -510,7 +511,7 @@ static bool follow(struct rp_engine *e, struct slot *s)
 static void parsed(struct rp_engine *e, struct slot *s,
 		   enum rp__http_state st)
 {
-	struct http_slot *hs = &e->http->hs[slot_idx(e, s)];
+	struct http_slot *hs = priv(e, s);
 
 	switch (st) {
 	case RP__HTTP_MORE:
@@ -531,16 +532,26 @@ static void parsed(struct rp_engine *e, struct slot *s,
 	}
 }
 
+/* The slots whose receive found the buffer ring empty wait on a list of
+ * their own (linked through http_slot.wnext) for the end of the turn. */
 static void wait_for_buffer(struct rp_engine *e, struct slot *s)
 {
-	fifo_push(e, &e->http->waiting, s);
+	struct rp__http *h = state(e);
+	uint32_t i = slot_idx(e, s);
+
+	priv(e, s)->wnext = SLOT_NONE;
+	if (h->wait_tail == SLOT_NONE)
+		h->wait_head = i;
+	else
+		priv(e, &e->slots[h->wait_tail])->wnext = i;
+	h->wait_tail = i;
 }
 
-void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
-		     const struct io_uring_cqe *cqe)
+static void http_on_cqe(struct rp_engine *e, struct slot *s,
+			const struct io_uring_cqe *cqe)
 {
-	struct rp__http *h = e->http;
-	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	struct rp__http *h = state(e);
+	struct http_slot *hs = priv(e, s);
 	int res = cqe->res;
 
 	if (rp__ud_op(cqe->user_data) == RP__OP_SEND) {
@@ -550,8 +561,7 @@ void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
 			arm_send(e, s); /* short send: the rest */
 		} else {
 			hs->sent_ns = e->now_ns;
-			s->state = SLOT_RECEIVING;
-			RP_TRACE_PHASE(s->index, SLOT_RECEIVING);
+			rp__set_phase(e, s, PHASE_RECEIVING);
 			arm_recv(e, s);
 		}
 		return;
@@ -572,20 +582,24 @@ void rp__http_on_cqe(struct rp_engine *e, struct slot *s,
 	} else if (res == -ENOBUFS) {
 		wait_for_buffer(e, s);
 	} else {
-		rp__http_recycle(e, cqe);
+		http_drop_cqe(e, cqe);
 		io_failed(e, s, res < 0 ? res : -EIO);
 	}
 }
 
-void rp__http_rearm(struct rp_engine *e)
+/* Gives the slots that found no buffer another receive, now that the
+ * turn's completions gave buffers back. Only the slots waiting now: one
+ * that gets -ENOBUFS again waits for the next turn. */
+static void http_end_turn(struct rp_engine *e)
 {
-	/* Only the slots waiting now: one that gets -ENOBUFS again waits for
-	 * the next turn. */
-	struct slot_fifo now = e->http->waiting;
-	struct slot *s;
+	struct rp__http *h = state(e);
+	uint32_t i = h->wait_head;
 
-	fifo_init(&e->http->waiting);
-	while ((s = fifo_pop(e, &now))) {
+	h->wait_head = h->wait_tail = SLOT_NONE;
+	while (i != SLOT_NONE) {
+		struct slot *s = &e->slots[i];
+
+		i = priv(e, s)->wnext;
 		if (s->cancel)
 			rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		else if (e->now_ns >= s->deadline_ns)
@@ -595,14 +609,14 @@ void rp__http_rearm(struct rp_engine *e)
 	}
 }
 
-const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s)
+static void http_info(struct rp_engine *e, struct slot *s, struct rp_result *r)
 {
-	struct rp__http *h = e->http;
-	struct http_slot *hs = &h->hs[slot_idx(e, s)];
+	struct rp__http *h = state(e);
+	struct http_slot *hs = priv(e, s);
 	struct rp_http_info *in = &h->info;
 
-	if (s->state < SLOT_SENDING)
-		return NULL; /* never connected */
+	if (s->stage < h->k)
+		return; /* never connected */
 	memset(in, 0, sizeof(*in));
 	rp__http_parse_info(&hs->p, in);
 	/* Always fits: URL_MAX has room for both at their longest. */
@@ -614,6 +628,26 @@ const struct rp_http_info *rp__http_info(struct rp_engine *e, struct slot *s)
 	if (hs->first_ns && hs->sent_ns)
 		in->ttfb_us = (uint32_t)((hs->first_ns - hs->sent_ns) / 1000u);
 	in->total_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
-	in->redirects = s->redirects;
-	return in;
+	in->redirects = hs->redirects;
+	r->http = in;
 }
+
+static void http_rewind(struct rp_engine *e, struct slot *s)
+{
+	priv(e, s)->redirects = 0;
+}
+
+const struct rp__stage_ops rp__stage_http = {
+	.name = "http",
+	.priv_size = sizeof(struct http_slot),
+	.sends_first = true,
+	.init = http_init,
+	.release = http_release,
+	.take = http_take,
+	.start = http_start,
+	.on_cqe = http_on_cqe,
+	.drop_cqe = http_drop_cqe,
+	.end_turn = http_end_turn,
+	.info = http_info,
+	.rewind = http_rewind,
+};

@@ -1,0 +1,307 @@
+/*
+ * stage.h - the one internal header of the engine: the probe slot, the
+ * engine, the stage interface, and the services the core offers stages
+ * (and the name-resolution service).
+ *
+ * A probe is a pipeline:  [resolve] -> connect -> [tls] -> [request] -> done
+ *
+ * The core (slot.c, admit.c, loop.c, engine.c) owns the ring, the slots,
+ * time, admission, cancellation and results; it knows no protocol. Each
+ * protocol step is a stage: an ops table (struct rp__stage_ops) that the
+ * core calls without knowing which stages exist. A probe kind is an
+ * ordered list of stages (engine.c: tcp = connect; http = connect, http).
+ * A stage owns the completions of the ops it queues and the per-slot state
+ * it declares; when its work is done it hands the probe on with
+ * rp__stage_done() (the next stage starts, or after the last one the probe
+ * is OPEN), or ends it with rp__finish(). It never calls another stage.
+ * Name resolution (dns.c) is a service of the core: the core asks it to
+ * resolve a slot's name, and it answers with rp__resolved().
+ */
+#ifndef RP_STAGE_H
+#define RP_STAGE_H
+
+#include <linux/time_types.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "ringprobe.h"
+#include "ud.h"
+
+struct rp__dns;
+
+#define NS_PER_SEC 1000000000ull
+#define NS_PER_MS 1000000ull
+#define SLOT_NONE UINT32_MAX
+#define CHAIN_MAX 6 /* SQEs in one connect chain */
+#define STAGES_MAX 4 /* stages in one probe kind */
+#define STOP_POLL_MS 2 /* turn length while cancels are taking effect */
+#define DESTROY_WAIT_NS (5 * NS_PER_SEC) /* for the kernel to let go */
+
+/* A FIFO of slots linked through one of their links. */
+struct slot_fifo {
+	uint32_t head;                /* SLOT_NONE when empty */
+	uint32_t tail;
+};
+
+/*
+ * Where a probe is. Phases from PHASE_RESOLVING on are probes under way
+ * (they have, or wait for, an op of their own); the USDT probe
+ * ringprobe:phase reports these numbers (perf/trace reads this enum).
+ */
+enum rp__phase {
+	PHASE_FREE = 0,
+	PHASE_DONE,       /* outcome known without I/O; reported this turn */
+	PHASE_REPORTING,  /* its result callback is running */
+	PHASE_RESOLVING,  /* waiting for its name (dns.c), no op in flight */
+	PHASE_CONNECTING, /* a connect chain is in flight */
+	PHASE_VERIFYING,  /* after a timeout: the socket asked how it ended */
+	PHASE_SENDING,    /* HTTP: the request is being sent */
+	PHASE_RECEIVING,  /* HTTP: the response is being read */
+	PHASE__COUNT
+};
+
+#define PHASE_ACTIVE PHASE_RESOLVING
+
+struct slot {
+	uint32_t gen;                 /* bumped when the slot is released */
+	uint8_t phase;                /* enum rp__phase: rp__set_phase() */
+	uint8_t stage;                /* index of the stage now running */
+	uint8_t cancel;               /* cancel asked for this probe */
+	uint8_t ops;                  /* CQEs still expected */
+	uint8_t status;               /* PHASE_DONE: the outcome */
+	uint8_t op;                   /* enum rp__op of the op in flight */
+	uint8_t has_socket;           /* the file slot (or fd) holds a socket */
+	uint8_t nmore;                /* --all-addrs: addresses after this */
+	uint8_t imore;                /* next of them */
+	uint32_t next;                /* free list or done list link */
+	uint32_t dns_us;              /* name resolution time */
+	uint16_t port;                /* port of a target given by name */
+	uint32_t attempts;            /* connect attempts made */
+	int fd;                       /* fallback socket, or -1 */
+	int err;                      /* PHASE_DONE: errno behind it */
+	uint32_t rtt_us;              /* last connect round trip */
+	const char *detail;           /* reason text, or NULL */
+	uint64_t start_ns;            /* probe started (submit, or restart) */
+	uint64_t deadline_ns;         /* start + overall timeout */
+	uint64_t expire_ns;           /* the op in flight's link timeout */
+	struct __kernel_timespec ts;  /* that timeout, read at submit */
+	struct sockaddr_storage addr; /* target */
+	socklen_t addrlen;
+	uint64_t index;               /* caller's ordinal */
+	void *user;                   /* caller's pointer */
+	char input[RP_INPUT_MAX];     /* copy of the input text */
+};
+
+/* ---- the stage interface ------------------------------------------------ */
+
+/*
+ * One stage of a probe kind. Every member but name may be NULL. The core
+ * calls them on the engine's thread, never from inside another stage's
+ * call, except info() and rewind() which are called from rp__finish() and
+ * rp__restart().
+ */
+struct rp__stage_ops {
+	const char *name;
+	size_t priv_size;             /* per-slot state (rp__priv()) */
+	bool sends_first;             /* the stage writes before it reads:
+	                               * the connect stage then leaves the
+	                               * handshake's last ACK to it */
+	/* Engine-wide setup at create, from e->o; state goes in *state.
+	 * Returns 0 or -errno (-EINVAL for bad options). */
+	int (*init)(struct rp_engine *e, void **state);
+	void (*release)(struct rp_engine *e, void *state);
+	/* A target is taken: copy what the stage needs from it. Returns 0,
+	 * or -errno to report the target INVALID with detail set. */
+	int (*take)(struct rp_engine *e, struct slot *s,
+		    const struct rp_target *t);
+	/* The stages before it are done: begin. */
+	void (*start)(struct rp_engine *e, struct slot *s);
+	/* A completion of the op this stage has in flight. */
+	void (*on_cqe)(struct rp_engine *e, struct slot *s,
+		       const struct io_uring_cqe *cqe);
+	/* A completion the core dropped (stale, or of a cancelled probe):
+	 * give back what it carries (a provided buffer). */
+	void (*drop_cqe)(struct rp_engine *e, const struct io_uring_cqe *cqe);
+	/* After a turn's completions were handled. */
+	void (*end_turn)(struct rp_engine *e);
+	/* Fill the stage's part of the result of a probe that reached it. */
+	void (*info)(struct rp_engine *e, struct slot *s, struct rp_result *r);
+	/* The probe starts over on another address (--all-addrs). */
+	void (*rewind)(struct rp_engine *e, struct slot *s);
+};
+
+struct rp__stage {
+	const struct rp__stage_ops *ops;
+	void *state;                  /* from init() */
+	size_t priv_off;              /* its per-slot area, in the slot's
+	                               * block of e->priv */
+};
+
+extern const struct rp__stage_ops rp__stage_connect;
+extern const struct rp__stage_ops rp__stage_http;
+
+/* ---- the engine --------------------------------------------------------- */
+
+struct rp_engine {
+	struct rp__ring r;
+	struct rp_engine_opts o;
+	struct slot *slots;           /* o.concurrency of them */
+	unsigned char *priv;          /* per-slot areas, priv_stride each */
+	size_t priv_stride;
+	size_t detail_off;            /* the core's own area: preset detail */
+	size_t dns_off;               /* dns.c's area */
+	struct rp__stage stages[STAGES_MAX]; /* the probe kind */
+	unsigned nstages;
+	uint32_t free_head;           /* LIFO free list: hot slots reused */
+	uint32_t nfree;
+	struct slot_fifo done;        /* PHASE_DONE slots to report */
+	uint32_t inflight;            /* slots not FREE */
+	unsigned in_callback;         /* on_result is running */
+	rp_pull_fn pull;
+	void *pull_arg;
+	bool pull_idle;               /* source said "not now" */
+	bool pull_done;               /* source exhausted */
+	bool stopping;                /* stop begun: cancel sent */
+	atomic_bool stop_req;         /* set by rp_engine_stop() */
+	int wake_fd;                  /* eventfd: stop and wake */
+	bool wake_armed;              /* its read is in flight */
+	uint64_t wake_buf;
+	atomic_int notify_fd;         /* registered eventfd for rp_engine_fd,
+	                               * or -1 */
+	uint64_t rate_interval_ns;    /* 1 s / rate, or 0 */
+	uint64_t rate_burst_ns;
+	uint64_t rate_next_ns;        /* GCRA theoretical arrival time */
+	bool rate_refused;            /* a submit was refused for the rate
+	                               * since the last turn */
+	uint64_t now_ns;              /* clock read once per turn */
+	struct rp__dns *dns;          /* name resolution (dns.c) */
+	struct rp_stats st;
+};
+
+static inline uint32_t slot_idx(const struct rp_engine *e,
+				const struct slot *s)
+{
+	return (uint32_t)(s - e->slots);
+}
+
+/* The per-slot area at offset off of slot s's block. */
+static inline void *rp__area(const struct rp_engine *e, const struct slot *s,
+			     size_t off)
+{
+	return e->priv + (size_t)slot_idx(e, s) * e->priv_stride + off;
+}
+
+/* The per-slot state of stage k (the caller's own index in the kind is
+ * s->stage while it runs; a stage finds its index with rp__stage_find). */
+static inline void *rp__priv(const struct rp_engine *e, const struct slot *s,
+			     unsigned k)
+{
+	return rp__area(e, s, e->stages[k].priv_off);
+}
+
+/* The engine-wide state of the stage with these ops, or NULL. */
+void *rp__stage_state(const struct rp_engine *e,
+		      const struct rp__stage_ops *ops);
+
+/* Its index in the kind, or -1. */
+int rp__stage_find(const struct rp_engine *e, const struct rp__stage_ops *ops);
+
+/* The probe's socket as an SQE's fd: its file slot (direct), or its fd. */
+static inline int slot_fd(const struct rp_engine *e, const struct slot *s)
+{
+	return e->r.direct ? (int)slot_idx(e, s) : s->fd;
+}
+
+void rp__fifo_init(struct slot_fifo *f);
+void rp__fifo_push(struct rp_engine *e, struct slot_fifo *f, struct slot *s);
+struct slot *rp__fifo_pop(struct rp_engine *e, struct slot_fifo *f);
+
+/* ---- core services for stages (slot.c) ---------------------------------- */
+
+/* Moves the probe to phase p: the one place phases change (traced; in
+ * debug builds an illegal transition aborts). */
+void rp__set_phase(struct rp_engine *e, struct slot *s, enum rp__phase p);
+
+/* Sets s->ts to min(now + ns, deadline), absolute, for a link timeout. */
+void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns);
+
+/*
+ * Makes sqe (prepared on slot_fd()) the probe's one op in flight, `op`,
+ * bounded by a link timeout at s->ts (ts_flags: IORING_TIMEOUT_ABS or 0)
+ * in the SQE after it, which the caller reserved with it.
+ */
+void rp__link_op(struct rp_engine *e, struct slot *s, struct io_uring_sqe *sqe,
+		 enum rp__op op, unsigned ts_flags);
+
+/* How an op of the probe ended, for every stage alike. */
+enum rp__end {
+	END_OK = 0,
+	END_CANCELLED,                /* we cancelled it (cancel or stop) */
+	END_TIMEOUT,                  /* its link timeout passed */
+	END_REFUSED,                  /* -ECONNREFUSED */
+	END_RESET,                    /* -ECONNRESET, -EPIPE */
+	END_UNREACHABLE,              /* no route, network or host down */
+	END_ERROR,                    /* anything else */
+};
+
+/* Classifies an op's result res (>= 0: END_OK). -ECANCELED is ours if we
+ * asked, else a timeout when its expiry has passed (the same clock as the
+ * kernel's; completion order is never used). */
+enum rp__end rp__classify(const struct rp_engine *e, const struct slot *s,
+			  int res);
+
+/* The stage now running is done: the next one starts, or after the last
+ * one the probe is OPEN. */
+void rp__stage_done(struct rp_engine *e, struct slot *s);
+
+/* Emits the probe's one result and gives the slot back (or, with
+ * --all-addrs, goes on with the name's next address). */
+void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
+		int err);
+
+/* Reports an outcome known without (more) I/O at the end of the turn:
+ * never calls on_result from inside the caller. */
+void rp__done(struct rp_engine *e, struct slot *s, enum rp_status status,
+	      int err);
+
+/* Queues the socket's close (an RST: SO_LINGER is {1, 0}). */
+void rp__close_socket(struct rp_engine *e, struct slot *s);
+
+/* Starts the probe over from its first stage at another place, within
+ * the same deadline (a redirect): at name:port if name is not NULL (it is
+ * resolved first), else at s->addr. */
+void rp__restart(struct rp_engine *e, struct slot *s, const char *name,
+		 uint16_t port);
+
+/* The name service found s's address (in s->addr): the probe goes on
+ * from its first stage. (A name that fails ends the probe with
+ * rp__done().) */
+void rp__resolved(struct rp_engine *e, struct slot *s);
+
+/* May s go on the wire (NULL may)? No control byte, no DEL, no space:
+ * nothing in it can end a line or split a request line (admit.c). */
+bool rp__wire_text_ok(const char *s);
+
+/* ---- name resolution, a service of the core (dns.c) --------------------- */
+
+/* Per-slot bytes dns.c needs (its waiter links, the addresses left with
+ * --all-addrs), laid out by the slot table. */
+size_t rp__dns_priv_size(const struct rp_engine_opts *o);
+int rp__dns_init(struct rp_engine *e, size_t priv_off);
+void rp__dns_release(struct rp_engine *e);
+/* Resolves name for s: answers with rp__resolved() (maybe at once). */
+void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name);
+void rp__dns_forget(struct rp_engine *e, struct slot *s);
+void rp__dns_cancel_all(struct rp_engine *e);
+void rp__dns_sync(struct rp_engine *e);
+void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res);
+uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now);
+void rp__dns_tick(struct rp_engine *e);
+/* --all-addrs: sets s->addr to the name's next address; false if none. */
+bool rp__dns_next_addr(struct rp_engine *e, struct slot *s);
+
+#endif
