@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -534,9 +535,123 @@ static void target_v4(struct rp_target *t, int port, uint64_t index)
 	t->index = index;
 }
 
-/* Ports 10000..29999 are dropped in the namespaces of the stop tests. */
+/* ---- ports ------------------------------------------------------------- */
+
+/*
+ * A port a scenario expects CLOSED must be one nobody can take while it
+ * runs: outside the ephemeral range, where bind(0) puts listeners (the
+ * test's own among them) and connects take their source ports, and away
+ * from the ports it drops. In a private namespace nothing else listens,
+ * so such a port stays closed; in the host namespace only ports the test
+ * holds itself (reserve_port()) are sure to.
+ */
+
+/* Ports 10000..29999 are dropped in the namespaces of the stop tests,
+ * FILT_LO..FILT_HI (inside them) in the others that drop. */
 #define DROP_LO 10000
 #define DROP_HI 29999
+#define FILT_LO 20000
+#define FILT_HI 20099
+
+/* In private namespaces: ports probed as closed, and fixed listeners. */
+#define CLOSED_LO 5001
+#define CLOSED_HI 9999
+#define LISTEN_LO 4001
+
+/* The calling thread's ip_local_port_range (one per network namespace). */
+static void eph_range(int *lo, int *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+	if (!f || fscanf(f, "%d %d", lo, hi) != 2) {
+		*lo = 32768;
+		*hi = 60999;
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Nonzero if p can stand for a closed port here: see above. */
+static int closed_port_ok(int p)
+{
+	int lo, hi;
+
+	eph_range(&lo, &hi);
+	return p > 0 && p <= 65535 && (p < lo || p > hi) &&
+	       (p < DROP_LO || p > DROP_HI);
+}
+
+/*
+ * A socket bound to port (0: the kernel's choice) of 127.0.0.1 (AF_INET)
+ * or ::1 (AF_INET6, IPv6 only), without SO_REUSEADDR: listening if
+ * listen_too, else just holding the port, so that nobody can listen there
+ * and a connect to it is refused.
+ * Returns the fd and *bound, or a negative errno.
+ */
+static int bind_port(int family, int port, int listen_too, int *bound)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len = family == AF_INET ? sizeof(*s4) : sizeof(*s6);
+	int one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_loopback;
+	}
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				 sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (listen_too && listen(fd, SOMAXCONN) < 0) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	*bound = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
+	return fd;
+}
+
+/* A listener on a fixed port, for private namespaces. */
+static int listen_at(struct scen *sc, int family, int port)
+{
+	int bound;
+	int fd = bind_port(family, port, 1, &bound);
+
+	CHECK(sc, fd >= 0, "listen on port %d: %s", port, strerror(-fd));
+	return fd;
+}
+
+/*
+ * Holds a closed port of family's loopback, the first free one from from
+ * towards to (a bounded walk), skipping ports that closed_port_ok() refuses
+ * and, if avoid, those set in it. Returns the fd and *port, or -1.
+ */
+static int reserve_port(int family, int from, int to, const uint8_t *avoid,
+			int *port)
+{
+	int step = from <= to ? 1 : -1;
+
+	for (int p = from; p != to + step; p += step) {
+		if (!closed_port_ok(p) || (avoid && t_bit(avoid, (unsigned)p)))
+			continue;
+		int fd = bind_port(family, p, 0, port);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
 
 static int drop_ports(struct scen *sc, int lo, int hi)
 {
@@ -698,9 +813,12 @@ static void ipv6_body(struct scen *sc)
 {
 	static uint8_t bm6[8192];
 	int p6;
-	int p4;
+	int p4 = 0;
+	int fd4 = -1;
+	int hold4 = -1;
+	int held;
 	int closed[3];
-	int nclosed = 0;
+	int cfd[3] = {-1, -1, -1};
 	char ports[128];
 	char err[256] = "";
 	struct rp_source *src = NULL;
@@ -712,18 +830,37 @@ static void ipv6_body(struct scen *sc)
 		return;
 	}
 	CHECK(sc, fd6 >= 0, "t_listen(AF_INET6): %s", strerror(-fd6));
-	int fd4 = t_listen(AF_INET, &p4);
-	CHECK(sc, fd4 >= 0, "t_listen(AF_INET): %s", strerror(-fd4));
-	if (fd6 < 0 || fd4 < 0)
+	if (fd6 < 0)
+		goto out_close;
+	/* This runs in the host namespace: every port it expects closed at
+	 * ::1 it holds there itself, so nobody else can listen on it. First
+	 * an IPv4 listener whose port is held at ::1 (a few tries: another
+	 * program may have that port at ::1). */
+	for (int i = 0; i < 8 && hold4 < 0; i++) {
+		if (fd4 >= 0)
+			close(fd4);
+		fd4 = t_listen(AF_INET, &p4);
+		CHECK(sc, fd4 >= 0, "t_listen(AF_INET): %s", strerror(-fd4));
+		if (fd4 < 0)
+			goto out_close;
+		hold4 = bind_port(AF_INET6, p4, 0, &held);
+	}
+	CHECK(sc, hold4 >= 0, "cannot hold [::1]:%d: %s", p4,
+	      strerror(-hold4));
+	if (hold4 < 0)
 		goto out_close;
 	int rc = t_listening_ports("::1", bm6);
 	CHECK(sc, rc >= 1 && t_bit(bm6, (unsigned)p6) &&
 			  !t_bit(bm6, (unsigned)p4),
 	      "t_listening_ports(::1) = %d disagrees with our listeners", rc);
-	/* Closed: ports nobody listens on at ::1, counted down from 65000. */
-	for (int p = 65000; p > 1024 && nclosed < 3; p--)
-		if (!t_bit(bm6, (unsigned)p) && p != p4)
-			closed[nclosed++] = p;
+	/* Then three closed ports outside the ephemeral range. */
+	for (int i = 0; i < 3; i++) {
+		cfd[i] = reserve_port(AF_INET6, i ? closed[i - 1] - 1 : 65535,
+				      1025, bm6, &closed[i]);
+		CHECK(sc, cfd[i] >= 0, "no closed port to hold at ::1");
+		if (cfd[i] < 0)
+			goto out_close;
+	}
 	snprintf(ports, sizeof(ports), "%d,%d,%d,%d,%d", p6, p4, closed[0],
 		 closed[1], closed[2]);
 
@@ -760,7 +897,7 @@ static void ipv6_body(struct scen *sc)
 	CHECK(sc, r->pcnt[p4] == 1 && r->pst[p4] == RP_STATUS_CLOSED,
 	      "[::1]:%d (listening on 127.0.0.1 only): %s", p4,
 	      sname(r->pst[p4]));
-	for (int i = 0; i < nclosed; i++)
+	for (int i = 0; i < 3; i++)
 		CHECK(sc, r->pcnt[closed[i]] == 1 &&
 				  r->pst[closed[i]] == RP_STATUS_CLOSED,
 		      "[::1]:%d: %s", closed[i], sname(r->pst[closed[i]]));
@@ -773,6 +910,11 @@ out_close:
 		close(fd6);
 	if (fd4 >= 0)
 		close(fd4);
+	if (hold4 >= 0)
+		close(hold4);
+	for (int i = 0; i < 3; i++)
+		if (cfd[i] >= 0)
+			close(cfd[i]);
 }
 
 static void test_ipv6(void **state)
@@ -801,9 +943,6 @@ static void add_expect(struct expect *x, int *nx, const char *input,
 	(*nx)++;
 }
 
-#define FILT_LO 20000
-#define FILT_HI 20099
-
 static void conservation_body(struct scen *sc)
 {
 	struct expect x[64];
@@ -821,8 +960,8 @@ static void conservation_body(struct scen *sc)
 	if (drop_ports(sc, FILT_LO, FILT_HI))
 		return;
 	for (int i = 0; i < 4; i++) {
-		lfd[i] = t_listen(i < 3 ? AF_INET : AF_INET6, &lport[i]);
-		CHECK(sc, lfd[i] >= 0, "t_listen: %s", strerror(-lfd[i]));
+		lport[i] = LISTEN_LO + i;
+		lfd[i] = listen_at(sc, i < 3 ? AF_INET : AF_INET6, lport[i]);
 		if (lfd[i] < 0)
 			goto out_close;
 	}
@@ -834,11 +973,14 @@ static void conservation_body(struct scen *sc)
 	}
 	snprintf(buf, sizeof(buf), "[::1]:%d", lport[3]);
 	add_expect(x, &nx, buf, RP_STATUS_OPEN);
-	for (int p = 5001; p <= 5004; p++) {
-		snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
+	for (int p = CLOSED_LO; p <= CLOSED_LO + 4; p++) {
+		CHECK(sc, closed_port_ok(p), "closed port %d is ephemeral", p);
+		if (p < CLOSED_LO + 4)
+			snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
+		else
+			snprintf(buf, sizeof(buf), "[::1]:%d", p);
 		add_expect(x, &nx, buf, RP_STATUS_CLOSED);
 	}
-	add_expect(x, &nx, "[::1]:5005", RP_STATUS_CLOSED);
 	for (int p = FILT_LO; p < FILT_LO + 5; p++) {
 		snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
 		add_expect(x, &nx, buf, RP_STATUS_FILTERED);
@@ -1131,20 +1273,22 @@ static int port_dropped(uint64_t i)
 	return DROP_LO + (int)(i % (DROP_HI - DROP_LO + 1));
 }
 
-/* Even targets closed (30000..), odd ones dropped. */
+/* Even targets closed (CLOSED_LO..), odd ones dropped. */
 static int port_mixed(uint64_t i)
 {
-	return i % 2 ? DROP_LO + (int)(i / 2) : 30000 + (int)(i / 2);
+	int n = CLOSED_HI - CLOSED_LO + 1;
+
+	return i % 2 ? DROP_LO + (int)(i / 2 % (DROP_HI - DROP_LO + 1))
+		     : CLOSED_LO + (int)(i / 2 % (uint64_t)n);
 }
 
 /* After stop and drain: a fresh engine in the same namespace works. */
 static void normal_scan_after(struct scen *sc)
 {
-	int lport;
-	int lfd = t_listen(AF_INET, &lport);
+	int lport = LISTEN_LO;
+	int lfd = listen_at(sc, AF_INET, lport);
 	struct rp_target t;
 
-	CHECK(sc, lfd >= 0, "t_listen: %s", strerror(-lfd));
 	if (lfd < 0)
 		return;
 	struct rec *r = rec_new(sc, 64, 0);
@@ -1154,7 +1298,10 @@ static void normal_scan_after(struct scen *sc)
 	target_v4(&t, lport, 0);
 	CHECK(sc, rp_engine_submit(e, &t) == 0, "submit open");
 	for (int i = 1; i < 40; i++) {
-		target_v4(&t, 40000 + i, (uint64_t)i);
+		int p = CLOSED_LO + i;
+
+		CHECK(sc, closed_port_ok(p), "closed port %d is ephemeral", p);
+		target_v4(&t, p, (uint64_t)i);
 		CHECK(sc, rp_engine_submit(e, &t) == 0, "submit closed %d", i);
 	}
 	struct idx_pred all = {r, 40};
@@ -1683,7 +1830,7 @@ static void submit_contract_body(struct scen *sc)
 	if (!e)
 		goto out;
 	for (int i = 0; i < 3; i++) {
-		target_v4(&t, 40000 + i, (uint64_t)i);
+		target_v4(&t, CLOSED_LO + i, (uint64_t)i);
 		rc = rp_engine_submit(e, &t);
 		CHECK(sc, rc == 0, "one slot, submit %d: %s", i,
 		      rp_strerror(rc));
