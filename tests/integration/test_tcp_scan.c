@@ -6,9 +6,11 @@
  *    where the kernel lists a listener (/proc/net/tcp), CLOSED elsewhere,
  *    one result per port and per index. Five runs in a private namespace
  *    (nothing else can open or close a listener there, so any difference is
- *    the engine's), then one in the host namespace, where ports whose state
- *    changed between the snapshots before and after the run are tolerated.
- *  - ipv6: ::1 with a listener, a port only open on 127.0.0.1, closed ports.
+ *    the engine's), then one in the host namespace, where only the ports
+ *    the test owns are compared (its listeners OPEN, ports it holds without
+ *    listening CLOSED): another program's listener may drop SYNs.
+ *  - ipv6: ::1 with a listener, a port only open on 127.0.0.1, closed ports
+ *    (held by the test: it runs in the host namespace).
  *  - conservation: open, closed, filtered (nft drop), invalid lines, a
  *    hostname and a preset status, N in = N out with the exact outcome of
  *    each input, and stats that agree.
@@ -664,6 +666,15 @@ static int drop_ports(struct scen *sc, int lo, int hi)
 /* ---- (a) and (h): all ports of 127.0.0.1 ------------------------------- */
 
 #define NLISTEN 5
+#define NRESERVE 6
+
+static int owned(const int *ports, int n, int p)
+{
+	for (int i = 0; i < n; i++)
+		if (ports[i] == p)
+			return 1;
+	return 0;
+}
 
 static void scan_all_ports_once(struct scen *sc, int run)
 {
@@ -671,14 +682,35 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	static uint8_t after[8192];
 	int lfd[NLISTEN];
 	int lport[NLISTEN];
+	int rfd[NRESERVE];
+	int rport[NRESERVE];
+	uint64_t foreign[RP_STATUS__COUNT] = {0};
 	char err[256] = "";
 	struct rp_source *src = NULL;
 
+	for (int i = 0; i < NRESERVE; i++)
+		rfd[i] = -1;
 	for (int i = 0; i < NLISTEN; i++) {
 		lfd[i] = t_listen(AF_INET, &lport[i]);
 		CHECK(sc, lfd[i] >= 0, "t_listen: %s", strerror(-lfd[i]));
-		if (lfd[i] < 0)
+		if (lfd[i] < 0) {
+			while (i-- > 0)
+				close(lfd[i]);
 			return;
+		}
+	}
+	/* Closed ports we hold: half from the top, half from the bottom. */
+	for (int i = 0; i < NRESERVE; i++) {
+		int top = i < NRESERVE / 2;
+		int from = top ? 65535 : 1025;
+
+		if (i && i != NRESERVE / 2)
+			from = rport[i - 1] + (top ? -1 : 1);
+		rfd[i] = reserve_port(AF_INET, from, top ? 1025 : 65535, NULL,
+				      &rport[i]);
+		CHECK(sc, rfd[i] >= 0, "no closed port to hold from %d", from);
+		if (rfd[i] < 0)
+			goto out_close;
 	}
 	int rc = t_listening_ports("127.0.0.1", before);
 	CHECK(sc, rc >= NLISTEN, "t_listening_ports: %d", rc);
@@ -719,7 +751,12 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	      (long long)rp_source_total(src));
 	CHECK(sc, r->pcnt[0] == 0, "a result for port 0");
 
-	/* OPEN exactly where the kernel lists a listener. */
+	/*
+	 * In a private namespace: OPEN exactly where the kernel lists a
+	 * listener. In the host namespace only what we own is compared: a
+	 * listener of another program may drop SYNs (its accept queue full)
+	 * or come and go between the snapshots; those ports are counted.
+	 */
 	int opens = 0;
 	int tolerated = 0;
 	for (int p = 1; p <= 65535; p++) {
@@ -733,6 +770,12 @@ static void scan_all_ports_once(struct scen *sc, int run)
 		}
 		if (s == RP_STATUS_OPEN)
 			opens++;
+		if (!sc->netns) {
+			if (!owned(lport, NLISTEN, p) &&
+			    !owned(rport, NRESERVE, p))
+				foreign[s]++;
+			continue;
+		}
 		if (a != b) {
 			tolerated++;
 			fprintf(stderr,
@@ -755,11 +798,31 @@ static void scan_all_ports_once(struct scen *sc, int run)
 		CHECK(sc, r->pst[lport[i]] == RP_STATUS_OPEN,
 		      "run %d: our listener %d got %s", run, lport[i],
 		      sname(r->pst[lport[i]]));
+	for (int i = 0; i < NRESERVE; i++)
+		CHECK(sc, r->pst[rport[i]] == RP_STATUS_CLOSED,
+		      "run %d: port %d (held, not listening) got %s (err %s)",
+		      run, rport[i], sname(r->pst[rport[i]]),
+		      rp_errno_name(r->perr[rport[i]]));
 	fprintf(stderr,
 		"[%s] run %d: %llu results, %d open, %llu closed, %.0f ms%s\n",
 		sc->name, run, (unsigned long long)r->n, opens,
 		(unsigned long long)r->by_status[RP_STATUS_CLOSED], ms,
 		tolerated ? " (some ports changed state)" : "");
+	if (!sc->netns) {
+		uint64_t other = 0;
+		for (int s = RP_STATUS_NONE + 1; s < RP_STATUS__COUNT; s++)
+			if (s != RP_STATUS_OPEN && s != RP_STATUS_CLOSED &&
+			    s != RP_STATUS_FILTERED)
+				other += foreign[s];
+		fprintf(stderr,
+			"[%s] run %d: ports not ours (not compared): %llu "
+			"open, %llu closed, %llu filtered, %llu other\n",
+			sc->name, run,
+			(unsigned long long)foreign[RP_STATUS_OPEN],
+			(unsigned long long)foreign[RP_STATUS_CLOSED],
+			(unsigned long long)foreign[RP_STATUS_FILTERED],
+			(unsigned long long)other);
+	}
 
 	rp_engine_destroy(e);
 	CHECK(sc, r->n == NPORTS, "destroy after the run added results");
@@ -770,6 +833,9 @@ out_close:
 	for (int i = 0; i < NLISTEN; i++)
 		if (lfd[i] >= 0)
 			close(lfd[i]);
+	for (int i = 0; i < NRESERVE; i++)
+		if (rfd[i] >= 0)
+			close(rfd[i]);
 }
 
 static void all_ports_5x(struct scen *sc)
