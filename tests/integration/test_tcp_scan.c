@@ -1602,14 +1602,26 @@ struct gen_e {
 	struct gen g;
 	struct rp_engine *e;
 	uint64_t t_stop;
+	unsigned turn;                /* rp_engine_run() calls made */
+	unsigned stop_turn;           /* the call whose callback stopped */
+	uint64_t before_stop;         /* results up to the stopping one */
+	uint64_t same_turn;           /* after it, that turn, not CANCELLED */
+	uint64_t late;                /* after that turn, not CANCELLED */
 };
 
 static void stop_in_callback_e(struct rec *r, const struct rp_result *res)
 {
 	struct gen_e *ge = r->hook_arg;
 
-	(void)res;
+	if (ge->g.stopped && res->status != RP_STATUS_CANCELLED) {
+		if (ge->turn == ge->stop_turn)
+			ge->same_turn++;
+		else
+			ge->late++;
+	}
 	if (r->n == 100 && !ge->g.stopped) {
+		ge->before_stop = r->n;
+		ge->stop_turn = ge->turn;
 		ge->t_stop = now_ns();
 		rp_engine_stop(ge->e);
 		ge->g.stopped = 1;
@@ -1631,15 +1643,42 @@ static void stop_from_callback_body(struct scen *sc)
 	r->hook = stop_in_callback_e;
 	r->hook_arg = &ge;
 	rp_engine_set_source(e, gen_pull, &ge.g);
-	int rc = run_until(e, NULL, NULL, 5000);
+	int rc = 1;
+	uint64_t t0 = now_ns();
+	for (ge.turn = 0; ge.turn < 1000000; ge.turn++) {
+		if (ms_since(t0) > 5000)
+			break;
+		rc = rp_engine_run(e, 10);
+		if (rc <= 0)
+			break;
+	}
 	CHECK(sc, ge.g.stopped, "fewer than 100 results in 5 s (%llu)",
 	      (unsigned long long)r->n);
 	double ms = ge.t_stop ? (double)(now_ns() - ge.t_stop) / 1e6 : 0;
 	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
 	      rc);
 	CHECK(sc, ms < 1000, "drain after stop took %.0f ms", ms);
-	/* Dropped targets cannot finish in 5 s: all cancelled. Closed ones
-	 * may have completed before the cancel reached them. */
+	/*
+	 * rp_engine_stop() in ringprobe.h: everything in flight is reported
+	 * CANCELLED, even a probe whose connect had completed in the kernel.
+	 * Dropped targets cannot finish in 5 s; a closed one is CLOSED only
+	 * if its result came before the stop, and every later one is
+	 * CANCELLED.
+	 * NEEDSWORK: a stop from inside a result callback takes effect at the
+	 * next turn, so the completions its turn had already reaped are still
+	 * reported with their own status. Counted and tolerated, in that turn
+	 * only, until the engine marks the slots cancelled at once.
+	 */
+	CHECK(sc, ge.late == 0,
+	      "%llu results after the stop's turn were not CANCELLED",
+	      (unsigned long long)ge.late);
+	CHECK(sc, r->by_status[RP_STATUS_CLOSED] ==
+			  ge.before_stop + ge.same_turn,
+	      "%llu closed, but %llu results came before the stop and %llu "
+	      "later in its turn",
+	      (unsigned long long)r->by_status[RP_STATUS_CLOSED],
+	      (unsigned long long)ge.before_stop,
+	      (unsigned long long)ge.same_turn);
 	uint64_t bad = 0;
 	for (uint64_t i = 0; i < ge.g.next; i++) {
 		int s = r->st[i];
@@ -1654,10 +1693,11 @@ static void stop_from_callback_body(struct scen *sc)
 	CHECK(sc, bad == 0, "%llu targets with an impossible status",
 	      (unsigned long long)bad);
 	fprintf(stderr,
-		"[%s] pulled %llu, %llu closed, %llu cancelled, drained in "
-		"%.0f ms\n",
+		"[%s] pulled %llu, %llu closed (%llu after the stop, in its "
+		"turn), %llu cancelled, drained in %.0f ms\n",
 		sc->name, (unsigned long long)ge.g.next,
 		(unsigned long long)r->by_status[RP_STATUS_CLOSED],
+		(unsigned long long)ge.same_turn,
 		(unsigned long long)r->by_status[RP_STATUS_CANCELLED], ms);
 	check_after_stop(sc, e, r, &ge.g);
 	normal_scan_after(sc);
