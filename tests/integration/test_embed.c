@@ -25,7 +25,15 @@
 #include "ringprobe.h"
 #include "t_net.h"
 
+/*
+ * Ports in the test's namespace, all below the ephemeral range (where the
+ * kernel would put a bind(0) listener or a connect's source port), so a
+ * closed port stays closed: target i probes CLOSED_LO + i, except target
+ * 7 (the listener, on a port of its own) and 100..149 (dropped).
+ */
 #define N 300
+#define CLOSED_LO 20000
+#define LISTEN_PORT 7007
 #define DROP_LO 30000 /* targets 100..149 go here: filtered after 300 ms */
 
 struct tally {
@@ -51,6 +59,40 @@ static void on_result(const struct rp_result *r, void *arg)
 		t->filtered++;
 }
 
+/* A listener on 127.0.0.1:port; nobody accepts, the backlog suffices. */
+static int listen_at(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* The lower end of this namespace's ephemeral port range. */
+static int eph_lo(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	int lo = 32768, hi;
+
+	if (f) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(f);
+	}
+	return lo;
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -66,7 +108,7 @@ static void test_poll_loop(void **state)
 	struct rp_engine_opts o = { .concurrency = 64, .on_result = on_result,
 				    .arg = &t,
 				    .connect_timeout_ns = 300000000ull };
-	int port = 0, lfd, efd, ret;
+	int lfd, efd, ret;
 	unsigned submitted = 0, polls = 0, idle_runs = 0;
 
 	(void)state;
@@ -75,8 +117,10 @@ static void test_poll_loop(void **state)
 	if (ret == T_SKIP)
 		skip();
 	assert_int_equal(ret, 0);
+	assert_true(CLOSED_LO + N <= eph_lo() && DROP_LO + 99 < eph_lo());
+	assert_true(LISTEN_PORT < CLOSED_LO);
 	assert_int_equal(t_nft_drop_tcp_ports(DROP_LO, DROP_LO + 99), 0);
-	lfd = t_listen(AF_INET, &port);
+	lfd = listen_at(LISTEN_PORT);
 	assert_true(lfd >= 0);
 	assert_int_equal(rp_engine_create(&e, &o), 0);
 	efd = rp_engine_fd(e);
@@ -84,8 +128,8 @@ static void test_poll_loop(void **state)
 
 	uint64_t give_up = now_ms() + 20000;
 	for (;;) {
-		/* Submit what fits: target i is the listener for i == 7, else
-		 * a closed port (N below the listener's ephemeral port). */
+		/* Submit what fits: target i is the listener for i == 7, a
+		 * dropped port for 100..149, else a closed port. */
 		while (submitted < N) {
 			struct rp_target tg;
 			struct sockaddr_in *a = (struct sockaddr_in *)&tg.addr;
@@ -94,10 +138,10 @@ static void test_poll_loop(void **state)
 			a->sin_family = AF_INET;
 			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 			a->sin_port = htons(
-				submitted == 7 ? (uint16_t)port
+				submitted == 7 ? (uint16_t)LISTEN_PORT
 				: submitted >= 100 && submitted < 150
 					? (uint16_t)(DROP_LO + submitted - 100)
-					: (uint16_t)(20000 + submitted));
+					: (uint16_t)(CLOSED_LO + submitted));
 			tg.addrlen = sizeof(*a);
 			tg.index = submitted;
 			ret = rp_engine_submit(e, &tg);

@@ -6,9 +6,11 @@
  *    where the kernel lists a listener (/proc/net/tcp), CLOSED elsewhere,
  *    one result per port and per index. Five runs in a private namespace
  *    (nothing else can open or close a listener there, so any difference is
- *    the engine's), then one in the host namespace, where ports whose state
- *    changed between the snapshots before and after the run are tolerated.
- *  - ipv6: ::1 with a listener, a port only open on 127.0.0.1, closed ports.
+ *    the engine's), then one in the host namespace, where only the ports
+ *    the test owns are compared (its listeners OPEN, ports it holds without
+ *    listening CLOSED): another program's listener may drop SYNs.
+ *  - ipv6: ::1 with a listener, a port only open on 127.0.0.1, closed ports
+ *    (held by the test: it runs in the host namespace).
  *  - conservation: open, closed, filtered (nft drop), invalid lines, a
  *    hostname and a preset status, N in = N out with the exact outcome of
  *    each input, and stats that agree.
@@ -16,7 +18,8 @@
  *    after the slots filled, right after the first turn, from the result
  *    callback, from another thread), destroy_inflight, submit_contract: the
  *    one-result-per-accepted-target contract under cancellation, drains
- *    within 1 s, and a fresh engine working normally afterwards.
+ *    that cancel rather than wait (check_drain()), and a fresh engine
+ *    working normally afterwards.
  *  - fallback_*: some of the same with RP_ENGINE_FALLBACK or
  *    RINGPROBE_FALLBACK=1; rp_stats.direct is 0 there and 1 elsewhere.
  *
@@ -38,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -534,9 +538,123 @@ static void target_v4(struct rp_target *t, int port, uint64_t index)
 	t->index = index;
 }
 
-/* Ports 10000..29999 are dropped in the namespaces of the stop tests. */
+/* ---- ports ------------------------------------------------------------- */
+
+/*
+ * A port a scenario expects CLOSED must be one nobody can take while it
+ * runs: outside the ephemeral range, where bind(0) puts listeners (the
+ * test's own among them) and connects take their source ports, and away
+ * from the ports it drops. In a private namespace nothing else listens,
+ * so such a port stays closed; in the host namespace only ports the test
+ * holds itself (reserve_port()) are sure to.
+ */
+
+/* Ports 10000..29999 are dropped in the namespaces of the stop tests,
+ * FILT_LO..FILT_HI (inside them) in the others that drop. */
 #define DROP_LO 10000
 #define DROP_HI 29999
+#define FILT_LO 20000
+#define FILT_HI 20099
+
+/* In private namespaces: ports probed as closed, and fixed listeners. */
+#define CLOSED_LO 5001
+#define CLOSED_HI 9999
+#define LISTEN_LO 4001
+
+/* The calling thread's ip_local_port_range (one per network namespace). */
+static void eph_range(int *lo, int *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+	if (!f || fscanf(f, "%d %d", lo, hi) != 2) {
+		*lo = 32768;
+		*hi = 60999;
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Nonzero if p can stand for a closed port here: see above. */
+static int closed_port_ok(int p)
+{
+	int lo, hi;
+
+	eph_range(&lo, &hi);
+	return p > 0 && p <= 65535 && (p < lo || p > hi) &&
+	       (p < DROP_LO || p > DROP_HI);
+}
+
+/*
+ * A socket bound to port (0: the kernel's choice) of 127.0.0.1 (AF_INET)
+ * or ::1 (AF_INET6, IPv6 only), without SO_REUSEADDR: listening if
+ * listen_too, else just holding the port, so that nobody can listen there
+ * and a connect to it is refused.
+ * Returns the fd and *bound, or a negative errno.
+ */
+static int bind_port(int family, int port, int listen_too, int *bound)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len = family == AF_INET ? sizeof(*s4) : sizeof(*s6);
+	int one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_loopback;
+	}
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				 sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (listen_too && listen(fd, SOMAXCONN) < 0) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	*bound = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
+	return fd;
+}
+
+/* A listener on a fixed port, for private namespaces. */
+static int listen_at(struct scen *sc, int family, int port)
+{
+	int bound;
+	int fd = bind_port(family, port, 1, &bound);
+
+	CHECK(sc, fd >= 0, "listen on port %d: %s", port, strerror(-fd));
+	return fd;
+}
+
+/*
+ * Holds a closed port of family's loopback, the first free one from from
+ * towards to (a bounded walk), skipping ports that closed_port_ok() refuses
+ * and, if avoid, those set in it. Returns the fd and *port, or -1.
+ */
+static int reserve_port(int family, int from, int to, const uint8_t *avoid,
+			int *port)
+{
+	int step = from <= to ? 1 : -1;
+
+	for (int p = from; p != to + step; p += step) {
+		if (!closed_port_ok(p) || (avoid && t_bit(avoid, (unsigned)p)))
+			continue;
+		int fd = bind_port(family, p, 0, port);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
 
 static int drop_ports(struct scen *sc, int lo, int hi)
 {
@@ -549,6 +667,15 @@ static int drop_ports(struct scen *sc, int lo, int hi)
 /* ---- (a) and (h): all ports of 127.0.0.1 ------------------------------- */
 
 #define NLISTEN 5
+#define NRESERVE 6
+
+static int owned(const int *ports, int n, int p)
+{
+	for (int i = 0; i < n; i++)
+		if (ports[i] == p)
+			return 1;
+	return 0;
+}
 
 static void scan_all_ports_once(struct scen *sc, int run)
 {
@@ -556,14 +683,35 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	static uint8_t after[8192];
 	int lfd[NLISTEN];
 	int lport[NLISTEN];
+	int rfd[NRESERVE];
+	int rport[NRESERVE];
+	uint64_t foreign[RP_STATUS__COUNT] = {0};
 	char err[256] = "";
 	struct rp_source *src = NULL;
 
+	for (int i = 0; i < NRESERVE; i++)
+		rfd[i] = -1;
 	for (int i = 0; i < NLISTEN; i++) {
 		lfd[i] = t_listen(AF_INET, &lport[i]);
 		CHECK(sc, lfd[i] >= 0, "t_listen: %s", strerror(-lfd[i]));
-		if (lfd[i] < 0)
+		if (lfd[i] < 0) {
+			while (i-- > 0)
+				close(lfd[i]);
 			return;
+		}
+	}
+	/* Closed ports we hold: half from the top, half from the bottom. */
+	for (int i = 0; i < NRESERVE; i++) {
+		int top = i < NRESERVE / 2;
+		int from = top ? 65535 : 1025;
+
+		if (i && i != NRESERVE / 2)
+			from = rport[i - 1] + (top ? -1 : 1);
+		rfd[i] = reserve_port(AF_INET, from, top ? 1025 : 65535, NULL,
+				      &rport[i]);
+		CHECK(sc, rfd[i] >= 0, "no closed port to hold from %d", from);
+		if (rfd[i] < 0)
+			goto out_close;
 	}
 	int rc = t_listening_ports("127.0.0.1", before);
 	CHECK(sc, rc >= NLISTEN, "t_listening_ports: %d", rc);
@@ -604,7 +752,12 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	      (long long)rp_source_total(src));
 	CHECK(sc, r->pcnt[0] == 0, "a result for port 0");
 
-	/* OPEN exactly where the kernel lists a listener. */
+	/*
+	 * In a private namespace: OPEN exactly where the kernel lists a
+	 * listener. In the host namespace only what we own is compared: a
+	 * listener of another program may drop SYNs (its accept queue full)
+	 * or come and go between the snapshots; those ports are counted.
+	 */
 	int opens = 0;
 	int tolerated = 0;
 	for (int p = 1; p <= 65535; p++) {
@@ -618,6 +771,12 @@ static void scan_all_ports_once(struct scen *sc, int run)
 		}
 		if (s == RP_STATUS_OPEN)
 			opens++;
+		if (!sc->netns) {
+			if (!owned(lport, NLISTEN, p) &&
+			    !owned(rport, NRESERVE, p))
+				foreign[s]++;
+			continue;
+		}
 		if (a != b) {
 			tolerated++;
 			fprintf(stderr,
@@ -640,11 +799,31 @@ static void scan_all_ports_once(struct scen *sc, int run)
 		CHECK(sc, r->pst[lport[i]] == RP_STATUS_OPEN,
 		      "run %d: our listener %d got %s", run, lport[i],
 		      sname(r->pst[lport[i]]));
+	for (int i = 0; i < NRESERVE; i++)
+		CHECK(sc, r->pst[rport[i]] == RP_STATUS_CLOSED,
+		      "run %d: port %d (held, not listening) got %s (err %s)",
+		      run, rport[i], sname(r->pst[rport[i]]),
+		      rp_errno_name(r->perr[rport[i]]));
 	fprintf(stderr,
 		"[%s] run %d: %llu results, %d open, %llu closed, %.0f ms%s\n",
 		sc->name, run, (unsigned long long)r->n, opens,
 		(unsigned long long)r->by_status[RP_STATUS_CLOSED], ms,
 		tolerated ? " (some ports changed state)" : "");
+	if (!sc->netns) {
+		uint64_t other = 0;
+		for (int s = RP_STATUS_NONE + 1; s < RP_STATUS__COUNT; s++)
+			if (s != RP_STATUS_OPEN && s != RP_STATUS_CLOSED &&
+			    s != RP_STATUS_FILTERED)
+				other += foreign[s];
+		fprintf(stderr,
+			"[%s] run %d: ports not ours (not compared): %llu "
+			"open, %llu closed, %llu filtered, %llu other\n",
+			sc->name, run,
+			(unsigned long long)foreign[RP_STATUS_OPEN],
+			(unsigned long long)foreign[RP_STATUS_CLOSED],
+			(unsigned long long)foreign[RP_STATUS_FILTERED],
+			(unsigned long long)other);
+	}
 
 	rp_engine_destroy(e);
 	CHECK(sc, r->n == NPORTS, "destroy after the run added results");
@@ -655,6 +834,9 @@ out_close:
 	for (int i = 0; i < NLISTEN; i++)
 		if (lfd[i] >= 0)
 			close(lfd[i]);
+	for (int i = 0; i < NRESERVE; i++)
+		if (rfd[i] >= 0)
+			close(rfd[i]);
 }
 
 static void all_ports_5x(struct scen *sc)
@@ -698,9 +880,12 @@ static void ipv6_body(struct scen *sc)
 {
 	static uint8_t bm6[8192];
 	int p6;
-	int p4;
+	int p4 = 0;
+	int fd4 = -1;
+	int hold4 = -1;
+	int held;
 	int closed[3];
-	int nclosed = 0;
+	int cfd[3] = {-1, -1, -1};
 	char ports[128];
 	char err[256] = "";
 	struct rp_source *src = NULL;
@@ -712,18 +897,37 @@ static void ipv6_body(struct scen *sc)
 		return;
 	}
 	CHECK(sc, fd6 >= 0, "t_listen(AF_INET6): %s", strerror(-fd6));
-	int fd4 = t_listen(AF_INET, &p4);
-	CHECK(sc, fd4 >= 0, "t_listen(AF_INET): %s", strerror(-fd4));
-	if (fd6 < 0 || fd4 < 0)
+	if (fd6 < 0)
+		goto out_close;
+	/* This runs in the host namespace: every port it expects closed at
+	 * ::1 it holds there itself, so nobody else can listen on it. First
+	 * an IPv4 listener whose port is held at ::1 (a few tries: another
+	 * program may have that port at ::1). */
+	for (int i = 0; i < 8 && hold4 < 0; i++) {
+		if (fd4 >= 0)
+			close(fd4);
+		fd4 = t_listen(AF_INET, &p4);
+		CHECK(sc, fd4 >= 0, "t_listen(AF_INET): %s", strerror(-fd4));
+		if (fd4 < 0)
+			goto out_close;
+		hold4 = bind_port(AF_INET6, p4, 0, &held);
+	}
+	CHECK(sc, hold4 >= 0, "cannot hold [::1]:%d: %s", p4,
+	      strerror(-hold4));
+	if (hold4 < 0)
 		goto out_close;
 	int rc = t_listening_ports("::1", bm6);
 	CHECK(sc, rc >= 1 && t_bit(bm6, (unsigned)p6) &&
 			  !t_bit(bm6, (unsigned)p4),
 	      "t_listening_ports(::1) = %d disagrees with our listeners", rc);
-	/* Closed: ports nobody listens on at ::1, counted down from 65000. */
-	for (int p = 65000; p > 1024 && nclosed < 3; p--)
-		if (!t_bit(bm6, (unsigned)p) && p != p4)
-			closed[nclosed++] = p;
+	/* Then three closed ports outside the ephemeral range. */
+	for (int i = 0; i < 3; i++) {
+		cfd[i] = reserve_port(AF_INET6, i ? closed[i - 1] - 1 : 65535,
+				      1025, bm6, &closed[i]);
+		CHECK(sc, cfd[i] >= 0, "no closed port to hold at ::1");
+		if (cfd[i] < 0)
+			goto out_close;
+	}
 	snprintf(ports, sizeof(ports), "%d,%d,%d,%d,%d", p6, p4, closed[0],
 		 closed[1], closed[2]);
 
@@ -760,7 +964,7 @@ static void ipv6_body(struct scen *sc)
 	CHECK(sc, r->pcnt[p4] == 1 && r->pst[p4] == RP_STATUS_CLOSED,
 	      "[::1]:%d (listening on 127.0.0.1 only): %s", p4,
 	      sname(r->pst[p4]));
-	for (int i = 0; i < nclosed; i++)
+	for (int i = 0; i < 3; i++)
 		CHECK(sc, r->pcnt[closed[i]] == 1 &&
 				  r->pst[closed[i]] == RP_STATUS_CLOSED,
 		      "[::1]:%d: %s", closed[i], sname(r->pst[closed[i]]));
@@ -773,6 +977,11 @@ out_close:
 		close(fd6);
 	if (fd4 >= 0)
 		close(fd4);
+	if (hold4 >= 0)
+		close(hold4);
+	for (int i = 0; i < 3; i++)
+		if (cfd[i] >= 0)
+			close(cfd[i]);
 }
 
 static void test_ipv6(void **state)
@@ -801,9 +1010,6 @@ static void add_expect(struct expect *x, int *nx, const char *input,
 	(*nx)++;
 }
 
-#define FILT_LO 20000
-#define FILT_HI 20099
-
 static void conservation_body(struct scen *sc)
 {
 	struct expect x[64];
@@ -821,8 +1027,8 @@ static void conservation_body(struct scen *sc)
 	if (drop_ports(sc, FILT_LO, FILT_HI))
 		return;
 	for (int i = 0; i < 4; i++) {
-		lfd[i] = t_listen(i < 3 ? AF_INET : AF_INET6, &lport[i]);
-		CHECK(sc, lfd[i] >= 0, "t_listen: %s", strerror(-lfd[i]));
+		lport[i] = LISTEN_LO + i;
+		lfd[i] = listen_at(sc, i < 3 ? AF_INET : AF_INET6, lport[i]);
 		if (lfd[i] < 0)
 			goto out_close;
 	}
@@ -834,11 +1040,14 @@ static void conservation_body(struct scen *sc)
 	}
 	snprintf(buf, sizeof(buf), "[::1]:%d", lport[3]);
 	add_expect(x, &nx, buf, RP_STATUS_OPEN);
-	for (int p = 5001; p <= 5004; p++) {
-		snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
+	for (int p = CLOSED_LO; p <= CLOSED_LO + 4; p++) {
+		CHECK(sc, closed_port_ok(p), "closed port %d is ephemeral", p);
+		if (p < CLOSED_LO + 4)
+			snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
+		else
+			snprintf(buf, sizeof(buf), "[::1]:%d", p);
 		add_expect(x, &nx, buf, RP_STATUS_CLOSED);
 	}
-	add_expect(x, &nx, "[::1]:5005", RP_STATUS_CLOSED);
 	for (int p = FILT_LO; p < FILT_LO + 5; p++) {
 		snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
 		add_expect(x, &nx, buf, RP_STATUS_FILTERED);
@@ -1126,25 +1335,61 @@ static void test_cancel_one(void **state)
 #define STOP_TARGETS 20000
 #define STOP_CONC 2000
 
+/*
+ * A stop must end what is in flight by cancelling it, not by letting it
+ * time out. Its drain is mostly CPU work on the loop thread (2000 sockets
+ * to close: 150-250 ms idle), which other programs on the CPUs stretch
+ * several times in wall time. So the loop thread's CPU time for the drain
+ * is held to DRAIN_CPU_MS, and its wall time only to half the probes'
+ * connect timeout: a drain that waited for the timeouts takes longer.
+ */
+#define STOP_TIMEOUT_MS 10000
+#define DRAIN_WALL_MS (STOP_TIMEOUT_MS / 2)
+#define DRAIN_CPU_MS 1000
+
+static double cpu_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts))
+		return 0;
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double thread_cpu_ms(void)
+{
+	return cpu_ms(CLOCK_THREAD_CPUTIME_ID);
+}
+
+static void check_drain(struct scen *sc, const char *what, double wall_ms,
+			double cpu)
+{
+	CHECK(sc, wall_ms < DRAIN_WALL_MS,
+	      "%s took %.0f ms: it waited for the timeouts", what, wall_ms);
+	CHECK(sc, cpu < DRAIN_CPU_MS, "%s took %.0f ms of CPU", what, cpu);
+}
+
 static int port_dropped(uint64_t i)
 {
 	return DROP_LO + (int)(i % (DROP_HI - DROP_LO + 1));
 }
 
-/* Even targets closed (30000..), odd ones dropped. */
+/* Even targets closed (CLOSED_LO..), odd ones dropped. */
 static int port_mixed(uint64_t i)
 {
-	return i % 2 ? DROP_LO + (int)(i / 2) : 30000 + (int)(i / 2);
+	int n = CLOSED_HI - CLOSED_LO + 1;
+
+	return i % 2 ? DROP_LO + (int)(i / 2 % (DROP_HI - DROP_LO + 1))
+		     : CLOSED_LO + (int)(i / 2 % (uint64_t)n);
 }
 
 /* After stop and drain: a fresh engine in the same namespace works. */
 static void normal_scan_after(struct scen *sc)
 {
-	int lport;
-	int lfd = t_listen(AF_INET, &lport);
+	int lport = LISTEN_LO;
+	int lfd = listen_at(sc, AF_INET, lport);
 	struct rp_target t;
 
-	CHECK(sc, lfd >= 0, "t_listen: %s", strerror(-lfd));
 	if (lfd < 0)
 		return;
 	struct rec *r = rec_new(sc, 64, 0);
@@ -1154,7 +1399,10 @@ static void normal_scan_after(struct scen *sc)
 	target_v4(&t, lport, 0);
 	CHECK(sc, rp_engine_submit(e, &t) == 0, "submit open");
 	for (int i = 1; i < 40; i++) {
-		target_v4(&t, 40000 + i, (uint64_t)i);
+		int p = CLOSED_LO + i;
+
+		CHECK(sc, closed_port_ok(p), "closed port %d is ephemeral", p);
+		target_v4(&t, p, (uint64_t)i);
 		CHECK(sc, rp_engine_submit(e, &t) == 0, "submit closed %d", i);
 	}
 	struct idx_pred all = {r, 40};
@@ -1213,8 +1461,10 @@ static void cancel_early_body(struct scen *sc)
 	if (drop_ports(sc, FILT_LO, FILT_HI))
 		return;
 	struct rec *r = rec_new(sc, EARLY_N, 0);
-	struct rp_engine_opts o = {.concurrency = EARLY_N,
-				   .connect_timeout_ns = 5000 * 1000000ull};
+	struct rp_engine_opts o = {
+		.concurrency = EARLY_N,
+		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
+	};
 	struct rp_engine *e = engine_new(sc, r, o);
 	if (!e)
 		goto out_rec;
@@ -1244,11 +1494,12 @@ static void cancel_early_body(struct scen *sc)
 
 	/* And stop right after a turn that started many chains. */
 	t0 = now_ns();
+	double c0 = thread_cpu_ms();
 	rp_engine_stop(e);
-	int rc = run_until(e, NULL, NULL, 3000);
+	int rc = run_until(e, NULL, NULL, DRAIN_WALL_MS);
 	ms = ms_since(t0);
-	CHECK(sc, rc == 0 && ms < 1000, "drain after stop: rc %d, %.0f ms",
-	      rc, ms);
+	CHECK(sc, rc == 0, "no drain after stop (%d)", rc);
+	check_drain(sc, "drain after stop", ms, thread_cpu_ms() - c0);
 	check_each_index_once(sc, r, EARLY_N);
 	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == EARLY_N,
 	      "%llu cancelled of %d",
@@ -1286,8 +1537,10 @@ static void stop_first_turn_body(struct scen *sc)
 		return;
 	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
 	struct gen g = {.n = STOP_TARGETS, .port_of = port_dropped};
-	struct rp_engine_opts o = {.concurrency = STOP_CONC,
-				   .connect_timeout_ns = 5000 * 1000000ull};
+	struct rp_engine_opts o = {
+		.concurrency = STOP_CONC,
+		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
+	};
 	struct rp_engine *e = engine_new(sc, r, o);
 	if (!e)
 		goto out;
@@ -1296,13 +1549,14 @@ static void stop_first_turn_body(struct scen *sc)
 	CHECK(sc, g.next == STOP_CONC, "first turn pulled %llu",
 	      (unsigned long long)g.next);
 	uint64_t t0 = now_ns();
+	double c0 = thread_cpu_ms();
 	rp_engine_stop(e);
 	g.stopped = 1;
-	int rc = run_until(e, NULL, NULL, 3000);
+	int rc = run_until(e, NULL, NULL, DRAIN_WALL_MS);
 	double ms = ms_since(t0);
 	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
 	      rc);
-	CHECK(sc, ms < 1000, "drain after stop took %.0f ms", ms);
+	check_drain(sc, "drain after stop", ms, thread_cpu_ms() - c0);
 	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
 	      "%llu cancelled of %llu in flight",
 	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED],
@@ -1339,8 +1593,10 @@ static void stop_after_turns_body(struct scen *sc)
 		return;
 	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
 	struct gen g = {.n = STOP_TARGETS, .port_of = port_dropped};
-	struct rp_engine_opts o = {.concurrency = STOP_CONC,
-				   .connect_timeout_ns = 5000 * 1000000ull};
+	struct rp_engine_opts o = {
+		.concurrency = STOP_CONC,
+		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
+	};
 	struct rp_engine *e = engine_new(sc, r, o);
 	if (!e)
 		goto out;
@@ -1355,13 +1611,14 @@ static void stop_after_turns_body(struct scen *sc)
 	      (unsigned long long)g.next, STOP_CONC);
 
 	uint64_t t0 = now_ns();
+	double c0 = thread_cpu_ms();
 	rp_engine_stop(e);
 	g.stopped = 1;
-	int rc = run_until(e, NULL, NULL, 3000);
+	int rc = run_until(e, NULL, NULL, DRAIN_WALL_MS);
 	double ms = ms_since(t0);
 	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
 	      rc);
-	CHECK(sc, ms < 1000, "drain after stop took %.0f ms", ms);
+	check_drain(sc, "drain after stop", ms, thread_cpu_ms() - c0);
 	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
 	      "%llu cancelled of %llu in flight",
 	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED],
@@ -1389,15 +1646,29 @@ struct gen_e {
 	struct gen g;
 	struct rp_engine *e;
 	uint64_t t_stop;
+	double cpu_stop;              /* thread CPU time at the stop, ms */
+	unsigned turn;                /* rp_engine_run() calls made */
+	unsigned stop_turn;           /* the call whose callback stopped */
+	uint64_t before_stop;         /* results up to the stopping one */
+	uint64_t same_turn;           /* after it, that turn, not CANCELLED */
+	uint64_t late;                /* after that turn, not CANCELLED */
 };
 
 static void stop_in_callback_e(struct rec *r, const struct rp_result *res)
 {
 	struct gen_e *ge = r->hook_arg;
 
-	(void)res;
+	if (ge->g.stopped && res->status != RP_STATUS_CANCELLED) {
+		if (ge->turn == ge->stop_turn)
+			ge->same_turn++;
+		else
+			ge->late++;
+	}
 	if (r->n == 100 && !ge->g.stopped) {
+		ge->before_stop = r->n;
+		ge->stop_turn = ge->turn;
 		ge->t_stop = now_ns();
+		ge->cpu_stop = thread_cpu_ms();
 		rp_engine_stop(ge->e);
 		ge->g.stopped = 1;
 	}
@@ -1409,8 +1680,10 @@ static void stop_from_callback_body(struct scen *sc)
 		return;
 	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
 	struct gen_e ge = {.g = {.n = STOP_TARGETS, .port_of = port_mixed}};
-	struct rp_engine_opts o = {.concurrency = STOP_CONC,
-				   .connect_timeout_ns = 5000 * 1000000ull};
+	struct rp_engine_opts o = {
+		.concurrency = STOP_CONC,
+		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
+	};
 	struct rp_engine *e = engine_new(sc, r, o);
 	if (!e)
 		goto out;
@@ -1418,15 +1691,44 @@ static void stop_from_callback_body(struct scen *sc)
 	r->hook = stop_in_callback_e;
 	r->hook_arg = &ge;
 	rp_engine_set_source(e, gen_pull, &ge.g);
-	int rc = run_until(e, NULL, NULL, 5000);
-	CHECK(sc, ge.g.stopped, "fewer than 100 results in 5 s (%llu)",
-	      (unsigned long long)r->n);
+	int rc = 1;
+	uint64_t t0 = now_ns();
+	for (ge.turn = 0; ge.turn < 1000000; ge.turn++) {
+		if (ms_since(t0) > DRAIN_WALL_MS + 2000)
+			break;
+		rc = rp_engine_run(e, 10);
+		if (rc <= 0)
+			break;
+	}
+	CHECK(sc, ge.g.stopped, "fewer than 100 results in %d ms (%llu)",
+	      DRAIN_WALL_MS + 2000, (unsigned long long)r->n);
 	double ms = ge.t_stop ? (double)(now_ns() - ge.t_stop) / 1e6 : 0;
+	double cpu = ge.t_stop ? thread_cpu_ms() - ge.cpu_stop : 0;
 	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
 	      rc);
-	CHECK(sc, ms < 1000, "drain after stop took %.0f ms", ms);
-	/* Dropped targets cannot finish in 5 s: all cancelled. Closed ones
-	 * may have completed before the cancel reached them. */
+	check_drain(sc, "drain after stop", ms, cpu);
+	/*
+	 * rp_engine_stop() in ringprobe.h: everything in flight is reported
+	 * CANCELLED, even a probe whose connect had completed in the kernel.
+	 * Dropped targets cannot finish before their timeout, after the
+	 * loop above gives up; a closed one is CLOSED only
+	 * if its result came before the stop, and every later one is
+	 * CANCELLED.
+	 * NEEDSWORK: a stop from inside a result callback takes effect at the
+	 * next turn, so the completions its turn had already reaped are still
+	 * reported with their own status. Counted and tolerated, in that turn
+	 * only, until the engine marks the slots cancelled at once.
+	 */
+	CHECK(sc, ge.late == 0,
+	      "%llu results after the stop's turn were not CANCELLED",
+	      (unsigned long long)ge.late);
+	CHECK(sc, r->by_status[RP_STATUS_CLOSED] ==
+			  ge.before_stop + ge.same_turn,
+	      "%llu closed, but %llu results came before the stop and %llu "
+	      "later in its turn",
+	      (unsigned long long)r->by_status[RP_STATUS_CLOSED],
+	      (unsigned long long)ge.before_stop,
+	      (unsigned long long)ge.same_turn);
 	uint64_t bad = 0;
 	for (uint64_t i = 0; i < ge.g.next; i++) {
 		int s = r->st[i];
@@ -1441,10 +1743,11 @@ static void stop_from_callback_body(struct scen *sc)
 	CHECK(sc, bad == 0, "%llu targets with an impossible status",
 	      (unsigned long long)bad);
 	fprintf(stderr,
-		"[%s] pulled %llu, %llu closed, %llu cancelled, drained in "
-		"%.0f ms\n",
+		"[%s] pulled %llu, %llu closed (%llu after the stop, in its "
+		"turn), %llu cancelled, drained in %.0f ms\n",
 		sc->name, (unsigned long long)ge.g.next,
 		(unsigned long long)r->by_status[RP_STATUS_CLOSED],
+		(unsigned long long)ge.same_turn,
 		(unsigned long long)r->by_status[RP_STATUS_CANCELLED], ms);
 	check_after_stop(sc, e, r, &ge.g);
 	normal_scan_after(sc);
@@ -1466,6 +1769,8 @@ struct stopper {
 	struct rp_engine *e;
 	struct gen *g;
 	int delay_ms;
+	clockid_t loop_clk;           /* CPU clock of the loop thread */
+	double cpu_stop;              /* its CPU time at the stop, ms */
 	uint64_t t_stop;
 };
 
@@ -1474,6 +1779,7 @@ static void *stopper_main(void *arg)
 	struct stopper *s = arg;
 
 	sleep_ms(s->delay_ms);
+	s->cpu_stop = cpu_ms(s->loop_clk);
 	__atomic_store_n(&s->t_stop, now_ns(), __ATOMIC_RELEASE);
 	rp_engine_stop(s->e);
 	__atomic_store_n(&s->g->stopped, 1, __ATOMIC_RELAXED);
@@ -1488,25 +1794,32 @@ static void stop_from_thread_body(struct scen *sc)
 		return;
 	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
 	struct gen g = {.n = STOP_TARGETS, .port_of = port_dropped};
-	struct rp_engine_opts o = {.concurrency = STOP_CONC,
-				   .connect_timeout_ns = 5000 * 1000000ull};
+	struct rp_engine_opts o = {
+		.concurrency = STOP_CONC,
+		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
+	};
 	struct rp_engine *e = engine_new(sc, r, o);
 	if (!e)
 		goto out;
 	rp_engine_set_source(e, gen_pull, &g);
 	struct stopper s = {.e = e, .g = &g, .delay_ms = 400};
+	int crc = pthread_getcpuclockid(pthread_self(), &s.loop_clk);
+	CHECK(sc, crc == 0, "pthread_getcpuclockid: %s", strerror(crc));
 	if (pthread_create(&th, NULL, stopper_main, &s))
 		abort();
 	struct watchdog w;
-	watchdog_start(&w, e, 5);
+	double limit_s = (s.delay_ms + DRAIN_WALL_MS + 1000) / 1e3;
+	watchdog_start(&w, e, limit_s);
 	int rc = rp_engine_run_all(e);
 	uint64_t t1 = now_ns();
+	double cpu = cpu_ms(s.loop_clk);
 	int fired = watchdog_end(&w);
 	pthread_join(th, NULL);
 	double ms = (double)(t1 - s.t_stop) / 1e6;
-	CHECK(sc, !fired, "rp_engine_run_all ignored the stop for 5 s");
+	CHECK(sc, !fired, "rp_engine_run_all ignored the stop for %.1f s",
+	      limit_s);
 	CHECK(sc, rc == 0, "rp_engine_run_all: %s", rp_strerror(rc));
-	CHECK(sc, ms < 1000, "run_all returned %.0f ms after the stop", ms);
+	check_drain(sc, "run_all after the stop", ms, cpu - s.cpu_stop);
 	CHECK(sc, g.next >= STOP_CONC, "only %llu pulled before the stop",
 	      (unsigned long long)g.next);
 	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
@@ -1683,7 +1996,7 @@ static void submit_contract_body(struct scen *sc)
 	if (!e)
 		goto out;
 	for (int i = 0; i < 3; i++) {
-		target_v4(&t, 40000 + i, (uint64_t)i);
+		target_v4(&t, CLOSED_LO + i, (uint64_t)i);
 		rc = rp_engine_submit(e, &t);
 		CHECK(sc, rc == 0, "one slot, submit %d: %s", i,
 		      rp_strerror(rc));
