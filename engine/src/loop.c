@@ -210,6 +210,11 @@ static unsigned reap(struct rp_engine *e)
 	{
 		on_cqe(e, cqe);
 		n++;
+		/* A stop asked from a callback of this batch holds for the
+		 * rest of it: every probe still in flight ends CANCELLED. */
+		if (!e->stopping &&
+		    atomic_load_explicit(&e->stop_req, memory_order_relaxed))
+			begin_stop(e);
 	}
 	io_uring_cq_advance(&e->r.ring, n);
 	e->st.cqes += n;

@@ -1713,17 +1713,14 @@ static void stop_from_callback_body(struct scen *sc)
 	 * Dropped targets cannot finish before their timeout, after the
 	 * loop above gives up; a closed one is CLOSED only
 	 * if its result came before the stop, and every later one is
-	 * CANCELLED.
-	 * NEEDSWORK: a stop from inside a result callback takes effect at the
-	 * next turn, so the completions its turn had already reaped are still
-	 * reported with their own status. Counted and tolerated, in that turn
-	 * only, until the engine marks the slots cancelled at once.
+	 * CANCELLED, from the very next result on: the stop holds at once,
+	 * even for the completions its turn had already reaped.
 	 */
-	CHECK(sc, ge.late == 0,
-	      "%llu results after the stop's turn were not CANCELLED",
-	      (unsigned long long)ge.late);
-	CHECK(sc, r->by_status[RP_STATUS_CLOSED] ==
-			  ge.before_stop + ge.same_turn,
+	CHECK(sc, ge.late == 0 && ge.same_turn == 0,
+	      "%llu results after the stop (%llu of them in its turn) were "
+	      "not CANCELLED", (unsigned long long)(ge.late + ge.same_turn),
+	      (unsigned long long)ge.same_turn);
+	CHECK(sc, r->by_status[RP_STATUS_CLOSED] == ge.before_stop,
 	      "%llu closed, but %llu results came before the stop and %llu "
 	      "later in its turn",
 	      (unsigned long long)r->by_status[RP_STATUS_CLOSED],
