@@ -180,6 +180,12 @@ struct rp_result {
 	                               * answered from the run's cache) */
 	const struct rp_http_info *http; /* HTTP probes that connected, else
 	                               * NULL */
+	const char *banner;           /* RP_PROBE_BANNER probes that
+	                               * connected: the first line the server
+	                               * sent (at most 255 bytes, line ending
+	                               * dropped, bytes other than printable
+	                               * ASCII as '?'; "" if it sent none in
+	                               * time), else NULL */
 };
 
 /*
@@ -217,6 +223,9 @@ enum rp_probe_kind {
 	RP_PROBE_TCP = 0,             /* connect, report, close */
 	RP_PROBE_HTTP,                /* connect, send a request, parse the
 	                               * response with llhttp, close */
+	RP_PROBE_BANNER,              /* connect, read the first line the
+	                               * server sends (rp_result.banner); the
+	                               * port is OPEN whatever it sends */
 };
 
 /* HTTP probe options (zero = default). */
@@ -285,6 +294,9 @@ struct rp_engine_opts {
 	uint64_t connect_timeout_ns;  /* per connect attempt; default 1 s */
 	uint64_t timeout_ns;          /* overall per probe; default 5 s (TCP), 10 s (HTTP) */
 	uint32_t retries;             /* extra attempts for filtered; default 0 */
+	uint64_t banner_wait_ns;      /* RP_PROBE_BANNER: how long to wait
+	                               * for the banner after connecting;
+	                               * default 2 s (within timeout_ns) */
 	uint32_t flags;               /* RP_ENGINE_* */
 	rp_result_fn on_result;       /* required */
 	void *arg;                    /* passed to on_result */

@@ -23,6 +23,9 @@ static const struct rp__stage_ops *const kind_tcp[] = {
 static const struct rp__stage_ops *const kind_http[] = {
 	&rp__stage_connect, &rp__stage_http, NULL,
 };
+static const struct rp__stage_ops *const kind_banner[] = {
+	&rp__stage_connect, &rp__stage_banner, NULL,
+};
 
 static const struct rp__stage_ops *const *kind_stages(enum rp_probe_kind k)
 {
@@ -31,6 +34,8 @@ static const struct rp__stage_ops *const *kind_stages(enum rp_probe_kind k)
 		return kind_tcp;
 	case RP_PROBE_HTTP:
 		return kind_http;
+	case RP_PROBE_BANNER:
+		return kind_banner;
 	default:
 		return NULL;
 	}
@@ -52,6 +57,7 @@ static bool opts_ok(const struct rp_engine_opts *o)
 {
 	return o->connect_timeout_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->timeout_ns <= RP_TIMEOUT_MAX_NS &&
+	       o->banner_wait_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->http.io_timeout_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->http.follow <= RP_FOLLOW_MAX &&
 	       o->dns.timeout_ns <= RP_TIMEOUT_MAX_NS &&

@@ -143,6 +143,7 @@ struct rp__stage {
 
 extern const struct rp__stage_ops rp__stage_connect;
 extern const struct rp__stage_ops rp__stage_http;
+extern const struct rp__stage_ops rp__stage_banner;
 
 /* ---- the engine --------------------------------------------------------- */
 
