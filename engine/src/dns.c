@@ -39,16 +39,13 @@ static struct dns_slot *dslot(const struct rp_engine *e, const struct slot *s)
 	return rp__area(e, s, e->dns->off);
 }
 
-size_t rp__dns_priv_size(const struct rp_engine_opts *o)
+static size_t rp__dns_priv_size(const struct rp_engine_opts *o)
 {
 	return o->dns.all_addrs ? sizeof(struct dns_slot)
 				: offsetof(struct dns_slot, more);
 }
 
 
-/* c-ares runs callbacks from inside its own calls; this is how they find
- * the engine (one engine per thread, so a thread-local suffices). */
-_Thread_local struct rp_engine *rp__dns_engine;
 
 static pthread_once_t ares_once = PTHREAD_ONCE_INIT;
 static int ares_init_status;
@@ -82,7 +79,7 @@ static const char *reason_of(int status)
 	}
 }
 
-int rp__dns_init(struct rp_engine *e, size_t priv_off)
+static int rp__dns_init(struct rp_engine *e, size_t priv_off)
 {
 	const struct rp_dns_opts *o = &e->o.dns;
 	struct rp__dns *d = calloc(1, sizeof(*d));
@@ -153,7 +150,7 @@ int rp__dns_init(struct rp_engine *e, size_t priv_off)
 	return 0;
 }
 
-void rp__dns_release(struct rp_engine *e)
+static void rp__dns_release(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
@@ -243,7 +240,7 @@ static void resolved(struct rp_engine *e, struct slot *s,
 	rp__resolved(e, s);
 }
 
-bool rp__dns_next_addr(struct rp_engine *e, struct slot *s)
+static bool rp__dns_next_addr(struct rp_engine *e, struct slot *s)
 {
 	if (!e->dns || !e->dns->all_addrs || s->imore >= s->nmore)
 		return false;
@@ -396,7 +393,7 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 	wake_waiters(e, en);
 }
 
-void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
+static void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
 {
 	struct rp__dns *d = e->dns;
 	struct entry *en;
@@ -451,7 +448,7 @@ static void enqueue(struct rp__dns *d, uint32_t idx)
 }
 
 /* Takes one waiting probe off its lookup (cancel of that probe). */
-void rp__dns_forget(struct rp_engine *e, struct slot *s)
+static void rp__dns_forget(struct rp_engine *e, struct slot *s)
 {
 	struct dns_slot *w = dslot(e, s);
 
@@ -461,7 +458,7 @@ void rp__dns_forget(struct rp_engine *e, struct slot *s)
 }
 
 /* Stop: every lookup, queued or in flight, ends now as cancelled. */
-void rp__dns_cancel_all(struct rp_engine *e)
+static void rp__dns_cancel_all(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
@@ -496,7 +493,7 @@ static bool waiting(const struct rp__dns *d)
 	return d->active || d->qhead != NONE || d->remote != NONE;
 }
 
-uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now)
+static uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now)
 {
 	struct rp__dns *d = e->dns;
 	struct timeval tv, *tp;
@@ -543,12 +540,15 @@ static void sweep_deadlines(struct rp_engine *e)
 	}
 }
 
-void rp__dns_tick(struct rp_engine *e)
+static void rp__dns_tick(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
 	if (!d)
 		return;
+	/* The polls this turn may have ended lookups: start queued ones. */
+	rp__dns_engine = e;
+	rp__dns_start_queued(e);
 	if (waiting(d))
 		sweep_deadlines(e);
 	if (d->remote != NONE) {
@@ -563,3 +563,17 @@ void rp__dns_tick(struct rp_engine *e)
 	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	rp__dns_start_queued(e);
 }
+
+const struct rp__names_ops rp__dns_names = {
+	.priv_size = rp__dns_priv_size,
+	.init = rp__dns_init,
+	.release = rp__dns_release,
+	.resolve = rp__dns_resolve,
+	.forget = rp__dns_forget,
+	.cancel_all = rp__dns_cancel_all,
+	.sync = rp__dns_sync,
+	.on_poll = rp__dns_on_poll,
+	.wait_ns = rp__dns_wait_ns,
+	.tick = rp__dns_tick,
+	.next_addr = rp__dns_next_addr,
+};

@@ -121,4 +121,8 @@ void rp__dns_sock_state(void *data, ares_socket_t fd, int readable,
 /* dns.c */
 void rp__dns_start_queued(struct rp_engine *e);
 
+/* dns_poll.c: the ring polls of c-ares's sockets */
+void rp__dns_sync(struct rp_engine *e);
+void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res);
+
 #endif

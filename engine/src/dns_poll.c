@@ -12,6 +12,10 @@
 
 #include "dns.h"
 
+/* c-ares runs callbacks from inside its own calls; this is how they find
+ * the engine (one engine per thread, so a thread-local suffices). */
+_Thread_local struct rp_engine *rp__dns_engine;
+
 /* Doubles the socket table; the new half is free. */
 int rp__dns_grow_fds(struct rp__dns *d)
 {
@@ -135,5 +139,6 @@ void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res)
 			(res & (POLLIN | POLLERR | POLLHUP)) ? f->fd
 							     : ARES_SOCKET_BAD,
 			(res & POLLOUT) ? f->fd : ARES_SOCKET_BAD);
-	rp__dns_start_queued(e);
+	/* Lookups it ended make room for queued ones: rp__dns_tick(), later
+	 * in the same turn, starts them. */
 }

@@ -68,7 +68,7 @@ static bool opts_ok(const struct rp_engine_opts *o)
 /* Everything create set up; safe on a partly built engine. */
 static void teardown(struct rp_engine *e)
 {
-	rp__dns_release(e); /* before the ring: its polls reference fds */
+	e->names->release(e); /* before the ring: its polls use fds */
 	if (e->r.ring.ring_fd > 0)
 		rp__ring_release(&e->r);
 	for (unsigned k = e->nstages; k-- > 0;)
@@ -92,7 +92,7 @@ static int setup(struct rp_engine *e)
 		return -EINVAL;
 	for (e->nstages = 0; kind[e->nstages]; e->nstages++)
 		e->stages[e->nstages].ops = kind[e->nstages];
-	ret = rp__slots_init(e, rp__dns_priv_size(&e->o));
+	ret = rp__slots_init(e, e->names->priv_size(&e->o));
 	if (ret < 0)
 		return ret;
 
@@ -115,7 +115,7 @@ static int setup(struct rp_engine *e)
 	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (e->wake_fd < 0)
 		return -errno;
-	ret = rp__dns_init(e, e->dns_off);
+	ret = e->names->init(e, e->dns_off);
 	if (ret < 0)
 		return ret;
 	for (unsigned k = 0; k < e->nstages; k++) {
@@ -139,6 +139,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	if (!e)
 		return -ENOMEM;
 	e->o = *opts;
+	e->names = &rp__dns_names;
 	e->wake_fd = -1;
 	e->r.ring.ring_fd = -1;
 	atomic_init(&e->notify_fd, -1);

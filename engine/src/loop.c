@@ -79,7 +79,7 @@ static void begin_stop(struct rp_engine *e)
 	for (uint32_t i = 0; i < e->o.concurrency; i++)
 		if (e->slots[i].phase >= PHASE_ACTIVE)
 			e->slots[i].cancel = 1;
-	rp__dns_cancel_all(e);
+	e->names->cancel_all(e);
 }
 
 /* Async-signal-safe; a full eventfd (EAGAIN) is already a wakeup. */
@@ -137,7 +137,7 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 	 * caller asked before learning the outcome. */
 	found->cancel = 1;
 	if (found->phase == PHASE_RESOLVING) {
-		rp__dns_forget(e, found);
+		e->names->forget(e, found);
 		rp__done(e, found, RP_STATUS_CANCELLED, 0);
 	} else {
 		rp__cancel_op(e, found);
@@ -173,7 +173,7 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 		on_cancel_cqe(e, ud, cqe->res);
 		return;
 	case RP__OP_DNS_POLL:
-		rp__dns_on_poll(e, ud, cqe->res);
+		e->names->on_poll(e, ud, cqe->res);
 		return;
 	case RP__OP_PROBE:
 		return;
@@ -260,7 +260,7 @@ static uint64_t timer_ns(struct rp_engine *e, uint64_t now)
 			return 0;
 		ns = until - now;
 	}
-	uint64_t dns_ns = rp__dns_wait_ns(e, now);
+	uint64_t dns_ns = e->names->wait_ns(e, now);
 	return dns_ns < ns ? dns_ns : ns;
 }
 
@@ -333,7 +333,7 @@ int rp__turn(struct rp_engine *e, int timeout_ms)
 		rp__admit(e);
 	if (!e->wake_armed && !e->stopping)
 		rp__arm_wake(e);
-	rp__dns_sync(e);
+	e->names->sync(e);
 	if (e->stopping && e->inflight)
 		cancel_all(e); /* again: see "stop and cancel" above */
 
@@ -349,8 +349,8 @@ int rp__turn(struct rp_engine *e, int timeout_ms)
 		return ret;
 	e->now_ns = rp__clock_ns();
 	reap(e);
-	rp__dns_tick(e);
-	rp__dns_sync(e);
+	e->names->tick(e);
+	e->names->sync(e);
 	for (unsigned k = 0; k < e->nstages; k++)
 		if (e->stages[k].ops->end_turn)
 			e->stages[k].ops->end_turn(e);

@@ -268,7 +268,7 @@ void rp__begin(struct rp_engine *e, struct slot *s, const char *name)
 {
 	s->stage = 0;
 	if (name)
-		rp__dns_resolve(e, s, name);
+		e->names->resolve(e, s, name);
 	else
 		start_stage(e, s, 0);
 }
@@ -301,7 +301,7 @@ void rp__restart(struct rp_engine *e, struct slot *s, const char *name,
 static bool next_addr(struct rp_engine *e, struct slot *s, int status)
 {
 	if (s->imore >= s->nmore || status == RP_STATUS_CANCELLED ||
-	    s->cancel || e->stopping || !rp__dns_next_addr(e, s))
+	    s->cancel || e->stopping || !e->names->next_addr(e, s))
 		return false;
 	s->attempts = 0;
 	s->rtt_us = 0;

@@ -179,7 +179,8 @@ struct rp_engine {
 	bool rate_refused;            /* a submit was refused for the rate
 	                               * since the last turn */
 	uint64_t now_ns;              /* clock read once per turn */
-	struct rp__dns *dns;          /* name resolution (dns.c) */
+	const struct rp__names_ops *names; /* the name service */
+	struct rp__dns *dns;          /* its state (dns.c) */
 	struct rp_stats st;
 };
 
@@ -287,22 +288,40 @@ void rp__resolved(struct rp_engine *e, struct slot *s);
  * nothing in it can end a line or split a request line (admit.c). */
 bool rp__wire_text_ok(const char *s);
 
-/* ---- name resolution, a service of the core (dns.c) --------------------- */
+/* ---- name resolution, a service of the core (dns*.c) -------------------- */
 
-/* Per-slot bytes dns.c needs (its waiter links, the addresses left with
- * --all-addrs), laid out by the slot table. */
-size_t rp__dns_priv_size(const struct rp_engine_opts *o);
-int rp__dns_init(struct rp_engine *e, size_t priv_off);
-void rp__dns_release(struct rp_engine *e);
-/* Resolves name for s: answers with rp__resolved() (maybe at once). */
-void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name);
-void rp__dns_forget(struct rp_engine *e, struct slot *s);
-void rp__dns_cancel_all(struct rp_engine *e);
-void rp__dns_sync(struct rp_engine *e);
-void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res);
-uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now);
-void rp__dns_tick(struct rp_engine *e);
-/* --all-addrs: sets s->addr to the name's next address; false if none. */
-bool rp__dns_next_addr(struct rp_engine *e, struct slot *s);
+/*
+ * The core calls the name service only through this table, as it calls
+ * stages only through theirs; the service answers with rp__resolved() or
+ * rp__done(). (So the module graph has no circle: dns.c calls the core,
+ * the core calls dns.c through a pointer.)
+ */
+struct rp__names_ops {
+	/* Per-slot bytes it needs (waiter links, the addresses left with
+	 * --all-addrs), laid out by the slot table. */
+	size_t (*priv_size)(const struct rp_engine_opts *o);
+	int (*init)(struct rp_engine *e, size_t priv_off);
+	void (*release)(struct rp_engine *e);
+	/* Resolves name for s: answers with rp__resolved() (maybe at once)
+	 * or ends the probe with rp__done(). */
+	void (*resolve)(struct rp_engine *e, struct slot *s, const char *name);
+	/* s no longer waits (cancelled). */
+	void (*forget)(struct rp_engine *e, struct slot *s);
+	/* Stop: every lookup ends now, cancelled. */
+	void (*cancel_all)(struct rp_engine *e);
+	/* Arms the ring polls its sockets want (after any of its calls). */
+	void (*sync)(struct rp_engine *e);
+	/* A completion of one of those polls. */
+	void (*on_poll)(struct rp_engine *e, uint64_t ud, int res);
+	/* How long the loop may sleep before its timers need a turn. */
+	uint64_t (*wait_ns)(struct rp_engine *e, uint64_t now);
+	/* Once per turn: retries, deadlines, queued lookups. */
+	void (*tick)(struct rp_engine *e);
+	/* --all-addrs: sets s->addr to the name's next address; false if
+	 * none is left. */
+	bool (*next_addr)(struct rp_engine *e, struct slot *s);
+};
+
+extern const struct rp__names_ops rp__dns_names;
 
 #endif
