@@ -15,7 +15,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-const char *prog = "ringprobe";
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -86,18 +84,6 @@ static void usage(FILE *f)
 		"Exit: 0 done, 1 runtime failure, 2 usage or input error, 130 interrupted.\n"
 		"SIGUSR1 or SIGQUIT prints the probes in flight and the counters.\n",
 		prog, prog, prog, DEFAULT_CONCURRENCY);
-}
-
-int die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", prog);
-	return EXIT_USAGE;
 }
 
 /* Strict unsigned parse: digits only, within max. */

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 #define SLOWEST_MAX 5
 #define FD_RESERVE 32        /* descriptors kept for everything but sockets */
