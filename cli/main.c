@@ -1,11 +1,10 @@
 /*
- * main.c - the ringprobe command line: argument parsing, signals, the
- * progress line, the summary, and the loop over rp_engine_run().
+ * main.c - the ringprobe command line: the usage text, the arguments
+ * parsed into a struct cli, the demo, and main(). The scan itself (signals,
+ * the workers, progress and summary) runs in scan.c, behind scan.h.
  *
  * The CLI uses only the public header: if it needs something from the
- * engine, that becomes API. Results are formatted as they arrive and
- * written once per loop turn (out_flush), so output is prompt without a
- * write per result.
+ * engine, that becomes API.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "scan.h"
 #include "util.h"
 
 static void usage(FILE *f)

@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "scan.h"
 #include "util.h"
 
 #define SLOWEST_MAX 5

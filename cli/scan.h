@@ -1,9 +1,9 @@
 /*
- * cli.h - what the CLI's two halves share: the options main.c parses and
- * scan.c runs with.
+ * scan.h - what scan.c offers main.c: the options of a run (struct cli),
+ * which main.c parses and cli_scan() runs with, and the signal handlers.
  */
-#ifndef RP_CLI_H
-#define RP_CLI_H
+#ifndef RP_CLI_SCAN_H
+#define RP_CLI_SCAN_H
 
 #include <stdbool.h>
 #include <stdint.h>
