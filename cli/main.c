@@ -1,11 +1,10 @@
 /*
- * main.c - the ringprobe command line: argument parsing, signals, the
- * progress line, the summary, and the loop over rp_engine_run().
+ * main.c - the ringprobe command line: the usage text, the arguments
+ * parsed into a struct cli, the demo, and main(). The scan itself (signals,
+ * the workers, progress and summary) runs in scan.c, behind scan.h.
  *
  * The CLI uses only the public header: if it needs something from the
- * engine, that becomes API. Results are formatted as they arrive and
- * written once per loop turn (out_flush), so output is prompt without a
- * write per result.
+ * engine, that becomes API.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +14,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-
-const char *prog = "ringprobe";
+#include "scan.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -86,18 +83,6 @@ static void usage(FILE *f)
 		"Exit: 0 done, 1 runtime failure, 2 usage or input error, 130 interrupted.\n"
 		"SIGUSR1 or SIGQUIT prints the probes in flight and the counters.\n",
 		prog, prog, prog, DEFAULT_CONCURRENCY);
-}
-
-int die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", prog);
-	return EXIT_USAGE;
 }
 
 /* Strict unsigned parse: digits only, within max. */

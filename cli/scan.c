@@ -38,7 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "scan.h"
+#include "util.h"
 
 #define SLOWEST_MAX 5
 #define FD_RESERVE 32        /* descriptors kept for everything but sockets */

@@ -4,6 +4,9 @@
  *
  * Everything here is pure: no I/O, no threads, no allocation. The target
  * source (source.c) feeds it lines; the fuzz harness feeds it anything.
+ * One file per section below: ports.c, target.c (target lines), expand.c
+ * (rp__spec_count() and rp__iter) and escape.c (rp__spec_path() and the
+ * helpers).
  */
 #ifndef RP_TARGET_H
 #define RP_TARGET_H

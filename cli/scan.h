@@ -1,9 +1,9 @@
 /*
- * cli.h - what the CLI's two halves share: the options main.c parses and
- * scan.c runs with.
+ * scan.h - what scan.c offers main.c: the options of a run (struct cli),
+ * which main.c parses and cli_scan() runs with, and the signal handlers.
  */
-#ifndef RP_CLI_H
-#define RP_CLI_H
+#ifndef RP_CLI_SCAN_H
+#define RP_CLI_SCAN_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,10 +11,6 @@
 #include "output.h"
 #include "ringprobe.h"
 
-#define EXIT_OK 0
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-#define EXIT_INTERRUPTED 130
 #define DEFAULT_CONCURRENCY 4096
 
 struct cli {
@@ -39,11 +35,6 @@ struct cli {
 	/* Called for every result, from the worker threads (demo). */
 	void (*observe)(const struct rp_result *r);
 };
-
-extern const char *prog;
-
-/* Prints "prog: message" and the --help hint; returns EXIT_USAGE. */
-__attribute__((format(printf, 1, 2))) int die_usage(const char *fmt, ...);
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT
  * (snapshot) and ignores SIGPIPE. */

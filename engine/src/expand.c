@@ -1,0 +1,119 @@
+/*
+ * expand.c - the lazy expansion of a parsed target over a port set.
+ *
+ * A spec from target.c and a set from ports.c make a sequence of
+ * sockaddrs, address-major ("10.0.0.0/30" with "22,80" gives .0:22, .0:80,
+ * .1:22, ...), produced one at a time by struct rp__iter in O(1) memory:
+ * a /8 costs no more than one address. A CIDR walk is an ordinal added to
+ * the network address; a hostname has no address yet and yields only its
+ * ports. rp__spec_count() says up front how many targets that makes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "lex.h"
+#include "target.h"
+
+/* Expandable: an address or block, a hostname (one target per port,
+ * resolved later by the engine), or a URL (its port is always set, so it
+ * yields exactly one target). */
+static bool expandable(const struct rp__spec *spec)
+{
+	return spec->kind == RP__SPEC_ADDR || spec->kind == RP__SPEC_CIDR4 ||
+	       spec->kind == RP__SPEC_CIDR6 ||
+	       spec->kind == RP__SPEC_HOSTNAME ||
+	       (spec->kind == RP__SPEC_URL && spec->port);
+}
+
+/* Targets per port: the addresses, or 1 for a name. */
+static uint64_t spec_naddrs(const struct rp__spec *spec)
+{
+	return spec->family ? spec->naddrs : 1;
+}
+
+uint64_t rp__spec_count(const struct rp__spec *spec,
+			const struct rp__ports *ports)
+{
+	if (spec->kind == RP__SPEC_URL)
+		return 1;
+	if (!expandable(spec))
+		return 0;
+	if (spec->port)
+		return spec_naddrs(spec);
+	return ports ? spec_naddrs(spec) * ports->count : 0;
+}
+
+int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,
+		  const struct rp__ports *ports, char *err, size_t errlen)
+{
+	memset(it, 0, sizeof(*it));
+	if (!expandable(spec)) {
+		set_err(err, errlen, "not an address, block, hostname or URL");
+		return -EINVAL;
+	}
+	if (!spec->port && (!ports || !ports->count)) {
+		set_err(err, errlen, "no port: give ip:port or -p");
+		return -EINVAL;
+	}
+	it->spec = spec;
+	it->ports = ports;
+	return 0;
+}
+
+int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
+		  socklen_t *len)
+{
+	const struct rp__spec *spec = it->spec;
+	uint64_t idx;
+	int port;
+
+	if (!spec)
+		return 0;
+	if (spec->port) {
+		if (it->addr >= spec_naddrs(spec))
+			return 0;
+		port = spec->port;
+		idx = it->addr++;
+	} else {
+		port = rp__ports_next(it->ports, it->port);
+		if (port < 0) {
+			if (it->addr < spec_naddrs(spec))
+				it->addr++;
+			port = rp__ports_next(it->ports, 0);
+		}
+		if (it->addr >= spec_naddrs(spec))
+			return 0;
+		idx = it->addr;
+	}
+	it->port = port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!spec->family) {
+		/* a name: no address yet, only it->port */
+		*len = 0;
+		return 1;
+	}
+	if (spec->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sin->sin_addr.s_addr =
+			htonl(ntohl(spec->addr.v4.s_addr) + (uint32_t)idx);
+		*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		uint32_t low;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sin6->sin6_addr = spec->addr.v6;
+		/* at most 20 host bits, all in the last word, all zero */
+		memcpy(&low, &sin6->sin6_addr.s6_addr[12], 4);
+		low = htonl(ntohl(low) | (uint32_t)idx);
+		memcpy(&sin6->sin6_addr.s6_addr[12], &low, 4);
+		*len = sizeof(*sin6);
+	}
+	return 1;
+}

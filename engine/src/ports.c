@@ -1,0 +1,178 @@
+/*
+ * ports.c - sets of TCP ports and the port list grammar ("22,80,8000-8100").
+ *
+ * A set is a bitmap with a one-bit-per-word summary (struct rp__ports), so
+ * that rp__ports_next() walks a sparse set in a few word tests per step:
+ * the expansion of a target over a port set (expand.c) calls it once per
+ * target. Like the rest of the target module it is pure, and strict: every
+ * rejected item is quoted with a reason.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lex.h"
+#include "target.h"
+
+void rp__ports_clear(struct rp__ports *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void rp__ports_add(struct rp__ports *p, int lo, int hi)
+{
+	int port;
+
+	if (lo < 1 || hi > 65535 || lo > hi)
+		return;
+	for (port = lo; port <= hi; port++) {
+		unsigned int w = (unsigned int)port >> 6;
+		uint64_t bit = 1ULL << (port & 63);
+
+		if (p->bits[w] & bit)
+			continue;
+		p->bits[w] |= bit;
+		p->words[w >> 6] |= 1ULL << (w & 63);
+		p->count++;
+	}
+}
+
+bool rp__ports_has(const struct rp__ports *p, int port)
+{
+	if (port < 1 || port > 65535)
+		return false;
+	return p->bits[port >> 6] & (1ULL << (port & 63));
+}
+
+int rp__ports_next(const struct rp__ports *p, int after)
+{
+	unsigned int q, w, sw;
+	uint64_t m;
+
+	if (after < 0)
+		after = 0;
+	if (after >= 65535)
+		return -1;
+	q = (unsigned int)after + 1;
+	w = q >> 6;
+	m = p->bits[w] & (~0ULL << (q & 63));
+	if (m)
+		return (int)(w * 64 + (unsigned int)__builtin_ctzll(m));
+
+	/* the next non-empty word after w, from the summary */
+	if (++w >= 65536 / 64)
+		return -1;
+	sw = w >> 6;
+	m = p->words[sw] & (~0ULL << (w & 63));
+	while (!m) {
+		if (++sw >= 65536 / 64 / 64)
+			return -1;
+		m = p->words[sw];
+	}
+	w = sw * 64 + (unsigned int)__builtin_ctzll(m);
+	return (int)(w * 64 + (unsigned int)__builtin_ctzll(p->bits[w]));
+}
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n && is_blank(**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && is_blank((*s)[*n - 1]))
+		(*n)--;
+}
+
+/* One port of a port list item; 0 or -EINVAL with the reason in err. */
+static int item_port(const char *s, size_t n, const char *item, size_t ilen,
+		     unsigned long *v, char *err, size_t errlen)
+{
+	char q[48];
+	int r;
+
+	trim(&s, &n);
+	r = parse_uint(s, n, 5, v);
+	rp__escape(q, sizeof(q), item, ilen);
+	if (r == -1) {
+		set_err(err, errlen,
+			"port list item '%s': not a port or range "
+			"(like 80 or 8000-8100)", q);
+		return -EINVAL;
+	}
+	if (r == -2) {
+		set_err(err, errlen, "port list item '%s': number too long",
+			q);
+		return -EINVAL;
+	}
+	if (*v < 1 || *v > 65535) {
+		set_err(err, errlen,
+			"port list item '%s': port %lu out of range 1-65535", q,
+			*v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int rp__ports_parse(struct rp__ports *p, const char *spec, char *err,
+		    size_t errlen)
+{
+	const char *s = spec;
+	unsigned int n = 1;
+	int r;
+
+	rp__ports_clear(p);
+	if (!spec) {
+		set_err(err, errlen, "no port list");
+		return -EINVAL;
+	}
+	for (;; n++) {
+		const char *end = strchr(s, ',');
+		const char *item = s, *dash;
+		size_t ilen;
+		unsigned long lo, hi;
+
+		if (!end)
+			end = s + strlen(s);
+		ilen = (size_t)(end - s);
+		trim(&item, &ilen);
+		if (!ilen) {
+			if (!*end && n == 1)
+				set_err(err, errlen, "empty port list");
+			else
+				set_err(err, errlen,
+					"port list item %u is empty", n);
+			goto fail;
+		}
+		dash = memchr(item, '-', ilen);
+		if (dash) {
+			r = item_port(item, (size_t)(dash - item), item, ilen,
+				      &lo, err, errlen);
+			if (!r)
+				r = item_port(dash + 1,
+					      ilen - (size_t)(dash + 1 - item),
+					      item, ilen, &hi, err, errlen);
+			if (r)
+				goto fail;
+			if (lo > hi) {
+				char q[48];
+
+				rp__escape(q, sizeof(q), item, ilen);
+				set_err(err, errlen,
+					"port list item '%s': reversed range",
+					q);
+				goto fail;
+			}
+		} else {
+			if (item_port(item, ilen, item, ilen, &lo, err, errlen))
+				goto fail;
+			hi = lo;
+		}
+		rp__ports_add(p, (int)lo, (int)hi);
+		if (!*end)
+			break;
+		s = end + 1;
+	}
+	return 0;
+fail:
+	rp__ports_clear(p);
+	return -EINVAL;
+}
