@@ -292,7 +292,8 @@ struct rp_engine_opts {
 	uint32_t rate;                /* new probes per second, 0 = unlimited;
 	                               * counts submitted and pulled targets */
 	uint64_t connect_timeout_ns;  /* per connect attempt; default 1 s */
-	uint64_t timeout_ns;          /* overall per probe; default 5 s (TCP), 10 s (HTTP) */
+	uint64_t timeout_ns;          /* overall per probe; default 5 s (TCP,
+	                               * BANNER), 10 s (HTTP) */
 	uint32_t retries;             /* extra attempts for filtered; default 0 */
 	uint64_t banner_wait_ns;      /* RP_PROBE_BANNER: how long to wait
 	                               * for the banner after connecting;
@@ -300,7 +301,8 @@ struct rp_engine_opts {
 	uint32_t flags;               /* RP_ENGINE_* */
 	rp_result_fn on_result;       /* required */
 	void *arg;                    /* passed to on_result */
-	enum rp_probe_kind kind;      /* RP_PROBE_TCP (default) or HTTP */
+	enum rp_probe_kind kind;      /* RP_PROBE_TCP (default), HTTP or
+	                               * BANNER */
 	struct rp_http_opts http;     /* with RP_PROBE_HTTP */
 	struct rp_dns_opts dns;       /* for targets with a name */
 };
