@@ -12,16 +12,25 @@
  * caller's receive buffer, and any element (a header value, the title, the
  * "<title" tag itself) may arrive in pieces across feed() calls. Every
  * callback therefore accumulates into bounded fields of struct
- * rp__http_parse, so the outcome never depends on how recv split the
- * response. Nothing is allocated: the struct lives in a probe slot.
+ * rp__http_parse. Nothing is allocated: the struct lives in a probe slot.
+ *
+ * The outcome must not depend on how recv split the response, and llhttp
+ * alone does not promise that: it hands out a span when the element ends
+ * or the buffer does, but drops the pending span when it finds an error.
+ * Hence three rules:
+ *  - the header limit is applied to the bytes given to llhttp, never to
+ *    spans, so whether the limit or a malformed byte comes first is a
+ *    matter of wire position;
+ *  - a kept field (reason, header value) counts once its line is
+ *    complete: one still open when the parse stops is reported empty;
+ *  - fields carry their length, so a NUL in a span is just a byte.
  *
  * Choices worth knowing:
  *  - Interim 1xx responses are skipped (their kept fields reset), except a
  *    101 that llhttp reports as an upgrade, which is final.
- *  - The header limit counts status reason, header names and values plus a
- *    fixed allowance per line for the syntax around them (trailers and 1xx
- *    responses included), so it is a few bytes per line short of the wire
- *    size but independent of chunking.
+ *  - The header limit counts wire bytes from the first status line to the
+ *    end of the final response's headers (1xx responses included) and,
+ *    separately, the bytes of the trailers after a chunked body.
  *  - The title is only looked for while Content-Type is absent or contains
  *    "html": a JSON or text body that mentions <title> has no title.
  */
@@ -32,20 +41,18 @@
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
-/* Wire bytes the span callbacks do not see, counted per line instead. */
-#define STATUS_LINE_EXTRA 15 /* "HTTP/1.1 200 " and CRLF */
-#define HEADER_LINE_EXTRA 4  /* ": " and CRLF */
-
 #define TITLE_RAW_CAP (RP__TITLE_MAX - 1)
 /* title_len counts raw title bytes seen, saturating here: anything at
  * least TITLE_RAW_CAP + strlen("</title") still means "cut". */
 #define TITLE_COUNT_MAX (RP__TITLE_MAX + 8)
 
+/* The kept field being filled; also the index into p->len[]. */
 enum value_target {
 	V_NONE = 0,
 	V_SERVER,
 	V_CTYPE,
 	V_LOCATION,
+	V_REASON,
 };
 
 enum title_state {
@@ -96,42 +103,39 @@ static bool has_html(const char *s)
 	return false;
 }
 
-/* Appends a span to a NUL-terminated field of cap bytes, dropping what
- * does not fit. */
-static void append(char *dst, size_t cap, const char *at, size_t n)
+static char *field_buf(struct rp__http_parse *p, unsigned int t, size_t *cap)
 {
-	size_t len = strnlen(dst, cap - 1);
-
-	if (n > cap - 1 - len)
-		n = cap - 1 - len;
-	memcpy(dst + len, at, n);
-	dst[len + n] = '\0';
-}
-
-static char *target_buf(struct rp__http_parse *p)
-{
-	switch (p->value_target) {
+	*cap = RP__HDR_VALUE_MAX;
+	switch (t) {
 	case V_SERVER:
 		return p->server;
 	case V_CTYPE:
 		return p->content_type;
 	case V_LOCATION:
 		return p->location;
+	case V_REASON:
+		*cap = RP__REASON_MAX;
+		return p->reason;
 	}
 	return NULL;
 }
 
-/* Counts header bytes against max_header; -1 (an llhttp error) past it. */
-static int count_header(struct rp__http_parse *p, size_t n)
+/* Appends a span to the field being filled, dropping what does not fit.
+ * The length is kept apart: a NUL in the span must not make later spans
+ * land on top of it (strlen would), or the result depends on where the
+ * spans were cut. */
+static void append(struct rp__http_parse *p, const char *at, size_t n)
 {
-	uint64_t total = (uint64_t)p->header_bytes + n;
+	size_t cap, len = p->len[p->value_target];
+	char *dst = field_buf(p, p->value_target, &cap);
 
-	p->header_bytes = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
-	if (p->header_bytes > p->max_header) {
-		p->error = "headers too large";
-		return -1;
-	}
-	return 0;
+	if (!dst)
+		return;
+	if (n > cap - 1 - len)
+		n = cap - 1 - len;
+	memcpy(dst + len, at, n);
+	dst[len + n] = '\0';
+	p->len[p->value_target] = (uint8_t)(len + n);
 }
 
 /* Forgets what an interim (1xx) response left behind. */
@@ -143,8 +147,9 @@ static void reset_kept(struct rp__http_parse *p)
 	p->server[0] = '\0';
 	p->content_type[0] = '\0';
 	p->location[0] = '\0';
+	memset(p->len, 0, sizeof(p->len));
 	p->hdr_seen = 0;
-	p->value_target = V_NONE;
+	p->value_target = V_REASON; /* the next status line's */
 	p->field_len = 0;
 }
 
@@ -394,11 +399,7 @@ static void title_scan(struct rp__http_parse *p, const char *at, size_t n)
 
 static int on_status(llhttp_t *parser, const char *at, size_t n)
 {
-	struct rp__http_parse *p = from(parser);
-
-	if (count_header(p, n))
-		return -1;
-	append(p->reason, sizeof(p->reason), at, n);
+	append(from(parser), at, n);
 	return 0;
 }
 
@@ -410,15 +411,14 @@ static int on_status_complete(llhttp_t *parser)
 	 * reports it; a 1xx is only final once it proves an upgrade. */
 	if (parser->status_code / 100 != 1)
 		p->status_code = parser->status_code;
-	return count_header(p, STATUS_LINE_EXTRA);
+	p->value_target = V_NONE;
+	return 0;
 }
 
 static int on_header_field(llhttp_t *parser, const char *at, size_t n)
 {
 	struct rp__http_parse *p = from(parser);
 
-	if (count_header(p, n))
-		return -1;
 	if (p->headers_done || p->field_len == UINT8_MAX)
 		return 0; /* a trailer, or a name too long to matter */
 	if (n > sizeof(p->field) - 1 - p->field_len) {
@@ -456,30 +456,24 @@ static int on_header_field_complete(llhttp_t *parser)
 
 static int on_header_value(llhttp_t *parser, const char *at, size_t n)
 {
-	struct rp__http_parse *p = from(parser);
-	char *dst = target_buf(p);
-
-	if (count_header(p, n))
-		return -1;
-	if (dst)
-		append(dst, RP__HDR_VALUE_MAX, at, n);
+	append(from(parser), at, n);
 	return 0;
 }
 
 static int on_header_value_complete(llhttp_t *parser)
 {
 	struct rp__http_parse *p = from(parser);
-	char *dst = target_buf(p);
+	size_t cap, len = p->len[p->value_target];
+	char *dst = field_buf(p, p->value_target, &cap);
 
 	if (dst) {
-		size_t len = strlen(dst);
-
 		while (len > 0 && (dst[len - 1] == ' ' || dst[len - 1] == '\t'))
 			len--;
 		dst[len] = '\0';
+		p->len[p->value_target] = (uint8_t)len;
 	}
 	p->value_target = V_NONE;
-	return count_header(p, HEADER_LINE_EXTRA);
+	return 0;
 }
 
 static int on_headers_complete(llhttp_t *parser)
@@ -528,6 +522,19 @@ static int on_body(llhttp_t *parser, const char *at, size_t n)
 	return 0;
 }
 
+/* The last chunk: trailers follow, counted against the header limit from
+ * here on. Pausing gives feed() the exact place where they start. */
+static int on_chunk_header(llhttp_t *parser)
+{
+	struct rp__http_parse *p = from(parser);
+
+	if (parser->content_length != 0 || p->trailers)
+		return 0;
+	p->trailers = true;
+	p->trailer_pause = true;
+	return HPE_PAUSED;
+}
+
 static int on_message_complete(llhttp_t *parser)
 {
 	struct rp__http_parse *p = from(parser);
@@ -549,6 +556,7 @@ static const llhttp_settings_t settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -615,8 +623,15 @@ void rp__http_parse_init(struct rp__http_parse *p, bool head, uint64_t max_body,
 	p->content_length = -1;
 	p->body_hash = FNV_OFFSET;
 	p->title_state = T_SEEK;
+	p->value_target = V_REASON;
 }
 
+/*
+ * Where the header limit applies (status lines and headers, then
+ * trailers), llhttp is given no byte past it: the limit then is an error
+ * only at the byte that crosses it, and only if llhttp found nothing wrong
+ * before that byte.
+ */
 enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
 					const char *buf, size_t n)
 {
@@ -625,7 +640,38 @@ enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
 	if (st != RP__HTTP_MORE || n == 0)
 		return st; /* errors are sticky; late bytes ignored */
 	p->any_byte = true;
-	return settle(p, llhttp_execute(&p->parser, buf, n));
+	while (n > 0 && st == RP__HTTP_MORE) {
+		uint32_t *count = NULL;
+		size_t take = n;
+		llhttp_errno_t err;
+
+		if (!p->headers_done)
+			count = &p->header_bytes;
+		else if (p->trailers)
+			count = &p->trailer_bytes;
+		if (count) {
+			if (*count >= p->max_header) {
+				p->error = "headers too large";
+				return settle(p, HPE_OK);
+			}
+			if (take > p->max_header - *count)
+				take = p->max_header - *count;
+		}
+		err = llhttp_execute(&p->parser, buf, take);
+		if (err == HPE_PAUSED && p->trailer_pause) {
+			/* Body bytes up to here: the trailers start. */
+			take = (size_t)(llhttp_get_error_pos(&p->parser) - buf);
+			p->trailer_pause = false;
+			llhttp_resume(&p->parser);
+			err = HPE_OK;
+		} else if (count) {
+			*count += (uint32_t)take;
+		}
+		buf += take;
+		n -= take;
+		st = settle(p, err);
+	}
+	return st;
 }
 
 enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p)
@@ -654,14 +700,18 @@ enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p)
 void rp__http_parse_info(const struct rp__http_parse *p,
 			 struct rp_http_info *info)
 {
+	/* A field whose line is still open may yet change, or be dropped
+	 * with the span llhttp was holding when it found an error. */
+	unsigned int open = p->value_target;
+
 	info->status_code = p->status_code;
-	info->reason = p->reason;
+	info->reason = open == V_REASON ? "" : p->reason;
 	info->content_length = p->content_length;
 	info->body_bytes = p->body_bytes;
 	info->truncated = p->truncated;
-	info->content_type = p->content_type;
-	info->server = p->server;
-	info->location = p->location;
+	info->content_type = open == V_CTYPE ? "" : p->content_type;
+	info->server = open == V_SERVER ? "" : p->server;
+	info->location = open == V_LOCATION ? "" : p->location;
 	info->title = p->title;
 	info->body_hash = p->body_hash;
 }

@@ -33,7 +33,11 @@ struct rp__http_parse {
 	bool head;                    /* request was HEAD: no body */
 	uint64_t max_body;
 	uint32_t max_header;
-	uint32_t header_bytes;        /* status line + headers seen so far */
+	uint32_t header_bytes;        /* wire bytes of status lines and
+				       * headers so far */
+	uint32_t trailer_bytes;       /* wire bytes of trailers so far */
+	bool trailers;                /* the last chunk came: trailers now */
+	bool trailer_pause;           /* paused at the last chunk's header */
 	bool headers_done;            /* of the final (non-1xx) response */
 	bool complete;                /* final response complete */
 	bool truncated;               /* body went past max_body */
@@ -52,7 +56,8 @@ struct rp__http_parse {
 	 * scanner state */
 	char field[32];
 	uint8_t field_len;
-	uint8_t value_target;
+	uint8_t value_target;         /* field being filled, enum in .c */
+	uint8_t len[5];               /* bytes in each kept field */
 	uint8_t hdr_seen;             /* kept headers already seen (bits) */
 	uint8_t title_state;
 	uint16_t title_len;
