@@ -23,7 +23,12 @@
  *    matter of wire position;
  *  - a kept field (reason, header value) counts once its line is
  *    complete: one still open when the parse stops is reported empty;
- *  - fields carry their length, so a NUL in a span is just a byte.
+ *  - fields are decoded as UTF-8 one byte at a time, with the decoder's
+ *    state kept between spans.
+ *
+ * Every string handed out is UTF-8 without control characters (the rule
+ * is in ringprobe.h at struct rp_http_info): a scanned server chooses
+ * these bytes, and they end up in terminals and spreadsheets.
  *
  * Choices worth knowing:
  *  - Interim 1xx responses are skipped (their kept fields reset), except a
@@ -103,61 +108,21 @@ static bool has_html(const char *s)
 	return false;
 }
 
-static char *field_buf(struct rp__http_parse *p, unsigned int t, size_t *cap)
+/* ---- text handed out ------------------------------------------------- */
+
+/*
+ * What a result's strings may hold: they come from whoever answered, and
+ * end up in terminals and spreadsheets, so they are UTF-8 without control
+ * characters (C0, DEL, C1, tab included): anything else is U+FFFD.
+ */
+static bool is_control(uint32_t cp)
 {
-	*cap = RP__HDR_VALUE_MAX;
-	switch (t) {
-	case V_SERVER:
-		return p->server;
-	case V_CTYPE:
-		return p->content_type;
-	case V_LOCATION:
-		return p->location;
-	case V_REASON:
-		*cap = RP__REASON_MAX;
-		return p->reason;
-	}
-	return NULL;
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
 }
-
-/* Appends a span to the field being filled, dropping what does not fit.
- * The length is kept apart: a NUL in the span must not make later spans
- * land on top of it (strlen would), or the result depends on where the
- * spans were cut. */
-static void append(struct rp__http_parse *p, const char *at, size_t n)
-{
-	size_t cap, len = p->len[p->value_target];
-	char *dst = field_buf(p, p->value_target, &cap);
-
-	if (!dst)
-		return;
-	if (n > cap - 1 - len)
-		n = cap - 1 - len;
-	memcpy(dst + len, at, n);
-	dst[len + n] = '\0';
-	p->len[p->value_target] = (uint8_t)(len + n);
-}
-
-/* Forgets what an interim (1xx) response left behind. */
-static void reset_kept(struct rp__http_parse *p)
-{
-	p->status_code = 0;
-	p->content_length = -1;
-	p->reason[0] = '\0';
-	p->server[0] = '\0';
-	p->content_type[0] = '\0';
-	p->location[0] = '\0';
-	memset(p->len, 0, sizeof(p->len));
-	p->hdr_seen = 0;
-	p->value_target = V_REASON; /* the next status line's */
-	p->field_len = 0;
-}
-
-/* ---- title ------------------------------------------------------------ */
 
 static size_t utf8_encode(uint32_t cp, char *out)
 {
-	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+	if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || is_control(cp))
 		cp = 0xFFFD;
 	if (cp < 0x80) {
 		out[0] = (char)cp;
@@ -181,6 +146,182 @@ static size_t utf8_encode(uint32_t cp, char *out)
 	return 4;
 }
 
+/*
+ * A UTF-8 decoder fed one byte at a time, so that a field arriving in
+ * spans decodes exactly as it would whole. It accepts the well-formed
+ * sequences of Unicode's table 3-7 (no overlongs, surrogates or values
+ * past U+10FFFF) and turns each maximal ill-formed subpart into one
+ * U+FFFD, as WHATWG's decoder does. Returns how many code points are in
+ * out[]: 0 inside a sequence, 1, or 2 when c broke a sequence (U+FFFD for
+ * it, then c read afresh).
+ */
+static unsigned int u8_feed(struct rp__u8 *d, unsigned char c, uint32_t out[2])
+{
+	unsigned int n = 0;
+
+	if (d->need) {
+		if (c >= d->lo && c <= d->hi) {
+			d->cp = d->cp << 6 | (c & 0x3Fu);
+			d->lo = 0x80;
+			d->hi = 0xBF;
+			if (--d->need)
+				return 0;
+			out[0] = d->cp;
+			return 1;
+		}
+		d->need = 0;
+		out[n++] = 0xFFFD;
+	}
+	d->lo = 0x80;
+	d->hi = 0xBF;
+	if (c < 0x80) {
+		out[n++] = c;
+	} else if (c >= 0xC2 && c <= 0xDF) {
+		d->need = 1;
+		d->cp = c & 0x1Fu;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		d->need = 2;
+		d->cp = c & 0x0Fu;
+		if (c == 0xE0)
+			d->lo = 0xA0; /* overlong */
+		else if (c == 0xED)
+			d->hi = 0x9F; /* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		d->need = 3;
+		d->cp = c & 0x07u;
+		if (c == 0xF0)
+			d->lo = 0x90; /* overlong */
+		else if (c == 0xF4)
+			d->hi = 0x8F; /* past U+10FFFF */
+	} else {
+		out[n++] = 0xFFFD;
+	}
+	return n;
+}
+
+static char *field_buf(struct rp__http_parse *p, unsigned int t, size_t *cap)
+{
+	*cap = RP__HDR_VALUE_MAX;
+	switch (t) {
+	case V_SERVER:
+		return p->server;
+	case V_CTYPE:
+		return p->content_type;
+	case V_LOCATION:
+		return p->location_text;
+	case V_REASON:
+		*cap = RP__REASON_MAX;
+		return p->reason;
+	}
+	return NULL;
+}
+
+/*
+ * Adds one character to the field being filled. The first that does not
+ * fit ends the field: nothing after it is kept, so the field never holds
+ * part of a sequence, nor text that did not follow what it holds.
+ */
+static void field_put(struct rp__http_parse *p, uint32_t cp)
+{
+	unsigned int t = p->value_target;
+	size_t cap, len = p->len[t], n;
+	char *dst = field_buf(p, t, &cap);
+	char u[4];
+
+	if (!dst || p->field_full)
+		return;
+	n = utf8_encode(cp, u);
+	if (n > cap - 1 - len) {
+		p->field_full = true;
+		return;
+	}
+	memcpy(dst + len, u, n);
+	len += n;
+	dst[len] = '\0';
+	p->len[t] = (uint8_t)len;
+	/* Trailing blanks are not part of a header value: remember where
+	 * the text before them ends. */
+	if (cp != ' ' && cp != '\t')
+		p->field_keep = (uint8_t)len;
+}
+
+/* Appends a span to the field being filled, as valid UTF-8 without
+ * controls. Lengths are kept apart from the text, and the decoder state
+ * lives in *p, so spans cut anywhere add up to the same field. */
+static void append(struct rp__http_parse *p, const char *at, size_t n)
+{
+	uint32_t cp[2];
+
+	if (p->value_target == V_NONE)
+		return;
+	if (p->value_target == V_LOCATION) {
+		/* The bytes themselves, for following the redirect. */
+		size_t len = p->location_len, room = RP__HDR_VALUE_MAX - 1 - len;
+		size_t k = n < room ? n : room;
+
+		memcpy(p->location + len, at, k);
+		p->location[len + k] = '\0';
+		p->location_len = (uint8_t)(len + k);
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned int k = u8_feed(&p->u8, (unsigned char)at[i], cp);
+
+		for (unsigned int j = 0; j < k; j++)
+			field_put(p, cp[j]);
+	}
+}
+
+/* The field's line is complete: a sequence still open is ill-formed.
+ * trim drops trailing blanks (header values). */
+static void field_close(struct rp__http_parse *p, bool trim)
+{
+	unsigned int t = p->value_target;
+	size_t cap;
+	char *dst = field_buf(p, t, &cap);
+
+	if (dst && p->u8.need)
+		field_put(p, 0xFFFD);
+	if (dst && trim) {
+		p->len[t] = p->field_keep;
+		dst[p->field_keep] = '\0';
+	}
+	if (t == V_LOCATION) {
+		size_t len = p->location_len;
+
+		while (len > 0 && (p->location[len - 1] == ' ' ||
+				   p->location[len - 1] == '\t'))
+			len--;
+		p->location[len] = '\0';
+		p->location_len = (uint8_t)len;
+	}
+	p->u8.need = 0;
+	p->field_full = false;
+	p->field_keep = 0;
+	p->value_target = V_NONE;
+}
+
+/* Forgets what an interim (1xx) response left behind. */
+static void reset_kept(struct rp__http_parse *p)
+{
+	p->status_code = 0;
+	p->content_length = -1;
+	p->reason[0] = '\0';
+	p->server[0] = '\0';
+	p->content_type[0] = '\0';
+	p->location[0] = '\0';
+	p->location_text[0] = '\0';
+	p->location_len = 0;
+	memset(p->len, 0, sizeof(p->len));
+	p->hdr_seen = 0;
+	p->value_target = V_REASON; /* the next status line's */
+	p->field_len = 0;
+	p->u8.need = 0;
+	p->field_full = false;
+	p->field_keep = 0;
+}
+
+/* ---- title ------------------------------------------------------------ */
+
 static int digit_value(char c, bool hex)
 {
 	if (c >= '0' && c <= '9')
@@ -192,11 +333,22 @@ static int digit_value(char c, bool hex)
 }
 
 /*
- * Decodes the entity at s (s[0] == '&', n bytes available) into out (up to
- * 4 bytes). Returns the bytes written and sets *used, or returns 0 when it
- * is not an entity we know (the '&' is then kept as text).
+ * Windows-1252 for &#128; to &#159;, as HTML reads them (WHATWG, numeric
+ * character reference end state); 0: no such character, a C1 control.
  */
-static size_t entity(const char *s, size_t n, char *out, size_t *used)
+static const uint16_t cp1252[32] = {
+    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+    0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178,
+};
+
+/*
+ * Decodes the entity at s (s[0] == '&', n bytes available) into *out.
+ * Returns true and sets *used, or returns false when it is not an entity
+ * we know (the '&' is then kept as text).
+ */
+static bool entity(const char *s, size_t n, uint32_t *out, size_t *used)
 {
 	static const struct {
 		const char *name;
@@ -213,13 +365,13 @@ static size_t entity(const char *s, size_t n, char *out, size_t *used)
 		size_t len = strlen(named[k].name);
 
 		if (n - 1 >= len && memcmp(s + 1, named[k].name, len) == 0) {
-			out[0] = named[k].c;
+			*out = (unsigned char)named[k].c;
 			*used = len + 1;
-			return 1;
+			return true;
 		}
 	}
 	if (n < 2 || s[1] != '#')
-		return 0;
+		return false;
 	if (i < n && (s[i] == 'x' || s[i] == 'X')) {
 		hex = true;
 		i++;
@@ -233,42 +385,22 @@ static size_t entity(const char *s, size_t n, char *out, size_t *used)
 		cp = cp * (hex ? 16 : 10) + (uint32_t)d;
 	}
 	if (digits == 0 || i >= n || s[i] != ';')
-		return 0;
+		return false;
 	*used = i + 1;
 	if (cp == 0xA0) /* &#160; like &nbsp; */
 		cp = ' ';
-	return utf8_encode(cp, out);
-}
-
-/* Drops an incomplete UTF-8 sequence at the end of s[0..n). */
-static size_t utf8_trim(const char *s, size_t n)
-{
-	size_t i = n, need;
-	unsigned char lead;
-
-	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-		i--;
-	if (i == 0)
-		return n;
-	lead = (unsigned char)s[i - 1];
-	if (lead < 0x80)
-		return n;
-	if ((lead & 0xE0) == 0xC0)
-		need = 2;
-	else if ((lead & 0xF0) == 0xE0)
-		need = 3;
-	else if ((lead & 0xF8) == 0xF0)
-		need = 4;
-	else
-		return n; /* not UTF-8 anyway: leave it */
-	return n - (i - 1) < need ? i - 1 : n;
+	else if (cp >= 0x80 && cp <= 0x9F && cp1252[cp - 0x80])
+		cp = cp1252[cp - 0x80];
+	*out = cp; /* the rest of what is not text: see utf8_encode() */
+	return true;
 }
 
 /*
- * Turns the raw title bytes into p->title: entities decoded, whitespace
- * runs collapsed to one space, trimmed, and at most RP__TITLE_MAX - 1
- * bytes without a broken UTF-8 sequence where the text was cut. Pure
- * function of the raw bytes, so calling it again is harmless.
+ * Turns the raw title bytes into p->title: UTF-8 decoded (U+FFFD for what
+ * is not), entities decoded, whitespace runs collapsed to one space,
+ * trimmed, controls replaced (see is_control()), and at most
+ * RP__TITLE_MAX - 1 bytes of whole characters. Pure function of the raw
+ * bytes, so calling it again is harmless.
  */
 static void title_finish(struct rp__http_parse *p)
 {
@@ -276,6 +408,7 @@ static void title_finish(struct rp__http_parse *p)
 	    p->title_len < TITLE_RAW_CAP ? p->title_len : TITLE_RAW_CAP;
 	bool cut = p->title_len > raw_len;
 	const char *raw = p->title_raw;
+	struct rp__u8 d = {0};
 	size_t out = 0, i = 0;
 	bool space = false;
 
@@ -293,37 +426,48 @@ static void title_finish(struct rp__http_parse *p)
 		    !(c >= 'a' && c <= 'z'))
 			break;
 	}
-	while (i < raw_len) {
-		char unit[4];
-		size_t ulen = 0, used = 0;
+	for (bool end = false; !end;) {
+		uint32_t cp[2];
+		unsigned int ncp = 0;
+		size_t used = 1;
 
-		if (raw[i] == '&')
-			ulen = entity(raw + i, raw_len - i, unit, &used);
-		if (ulen == 0) {
-			unit[0] = raw[i];
-			ulen = used = 1;
+		if (i == raw_len) {
+			/* A sequence open at the end is ill-formed, unless
+			 * the cut split it: then it goes. */
+			end = true;
+			if (d.need && !cut)
+				cp[ncp++] = 0xFFFD;
+			used = 0;
+		} else if (raw[i] == '&' && d.need) {
+			/* Ends the sequence: '&' is read again next turn. */
+			d.need = 0;
+			cp[ncp++] = 0xFFFD;
+			used = 0;
+		} else if (raw[i] == '&' && entity(raw + i, raw_len - i, cp, &used)) {
+			ncp = 1;
+		} else {
+			ncp = u8_feed(&d, (unsigned char)raw[i], cp);
 		}
 		i += used;
-		if (ulen == 1 && is_ws(unit[0])) {
-			space = out > 0;
-			continue;
+		for (unsigned int j = 0; j < ncp; j++) {
+			char unit[4];
+			size_t ulen;
+
+			if (cp[j] < 0x80 && is_ws((char)cp[j])) {
+				space = out > 0;
+				continue;
+			}
+			ulen = utf8_encode(cp[j], unit);
+			if (out + space + ulen > RP__TITLE_MAX - 1) {
+				p->title[out] = '\0';
+				return;
+			}
+			if (space)
+				p->title[out++] = ' ';
+			space = false;
+			memcpy(p->title + out, unit, ulen);
+			out += ulen;
 		}
-		if (ulen == 1 && unit[0] == '\0')
-			continue;
-		if (out + space + ulen > RP__TITLE_MAX - 1) {
-			cut = true;
-			break;
-		}
-		if (space)
-			p->title[out++] = ' ';
-		space = false;
-		memcpy(p->title + out, unit, ulen);
-		out += ulen;
-	}
-	if (cut) {
-		out = utf8_trim(p->title, out);
-		while (out > 0 && p->title[out - 1] == ' ')
-			out--;
 	}
 	p->title[out] = '\0';
 }
@@ -411,7 +555,7 @@ static int on_status_complete(llhttp_t *parser)
 	 * reports it; a 1xx is only final once it proves an upgrade. */
 	if (parser->status_code / 100 != 1)
 		p->status_code = parser->status_code;
-	p->value_target = V_NONE;
+	field_close(p, false);
 	return 0;
 }
 
@@ -462,17 +606,7 @@ static int on_header_value(llhttp_t *parser, const char *at, size_t n)
 
 static int on_header_value_complete(llhttp_t *parser)
 {
-	struct rp__http_parse *p = from(parser);
-	size_t cap, len = p->len[p->value_target];
-	char *dst = field_buf(p, p->value_target, &cap);
-
-	if (dst) {
-		while (len > 0 && (dst[len - 1] == ' ' || dst[len - 1] == '\t'))
-			len--;
-		dst[len] = '\0';
-		p->len[p->value_target] = (uint8_t)len;
-	}
-	p->value_target = V_NONE;
+	field_close(from(parser), true);
 	return 0;
 }
 
@@ -711,7 +845,7 @@ void rp__http_parse_info(const struct rp__http_parse *p,
 	info->truncated = p->truncated;
 	info->content_type = open == V_CTYPE ? "" : p->content_type;
 	info->server = open == V_SERVER ? "" : p->server;
-	info->location = open == V_LOCATION ? "" : p->location;
+	info->location = open == V_LOCATION ? "" : p->location_text;
 	info->title = p->title;
 	info->body_hash = p->body_hash;
 }
