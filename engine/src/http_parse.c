@@ -615,9 +615,11 @@ static int on_headers_complete(llhttp_t *parser)
 	struct rp__http_parse *p = from(parser);
 
 	/* 1xx is interim, except an upgrade (101 with Upgrade and
-	 * Connection: upgrade), after which HTTP is over. */
+	 * Connection: upgrade), after which HTTP is over. An interim
+	 * response ends with its headers (RFC 9110 15.2), but llhttp 8.1
+	 * reads a body for one with Content-Length or chunked: 1 says no. */
 	if (parser->status_code / 100 == 1 && !parser->upgrade)
-		return 0;
+		return 1;
 	p->headers_done = true;
 	p->status_code = parser->status_code;
 	if (parser->flags & F_CONTENT_LENGTH)

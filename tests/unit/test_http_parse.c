@@ -522,6 +522,17 @@ static struct tcase cases[] = {
        "Content-Length: 22\r\n\r\n<title>Hinted</title>\n"),
      .x = {DONE, 0, 200, "Fine", 22, NULL, "text/html", NULL, "Hinted", NULL,
 	   S("<title>Hinted</title>\n"), 0}},
+    /* A 1xx never has a body (RFC 9110 15.2), whatever its headers say;
+     * llhttp would read one, and count it as the final response's. */
+    {"interim_with_content_length",
+     S("HTTP/1.1 103 Early Hints\r\nContent-Length: 2\r\n\r\n"
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+     .x = {DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"), 0}},
+    {"interim_chunked",
+     S("HTTP/1.1 100 Continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "HTTP/1.1 204 No Content\r\n\r\n"),
+     .x = {DONE, 0, 204, "No Content", -1, NULL, NULL, NULL, NULL, NULL,
+	   NULL, 0, 0}},
     {"upgrade_101",
      S("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
        "Connection: Upgrade\r\n\r\n\x81\x05hello"),
