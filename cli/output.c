@@ -7,7 +7,8 @@
  * on purpose), the escaping that keeps remote-controlled text from breaking
  * them, and the output buffer with its error rule. Target input and detail
  * text may hold any byte but NUL: JSON gets RFC 8259 escapes and U+FFFD for
- * bytes that are not UTF-8, so every line parses; CSV gets RFC 4180 quoting;
+ * bytes that are not UTF-8, so every line parses; CSV gets RFC 4180 quoting
+ * and a "'" before a cell a spreadsheet would take for a formula;
  * text, which goes to terminals, gets \xNN for control bytes (C0, DEL, and
  * C1 whether raw or UTF-8 encoded) and for bytes that are not UTF-8, so no
  * escape sequence from a target ever reaches the terminal.
@@ -193,17 +194,29 @@ static void json_str(struct sink *k, const char *str)
 	put_char(k, '"');
 }
 
-/* A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
- * comma, quote, CR or LF; nothing for NULL. Other bytes pass unchanged. */
+/*
+ * A CSV field (RFC 4180): quoted, with quotes doubled, when it holds a
+ * comma, quote, CR or LF; nothing for NULL. A spreadsheet reads a cell
+ * that starts with =, +, -, @, tab or CR as a formula, and titles and
+ * headers are chosen by whoever was scanned ("=HYPERLINK(...)"): such a
+ * cell gets a "'" in front, as OWASP's CSV injection advice has it, which
+ * spreadsheets show as text and drop. Other bytes pass unchanged.
+ */
 static void csv_field(struct sink *k, const char *s)
 {
+	const char *lead = "";
+
 	if (!s)
 		return;
+	if (*s && strchr("=+-@\t\r", *s))
+		lead = "'";
 	if (!strpbrk(s, ",\"\r\n")) {
+		put_str(k, lead);
 		put_str(k, s);
 		return;
 	}
 	put_char(k, '"');
+	put_str(k, lead);
 	for (; *s; s++) {
 		if (*s == '"')
 			put_char(k, '"');

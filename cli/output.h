@@ -69,7 +69,8 @@ enum {
  * (0 without a response), truncated (true/false; "true"/"false" in CSV)
  * and redirects (how many redirects were followed, url being then the
  * last URL requested; 0 when r->http is NULL) are never null. CSV writes
- * null as an empty field. Text lines (one per result, for people) are
+ * null as an empty field, and puts a "'" before a string that starts with
+ * =, +, -, @, tab or CR (a formula to a spreadsheet). Text lines (one per result, for people) are
  * described at format_http_text() in output.c.
  */
 

@@ -136,8 +136,21 @@ struct rp_target {
 	uint16_t port;                /* with name: the port to probe */
 };
 
-/* What an HTTP probe learned; strings are bounded, decoded and borrowed
- * for the duration of the callback. */
+/*
+ * What an HTTP probe learned; strings are bounded, decoded and borrowed
+ * for the duration of the callback.
+ *
+ * The strings taken from the response (reason, content_type, server,
+ * location, title) are valid UTF-8 without control characters: each byte
+ * sequence that is not UTF-8 (one U+FFFD per maximal ill-formed subpart)
+ * and each C0 control (tab and NUL included), DEL or C1 control becomes
+ * U+FFFD, so they are safe to print. Trailing blanks of header values
+ * are dropped, and the title's whitespace is collapsed first. Bounds, in
+ * bytes without the NUL: reason 63, header values 127, title 255; a
+ * string is cut before the first character that does not fit, never
+ * inside one. A header value or reason whose line never completed (the
+ * response stopped in it) is "".
+ */
 struct rp_http_info {
 	const char *url;              /* "http://host/path" as requested */
 	int status_code;              /* final (non-1xx) status, 0 if none */

@@ -28,12 +28,23 @@ enum rp__http_state {
 	RP__HTTP_ERROR,          /* malformed or truncated: see error */
 };
 
+/* A UTF-8 decoder's state between bytes (see u8_feed() in the .c). */
+struct rp__u8 {
+	uint32_t cp;                  /* bits so far */
+	uint8_t need;                 /* continuation bytes still to come */
+	uint8_t lo, hi;               /* range of the next one */
+};
+
 struct rp__http_parse {
 	llhttp_t parser;
 	bool head;                    /* request was HEAD: no body */
 	uint64_t max_body;
 	uint32_t max_header;
-	uint32_t header_bytes;        /* status line + headers seen so far */
+	uint32_t header_bytes;        /* wire bytes of status lines and
+				       * headers so far */
+	uint32_t trailer_bytes;       /* wire bytes of trailers so far */
+	bool trailers;                /* the last chunk came: trailers now */
+	bool trailer_pause;           /* paused at the last chunk's header */
 	bool headers_done;            /* of the final (non-1xx) response */
 	bool complete;                /* final response complete */
 	bool truncated;               /* body went past max_body */
@@ -46,13 +57,23 @@ struct rp__http_parse {
 	char reason[RP__REASON_MAX];
 	char server[RP__HDR_VALUE_MAX];
 	char content_type[RP__HDR_VALUE_MAX];
-	char location[RP__HDR_VALUE_MAX];
+	char location[RP__HDR_VALUE_MAX]; /* the bytes as received (trailing
+				       * blanks dropped, cut at the bound),
+				       * for following a redirect */
+	char location_text[RP__HDR_VALUE_MAX]; /* as handed out: UTF-8
+				       * without controls */
 	char title[RP__TITLE_MAX];    /* final text once done */
 	/* private: header name being read, which value it fills, title
 	 * scanner state */
 	char field[32];
 	uint8_t field_len;
-	uint8_t value_target;
+	uint8_t value_target;         /* field being filled, enum in .c */
+	uint8_t len[5];               /* bytes in each kept field */
+	uint8_t location_len;         /* bytes in location */
+	uint8_t field_keep;           /* field length without trailing
+				       * blanks */
+	bool field_full;              /* a character did not fit */
+	struct rp__u8 u8;             /* of the field being filled */
 	uint8_t hdr_seen;             /* kept headers already seen (bits) */
 	uint8_t title_state;
 	uint16_t title_len;
@@ -76,8 +97,9 @@ enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
  * llhttp's reason for truncation otherwise). */
 enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p);
 
-/* Fills the HTTP fields of *info from a finished parse (strings point into
- * p). url and timings are left to the caller. */
+/* Fills the HTTP fields of *info from the parse so far (strings point
+ * into p; UTF-8 without controls, see struct rp_http_info). url and
+ * timings are left to the caller. */
 void rp__http_parse_info(const struct rp__http_parse *p,
 			 struct rp_http_info *info);
 

@@ -397,6 +397,39 @@ static void build_title_entity_cut(struct tcase *c)
 	build_title(c, raw, want);
 }
 
+/* The Server value of header_bound_utf8 is 40 x and 50 bad bytes. */
+static void build_bound_utf8(struct tcase *c)
+{
+	static char want[RP__HDR_VALUE_MAX];
+	static const char mark[] = "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80";
+	char *r = big, *w = want;
+	const char *at;
+
+	memcpy(big, c->resp, c->len);
+	at = memmem(big, c->len, mark, 10);
+	assert_non_null(at);
+	r = (char *)at;
+	memmove(r + 50, r + 10, c->len - (size_t)(r + 10 - big));
+	memset(r, 0x80, 50);
+	c->resp = big;
+	c->len += 40;
+	w = repeat(w, 'x', 40);
+	for (int i = 0; i < 29; i++) /* 40 + 29 * 3 = 127 */
+		w = stpcpy(w, "\xef\xbf\xbd");
+	c->x.server = want;
+}
+
+static void build_title_replacements(struct tcase *c)
+{
+	char raw[200], want[300], *w = want;
+
+	memset(raw, 0xff, 100);
+	raw[100] = '\0';
+	for (int i = 0; i < 85; i++)
+		w = stpcpy(w, "\xef\xbf\xbd");
+	build_title(c, raw, want);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 #define FIXED_BODY                                                             \
@@ -414,6 +447,16 @@ static void build_title_entity_cut(struct tcase *c)
 	"<titl<titles>nope</titles><<title\n class=x>Yes "                     \
 	"</ <</title><title>Second</title>"
 #define X36 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define FFFD "\xef\xbf\xbd"
+#define FFFD3 FFFD FFFD FFFD
+/* Remote text in a terminal: ESC sequences, BEL, DEL, C1, and bytes that
+ * are not UTF-8, raw and as character references. */
+#define NASTY_TITLE                                                            \
+	"&#27;[2J&#155;&#129;\x1b\x07\x7f\xc2\x9b\xff&#9;x&#x7f;&#150;"
+#define NASTY_BODY "<title>" NASTY_TITLE "</title>"
+#define BAD_UTF8                                                               \
+	"\xc2\x9b" "1\xff" "2\xc3(3\xe0\x80\xaf" "4\xed\xa0\x80" "5"           \
+	"\xf4\x90\x80\x80" "6\xe2\x82"
 #define X40 X36 "xxxx"
 #define LONG_CT "text/html; " X40 X40 X40 X40
 
@@ -479,6 +522,17 @@ static struct tcase cases[] = {
        "Content-Length: 22\r\n\r\n<title>Hinted</title>\n"),
      .x = {DONE, 0, 200, "Fine", 22, NULL, "text/html", NULL, "Hinted", NULL,
 	   S("<title>Hinted</title>\n"), 0}},
+    /* A 1xx never has a body (RFC 9110 15.2), whatever its headers say;
+     * llhttp would read one, and count it as the final response's. */
+    {"interim_with_content_length",
+     S("HTTP/1.1 103 Early Hints\r\nContent-Length: 2\r\n\r\n"
+       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+     .x = {DONE, 0, 200, "OK", 2, NULL, NULL, NULL, NULL, NULL, S("ok"), 0}},
+    {"interim_chunked",
+     S("HTTP/1.1 100 Continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "HTTP/1.1 204 No Content\r\n\r\n"),
+     .x = {DONE, 0, 204, "No Content", -1, NULL, NULL, NULL, NULL, NULL,
+	   NULL, 0, 0}},
     {"upgrade_101",
      S("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
        "Connection: Upgrade\r\n\r\n\x81\x05hello"),
@@ -529,13 +583,12 @@ static struct tcase cases[] = {
     {"body_exactly_max_body", .max_body = 300, .build = build_exact,
      .x = {DONE, 0, 200, "OK", 300, NULL, NULL, NULL, NULL, NULL, NULL, 300,
 	   0}},
-    /* 36 counted header bytes: "OK" + 15 for the status line, then
-     * "Content-Length" + "0" + 4. */
+    /* The limit is on wire bytes: 17 + 19 + 2 here. */
     {"headers_at_limit", S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-     .max_header = 36,
+     .max_header = 38,
      .x = {DONE, 0, 200, "OK", 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}},
     {"headers_over_limit", S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-     .max_header = 35,
+     .max_header = 37,
      .x = {ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL, "headers too large",
 	   NULL, 0, 0}},
     {"headers_too_large",
@@ -544,6 +597,19 @@ static struct tcase cases[] = {
      .max_header = 100,
      .x = {ERR, 0, 200, "OK", -1, "big", NULL, NULL, NULL, "headers too large",
 	   NULL, 0, 0}},
+    /* Trailers have a limit of their own: 47 bytes of head, then 47 of
+     * trailers ("X-T: ", 38 bytes, two CRLF). */
+    {"trailers_at_limit",
+     S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "2\r\nok\r\n0\r\nX-T: " X36 "xx\r\n\r\n"),
+     .max_header = 47,
+     .x = {DONE, 0, 200, "OK", -1, NULL, NULL, NULL, NULL, NULL, S("ok"), 0}},
+    {"trailers_over_limit",
+     S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "2\r\nok\r\n0\r\nX-T: " X36 "xxx\r\n\r\n"),
+     .max_header = 47,
+     .x = {ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL, "headers too large",
+	   S("ok"), 0}},
     {"headers_repeated_and_bounded",
      S("HTTP/1.1 301 Moved Permanently With A Reason Phrase Much Longer "
        "Than Sixty-Four Bytes\r\n"
@@ -595,6 +661,69 @@ static struct tcase cases[] = {
        "Content-Length: 24\r\n\r\n{\"t\":\"<title>x</title>\"}"),
      .x = {DONE, 0, 200, "OK", 24, NULL, "application/json", NULL, NULL, NULL,
 	   S("{\"t\":\"<title>x</title>\"}"), 0}},
+    /* Each of these once came out differently whole and split. A NUL in
+     * the reason is a control like any other, however the span was cut. */
+    {"reason_nul", S("HTTP/1.1 200 O\0K\r\n\r\n"), .eof = true,
+     .x = {DONE, MORE, 200, "O" FFFD "K", -1, NULL, NULL, NULL, NULL, NULL,
+	   NULL, 0, 0}},
+    /* The limit is crossed inside the Server value: the value's line
+     * never completed, so it is not kept, whatever piece arrived. */
+    {"server_across_header_limit",
+     S("HTTP/1.1 200 OK\r\nServer: " X40 X40 "\r\nContent-Length: 0\r\n\r\n"),
+     .max_header = 64,
+     .x = {ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL, "headers too large",
+	   NULL, 0, 0}},
+    /* A bad name byte beyond the limit: the limit comes first on the
+     * wire, so it is the error, even when llhttp gets the whole name in
+     * one span and finds the bad byte before handing it out. */
+    {"bad_token_past_header_limit",
+     S("HTTP/1.1 200 OK\r\nX-" X40 "xxxxxxxxxxxxxxxxxx(bad: v\r\n\r\n"),
+     .max_header = 64,
+     .x = {ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL, "headers too large",
+	   NULL, 0, 0}},
+    {"bad_token_within_header_limit",
+     S("HTTP/1.1 200 OK\r\nX-aa(a: v\r\n\r\n"), .max_header = 64,
+     .x = {ERR, 0, 200, "OK", -1, NULL, NULL, NULL, NULL,
+	   "Invalid header token", NULL, 0, 0}},
+    /* What the library hands out is UTF-8 without controls: each bad
+     * byte or control is U+FFFD, tab too (but trailing blanks go). */
+    {"reason_controls",
+     S("HTTP/1.1 200 A\x1b[2J\x07\x7f\xc2\x9b\xff\tZ\r\n"
+       "Content-Length: 0\r\n\r\n"),
+     .x = {DONE, 0, 200, "A" FFFD "[2J" FFFD3 FFFD FFFD "Z", 0, NULL,
+	   NULL, NULL, NULL, NULL, NULL, 0, 0}},
+    /* Maximal subparts, as WHATWG: "\xe0\x80\xaf" is three. */
+    {"header_bad_utf8",
+     S("HTTP/1.1 200 OK\r\nServer: " BAD_UTF8 " \t\r\n"
+       "Location: a\tb\r\nContent-Length: 0\r\n\r\n"),
+     .x = {DONE, 0, 200, "OK", 0,
+	   FFFD "1" FFFD "2" FFFD "(3" FFFD3 "4" FFFD3 "5" FFFD FFFD3 "6" FFFD,
+	   NULL, "a" FFFD "b", NULL, NULL, NULL, 0, 0}},
+    /* 126 bytes, then a 2-byte character that does not fit: nothing
+     * after it is kept either. 40 x and 50 bad bytes: 29 U+FFFD fit. */
+    {"header_bound_utf8",
+     S("HTTP/1.1 200 OK\r\nLocation: " X40 X40 X40 "xxxxxx\xc3\xa9yy\r\n"
+       "Server: " X40 "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\r\n"
+       "Content-Length: 0\r\n\r\n"),
+     .build = build_bound_utf8,
+     .x = {DONE, 0, 200, "OK", 0, NULL, NULL, X40 X40 X40 "xxxxxx", NULL,
+	   NULL, NULL, 0, 0}},
+    {"title_controls",
+     S("HTTP/1.1 200 OK\r\n\r\n" NASTY_BODY), .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, NULL, NULL,
+	   FFFD "[2J\xe2\x80\xba" FFFD3 FFFD FFFD FFFD " x" FFFD
+	   "\xe2\x80\x93",
+	   NULL, S(NASTY_BODY), 0}},
+    {"title_bad_utf8",
+     S("HTTP/1.1 200 OK\r\n\r\n<title>" BAD_UTF8 "&amp;\xe2\x82</title>"),
+     .eof = true,
+     .x = {DONE, MORE, 200, "OK", -1, NULL, NULL, NULL,
+	   FFFD "1" FFFD "2" FFFD "(3" FFFD3 "4" FFFD3 "5" FFFD FFFD3 "6" FFFD
+	   "&" FFFD,
+	   NULL, S("<title>" BAD_UTF8 "&amp;\xe2\x82</title>"), 0}},
+    /* 100 bad bytes: 85 U+FFFD are 255 bytes, the bound. */
+    {"title_bound_replacements", .build = build_title_replacements,
+     .eof = true, .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html"}},
     {"title_long_utf8_cut_2byte", .build = build_title_utf8_a, .eof = true,
      .x = {DONE, MORE, 200, "OK", -1, NULL, "text/html"}},
     {"title_long_utf8_cut_3byte", .build = build_title_utf8_b, .eof = true,
@@ -630,7 +759,7 @@ static void test_header_bytes_independent_of_split(void **state)
 	rp__http_parse_init(&p, false, 100, 1000);
 	assert_int_equal(rp__http_parse_feed(&p, r, sizeof(r) - 1), DONE);
 	whole = p.header_bytes;
-	assert_int_equal(whole, 2 + 15 + 6 + 1 + 4 + 14 + 1 + 4);
+	assert_int_equal(whole, sizeof(r) - 1);
 	rp__http_parse_init(&p, false, 100, 1000);
 	for (size_t i = 0; i < sizeof(r) - 1; i++)
 		rp__http_parse_feed(&p, r + i, 1);
@@ -638,10 +767,38 @@ static void test_header_bytes_independent_of_split(void **state)
 	assert_true(p.complete);
 }
 
+/* Following a redirect takes the Location's own bytes (percent-encoded
+ * later), and tells a cut one by its length; only the text handed out is
+ * cleaned. */
+static void test_location_raw_for_follow(void **state)
+{
+	static const char r[] =
+	    "HTTP/1.1 302 Found\r\nLocation: /a\tb\xff" "c \t\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	static const char cut[] =
+	    "HTTP/1.1 302 Found\r\nLocation: /" X40 X40 X40 "xxxxx\xc3\xa9\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	struct rp__http_parse p;
+	struct rp_http_info info;
+
+	(void)state;
+	rp__http_parse_init(&p, false, 100, 1000);
+	assert_int_equal(rp__http_parse_feed(&p, r, sizeof(r) - 1), DONE);
+	assert_string_equal(p.location, "/a\tb\xff" "c");
+	rp__http_parse_info(&p, &info);
+	assert_string_equal(info.location, "/a" FFFD "b" FFFD "c");
+
+	rp__http_parse_init(&p, false, 100, 1000);
+	assert_int_equal(rp__http_parse_feed(&p, cut, sizeof(cut) - 1), DONE);
+	assert_int_equal(strlen(p.location), sizeof(p.location) - 1);
+	rp__http_parse_info(&p, &info);
+	assert_int_equal(strlen(info.location), 126);
+}
+
 int main(void)
 {
 	const size_t n = sizeof(cases) / sizeof(cases[0]);
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 2];
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 3];
 
 	for (size_t i = 0; i < n; i++) {
 		tests[i] = (struct CMUnitTest){.name = cases[i].name,
@@ -651,5 +808,7 @@ int main(void)
 	tests[n] = (struct CMUnitTest)cmocka_unit_test(test_fnv_reference);
 	tests[n + 1] = (struct CMUnitTest)cmocka_unit_test(
 	    test_header_bytes_independent_of_split);
-	return _cmocka_run_group_tests("http_parse", tests, n + 2, NULL, NULL);
+	tests[n + 2] = (struct CMUnitTest)cmocka_unit_test(
+	    test_location_raw_for_follow);
+	return _cmocka_run_group_tests("http_parse", tests, n + 3, NULL, NULL);
 }

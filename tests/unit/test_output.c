@@ -534,6 +534,19 @@ static void rnd_text(char *s, size_t n)
 	s[n] = '\0';
 }
 
+/* What a CSV cell holding s reads back as: s, with a "'" in front when a
+ * spreadsheet would take it for a formula. Four results in turn. */
+static const char *csv_text(const char *s)
+{
+	static char buf[4][2 * RP_INPUT_MAX];
+	static int next;
+	char *b = buf[next++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s%s",
+		 *s && strchr("=+-@\t\r", *s) ? "'" : "", s);
+	return b;
+}
+
 /* ---- formats ---------------------------------------------------------- */
 
 static void test_format_parse(void **state)
@@ -782,9 +795,9 @@ static void test_random_text(void **state)
 		p = fmt(OUT_CSV, &r);
 		assert_int_equal(csv_parse(&p, f, 12), T_NKEYS);
 		assert_int_equal(*p, '\0');
-		assert_string_equal(f[0], input);
+		assert_string_equal(f[0], csv_text(input));
 		assert_string_equal(f[8], dns);
-		assert_string_equal(f[10], r.detail ? detail : "");
+		assert_string_equal(f[10], r.detail ? csv_text(detail) : "");
 
 		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, 0, &r);
 		t = (const unsigned char *)fbuf;
@@ -854,6 +867,17 @@ static void test_csv_quoting(void **state)
 		{ "lf\nhere", "\"lf\nhere\"" },
 		{ "tab\tand ;", "tab\tand ;" },
 		{ "", "" },
+		/* A formula to a spreadsheet: "'" in front (OWASP). */
+		{ "=1+2", "'=1+2" },
+		{ "+1", "'+1" },
+		{ "-1", "'-1" },
+		{ "@SUM(A1:A9)", "'@SUM(A1:A9)" },
+		{ "\tx", "'\tx" },
+		{ "\rx", "\"'\rx\"" },
+		{ "=HYPERLINK(\"http://x/\",\"y\")",
+		  "\"'=HYPERLINK(\"\"http://x/\"\",\"\"y\"\")\"" },
+		{ "a=b-c+d@e", "a=b-c+d@e" },
+		{ " =x", " =x" },
 	};
 	struct rp_result r = r_invalid();
 	char want[256];
@@ -867,6 +891,36 @@ static void test_csv_quoting(void **state)
 			 cases[i].want, cases[i].want);
 		assert_string_equal(fmt(OUT_CSV, &r), want);
 	}
+}
+
+/* The cells of an HTTP record a scanned server chose are no formulas. */
+static void test_http_csv_formula(void **state)
+{
+	struct rp_result r = r_open();
+	char (*f)[J_MAX_VAL] = calloc(H_NKEYS + 2, J_MAX_VAL);
+	struct rp_http_info h;
+	const char *p;
+
+	(void)state;
+	assert_non_null(f);
+	memset(&h, 0, sizeof(h));
+	r.status = RP_STATUS_OK;
+	r.http = &h;
+	h.url = "http://192.0.2.1/";
+	h.status_code = 200;
+	h.reason = "-OK";
+	h.content_type = "+text/html";
+	h.server = "@srv";
+	h.location = "\t/x";
+	h.title = "=HYPERLINK(\"http://evil.test/\",\"Click\")";
+	p = fmth(OUT_CSV, &r);
+	assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
+	assert_string_equal(f[7], "'-OK");
+	assert_string_equal(f[11], "'+text/html");
+	assert_string_equal(f[12], "'@srv");
+	assert_string_equal(f[13], "'\t/x");
+	assert_string_equal(f[15], "'=HYPERLINK(\"http://evil.test/\",\"Click\")");
+	free(f);
 }
 
 static void test_text_records(void **state)
@@ -1830,16 +1884,16 @@ static void test_http_random_text(void **state)
 		p = fmth(OUT_CSV, &r);
 		assert_int_equal(csv_parse(&p, f, H_NKEYS + 2), H_NKEYS);
 		assert_int_equal(*p, '\0');
-		assert_string_equal(f[0], input);
-		assert_string_equal(f[2], r.http ? url : "");
-		assert_string_equal(f[7], r.http ? reason : "");
-		assert_string_equal(f[11], r.http ? ctype : "");
-		assert_string_equal(f[12], r.http ? server : "");
-		assert_string_equal(f[13], r.http ? location : "");
+		assert_string_equal(f[0], csv_text(input));
+		assert_string_equal(f[2], r.http ? csv_text(url) : "");
+		assert_string_equal(f[7], r.http ? csv_text(reason) : "");
+		assert_string_equal(f[11], r.http ? csv_text(ctype) : "");
+		assert_string_equal(f[12], r.http ? csv_text(server) : "");
+		assert_string_equal(f[13], r.http ? csv_text(location) : "");
 		assert_string_equal(f[14], redirects);
-		assert_string_equal(f[15], r.http ? title : "");
+		assert_string_equal(f[15], r.http ? csv_text(title) : "");
 		assert_string_equal(f[22], dns);
-		assert_string_equal(f[24], r.detail ? detail : "");
+		assert_string_equal(f[24], r.detail ? csv_text(detail) : "");
 
 		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, OUT_HTTP,
 				      &r);
@@ -2473,6 +2527,7 @@ int main(void)
 		cmocka_unit_test(test_random_text),
 		cmocka_unit_test(test_csv_records),
 		cmocka_unit_test(test_csv_quoting),
+		cmocka_unit_test(test_http_csv_formula),
 		cmocka_unit_test(test_text_records),
 		cmocka_unit_test(test_text_escaping),
 		cmocka_unit_test(test_truncation),
