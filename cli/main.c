@@ -65,6 +65,10 @@ static void usage(FILE *f)
 		"      --no-hosts           do not read /etc/hosts\n"
 		"      --all-addrs          probe every address of a name (up to 8),\n"
 		"                           one result each (default: the first)\n"
+		"\ntcp only:\n"
+		"      --banner             read the first line each open port sends;\n"
+		"                           the banner field (text: 'banner: LINE')\n"
+		"      --banner-wait D      how long to wait for it (default 2s)\n"
 		"\nhttp only:\n"
 		"      --path PATH          request target for non-URL targets (default /)\n"
 		"      --method M           request method (default GET; HEAD reads no body)\n"
@@ -228,6 +232,8 @@ enum {
 	OPT_THREADS,
 	OPT_FOLLOW,
 	OPT_STATS_JSON,
+	OPT_BANNER,
+	OPT_BANNER_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -263,6 +269,8 @@ static const struct option long_opts[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "follow", required_argument, NULL, OPT_FOLLOW },
 	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
+	{ "banner", no_argument, NULL, OPT_BANNER },
+	{ "banner-wait", required_argument, NULL, OPT_BANNER_WAIT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -412,6 +420,21 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return die_usage("bad --dns-concurrency '%s': "
 						 "want 1 to 100000", optarg);
 			c->eo.dns.concurrency = (uint32_t)v;
+			break;
+		case OPT_BANNER_WAIT:
+			if (rp_parse_duration(optarg, &v) < 0 || v == 0)
+				return die_usage("bad --banner-wait '%s': want a "
+						 "duration like 2s or 500ms",
+						 optarg);
+			c->eo.banner_wait_ns = v;
+			/* a wait means banners are wanted */
+			__attribute__((fallthrough));
+		case OPT_BANNER:
+			if (c->http)
+				return die_usage("--banner and --banner-wait "
+						 "are for tcp");
+			c->banner = true;
+			c->eo.kind = RP_PROBE_BANNER;
 			break;
 		case OPT_FOLLOW:
 			if (parse_uint(optarg, 20, &v) < 0)

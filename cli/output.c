@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,7 +493,7 @@ static void text_dns(struct sink *k, const struct rp_result *r)
  */
 static void format_text(struct sink *k, const struct rp_result *r,
 			const char *ip, int family, unsigned int port,
-			size_t status_col)
+			size_t status_col, bool banner)
 {
 	char where[INET6_ADDRSTRLEN + 16], rtt[32];
 	const char *err = error_name(r);
@@ -519,6 +520,10 @@ static void format_text(struct sink *k, const struct rp_result *r,
 			put_str(k, ": ");
 		if (r->detail)
 			text_str(k, r->detail);
+	}
+	if (banner && r->banner && r->banner[0]) {
+		put_str(k, "  banner: ");
+		text_str(k, r->banner);
 	}
 	text_tail(k, r, where);
 }
@@ -631,6 +636,7 @@ enum tcp_field {
 	TF_DNS_US,
 	TF_ERROR,
 	TF_DETAIL,
+	TF_BANNER,  /* only with OUT_BANNER */
 	TF__COUNT
 };
 
@@ -646,6 +652,7 @@ static const struct key tcp_keys[TF__COUNT] = {
 	[TF_DNS_US] = KEY("dns_us"),
 	[TF_ERROR] = KEY("error"),
 	[TF_DETAIL] = KEY("detail"),
+	[TF_BANNER] = KEY("banner"),
 };
 
 /* The values of a TCP record (rules in output.h). */
@@ -666,6 +673,7 @@ static void tcp_values(const struct rp_result *r, const char *ip, int family,
 	v_num(&v[TF_DNS_US], r->dns_us);
 	v_str(&v[TF_ERROR], error_name(r));
 	v_str(&v[TF_DETAIL], r->detail);
+	v_str(&v[TF_BANNER], r->banner);
 }
 
 /* ---- HTTP records ---------------------------------------------------- */
@@ -799,7 +807,7 @@ static void format_http_text(struct sink *k, const struct rp_result *r,
 	int n;
 
 	if (r->status != RP_STATUS_OK || !h) {
-		format_text(k, r, ip, family, port, HTTP_STATUS_COL);
+		format_text(k, r, ip, family, port, HTTP_STATUS_COL, false);
 		return;
 	}
 	where_text(where, sizeof(where), ip, family, port);
@@ -849,7 +857,7 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 	char ip[INET6_ADDRSTRLEN], hash[17];
 	struct value v[HF__COUNT]; /* the longer record */
 	const struct key *keys = tcp_keys;
-	int n = TF__COUNT;
+	int n = flags & OUT_BANNER ? TF__COUNT : TF_BANNER;
 	unsigned int port;
 	int family = addr_text(r->addr, r->addrlen, ip, &port);
 
@@ -857,7 +865,8 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 		if (flags & OUT_HTTP)
 			format_http_text(&k, r, ip, family, port);
 		else
-			format_text(&k, r, ip, family, port, STATUS_COL);
+			format_text(&k, r, ip, family, port, STATUS_COL,
+				    flags & OUT_BANNER);
 		return sink_end(&k);
 	}
 	if (flags & OUT_HTTP) {
@@ -994,7 +1003,9 @@ void out_header(struct out *o)
 	if (o->flags & OUT_HTTP)
 		format_csv_header(&k, http_keys, HF__COUNT);
 	else
-		format_csv_header(&k, tcp_keys, TF__COUNT);
+		format_csv_header(&k, tcp_keys, o->flags & OUT_BANNER
+							? TF__COUNT
+							: TF_BANNER);
 	append(o, hdr, sink_end(&k)); /* about 250 bytes at most: it fits */
 }
 

@@ -25,13 +25,15 @@ enum out_format {
 	OUT_CSV,
 };
 
-/* Flags for out_init(); out_format_result() takes them too (only OUT_HTTP
- * matters there). */
+/* Flags for out_init(); out_format_result() takes them too (OUT_HTTP and
+ * OUT_BANNER matter there). */
 enum {
 	OUT_ONLY_OPEN = 1u << 0, /* write OPEN results only (with OUT_HTTP: OK
 	                          * results only) */
 	OUT_HTTP = 1u << 1,      /* HTTP records (`ringprobe http`): the
 	                          * fields of rp_result.http, see below */
+	OUT_BANNER = 1u << 2,    /* TCP records with a last field, banner
+	                          * (`ringprobe tcp --banner`) */
 };
 
 /*
@@ -48,7 +50,9 @@ enum {
  * 0. error is the errno's name where it says more than status, null
  * otherwise (a dns-error has one only for a local failure); detail is the
  * reason text or null (for dns-error, the resolver's reason: "NXDOMAIN",
- * "SERVFAIL", ...).
+ * "SERVFAIL", ...). With OUT_BANNER a last field follows, banner: the
+ * first line the server sent (rp_result.banner; "" if none came in time,
+ * null if it never connected); text lines end with "  banner: LINE".
  *
  * HTTP records (OUT_HTTP) have the same fields for every result, in this
  * order (JSON keys, and the CSV header):

@@ -603,7 +603,8 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
 			     (c->only_open ? OUT_ONLY_OPEN : 0) |
-				     (c->http ? OUT_HTTP : 0)) < 0) {
+				     (c->http ? OUT_HTTP : 0) |
+				     (c->banner ? OUT_BANNER : 0)) < 0) {
 			fprintf(stderr, "%s: out of memory\n", prog);
 			rc = EXIT_RUNTIME;
 			goto out_workers;

@@ -28,6 +28,7 @@ struct cli {
 	bool stats;
 	bool quiet;
 	bool http;                    /* `ringprobe http` */
+	bool banner;                  /* `ringprobe tcp --banner` */
 	const char **headers;         /* -H lines, NULL-terminated */
 	int nheaders;
 	uint8_t *match_status;        /* --match-status bitmap of 0..999 */
