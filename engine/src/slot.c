@@ -130,22 +130,6 @@ char *rp__slot_detail(struct rp_engine *e, struct slot *s)
 	return rp__area(e, s, e->detail_off);
 }
 
-void *rp__stage_state(const struct rp_engine *e,
-		      const struct rp__stage_ops *ops)
-{
-	int k = rp__stage_find(e, ops);
-
-	return k < 0 ? NULL : e->stages[k].state;
-}
-
-int rp__stage_find(const struct rp_engine *e, const struct rp__stage_ops *ops)
-{
-	for (unsigned k = 0; k < e->nstages; k++)
-		if (e->stages[k].ops == ops)
-			return (int)k;
-	return -1;
-}
-
 /* ---- phases ------------------------------------------------------------ */
 
 #ifndef NDEBUG

@@ -205,12 +205,25 @@ static inline void *rp__priv(const struct rp_engine *e, const struct slot *s,
 	return rp__area(e, s, e->stages[k].priv_off);
 }
 
-/* The engine-wide state of the stage with these ops, or NULL. */
-void *rp__stage_state(const struct rp_engine *e,
-		      const struct rp__stage_ops *ops);
+/* The index in the kind of the stage with these ops, or -1. (A kind has
+ * a few stages: inline, this is a handful of compares.) */
+static inline int rp__stage_find(const struct rp_engine *e,
+				 const struct rp__stage_ops *ops)
+{
+	for (unsigned k = 0; k < e->nstages; k++)
+		if (e->stages[k].ops == ops)
+			return (int)k;
+	return -1;
+}
 
-/* Its index in the kind, or -1. */
-int rp__stage_find(const struct rp_engine *e, const struct rp__stage_ops *ops);
+/* The engine-wide state of the stage with these ops, or NULL. */
+static inline void *rp__stage_state(const struct rp_engine *e,
+				    const struct rp__stage_ops *ops)
+{
+	int k = rp__stage_find(e, ops);
+
+	return k < 0 ? NULL : e->stages[k].state;
+}
 
 /* The probe's socket as an SQE's fd: its file slot (direct), or its fd. */
 static inline int slot_fd(const struct rp_engine *e, const struct slot *s)
