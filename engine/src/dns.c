@@ -39,7 +39,7 @@ static struct dns_slot *dslot(const struct rp_engine *e, const struct slot *s)
 	return rp__area(e, s, e->dns->off);
 }
 
-static size_t rp__dns_priv_size(const struct rp_engine_opts *o)
+static size_t dns_priv_size(const struct rp_engine_opts *o)
 {
 	return o->dns.all_addrs ? sizeof(struct dns_slot)
 				: offsetof(struct dns_slot, more);
@@ -79,7 +79,7 @@ static const char *reason_of(int status)
 	}
 }
 
-static int rp__dns_init(struct rp_engine *e, size_t priv_off)
+static int dns_init(struct rp_engine *e, size_t priv_off)
 {
 	const struct rp_dns_opts *o = &e->o.dns;
 	struct rp__dns *d = calloc(1, sizeof(*d));
@@ -150,7 +150,7 @@ static int rp__dns_init(struct rp_engine *e, size_t priv_off)
 	return 0;
 }
 
-static void rp__dns_release(struct rp_engine *e)
+static void dns_release(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
@@ -240,7 +240,7 @@ static void resolved(struct rp_engine *e, struct slot *s,
 	rp__resolved(e, s);
 }
 
-static bool rp__dns_next_addr(struct rp_engine *e, struct slot *s)
+static bool dns_next_addr(struct rp_engine *e, struct slot *s)
 {
 	if (!e->dns || !e->dns->all_addrs || s->imore >= s->nmore)
 		return false;
@@ -393,7 +393,7 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 	wake_waiters(e, en);
 }
 
-static void rp__dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
+static void dns_resolve(struct rp_engine *e, struct slot *s, const char *name)
 {
 	struct rp__dns *d = e->dns;
 	struct entry *en;
@@ -448,7 +448,7 @@ static void enqueue(struct rp__dns *d, uint32_t idx)
 }
 
 /* Takes one waiting probe off its lookup (cancel of that probe). */
-static void rp__dns_forget(struct rp_engine *e, struct slot *s)
+static void dns_forget(struct rp_engine *e, struct slot *s)
 {
 	struct dns_slot *w = dslot(e, s);
 
@@ -458,7 +458,7 @@ static void rp__dns_forget(struct rp_engine *e, struct slot *s)
 }
 
 /* Stop: every lookup, queued or in flight, ends now as cancelled. */
-static void rp__dns_cancel_all(struct rp_engine *e)
+static void dns_cancel_all(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
@@ -493,7 +493,7 @@ static bool waiting(const struct rp__dns *d)
 	return d->active || d->qhead != NONE || d->remote != NONE;
 }
 
-static uint64_t rp__dns_wait_ns(struct rp_engine *e, uint64_t now)
+static uint64_t dns_wait_ns(struct rp_engine *e, uint64_t now)
 {
 	struct rp__dns *d = e->dns;
 	struct timeval tv, *tp;
@@ -533,14 +533,14 @@ static void sweep_deadlines(struct rp_engine *e)
 
 		if (s->phase != PHASE_RESOLVING || e->now_ns < s->deadline_ns)
 			continue;
-		rp__dns_forget(e, s);
+		dns_forget(e, s);
 		s->dns_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
 		s->detail = "timeout";
 		rp__done(e, s, RP_STATUS_DNS_ERROR, 0);
 	}
 }
 
-static void rp__dns_tick(struct rp_engine *e)
+static void dns_tick(struct rp_engine *e)
 {
 	struct rp__dns *d = e->dns;
 
@@ -565,15 +565,15 @@ static void rp__dns_tick(struct rp_engine *e)
 }
 
 const struct rp__names_ops rp__dns_names = {
-	.priv_size = rp__dns_priv_size,
-	.init = rp__dns_init,
-	.release = rp__dns_release,
-	.resolve = rp__dns_resolve,
-	.forget = rp__dns_forget,
-	.cancel_all = rp__dns_cancel_all,
+	.priv_size = dns_priv_size,
+	.init = dns_init,
+	.release = dns_release,
+	.resolve = dns_resolve,
+	.forget = dns_forget,
+	.cancel_all = dns_cancel_all,
 	.sync = rp__dns_sync,
 	.on_poll = rp__dns_on_poll,
-	.wait_ns = rp__dns_wait_ns,
-	.tick = rp__dns_tick,
-	.next_addr = rp__dns_next_addr,
+	.wait_ns = dns_wait_ns,
+	.tick = dns_tick,
+	.next_addr = dns_next_addr,
 };

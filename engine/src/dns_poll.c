@@ -139,6 +139,6 @@ void rp__dns_on_poll(struct rp_engine *e, uint64_t ud, int res)
 			(res & (POLLIN | POLLERR | POLLHUP)) ? f->fd
 							     : ARES_SOCKET_BAD,
 			(res & POLLOUT) ? f->fd : ARES_SOCKET_BAD);
-	/* Lookups it ended make room for queued ones: rp__dns_tick(), later
+	/* Lookups it ended make room for queued ones: the name service's tick, later
 	 * in the same turn, starts them. */
 }

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "http_parse.h"
+#include "http_request.h"
 #include "stage.h"
 #include "target.h"
 
@@ -54,12 +55,8 @@ struct http_slot {
 
 struct rp__http {
 	unsigned k;                   /* this stage's index in the kind */
-	char *prefix;                 /* "GET " */
-	size_t prefix_len;
-	char *tail;                   /* "\r\nUser-Agent: ...\r\n\r\n" */
-	size_t tail_len;
+	struct rp__http_request rq;   /* the request's shared pieces */
 	const char *path;             /* default request target */
-	bool head;                    /* method is HEAD: no body */
 	uint64_t max_body;
 	uint32_t max_header;
 	uint64_t io_timeout_ns;
@@ -75,90 +72,6 @@ struct rp__http {
 };
 
 static const char mid[] = " HTTP/1.1\r\nHost: ";
-
-/*
- * What the options and targets may put on the wire. A CR or LF in any of
- * them would end the request line or a header and let the string add
- * headers of its own (or a second request); other control bytes and a
- * space in the request line break it as surely. So: the method is a token,
- * the path and the target's strings have no control byte and no space,
- * and a header value (User-Agent, the extra headers) has no control byte
- * but tab, which RFC 9110 5.5 allows there and which ends nothing. Bytes
- * >= 0x80 pass where no token is required: they inject nothing.
- */
-static bool is_tchar(unsigned char c)
-{
-	return c > ' ' && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c);
-}
-
-static bool is_token_n(const char *s, size_t n)
-{
-	if (!n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_tchar((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-static bool is_token(const char *s)
-{
-	return is_token_n(s, strlen(s));
-}
-
-static bool is_field_value(const char *v)
-{
-	for (; *v; v++)
-		if (((unsigned char)*v < ' ' && *v != '\t') || *v == 0x7f)
-			return false;
-	return true;
-}
-
-/* "Name: value", the name a token. */
-static bool is_header_line(const char *h)
-{
-	const char *colon = strchr(h, ':');
-
-	return colon && is_token_n(h, (size_t)(colon - h)) &&
-	       is_field_value(colon + 1);
-}
-
-/* Builds the shared pieces of the request from the options. */
-static int build_request(struct rp__http *h, const struct rp_http_opts *o)
-{
-	const char *method = o->method ? o->method : "GET";
-	const char *ua = o->user_agent ? o->user_agent
-				       : "ringprobe/" RP_VERSION_STRING;
-	size_t len;
-	char *p;
-
-	if (!is_token(method) || !is_field_value(ua))
-		return -EINVAL;
-	h->head = strcmp(method, "HEAD") == 0;
-	h->prefix_len = strlen(method) + 1;
-	h->prefix = malloc(h->prefix_len + 1);
-	if (!h->prefix)
-		return -ENOMEM;
-	snprintf(h->prefix, h->prefix_len + 1, "%s ", method);
-
-	len = sizeof("\r\nUser-Agent: ") + strlen(ua) +
-	      sizeof("\r\nAccept: */*\r\nConnection: close") + 4;
-	for (const char *const *hd = o->headers; hd && *hd; hd++) {
-		if (!is_header_line(*hd))
-			return -EINVAL;
-		len += strlen(*hd) + 2;
-	}
-	h->tail = p = malloc(len);
-	if (!h->tail)
-		return -ENOMEM;
-	p += sprintf(p, "\r\nUser-Agent: %s\r\nAccept: */*\r\nConnection: close",
-		     ua);
-	for (const char *const *hd = o->headers; hd && *hd; hd++)
-		p += sprintf(p, "\r\n%s", *hd);
-	p += sprintf(p, "\r\n\r\n");
-	h->tail_len = (size_t)(p - h->tail);
-	return 0;
-}
 
 /* Sets up the provided-buffer ring by hand: liburing 2.3 has no
  * io_uring_setup_buf_ring(). */
@@ -212,8 +125,7 @@ static void http_release(struct rp_engine *e, void *st)
 		munmap(h->br, h->br_size);
 	if (h->bufs)
 		munmap(h->bufs, (size_t)h->nbufs * BUF_SIZE);
-	free(h->prefix);
-	free(h->tail);
+	rp__http_request_free(&h->rq);
 	free(h);
 }
 
@@ -236,7 +148,7 @@ static int http_init(struct rp_engine *e, void **out)
 	    strlen(h->path) >= PATH_MAX_)
 		ret = -EINVAL;
 	else
-		ret = build_request(h, o);
+		ret = rp__http_request_build(&h->rq, o);
 	if (ret == 0)
 		ret = setup_buffers(e, h);
 	if (ret < 0) {
@@ -370,12 +282,12 @@ static void http_start(struct rp_engine *e, struct slot *s)
 
 	hs->connect_us = s->rtt_us;
 	hs->sent_ns = hs->first_ns = 0;
-	rp__http_parse_init(&hs->p, h->head, h->max_body, h->max_header);
-	hs->iov[0] = (struct iovec){ h->prefix, h->prefix_len };
+	rp__http_parse_init(&hs->p, h->rq.head, h->max_body, h->max_header);
+	hs->iov[0] = (struct iovec){ h->rq.prefix, h->rq.prefix_len };
 	hs->iov[1] = (struct iovec){ hs->path, hs->path_len };
 	hs->iov[2] = (struct iovec){ (void *)mid, sizeof(mid) - 1 };
 	hs->iov[3] = (struct iovec){ hs->host, hs->host_len };
-	hs->iov[4] = (struct iovec){ h->tail, h->tail_len };
+	hs->iov[4] = (struct iovec){ h->rq.tail, h->rq.tail_len };
 	memset(&hs->msg, 0, sizeof(hs->msg));
 	hs->msg.msg_iov = hs->iov;
 	hs->msg.msg_iovlen = 5;
