@@ -35,7 +35,6 @@ void rp__admit(struct rp_engine *e);
 
 /* loop.c */
 void rp__arm_wake(struct rp_engine *e);
-void rp__cancel_op(struct rp_engine *e, struct slot *s);
 int rp__turn(struct rp_engine *e, int timeout_ms);
 
 #endif

@@ -46,7 +46,7 @@ static void cancel_all(struct rp_engine *e)
 	sqe->user_data = rp__ud(0, RP__UD_NOSLOT, RP__OP_CANCEL);
 }
 
-void rp__cancel_op(struct rp_engine *e, struct slot *s)
+static void cancel_op(struct rp_engine *e, struct slot *s)
 {
 	uint32_t idx = slot_idx(e, s);
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
@@ -70,7 +70,7 @@ static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
 	s = &e->slots[idx];
 	if (s->gen == rp__ud_gen(ud) && s->phase >= PHASE_ACTIVE &&
 	    s->cancel && !e->stopping)
-		rp__cancel_op(e, s);
+		cancel_op(e, s);
 }
 
 static void begin_stop(struct rp_engine *e)
@@ -140,7 +140,7 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 		e->names->forget(e, found);
 		rp__done(e, found, RP_STATUS_CANCELLED, 0);
 	} else {
-		rp__cancel_op(e, found);
+		cancel_op(e, found);
 	}
 	return 0;
 }
