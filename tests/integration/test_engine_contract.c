@@ -36,10 +36,9 @@
  * RP_TEST_FILTER=<cmocka glob> runs a subset, e.g. 'test_cancel*'.
  *
  * Each scenario runs on its own thread in a private network namespace (per
- * thread, see t_net.h), which owns its engine. Checks there do not
- * longjmp: CHECK() logs and counts, and the cmocka test on the main thread
- * asserts that nothing failed. The main thread bounds every scenario in
- * time and aborts on a hang.
+ * thread, see t_net.h), which owns its engine; the framework (CHECK(), the
+ * time bound, skips) is t_scen.h's. The result recorder here is its own:
+ * a fixed table that also catches nested callbacks and second results.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -63,111 +62,32 @@
 
 #include "ringprobe.h"
 #include "t_net.h"
+#include "t_scen.h"
 
 #define DROP_LO 20000 /* nft drops SYNs to these: FILTERED */
 #define DROP_HI 20010
 #define CLOSED_LO 21000 /* nobody listens here: CLOSED (RST) */
 #define MAXIDX 512
-#define MAX_PRINT 30 /* failure lines printed per scenario */
 #define MS (1000000ull)
 
-/* ---- scenario plumbing ------------------------------------------------ */
+/* ---- scenarios ------------------------------------------------------- */
 
-struct scen {
-	const char *name;
-	void (*fn)(struct scen *sc);
-	double limit_s;
-	int fails;
-	int printed;
-	const char *skip;             /* why the scenario could not run */
-	int done;
-};
-
-static void check_fail(struct scen *sc, int line, const char *fmt, ...)
+/* Every scenario's namespace drops SYNs to DROP_LO..DROP_HI. */
+static int add_drop_rule(struct t_scen *sc)
 {
-	va_list ap;
-
-	sc->fails++;
-	if (sc->printed++ >= MAX_PRINT)
-		return;
-	fprintf(stderr, "[%s] FAIL line %d: ", sc->name, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-#define CHECK(sc, cond, ...)                                                   \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			check_fail((sc), __LINE__, __VA_ARGS__);               \
-	} while (0)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void *scen_thread(void *arg)
-{
-	struct scen *sc = arg;
-	int rc = t_netns_enter();
-
-	if (rc == T_SKIP) {
-		sc->skip = "needs root for a network namespace";
-		goto out;
-	}
-	CHECK(sc, rc == 0, "t_netns_enter: %s", strerror(-rc));
-	if (rc)
-		goto out;
-	rc = t_nft_drop_tcp_ports(DROP_LO, DROP_HI);
-	if (rc) {
+	if (t_nft_drop_tcp_ports(DROP_LO, DROP_HI)) {
 		sc->skip = "nft could not add the drop rule";
-		goto out;
+		return -1;
 	}
-	sc->fn(sc);
-out:
-	__atomic_store_n(&sc->done, 1, __ATOMIC_RELEASE);
-	return NULL;
+	return 0;
 }
 
-static void run_scenario(struct scen *sc)
+/* Runs sc in a private namespace with the drop rule (t_run_scenario()). */
+static void run_scenario(struct t_scen *sc)
 {
-	pthread_t th;
-	struct timespec dl;
-	int rc;
-
-	assert_int_equal(pthread_create(&th, NULL, scen_thread, sc), 0);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += (time_t)sc->limit_s;
-	rc = pthread_timedjoin_np(th, NULL, &dl);
-	if (rc == ETIMEDOUT) {
-		/* A hung engine cannot be unwound from here. */
-		fprintf(stderr, "[%s] FAIL: still running after %.0f s\n",
-			sc->name, sc->limit_s);
-		fflush(stderr);
-		abort();
-	}
-	assert_int_equal(rc, 0);
-	if (sc->skip) {
-		fprintf(stderr, "[%s] skipped: %s\n", sc->name, sc->skip);
-		skip();
-	}
-	if (sc->fails)
-		fprintf(stderr, "[%s] %d check(s) failed\n", sc->name,
-			sc->fails);
-	assert_int_equal(sc->fails, 0);
+	sc->netns = 1;
+	sc->setup = add_drop_rule;
+	t_run_scenario(sc);
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -176,7 +96,7 @@ struct rec;
 typedef void (*hook_fn)(struct rec *r, const struct rp_result *res);
 
 struct rec {
-	struct scen *sc;
+	struct t_scen *sc;
 	struct rp_engine *e;
 	unsigned n;                   /* results */
 	int depth;                    /* on_result nesting */
@@ -191,15 +111,10 @@ struct rec {
 	int cb_accepted;              /* submits accepted inside callbacks */
 };
 
-static const char *sname(int s)
-{
-	return rp_status_name((enum rp_status)s);
-}
-
 static void on_result(const struct rp_result *res, void *arg)
 {
 	struct rec *r = arg;
-	struct scen *sc = r->sc;
+	struct t_scen *sc = r->sc;
 	uint64_t i = res->index;
 
 	CHECK(sc, r->depth == 0, "on_result for index %llu nested in another",
@@ -210,13 +125,13 @@ static void on_result(const struct rp_result *res, void *arg)
 	if (i < MAXIDX) {
 		CHECK(sc, r->cnt[i] == 0, "index %llu: second result (%s, "
 			  "first %s)", (unsigned long long)i,
-		      sname(res->status), sname(r->st[i]));
+		      t_sname(res->status), t_sname(r->st[i]));
 		if (r->cnt[i] < 255)
 			r->cnt[i]++;
 		r->st[i] = (uint8_t)res->status;
 		r->rtt_us[i] = res->rtt_us;
 		r->elapsed_us[i] = res->elapsed_us;
-		r->t_ns[i] = now_ns();
+		r->t_ns[i] = t_now_ns();
 	}
 	if (res->detail && !strcmp(res->detail, "abandoned"))
 		r->abandoned++;
@@ -225,7 +140,7 @@ static void on_result(const struct rp_result *res, void *arg)
 	r->depth--;
 }
 
-static void rec_init(struct rec *r, struct scen *sc, hook_fn hook)
+static void rec_init(struct rec *r, struct t_scen *sc, hook_fn hook)
 {
 	memset(r, 0, sizeof(*r));
 	r->sc = sc;
@@ -270,10 +185,10 @@ static int submit_v4(struct rp_engine *e, int port, uint64_t index,
  * left, or limit_ms passes. Returns the last rp_engine_run() value. */
 static int drive(struct rec *r, uint64_t lo, uint64_t hi, int limit_ms)
 {
-	uint64_t end = now_ns() + (uint64_t)limit_ms * MS;
+	uint64_t end = t_now_ns() + (uint64_t)limit_ms * MS;
 	int rc = 1;
 
-	while (now_ns() < end) {
+	while (t_now_ns() < end) {
 		uint64_t i = lo;
 
 		while (i < hi && r->cnt[i])
@@ -290,10 +205,10 @@ static int drive(struct rec *r, uint64_t lo, uint64_t hi, int limit_ms)
 /* Turns until the engine says nothing is left (0), or limit_ms passes. */
 static int drain(struct rec *r, int limit_ms)
 {
-	uint64_t end = now_ns() + (uint64_t)limit_ms * MS;
+	uint64_t end = t_now_ns() + (uint64_t)limit_ms * MS;
 	int rc = 1;
 
-	while (rc > 0 && now_ns() < end)
+	while (rc > 0 && t_now_ns() < end)
 		rc = rp_engine_run(r->e, 20);
 	return rc;
 }
@@ -342,7 +257,7 @@ static int new_fds(const uint8_t before[128], const uint8_t after[128],
  * give a probe to a dropped port the full 300 ms, and an open port's RTT
  * must not include the idle time.
  */
-static void stale_clock_body(struct scen *sc)
+static void stale_clock_body(struct t_scen *sc)
 {
 	const uint64_t ct_us = 300000;
 	struct rp_engine_opts o = {
@@ -366,11 +281,11 @@ static void stale_clock_body(struct scen *sc)
 	CHECK(sc, submit_v4(e, CLOSED_LO, 0, "warmup") == 0, "submit 0");
 	drive(r, 0, 1, 2000);
 	CHECK(sc, r->cnt[0] == 1 && r->st[0] == RP_STATUS_CLOSED,
-	      "warm-up probe: %s", sname(r->st[0]));
+	      "warm-up probe: %s", t_sname(r->st[0]));
 
-	sleep_ms(1200); /* idle, far past the connect timeout */
+	t_sleep_ms(1200); /* idle, far past the connect timeout */
 
-	t0 = now_ns();
+	t0 = t_now_ns();
 	rc = submit_v4(e, DROP_LO + 1, 1, "dropped");
 	CHECK(sc, rc == 0, "submit dropped: %s", rp_strerror(rc));
 	rc = submit_v4(e, lport, 2, "open");
@@ -380,7 +295,7 @@ static void stale_clock_body(struct scen *sc)
 	wall1 = r->cnt[1] ? (r->t_ns[1] - t0) / 1000 : 0;
 	wall2 = r->cnt[2] ? (r->t_ns[2] - t0) / 1000 : 0;
 	CHECK(sc, r->cnt[1] == 1 && r->st[1] == RP_STATUS_FILTERED,
-	      "dropped port after idle: %s", sname(r->st[1]));
+	      "dropped port after idle: %s", t_sname(r->st[1]));
 	CHECK(sc, wall1 >= ct_us * 9 / 10,
 	      "dropped port after idle: filtered after %llu us of wall time, "
 	      "connect timeout %llu us",
@@ -391,7 +306,7 @@ static void stale_clock_body(struct scen *sc)
 	      (unsigned long long)r->elapsed_us[1],
 	      (unsigned long long)wall1);
 	CHECK(sc, r->cnt[2] == 1 && r->st[2] == RP_STATUS_OPEN,
-	      "open port after idle: %s", sname(r->st[2]));
+	      "open port after idle: %s", t_sname(r->st[2]));
 	CHECK(sc, r->rtt_us[2] < 800000 && r->elapsed_us[2] < 800000 &&
 			  r->elapsed_us[2] <= wall2 + 20000,
 	      "open port after 1.2 s idle: rtt_us %u, elapsed_us %llu, "
@@ -408,8 +323,8 @@ out:
 
 static void test_stale_clock(void **state)
 {
-	struct scen sc = {.name = "stale_clock", .fn = stale_clock_body,
-			  .limit_s = 30};
+	struct t_scen sc = {.name = "stale_clock", .fn = stale_clock_body,
+			    .limit_s = 30};
 
 	(void)state;
 	run_scenario(&sc);
@@ -430,7 +345,7 @@ static void count_probe(const struct rp_probe_info *pi, void *arg)
  */
 static void callbacks_hook(struct rec *r, const struct rp_result *res)
 {
-	struct scen *sc = r->sc;
+	struct t_scen *sc = r->sc;
 	struct rp_stats st;
 	int rc, n = 0;
 
@@ -445,7 +360,7 @@ static void callbacks_hook(struct rec *r, const struct rp_result *res)
 	      "after a submit from the callback *r reads index %llu, "
 	      "input \"%s\", %s (was 1, \"OLD-TARGET\", closed)",
 	      (unsigned long long)res->index, res->input,
-	      sname(res->status));
+	      t_sname(res->status));
 
 	/* Refused, and nothing done: no nested callback (see on_result). A
 	 * library that lets run through would as likely free itself in
@@ -492,7 +407,7 @@ static void stop_hook(struct rec *r, const struct rp_result *res)
 		  "callback: %s", rp_strerror(rc));
 }
 
-static void callbacks_body(struct scen *sc)
+static void callbacks_body(struct t_scen *sc)
 {
 	/* Two slots: the old code freed the reported probe's slot before
 	 * the callback, so the submit from it took that very slot. */
@@ -514,7 +429,7 @@ static void callbacks_body(struct scen *sc)
 	CHECK(sc, r->cnt[1] == 1 && r->cnt[2] == 1,
 	      "results: old %u, new %u (run %d)", r->cnt[1], r->cnt[2], rc);
 	CHECK(sc, r->st[2] == RP_STATUS_CANCELLED,
-	      "target cancelled from the callback: %s", sname(r->st[2]));
+	      "target cancelled from the callback: %s", t_sname(r->st[2]));
 	rc = drain(r, 2000);
 	CHECK(sc, rc == 0, "engine not idle after the callback (%d)", rc);
 	/* The engine is intact: a plain probe still works. */
@@ -523,7 +438,7 @@ static void callbacks_body(struct scen *sc)
 	CHECK(sc, rc == 0, "submit after: %s", rp_strerror(rc));
 	drive(r, 3, 4, 2000);
 	CHECK(sc, r->cnt[3] == 1 && r->st[3] == RP_STATUS_CLOSED,
-	      "probe after the callback test: %s", sname(r->st[3]));
+	      "probe after the callback test: %s", t_sname(r->st[3]));
 	CHECK(sc, r->n == 3, "%u results for 3 accepted targets", r->n);
 	rc = rp_engine_destroy(e);
 	CHECK(sc, rc == 0, "destroy: %s", rp_strerror(rc));
@@ -541,11 +456,11 @@ static void callbacks_body(struct scen *sc)
 	CHECK(sc, rc == 0, "no drain within 2 s of a stop in the callback "
 		  "(%d)", rc);
 	CHECK(sc, r->cnt[12] == 1 && r->st[12] == RP_STATUS_CLOSED,
-	      "probe whose callback stopped: %s", sname(r->st[12]));
+	      "probe whose callback stopped: %s", t_sname(r->st[12]));
 	CHECK(sc, r->cnt[10] == 1 && r->st[10] == RP_STATUS_CANCELLED &&
 			  r->cnt[11] == 1 && r->st[11] == RP_STATUS_CANCELLED,
-	      "in flight at the stop: %s, %s", sname(r->st[10]),
-	      sname(r->st[11]));
+	      "in flight at the stop: %s, %s", t_sname(r->st[10]),
+	      t_sname(r->st[11]));
 	CHECK(sc, r->cnt[13] == 0, "refused submit got a result");
 	rc = rp_engine_destroy(e);
 	CHECK(sc, rc == 0, "destroy: %s", rp_strerror(rc));
@@ -555,8 +470,8 @@ out:
 
 static void test_callbacks(void **state)
 {
-	struct scen sc = {.name = "callbacks", .fn = callbacks_body,
-			  .limit_s = 30};
+	struct t_scen sc = {.name = "callbacks", .fn = callbacks_body,
+			    .limit_s = 30};
 
 	(void)state;
 	run_scenario(&sc);
@@ -570,7 +485,7 @@ static void nop_result(const struct rp_result *r, void *arg)
 	(void)arg;
 }
 
-static void expect_create(struct scen *sc, const char *what,
+static void expect_create(struct t_scen *sc, const char *what,
 			  struct rp_engine_opts o, int want)
 {
 	struct rp_engine *e = NULL;
@@ -592,7 +507,7 @@ static void expect_create(struct scen *sc, const char *what,
  */
 static int cache_create_bounded(uint32_t size, int limit_ms)
 {
-	uint64_t end = now_ns() + (uint64_t)limit_ms * MS;
+	uint64_t end = t_now_ns() + (uint64_t)limit_ms * MS;
 	int status;
 	pid_t pid = fork();
 
@@ -611,12 +526,12 @@ static int cache_create_bounded(uint32_t size, int limit_ms)
 
 		if (w == pid)
 			break;
-		if (now_ns() >= end) {
+		if (t_now_ns() >= end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(5);
+		t_sleep_ms(5);
 	}
 	if (!WIFEXITED(status))
 		return -ECHILD;
@@ -628,7 +543,7 @@ static int cache_create_bounded(uint32_t size, int limit_ms)
 	}
 }
 
-static void option_bounds_body(struct scen *sc)
+static void option_bounds_body(struct t_scen *sc)
 {
 	const uint64_t max = RP_TIMEOUT_MAX_NS;
 	int rc;
@@ -700,21 +615,21 @@ static void option_bounds_body(struct scen *sc)
 		CHECK(sc, rc == 0, "submit: %s", rp_strerror(rc));
 		drive(r, 0, 1, 300);
 		CHECK(sc, r->cnt[0] == 0, "timeouts of a day: %s after "
-			  "%llu us", sname(r->st[0]),
+			  "%llu us", t_sname(r->st[0]),
 		      (unsigned long long)r->elapsed_us[0]);
 		rc = rp_engine_destroy(e);
 		CHECK(sc, rc == 0, "destroy: %s", rp_strerror(rc));
 		CHECK(sc, r->cnt[0] == 1 && r->st[0] == RP_STATUS_CANCELLED,
 		      "after destroy: %u result(s), %s", r->cnt[0],
-		      sname(r->st[0]));
+		      t_sname(r->st[0]));
 	}
 	free(r);
 }
 
 static void test_option_bounds(void **state)
 {
-	struct scen sc = {.name = "option_bounds", .fn = option_bounds_body,
-			  .limit_s = 60};
+	struct t_scen sc = {.name = "option_bounds", .fn = option_bounds_body,
+			    .limit_s = 60};
 
 	(void)state;
 	run_scenario(&sc);
@@ -728,10 +643,10 @@ static void self_cancel_hook(struct rec *r, const struct rp_result *res)
 
 	CHECK(r->sc, rc == -EALREADY, "index %llu (%s): cancel from its own "
 		  "callback: %s", (unsigned long long)res->index,
-	      sname(res->status), rp_strerror(rc));
+	      t_sname(res->status), rp_strerror(rc));
 }
 
-static void cancel_early_body(struct scen *sc)
+static void cancel_early_body(struct t_scen *sc)
 {
 	struct rp_engine_opts o = {
 		.concurrency = 8,
@@ -770,7 +685,7 @@ static void cancel_early_body(struct scen *sc)
 			bad++;
 			CHECK(sc, 0, "round %llu: cancel returned %d, result "
 				  "%s (%u results), rtt_us %u",
-			      (unsigned long long)i, rc, sname(r->st[i]),
+			      (unsigned long long)i, rc, t_sname(r->st[i]),
 			      r->cnt[i], r->rtt_us[i]);
 		}
 		rc = rp_engine_cancel(e, i);
@@ -800,13 +715,13 @@ static void cancel_early_body(struct scen *sc)
 			took++;
 			CHECK(sc, !before && r->st[i] == RP_STATUS_CANCELLED,
 			      "round %llu: cancel returned 0, result %s",
-			      (unsigned long long)i, sname(r->st[i]));
+			      (unsigned long long)i, t_sname(r->st[i]));
 		} else if (rc == -EALREADY) {
 			already++;
 			CHECK(sc, !before && r->st[i] != RP_STATUS_CANCELLED,
 			      "round %llu: cancel returned -EALREADY, "
 			      "result %s", (unsigned long long)i,
-			      sname(r->st[i]));
+			      t_sname(r->st[i]));
 		} else {
 			gone++;
 			CHECK(sc, rc == -ENOENT && before == 1,
@@ -827,8 +742,8 @@ out:
 
 static void test_cancel_early(void **state)
 {
-	struct scen sc = {.name = "cancel_early", .fn = cancel_early_body,
-			  .limit_s = 120};
+	struct t_scen sc = {.name = "cancel_early", .fn = cancel_early_body,
+			    .limit_s = 120};
 
 	(void)state;
 	run_scenario(&sc);
@@ -841,7 +756,7 @@ static void test_cancel_early(void **state)
  * the results spread over about a second. While the rate holds a submit
  * back (-EAGAIN with slots free), rp_engine_timeout() names the wait.
  */
-static void rate_submit_body(struct scen *sc)
+static void rate_submit_body(struct t_scen *sc)
 {
 	struct rp_engine_opts o = {
 		.concurrency = 64,
@@ -857,8 +772,8 @@ static void rate_submit_body(struct scen *sc)
 	e = engine_new(r, o);
 	if (!e)
 		goto out;
-	end = now_ns() + 5000 * MS;
-	while (k < 50 && now_ns() < end) {
+	end = t_now_ns() + 5000 * MS;
+	while (k < 50 && t_now_ns() < end) {
 		rc = submit_v4(e, CLOSED_LO + k % 8, (uint64_t)k, "rated");
 		if (rc == 0) {
 			k++;
@@ -878,14 +793,14 @@ static void rate_submit_body(struct scen *sc)
 			waits++;
 		rc = rp_engine_run(e, tmo > 0 ? tmo : 1);
 		if (rc == 0 && tmo > 0)
-			sleep_ms(tmo); /* nothing in flight to wait on */
+			t_sleep_ms(tmo); /* nothing in flight to wait on */
 	}
 	CHECK(sc, k == 50, "%d of 50 targets accepted within 5 s", k);
 	drive(r, 0, 50, 3000);
 	for (int i = 0; i < 50; i++) {
 		CHECK(sc, r->cnt[i] == 1 && r->st[i] == RP_STATUS_CLOSED,
 		      "target %d: %u results, %s", i, r->cnt[i],
-		      sname(r->st[i]));
+		      t_sname(r->st[i]));
 		if (r->cnt[i] && r->t_ns[i] < first)
 			first = r->t_ns[i];
 		if (r->cnt[i] && r->t_ns[i] > last)
@@ -907,8 +822,8 @@ out:
 
 static void test_rate_submit(void **state)
 {
-	struct scen sc = {.name = "rate_submit", .fn = rate_submit_body,
-			  .limit_s = 30};
+	struct t_scen sc = {.name = "rate_submit", .fn = rate_submit_body,
+			    .limit_s = 30};
 
 	(void)state;
 	run_scenario(&sc);
@@ -921,7 +836,7 @@ static void test_rate_submit(void **state)
  * is in flight, so the fd stays quiet: -1 ("only the fd matters") means
  * the documented loop waits forever; the answer must be 0.
  */
-static void rate_late_body(struct scen *sc)
+static void rate_late_body(struct t_scen *sc)
 {
 	struct rp_engine_opts o = {
 		.concurrency = 4,
@@ -939,14 +854,14 @@ static void rate_late_body(struct scen *sc)
 	rc = submit_v4(e, CLOSED_LO, 0, "first");
 	CHECK(sc, rc == 0, "submit 0: %s", rp_strerror(rc));
 	drive(r, 0, 1, 400);
-	CHECK(sc, r->cnt[0] == 1, "first probe: %s", sname(r->st[0]));
+	CHECK(sc, r->cnt[0] == 1, "first probe: %s", t_sname(r->st[0]));
 	rc = submit_v4(e, CLOSED_LO, 1, "second");
 	CHECK(sc, rc == -EAGAIN, "second submit within 0.5 s at rate 2/s: "
 		  "%s", rp_strerror(rc));
 	tmo = rp_engine_timeout(e);
 	CHECK(sc, tmo > 0 && tmo <= 500, "right after the refusal: "
 		  "rp_engine_timeout() %d, want 1..500 ms", tmo);
-	sleep_ms(600);
+	t_sleep_ms(600);
 	tmo = rp_engine_timeout(e);
 	CHECK(sc, tmo == 0, "refused by the rate, asked after the rate "
 		  "allows again, nothing in flight: rp_engine_timeout() %d, "
@@ -954,7 +869,7 @@ static void rate_late_body(struct scen *sc)
 	rc = submit_v4(e, CLOSED_LO, 1, "second");
 	CHECK(sc, rc == 0, "second submit after 0.6 s: %s", rp_strerror(rc));
 	drive(r, 1, 2, 2000);
-	CHECK(sc, r->cnt[1] == 1, "second probe: %s", sname(r->st[1]));
+	CHECK(sc, r->cnt[1] == 1, "second probe: %s", t_sname(r->st[1]));
 	rc = rp_engine_destroy(e);
 	CHECK(sc, rc == 0, "destroy: %s", rp_strerror(rc));
 out:
@@ -963,8 +878,8 @@ out:
 
 static void test_rate_timeout_late(void **state)
 {
-	struct scen sc = {.name = "rate_timeout_late", .fn = rate_late_body,
-			  .limit_s = 30};
+	struct t_scen sc = {.name = "rate_timeout_late", .fn = rate_late_body,
+			    .limit_s = 30};
 
 	(void)state;
 	run_scenario(&sc);
@@ -983,7 +898,7 @@ static int fill_eventfd(int fd)
 	return write(fd, &v, sizeof(v)) == sizeof(v) ? 0 : -errno;
 }
 
-static void errno_kept_body(struct scen *sc)
+static void errno_kept_body(struct t_scen *sc)
 {
 	struct rp_engine_opts o = {.concurrency = 4};
 	struct rec *r = calloc(1, sizeof(*r));
@@ -1041,8 +956,8 @@ out:
 
 static void test_errno_kept(void **state)
 {
-	struct scen sc = {.name = "errno_kept", .fn = errno_kept_body,
-			  .limit_s = 30};
+	struct t_scen sc = {.name = "errno_kept", .fn = errno_kept_body,
+			    .limit_s = 30};
 
 	(void)state;
 	run_scenario(&sc);
@@ -1058,7 +973,7 @@ static void test_errno_kept(void **state)
  * SOCKET that fails, which this test cannot cause: see the note in the
  * file header.
  */
-static void no_stale_body(struct scen *sc)
+static void no_stale_body(struct t_scen *sc)
 {
 	struct rp_engine_opts o = {
 		.concurrency = 8,
@@ -1093,9 +1008,9 @@ static void no_stale_body(struct scen *sc)
 				  r->st[b + 1] == RP_STATUS_CLOSED &&
 				  r->st[b + 2] == RP_STATUS_FILTERED &&
 				  r->st[b + 3] == RP_STATUS_CANCELLED,
-		      "round %d: %s, %s, %s, %s", round, sname(r->st[b]),
-		      sname(r->st[b + 1]), sname(r->st[b + 2]),
-		      sname(r->st[b + 3]));
+		      "round %d: %s, %s, %s, %s", round, t_sname(r->st[b]),
+		      t_sname(r->st[b + 1]), t_sname(r->st[b + 2]),
+		      t_sname(r->st[b + 3]));
 	}
 	/* And a stop with probes in flight. */
 	CHECK(sc, submit_v4(e, DROP_LO + 8, 100, "stopped") == 0, "submit");
@@ -1106,7 +1021,8 @@ static void no_stale_body(struct scen *sc)
 	CHECK(sc, rc == 0, "no drain after stop (%d)", rc);
 	CHECK(sc, r->st[100] == RP_STATUS_CANCELLED &&
 			  r->st[101] == RP_STATUS_CANCELLED,
-	      "stopped probes: %s, %s", sname(r->st[100]), sname(r->st[101]));
+	      "stopped probes: %s, %s", t_sname(r->st[100]),
+	      t_sname(r->st[101]));
 	for (int i = 0; i < 5; i++) /* room for any late CQE */
 		rp_engine_run(e, 20);
 	rp_engine_stats(e, &st);
@@ -1126,8 +1042,8 @@ out:
 
 static void test_no_stale_cqes(void **state)
 {
-	struct scen sc = {.name = "no_stale_cqes", .fn = no_stale_body,
-			  .limit_s = 30};
+	struct t_scen sc = {.name = "no_stale_cqes", .fn = no_stale_body,
+			    .limit_s = 30};
 
 	(void)state;
 	run_scenario(&sc);
@@ -1150,7 +1066,7 @@ static void destroy_hook(struct rec *r, const struct rp_result *res)
 		r->cb_accepted++;
 }
 
-static void destroy_inflight_body(struct scen *sc)
+static void destroy_inflight_body(struct t_scen *sc)
 {
 	struct rp_engine_opts o = {
 		.concurrency = 128,
@@ -1183,9 +1099,9 @@ static void destroy_inflight_body(struct scen *sc)
 			CHECK(sc, r->n == 0, "%u results before destroy",
 			      r->n);
 		}
-		t0 = now_ns();
+		t0 = t_now_ns();
 		rc = rp_engine_destroy(e);
-		s = (double)(now_ns() - t0) / 1e9;
+		s = (double)(t_now_ns() - t0) / 1e9;
 		CHECK(sc, rc == 0, "destroy: %s", rp_strerror(rc));
 		CHECK(sc, s < 2.0, "destroy took %.3f s", s);
 		for (int i = 0; i < 100; i++)
@@ -1203,27 +1119,14 @@ static void destroy_inflight_body(struct scen *sc)
 
 static void test_destroy_inflight(void **state)
 {
-	struct scen sc = {.name = "destroy_inflight",
-			  .fn = destroy_inflight_body, .limit_s = 60};
+	struct t_scen sc = {.name = "destroy_inflight",
+			    .fn = destroy_inflight_body, .limit_s = 60};
 
 	(void)state;
 	run_scenario(&sc);
 }
 
 /* ---- main ------------------------------------------------------------- */
-
-static int group_setup(void **state)
-{
-	struct rlimit rl;
-
-	(void)state;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	unsetenv("RINGPROBE_FALLBACK");
-	return 0;
-}
 
 int main(void)
 {
@@ -1241,5 +1144,5 @@ int main(void)
 
 	if (getenv("RP_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("RP_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, t_scen_group_setup, NULL);
 }

@@ -1,7 +1,7 @@
 /*
- * test_tcp_scan.c - the engine's TCP connect probe against real sockets.
+ * test_tcp_scan.c - the engine's TCP connect probe against real sockets:
+ * whole scans whose every outcome is known.
  *
- * What is checked, scenario by scenario:
  *  - all_ports_v4: every port of 127.0.0.1 through rp_source: OPEN exactly
  *    where the kernel lists a listener (/proc/net/tcp), CLOSED elsewhere,
  *    one result per port and per index. Five runs in a private namespace
@@ -11,660 +11,33 @@
  *    listening CLOSED): another program's listener may drop SYNs.
  *  - ipv6: ::1 with a listener, a port only open on 127.0.0.1, closed ports
  *    (held by the test: it runs in the host namespace).
- *  - conservation: open, closed, filtered (nft drop), invalid lines, a
- *    hostname and a preset status, N in = N out with the exact outcome of
- *    each input, and stats that agree.
- *  - cancel_one, cancel_early (right after submission), stop_* (cancel all
- *    after the slots filled, right after the first turn, from the result
- *    callback, from another thread), destroy_inflight, submit_contract: the
- *    one-result-per-accepted-target contract under cancellation, drains
- *    that cancel rather than wait (check_drain()), and a fresh engine
- *    working normally afterwards.
- *  - fallback_*: some of the same with RP_ENGINE_FALLBACK or
- *    RINGPROBE_FALLBACK=1; rp_stats.direct is 0 there and 1 elsewhere.
+ *  - fallback_all_ports: one all-ports run with RP_ENGINE_FALLBACK;
+ *    rp_stats.direct is 0 there and 1 elsewhere.
  *
- * RP_TEST_FILTER=<cmocka glob> runs a subset, e.g. 'test_stop*'.
+ * Mixed outcomes are test_tcp_conservation.c's, cancels test_tcp_cancel.c's
+ * and stops test_tcp_stop.c's.
+ *
+ * RP_TEST_FILTER=<cmocka glob> runs a subset, e.g. 'test_ipv6'.
  *
  * Each scenario runs on its own thread, which may move into a private
  * network namespace (per thread, see t_net.h) and owns its engine (one
- * engine per thread). Checks there do not longjmp: CHECK() logs and counts,
- * and the cmocka test on the main thread asserts that nothing failed. The
- * main thread also bounds every scenario in time.
+ * engine per thread); the framework and the ports plan are t_scen.h's.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-#include <cmocka.h>
 
 #include "ringprobe.h"
 #include "t_net.h"
+#include "t_scen.h"
 
 #define NPORTS 65535
-#define MAX_PRINT 40 /* failure lines printed per scenario */
 
-/* ---- scenario plumbing ------------------------------------------------ */
-
-struct scen {
-	const char *name;             /* for messages */
-	int netns;                    /* run in a private network namespace */
-	uint32_t flags;               /* rp_engine_opts.flags to use */
-	int expect_direct;            /* expected rp_stats.direct */
-	void (*fn)(struct scen *sc);  /* the body */
-	double limit_s;               /* wall-clock limit */
-	int fails;                    /* CHECK failures */
-	int printed;                  /* failure lines printed */
-	int skipped;                  /* set when the scenario cannot run */
-	int done;                     /* set by the thread when finished */
-};
-
-static void check_fail(struct scen *sc, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	sc->fails++;
-	if (sc->printed++ >= MAX_PRINT) {
-		if (sc->printed == MAX_PRINT + 1)
-			fprintf(stderr, "[%s] (further failures not shown)\n",
-				sc->name);
-		return;
-	}
-	fprintf(stderr, "[%s] FAIL line %d: ", sc->name, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-#define CHECK(sc, cond, ...)                                                   \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			check_fail((sc), __LINE__, __VA_ARGS__);               \
-	} while (0)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static double ms_since(uint64_t t0)
-{
-	return (double)(now_ns() - t0) / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void *scen_thread(void *arg)
-{
-	struct scen *sc = arg;
-
-	if (sc->netns) {
-		int rc = t_netns_enter();
-		if (rc == T_SKIP) {
-			sc->skipped = 1;
-			goto out;
-		}
-		CHECK(sc, rc == 0, "t_netns_enter: %s", strerror(-rc));
-		if (rc)
-			goto out;
-	}
-	sc->fn(sc);
-out:
-	__atomic_store_n(&sc->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-/* Runs sc on a new thread, bounded by sc->limit_s, and asserts on it. */
-static void run_scenario(struct scen *sc)
-{
-	pthread_t th;
-	struct timespec dl;
-
-	if (sc->limit_s <= 0)
-		sc->limit_s = 60;
-	assert_int_equal(pthread_create(&th, NULL, scen_thread, sc), 0);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += (time_t)sc->limit_s;
-	int rc = pthread_timedjoin_np(th, NULL, &dl);
-	if (rc == ETIMEDOUT) {
-		/* A hung engine cannot be unwound from here: fail loudly. */
-		fprintf(stderr, "[%s] FAIL: still running after %.0f s\n",
-			sc->name, sc->limit_s);
-		fflush(stderr);
-		abort();
-	}
-	assert_int_equal(rc, 0);
-	if (sc->skipped) {
-		fprintf(stderr, "[%s] skipped: needs root for a network "
-				"namespace\n",
-			sc->name);
-		skip();
-	}
-	if (sc->fails)
-		fprintf(stderr, "[%s] %d check(s) failed\n", sc->name,
-			sc->fails);
-	assert_int_equal(sc->fails, 0);
-}
-
-/*
- * Watchdog for rp_engine_run_all(): stops the engine if the run has not
- * ended by the deadline (from another thread, which the API allows), so a
- * hang becomes a failed check instead of a stuck test.
- */
-struct watchdog {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct rp_engine *e;
-	double secs;
-	int done;
-	int fired;
-};
-
-static void *watchdog_main(void *arg)
-{
-	struct watchdog *w = arg;
-	struct timespec dl;
-
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	uint64_t ns = (uint64_t)(w->secs * 1e9);
-	dl.tv_sec += (time_t)(ns / 1000000000ull);
-	dl.tv_nsec += (long)(ns % 1000000000ull);
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->mu);
-	int rc = 0;
-	while (!w->done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&w->cv, &w->mu, &dl);
-	if (!w->done) {
-		w->fired = 1;
-		rp_engine_stop(w->e);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-static void watchdog_start(struct watchdog *w, struct rp_engine *e,
-			   double secs)
-{
-	pthread_condattr_t ca;
-
-	memset(w, 0, sizeof(*w));
-	w->e = e;
-	w->secs = secs;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&w->th, NULL, watchdog_main, w))
-		abort();
-}
-
-/* Returns 1 if the watchdog had to stop the engine. */
-static int watchdog_end(struct watchdog *w)
-{
-	pthread_mutex_lock(&w->mu);
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->th, NULL);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
-	return w->fired;
-}
-
-/* ---- result recorder -------------------------------------------------- */
-
-struct rec;
-typedef void (*rec_hook_fn)(struct rec *r, const struct rp_result *res);
-
-struct rec {
-	struct scen *sc;
-	uint64_t cap;                 /* indexes 0..cap-1 are tracked */
-	uint8_t *cnt;                 /* results per index (saturating) */
-	uint8_t *st;                  /* status per index */
-	uint32_t *attempts;           /* attempts per index */
-	uint64_t *elapsed_us;         /* elapsed_us per index */
-	uint64_t *t_ns;               /* arrival time per index */
-	char **input;                 /* input text per index (keep_text) */
-	char **detail;                /* detail per index (keep_text) */
-	int keep_text;
-	uint8_t pcnt[65536];          /* results per port (single-IP scans) */
-	uint8_t pst[65536];           /* status per port */
-	int perr[65536];              /* err per port */
-	uint64_t n;                   /* results */
-	uint64_t out_of_range;        /* results with index >= cap */
-	uint64_t min_index;
-	uint64_t max_index;
-	uint64_t attempts_sum;
-	uint64_t by_status[RP_STATUS__COUNT];
-	rec_hook_fn hook;             /* scenario-specific, after recording */
-	void *hook_arg;
-};
-
-static struct rec *rec_new(struct scen *sc, uint64_t cap, int keep_text)
-{
-	struct rec *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		abort();
-	r->sc = sc;
-	r->cap = cap;
-	r->keep_text = keep_text;
-	r->cnt = calloc(cap, 1);
-	r->st = calloc(cap, 1);
-	r->attempts = calloc(cap, sizeof(*r->attempts));
-	r->elapsed_us = calloc(cap, sizeof(*r->elapsed_us));
-	r->t_ns = calloc(cap, sizeof(*r->t_ns));
-	r->input = calloc(cap, sizeof(*r->input));
-	r->detail = calloc(cap, sizeof(*r->detail));
-	if (!r->cnt || !r->st || !r->attempts || !r->elapsed_us || !r->t_ns ||
-	    !r->input || !r->detail)
-		abort();
-	r->min_index = UINT64_MAX;
-	return r;
-}
-
-static void rec_free(struct rec *r)
-{
-	for (uint64_t i = 0; i < r->cap; i++) {
-		free(r->input[i]);
-		free(r->detail[i]);
-	}
-	free(r->cnt);
-	free(r->st);
-	free(r->attempts);
-	free(r->elapsed_us);
-	free(r->t_ns);
-	free(r->input);
-	free(r->detail);
-	free(r);
-}
-
-static int addr_port(const struct sockaddr *sa)
-{
-	if (!sa)
-		return -1;
-	if (sa->sa_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-	if (sa->sa_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	return -1;
-}
-
-static const char *sname(int s)
-{
-	return rp_status_name((enum rp_status)s);
-}
-
-/* The result callback: invariants every result must satisfy, then record. */
-static void on_result(const struct rp_result *res, void *arg)
-{
-	struct rec *r = arg;
-	struct scen *sc = r->sc;
-	int s = (int)res->status;
-
-	CHECK(sc, s > RP_STATUS_NONE && s < RP_STATUS__COUNT,
-	      "index %llu: status %d out of range",
-	      (unsigned long long)res->index, s);
-	if (s <= RP_STATUS_NONE || s >= RP_STATUS__COUNT)
-		s = RP_STATUS_ERROR;
-	CHECK(sc, res->input != NULL, "index %llu: input is NULL",
-	      (unsigned long long)res->index);
-	CHECK(sc, (res->addr == NULL) == (res->addrlen == 0),
-	      "index %llu: addr %p with addrlen %u",
-	      (unsigned long long)res->index, (const void *)res->addr,
-	      (unsigned)res->addrlen);
-	if (s == RP_STATUS_INVALID) {
-		CHECK(sc, res->addr == NULL && res->attempts == 0,
-		      "index %llu: INVALID but probed (attempts %u)",
-		      (unsigned long long)res->index, res->attempts);
-		CHECK(sc, res->detail && res->detail[0],
-		      "index %llu: INVALID without detail",
-		      (unsigned long long)res->index);
-	}
-	if (s == RP_STATUS_OPEN || s == RP_STATUS_CLOSED) {
-		CHECK(sc, res->addr != NULL && res->attempts >= 1,
-		      "index %llu: %s without address or attempts (%u)",
-		      (unsigned long long)res->index, sname(s), res->attempts);
-		CHECK(sc, res->elapsed_us + 1000 >= res->rtt_us,
-		      "index %llu: rtt_us %u > elapsed_us %llu",
-		      (unsigned long long)res->index, res->rtt_us,
-		      (unsigned long long)res->elapsed_us);
-	}
-
-	r->n++;
-	r->by_status[s]++;
-	r->attempts_sum += res->attempts;
-	if (res->index < r->min_index)
-		r->min_index = res->index;
-	if (res->index > r->max_index || r->n == 1)
-		r->max_index = res->index;
-	if (res->index < r->cap) {
-		uint64_t i = res->index;
-		if (r->cnt[i] < 255)
-			r->cnt[i]++;
-		r->st[i] = (uint8_t)s;
-		r->attempts[i] = res->attempts;
-		r->elapsed_us[i] = res->elapsed_us;
-		r->t_ns[i] = now_ns();
-		if (r->keep_text && r->cnt[i] == 1) {
-			r->input[i] = strdup(res->input ? res->input : "");
-			r->detail[i] =
-				res->detail ? strdup(res->detail) : NULL;
-		}
-	} else {
-		r->out_of_range++;
-	}
-	int port = addr_port(res->addr);
-	if (port >= 0) {
-		if (r->pcnt[port] < 255)
-			r->pcnt[port]++;
-		r->pst[port] = (uint8_t)s;
-		r->perr[port] = res->err;
-	}
-	if (r->hook)
-		r->hook(r, res);
-}
-
-/* Every index in 0..n-1 exactly once, nothing else. */
-static void check_each_index_once(struct scen *sc, const struct rec *r,
-				  uint64_t n)
-{
-	uint64_t missing = 0;
-	uint64_t dup = 0;
-
-	CHECK(sc, r->n == n, "%llu results for %llu targets (indexes %llu..%llu)",
-	      (unsigned long long)r->n, (unsigned long long)n,
-	      (unsigned long long)r->min_index,
-	      (unsigned long long)r->max_index);
-	CHECK(sc, r->out_of_range == 0, "%llu results with index >= %llu",
-	      (unsigned long long)r->out_of_range, (unsigned long long)n);
-	for (uint64_t i = 0; i < n && i < r->cap; i++) {
-		if (r->cnt[i] == 0 && missing++ < 5)
-			CHECK(sc, 0, "index %llu: no result",
-			      (unsigned long long)i);
-		if (r->cnt[i] > 1 && dup++ < 5)
-			CHECK(sc, 0, "index %llu: %u results",
-			      (unsigned long long)i, r->cnt[i]);
-	}
-	CHECK(sc, missing == 0 && dup == 0,
-	      "%llu indexes without result, %llu with several",
-	      (unsigned long long)missing, (unsigned long long)dup);
-}
-
-/* Engine counters agree with what the callback saw. */
-static void check_stats(struct scen *sc, struct rp_engine *e,
-			const struct rec *r)
-{
-	struct rp_stats st;
-
-	rp_engine_stats(e, &st);
-	CHECK(sc, st.completed == r->n, "stats.completed %llu, results %llu",
-	      (unsigned long long)st.completed, (unsigned long long)r->n);
-	CHECK(sc, st.submitted == st.completed,
-	      "stats.submitted %llu != completed %llu",
-	      (unsigned long long)st.submitted,
-	      (unsigned long long)st.completed);
-	CHECK(sc, st.inflight == 0, "stats.inflight %u after the run",
-	      st.inflight);
-	for (int s = RP_STATUS_NONE + 1; s < RP_STATUS__COUNT; s++)
-		CHECK(sc, st.by_status[s] == r->by_status[s],
-		      "stats.by_status[%s] %llu, results %llu", sname(s),
-		      (unsigned long long)st.by_status[s],
-		      (unsigned long long)r->by_status[s]);
-	CHECK(sc, st.attempts == r->attempts_sum,
-	      "stats.attempts %llu, sum of result attempts %llu",
-	      (unsigned long long)st.attempts,
-	      (unsigned long long)r->attempts_sum);
-	CHECK(sc, st.direct == (uint32_t)sc->expect_direct,
-	      "stats.direct %u, expected %d", st.direct, sc->expect_direct);
-	if (!sc->expect_direct && st.attempts > 0)
-		CHECK(sc, st.syscalls_other > 0,
-		      "fallback made %llu attempts but no socket syscalls",
-		      (unsigned long long)st.attempts);
-}
-
-static struct rp_engine *engine_new(struct scen *sc, struct rec *r,
-				    struct rp_engine_opts o)
-{
-	struct rp_engine *e = NULL;
-
-	o.on_result = on_result;
-	o.arg = r;
-	o.flags |= sc->flags;
-	int rc = rp_engine_create(&e, &o);
-	CHECK(sc, rc == 0 && e, "rp_engine_create: %s", rp_strerror(rc));
-	return rc ? NULL : e;
-}
-
-static void wake_engine(void *arg)
-{
-	rp_engine_wake(arg);
-}
-
-/* Pulls from src, and lets its reader thread wake the engine. */
-static void use_source(struct rp_engine *e, struct rp_source *src)
-{
-	rp_source_set_notify(src, wake_engine, e);
-	rp_engine_set_source(e, rp_source_next, src);
-}
-
-/* Turns of the loop until pred() or ms pass; returns the last run result. */
-static int run_until(struct rp_engine *e, int (*pred)(void *), void *arg,
-		     int ms)
-{
-	uint64_t t0 = now_ns();
-	int rc = 1;
-
-	for (int turn = 0; turn < 1000000; turn++) {
-		if (pred && pred(arg))
-			break;
-		if (ms_since(t0) > ms)
-			break;
-		rc = rp_engine_run(e, 10);
-		if (rc <= 0)
-			break;
-	}
-	return rc;
-}
-
-/* ---- a pull source of 127.0.0.1:port targets, counting what it gives -- */
-
-struct gen {
-	uint64_t n;                   /* targets to give */
-	uint64_t next;                /* next index */
-	int (*port_of)(uint64_t i);   /* port of target i */
-	int stopped;                  /* the test stopped the engine */
-	uint64_t pulls_after_stop;    /* pulls after the stop (a bug) */
-	char text[64];                /* input of the last target */
-};
-
-static int gen_pull(void *arg, struct rp_target *t)
-{
-	struct gen *g = arg;
-
-	if (__atomic_load_n(&g->stopped, __ATOMIC_RELAXED))
-		g->pulls_after_stop++;
-	if (g->next >= g->n)
-		return -1;
-	uint64_t i = g->next++;
-	int port = g->port_of(i);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
-	memset(t, 0, sizeof(*t));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->addrlen = sizeof(*sin);
-	snprintf(g->text, sizeof(g->text), "127.0.0.1:%d", port);
-	t->input = g->text;
-	t->index = i;
-	return 1;
-}
-
-static void target_v4(struct rp_target *t, int port, uint64_t index)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
-
-	memset(t, 0, sizeof(*t));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->addrlen = sizeof(*sin);
-	t->index = index;
-}
-
-/* ---- ports ------------------------------------------------------------- */
-
-/*
- * A port a scenario expects CLOSED must be one nobody can take while it
- * runs: outside the ephemeral range, where bind(0) puts listeners (the
- * test's own among them) and connects take their source ports, and away
- * from the ports it drops. In a private namespace nothing else listens,
- * so such a port stays closed; in the host namespace only ports the test
- * holds itself (reserve_port()) are sure to.
- */
-
-/* Ports 10000..29999 are dropped in the namespaces of the stop tests,
- * FILT_LO..FILT_HI (inside them) in the others that drop. */
-#define DROP_LO 10000
-#define DROP_HI 29999
-#define FILT_LO 20000
-#define FILT_HI 20099
-
-/* In private namespaces: ports probed as closed, and fixed listeners. */
-#define CLOSED_LO 5001
-#define CLOSED_HI 9999
-#define LISTEN_LO 4001
-
-/* The calling thread's ip_local_port_range (one per network namespace). */
-static void eph_range(int *lo, int *hi)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-
-	if (!f || fscanf(f, "%d %d", lo, hi) != 2) {
-		*lo = 32768;
-		*hi = 60999;
-	}
-	if (f)
-		fclose(f);
-}
-
-/* Nonzero if p can stand for a closed port here: see above. */
-static int closed_port_ok(int p)
-{
-	int lo, hi;
-
-	eph_range(&lo, &hi);
-	return p > 0 && p <= 65535 && (p < lo || p > hi) &&
-	       (p < DROP_LO || p > DROP_HI);
-}
-
-/*
- * A socket bound to port (0: the kernel's choice) of 127.0.0.1 (AF_INET)
- * or ::1 (AF_INET6, IPv6 only), without SO_REUSEADDR: listening if
- * listen_too, else just holding the port, so that nobody can listen there
- * and a connect to it is refused.
- * Returns the fd and *bound, or a negative errno.
- */
-static int bind_port(int family, int port, int listen_too, int *bound)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len = family == AF_INET ? sizeof(*s4) : sizeof(*s6);
-	int one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		s6->sin6_addr = in6addr_loopback;
-	}
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-				 sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-	    (listen_too && listen(fd, SOMAXCONN) < 0) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	*bound = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
-	return fd;
-}
-
-/* A listener on a fixed port, for private namespaces. */
-static int listen_at(struct scen *sc, int family, int port)
-{
-	int bound;
-	int fd = bind_port(family, port, 1, &bound);
-
-	CHECK(sc, fd >= 0, "listen on port %d: %s", port, strerror(-fd));
-	return fd;
-}
-
-/*
- * Holds a closed port of family's loopback, the first free one from from
- * towards to (a bounded walk), skipping ports that closed_port_ok() refuses
- * and, if avoid, those set in it. Returns the fd and *port, or -1.
- */
-static int reserve_port(int family, int from, int to, const uint8_t *avoid,
-			int *port)
-{
-	int step = from <= to ? 1 : -1;
-
-	for (int p = from; p != to + step; p += step) {
-		if (!closed_port_ok(p) || (avoid && t_bit(avoid, (unsigned)p)))
-			continue;
-		int fd = bind_port(family, p, 0, port);
-		if (fd >= 0)
-			return fd;
-	}
-	return -1;
-}
-
-static int drop_ports(struct scen *sc, int lo, int hi)
-{
-	int rc = t_nft_drop_tcp_ports(lo, hi);
-
-	CHECK(sc, rc == 0, "nft drop %d-%d failed (%d)", lo, hi, rc);
-	return rc;
-}
-
-/* ---- (a) and (h): all ports of 127.0.0.1 ------------------------------- */
+/* ---- all ports of 127.0.0.1 ---------------------------------------------- */
 
 #define NLISTEN 5
 #define NRESERVE 6
@@ -677,7 +50,7 @@ static int owned(const int *ports, int n, int p)
 	return 0;
 }
 
-static void scan_all_ports_once(struct scen *sc, int run)
+static void scan_all_ports_once(struct t_scen *sc, int run)
 {
 	static uint8_t before[8192];
 	static uint8_t after[8192];
@@ -707,8 +80,8 @@ static void scan_all_ports_once(struct scen *sc, int run)
 
 		if (i && i != NRESERVE / 2)
 			from = rport[i - 1] + (top ? -1 : 1);
-		rfd[i] = reserve_port(AF_INET, from, top ? 1025 : 65535, NULL,
-				      &rport[i]);
+		rfd[i] = t_reserve_port(AF_INET, from, top ? 1025 : 65535, NULL,
+					&rport[i]);
 		CHECK(sc, rfd[i] >= 0, "no closed port to hold from %d", from);
 		if (rfd[i] < 0)
 			goto out_close;
@@ -724,18 +97,18 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	rc = rp_source_add_arg(src, "127.0.0.1");
 	CHECK(sc, rc == 0, "rp_source_add_arg: %s", rp_strerror(rc));
 
-	struct rec *r = rec_new(sc, NPORTS + 1, 0);
-	struct rp_engine *e = engine_new(sc, r, (struct rp_engine_opts){0});
+	struct t_rec *r = t_rec_new(sc, NPORTS + 1, 0);
+	struct rp_engine *e = t_engine_new(sc, r, (struct rp_engine_opts){0});
 	if (!e)
 		goto out_rec;
-	use_source(e, src);
+	t_use_source(e, src);
 
-	struct watchdog w;
-	uint64_t t0 = now_ns();
-	watchdog_start(&w, e, 30);
+	struct t_watchdog w;
+	uint64_t t0 = t_now_ns();
+	t_watchdog_start(&w, e, 30);
 	rc = rp_engine_run_all(e);
-	int fired = watchdog_end(&w);
-	double ms = ms_since(t0);
+	int fired = t_watchdog_end(&w);
+	double ms = t_ms_since(t0);
 	CHECK(sc, !fired, "run %d: rp_engine_run_all still going after 30 s",
 	      run);
 	CHECK(sc, rc == 0, "run %d: rp_engine_run_all: %s", run,
@@ -743,8 +116,8 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	t_listening_ports("127.0.0.1", after);
 
 	/* One result per target: per index and per port. */
-	check_each_index_once(sc, r, NPORTS);
-	check_stats(sc, e, r);
+	t_check_each_index_once(sc, r, NPORTS);
+	t_check_stats(sc, e, r);
 	CHECK(sc, rp_source_produced(src) == NPORTS,
 	      "rp_source_produced %llu",
 	      (unsigned long long)rp_source_produced(src));
@@ -782,27 +155,27 @@ static void scan_all_ports_once(struct scen *sc, int run)
 			fprintf(stderr,
 				"[%s] run %d: port %d changed state during "
 				"the run (listening %d -> %d), got %s\n",
-				sc->name, run, p, b, a, sname(s));
+				sc->name, run, p, b, a, t_sname(s));
 			continue;
 		}
 		if (a)
 			CHECK(sc, s == RP_STATUS_OPEN,
 			      "run %d: port %d is LISTEN but got %s (err %s)",
-			      run, p, sname(s), rp_errno_name(r->perr[p]));
+			      run, p, t_sname(s), rp_errno_name(r->perr[p]));
 		else
 			CHECK(sc, s == RP_STATUS_CLOSED,
 			      "run %d: port %d is not LISTEN but got %s "
 			      "(err %s)",
-			      run, p, sname(s), rp_errno_name(r->perr[p]));
+			      run, p, t_sname(s), rp_errno_name(r->perr[p]));
 	}
 	for (int i = 0; i < NLISTEN; i++)
 		CHECK(sc, r->pst[lport[i]] == RP_STATUS_OPEN,
 		      "run %d: our listener %d got %s", run, lport[i],
-		      sname(r->pst[lport[i]]));
+		      t_sname(r->pst[lport[i]]));
 	for (int i = 0; i < NRESERVE; i++)
 		CHECK(sc, r->pst[rport[i]] == RP_STATUS_CLOSED,
 		      "run %d: port %d (held, not listening) got %s (err %s)",
-		      run, rport[i], sname(r->pst[rport[i]]),
+		      run, rport[i], t_sname(r->pst[rport[i]]),
 		      rp_errno_name(r->perr[rport[i]]));
 	fprintf(stderr,
 		"[%s] run %d: %llu results, %d open, %llu closed, %.0f ms%s\n",
@@ -828,7 +201,7 @@ static void scan_all_ports_once(struct scen *sc, int run)
 	rp_engine_destroy(e);
 	CHECK(sc, r->n == NPORTS, "destroy after the run added results");
 out_rec:
-	rec_free(r);
+	t_rec_free(r);
 	rp_source_destroy(src);
 out_close:
 	for (int i = 0; i < NLISTEN; i++)
@@ -839,13 +212,13 @@ out_close:
 			close(rfd[i]);
 }
 
-static void all_ports_5x(struct scen *sc)
+static void all_ports_5x(struct t_scen *sc)
 {
 	for (int run = 1; run <= 5 && !sc->fails; run++)
 		scan_all_ports_once(sc, run);
 }
 
-static void all_ports_1x(struct scen *sc)
+static void all_ports_1x(struct t_scen *sc)
 {
 	scan_all_ports_once(sc, 1);
 }
@@ -853,30 +226,30 @@ static void all_ports_1x(struct scen *sc)
 static void test_all_ports_v4(void **state)
 {
 	(void)state;
-	struct scen ns = {.name = "all_ports_v4/netns", .netns = 1,
-			  .expect_direct = 1, .fn = all_ports_5x,
-			  .limit_s = 120};
-	struct scen host = {.name = "all_ports_v4/host", .netns = 0,
-			    .expect_direct = 1, .fn = all_ports_1x,
-			    .limit_s = 40};
+	struct t_scen ns = {.name = "all_ports_v4/netns", .netns = 1,
+			    .expect_direct = 1, .fn = all_ports_5x,
+			    .limit_s = 120};
+	struct t_scen host = {.name = "all_ports_v4/host", .netns = 0,
+			      .expect_direct = 1, .fn = all_ports_1x,
+			      .limit_s = 40};
 
-	run_scenario(&ns);
-	run_scenario(&host);
+	t_run_scenario(&ns);
+	t_run_scenario(&host);
 }
 
 static void test_fallback_all_ports(void **state)
 {
 	(void)state;
-	struct scen sc = {.name = "fallback_all_ports", .netns = 1,
-			  .flags = RP_ENGINE_FALLBACK, .expect_direct = 0,
-			  .fn = all_ports_1x, .limit_s = 40};
+	struct t_scen sc = {.name = "fallback_all_ports", .netns = 1,
+			    .flags = RP_ENGINE_FALLBACK, .expect_direct = 0,
+			    .fn = all_ports_1x, .limit_s = 40};
 
-	run_scenario(&sc);
+	t_run_scenario(&sc);
 }
 
-/* ---- (b) IPv6 ----------------------------------------------------------- */
+/* ---- IPv6 ---------------------------------------------------------------- */
 
-static void ipv6_body(struct scen *sc)
+static void ipv6_body(struct t_scen *sc)
 {
 	static uint8_t bm6[8192];
 	int p6;
@@ -892,8 +265,7 @@ static void ipv6_body(struct scen *sc)
 
 	int fd6 = t_listen(AF_INET6, &p6);
 	if (fd6 == -EADDRNOTAVAIL || fd6 == -EAFNOSUPPORT) {
-		fprintf(stderr, "[%s] no ::1 here, skipping\n", sc->name);
-		sc->skipped = 1;
+		sc->skip = "no ::1 here";
 		return;
 	}
 	CHECK(sc, fd6 >= 0, "t_listen(AF_INET6): %s", strerror(-fd6));
@@ -910,7 +282,7 @@ static void ipv6_body(struct scen *sc)
 		CHECK(sc, fd4 >= 0, "t_listen(AF_INET): %s", strerror(-fd4));
 		if (fd4 < 0)
 			goto out_close;
-		hold4 = bind_port(AF_INET6, p4, 0, &held);
+		hold4 = t_bind_port(AF_INET6, p4, 0, &held);
 	}
 	CHECK(sc, hold4 >= 0, "cannot hold [::1]:%d: %s", p4,
 	      strerror(-hold4));
@@ -922,8 +294,8 @@ static void ipv6_body(struct scen *sc)
 	      "t_listening_ports(::1) = %d disagrees with our listeners", rc);
 	/* Then three closed ports outside the ephemeral range. */
 	for (int i = 0; i < 3; i++) {
-		cfd[i] = reserve_port(AF_INET6, i ? closed[i - 1] - 1 : 65535,
-				      1025, bm6, &closed[i]);
+		cfd[i] = t_reserve_port(AF_INET6, i ? closed[i - 1] - 1 : 65535,
+					1025, bm6, &closed[i]);
 		CHECK(sc, cfd[i] >= 0, "no closed port to hold at ::1");
 		if (cfd[i] < 0)
 			goto out_close;
@@ -943,16 +315,16 @@ static void ipv6_body(struct scen *sc)
 	CHECK(sc, rp_source_add_arg(src, explicit_arg) == 0, "add_arg %s",
 	      explicit_arg);
 
-	struct rec *r = rec_new(sc, 16, 1);
-	struct rp_engine *e = engine_new(sc, r, (struct rp_engine_opts){0});
+	struct t_rec *r = t_rec_new(sc, 16, 1);
+	struct rp_engine *e = t_engine_new(sc, r, (struct rp_engine_opts){0});
 	if (!e)
 		goto out_rec;
-	use_source(e, src);
-	run_until(e, NULL, NULL, 10000);
+	t_use_source(e, src);
+	t_run_until(e, NULL, NULL, 10000);
 	CHECK(sc, rp_engine_run(e, 0) == 0, "the run did not end in 10 s");
 
-	check_each_index_once(sc, r, 6);
-	check_stats(sc, e, r);
+	t_check_each_index_once(sc, r, 6);
+	t_check_stats(sc, e, r);
 	CHECK(sc, r->by_status[RP_STATUS_OPEN] == 2 &&
 			  r->by_status[RP_STATUS_CLOSED] == 4,
 	      "expected 2 open + 4 closed, got %llu open, %llu closed",
@@ -960,17 +332,17 @@ static void ipv6_body(struct scen *sc)
 	      (unsigned long long)r->by_status[RP_STATUS_CLOSED]);
 	CHECK(sc, r->pcnt[p6] == 2 && r->pst[p6] == RP_STATUS_OPEN,
 	      "[::1]:%d (listening): %u results, last %s", p6, r->pcnt[p6],
-	      sname(r->pst[p6]));
+	      t_sname(r->pst[p6]));
 	CHECK(sc, r->pcnt[p4] == 1 && r->pst[p4] == RP_STATUS_CLOSED,
 	      "[::1]:%d (listening on 127.0.0.1 only): %s", p4,
-	      sname(r->pst[p4]));
+	      t_sname(r->pst[p4]));
 	for (int i = 0; i < 3; i++)
 		CHECK(sc, r->pcnt[closed[i]] == 1 &&
 				  r->pst[closed[i]] == RP_STATUS_CLOSED,
-		      "[::1]:%d: %s", closed[i], sname(r->pst[closed[i]]));
+		      "[::1]:%d: %s", closed[i], t_sname(r->pst[closed[i]]));
 	rp_engine_destroy(e);
 out_rec:
-	rec_free(r);
+	t_rec_free(r);
 	rp_source_destroy(src);
 out_close:
 	if (fd6 >= 0)
@@ -987,1077 +359,24 @@ out_close:
 static void test_ipv6(void **state)
 {
 	(void)state;
-	struct scen sc = {.name = "ipv6", .netns = 0, .expect_direct = 1,
-			  .fn = ipv6_body, .limit_s = 30};
+	struct t_scen sc = {.name = "ipv6", .netns = 0, .expect_direct = 1,
+			    .fn = ipv6_body, .limit_s = 30};
 
-	run_scenario(&sc);
+	t_run_scenario(&sc);
 }
 
-/* ---- (c) conservation with a mix of outcomes ---------------------------- */
-
-struct expect {
-	char input[RP_INPUT_MAX];
-	int status;
-	int seen;
-};
-
-static void add_expect(struct expect *x, int *nx, const char *input,
-		       int status)
-{
-	snprintf(x[*nx].input, sizeof(x[*nx].input), "%s", input);
-	x[*nx].status = status;
-	x[*nx].seen = 0;
-	(*nx)++;
-}
-
-static void conservation_body(struct scen *sc)
-{
-	struct expect x[64];
-	int nx = 0;
-	int lfd[4];
-	int lport[4];
-	char buf[128];
-	char err[256] = "";
-	char path[] = "/tmp/rp_test_targets_XXXXXX";
-	struct rp_source *src = NULL;
-	uint64_t want[RP_STATUS__COUNT] = {0};
-
-	for (int i = 0; i < 4; i++)
-		lfd[i] = -1;
-	if (drop_ports(sc, FILT_LO, FILT_HI))
-		return;
-	for (int i = 0; i < 4; i++) {
-		lport[i] = LISTEN_LO + i;
-		lfd[i] = listen_at(sc, i < 3 ? AF_INET : AF_INET6, lport[i]);
-		if (lfd[i] < 0)
-			goto out_close;
-	}
-
-	/* Arguments: open, closed, filtered, invalid, a hostname. */
-	for (int i = 0; i < 3; i++) {
-		snprintf(buf, sizeof(buf), "127.0.0.1:%d", lport[i]);
-		add_expect(x, &nx, buf, RP_STATUS_OPEN);
-	}
-	snprintf(buf, sizeof(buf), "[::1]:%d", lport[3]);
-	add_expect(x, &nx, buf, RP_STATUS_OPEN);
-	for (int p = CLOSED_LO; p <= CLOSED_LO + 4; p++) {
-		CHECK(sc, closed_port_ok(p), "closed port %d is ephemeral", p);
-		if (p < CLOSED_LO + 4)
-			snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
-		else
-			snprintf(buf, sizeof(buf), "[::1]:%d", p);
-		add_expect(x, &nx, buf, RP_STATUS_CLOSED);
-	}
-	for (int p = FILT_LO; p < FILT_LO + 5; p++) {
-		snprintf(buf, sizeof(buf), "127.0.0.1:%d", p);
-		add_expect(x, &nx, buf, RP_STATUS_FILTERED);
-	}
-	add_expect(x, &nx, "127.0.0.1:70000", RP_STATUS_INVALID);
-	add_expect(x, &nx, "[::1:80", RP_STATUS_INVALID);
-	add_expect(x, &nx, "127.0.0.1/99", RP_STATUS_INVALID);
-	/* Resolved in the engine; in this private namespace no resolver is
-	 * reachable (no route), so no query leaves the machine. */
-	add_expect(x, &nx, "no-such-host.invalid:80", RP_STATUS_DNS_ERROR);
-	int nargs = nx;
-
-	/* A file: a comment, a blank line, one good and one bad line. */
-	int fd = mkstemp(path);
-	CHECK(sc, fd >= 0, "mkstemp: %s", strerror(errno));
-	if (fd < 0)
-		goto out_close;
-	snprintf(buf, sizeof(buf), "# targets\n\n127.0.0.1:%d\n127.0.0.1:0x\n",
-		 lport[0]);
-	CHECK(sc, write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf),
-	      "write %s", path);
-	close(fd);
-	snprintf(buf, sizeof(buf), "127.0.0.1:%d", lport[0]);
-	add_expect(x, &nx, buf, RP_STATUS_OPEN);
-	add_expect(x, &nx, "127.0.0.1:0x", RP_STATUS_INVALID);
-	int bad_file_line = nx - 1;
-
-	struct rp_source_opts so = {.ports = NULL};
-	int rc = rp_source_create(&src, &so, err, sizeof(err));
-	CHECK(sc, rc == 0, "rp_source_create: %s %s", rp_strerror(rc), err);
-	if (rc)
-		goto out_unlink;
-	for (int i = 0; i < nargs; i++)
-		CHECK(sc, rp_source_add_arg(src, x[i].input) == 0,
-		      "add_arg %s", x[i].input);
-	rc = rp_source_add_file(src, path);
-	CHECK(sc, rc == 0, "rp_source_add_file: %s", rp_strerror(rc));
-
-	struct rec *r = rec_new(sc, 64, 1);
-	struct rp_engine_opts o = {
-		.connect_timeout_ns = 200 * 1000000ull,
-		.retries = 1,
-		.concurrency = 8, /* fewer slots than targets */
-	};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out_rec;
-
-	/* One target with a preset status, submitted directly. */
-	struct rp_target pre = {.status = RP_STATUS_INVALID,
-				.err = -EINVAL,
-				.detail = "preset by the test",
-				.input = "preset",
-				.index = 63};
-	add_expect(x, &nx, "preset", RP_STATUS_INVALID);
-	rc = rp_engine_submit(e, &pre);
-	CHECK(sc, rc == 0, "submit preset: %s", rp_strerror(rc));
-
-	use_source(e, src);
-	uint64_t t0 = now_ns();
-	run_until(e, NULL, NULL, 10000);
-	CHECK(sc, rp_engine_run(e, 0) == 0, "the run did not end in 10 s");
-	double ms = ms_since(t0);
-
-	/* N in = N out: nx inputs, one result each, indexes 0..nx-2 from the
-	 * source and 63 for the preset one. */
-	CHECK(sc, r->n == (uint64_t)nx, "%llu results for %d targets",
-	      (unsigned long long)r->n, nx);
-	CHECK(sc, r->out_of_range == 0, "result index out of range");
-	for (int i = 0; i < nx - 1; i++)
-		CHECK(sc, r->cnt[i] == 1, "source index %d: %u results", i,
-		      r->cnt[i]);
-	CHECK(sc, rp_source_produced(src) == (uint64_t)(nx - 1),
-	      "rp_source_produced %llu, expected %d",
-	      (unsigned long long)rp_source_produced(src), nx - 1);
-	CHECK(sc, rp_source_invalid(src) == 4, "rp_source_invalid %llu",
-	      (unsigned long long)rp_source_invalid(src));
-
-	/* Every result is the expected outcome of its input. */
-	for (uint64_t i = 0; i < r->cap; i++) {
-		if (!r->cnt[i])
-			continue;
-		int k;
-		for (k = 0; k < nx; k++)
-			if (!x[k].seen && !strcmp(x[k].input, r->input[i]))
-				break;
-		if (k == nx) {
-			CHECK(sc, 0, "index %llu: unexpected input '%s' (%s)",
-			      (unsigned long long)i, r->input[i],
-			      sname(r->st[i]));
-			continue;
-		}
-		x[k].seen = 1;
-		CHECK(sc, r->st[i] == x[k].status,
-		      "'%s': got %s, expected %s (detail %s)", x[k].input,
-		      sname(r->st[i]), sname(x[k].status),
-		      r->detail[i] ? r->detail[i] : "-");
-		if (x[k].status == RP_STATUS_FILTERED)
-			CHECK(sc, r->attempts[i] == 2 &&
-					  r->elapsed_us[i] >= 350000,
-			      "'%s': filtered after %u attempts, %llu us "
-			      "(want 2 attempts of 200 ms)",
-			      x[k].input, r->attempts[i],
-			      (unsigned long long)r->elapsed_us[i]);
-		if (x[k].status == RP_STATUS_OPEN ||
-		    x[k].status == RP_STATUS_CLOSED)
-			CHECK(sc, r->attempts[i] == 1, "'%s': %u attempts",
-			      x[k].input, r->attempts[i]);
-		if (x[k].status == RP_STATUS_ERROR ||
-		    x[k].status == RP_STATUS_INVALID)
-			CHECK(sc, r->attempts[i] == 0, "'%s': %u attempts",
-			      x[k].input, r->attempts[i]);
-		if (k == bad_file_line) {
-			char want_loc[96];
-			snprintf(want_loc, sizeof(want_loc), "%s:4", path);
-			CHECK(sc, r->detail[i] &&
-					  strstr(r->detail[i], want_loc),
-			      "bad file line: detail '%s' lacks '%s'",
-			      r->detail[i] ? r->detail[i] : "(null)",
-			      want_loc);
-		}
-		if (!strcmp(x[k].input, "preset"))
-			CHECK(sc, r->detail[i] &&
-					  !strcmp(r->detail[i],
-						  "preset by the test"),
-			      "preset detail '%s'",
-			      r->detail[i] ? r->detail[i] : "(null)");
-	}
-	for (int k = 0; k < nx; k++) {
-		CHECK(sc, x[k].seen, "no result for '%s'", x[k].input);
-		want[x[k].status]++;
-	}
-	for (int s = RP_STATUS_NONE + 1; s < RP_STATUS__COUNT; s++)
-		CHECK(sc, r->by_status[s] == want[s],
-		      "%s: %llu results, expected %llu", sname(s),
-		      (unsigned long long)r->by_status[s],
-		      (unsigned long long)want[s]);
-	check_stats(sc, e, r);
-	fprintf(stderr, "[%s] %d targets, %llu results in %.0f ms\n", sc->name,
-		nx, (unsigned long long)r->n, ms);
-	rp_engine_destroy(e);
-out_rec:
-	rec_free(r);
-	rp_source_destroy(src);
-out_unlink:
-	unlink(path);
-out_close:
-	for (int i = 0; i < 4; i++)
-		if (lfd[i] >= 0)
-			close(lfd[i]);
-}
-
-static void test_conservation(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "conservation", .netns = 1,
-			  .expect_direct = 1, .fn = conservation_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-static void stop_from_callback_body(struct scen *sc);
-
-static void test_fallback_stop_from_callback(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "fallback_stop_from_callback", .netns = 1,
-			  .flags = RP_ENGINE_FALLBACK, .expect_direct = 0,
-			  .fn = stop_from_callback_body, .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-static void test_fallback_conservation(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "fallback_conservation/env", .netns = 1,
-			  .expect_direct = 0, .fn = conservation_body,
-			  .limit_s = 30};
-
-	/* Read by rp_engine_create() on the scenario thread. */
-	setenv("RINGPROBE_FALLBACK", "1", 1);
-	run_scenario(&sc);
-	unsetenv("RINGPROBE_FALLBACK");
-}
-
-/* ---- (d) cancel one ------------------------------------------------------ */
-
-struct idx_pred {
-	struct rec *r;
-	uint64_t index;
-};
-
-static int got_index(void *arg)
-{
-	struct idx_pred *p = arg;
-
-	return p->index < p->r->cap && p->r->cnt[p->index] > 0;
-}
-
-static int got_all(void *arg)
-{
-	struct idx_pred *p = arg; /* index = how many */
-
-	return p->r->n >= p->index;
-}
-
-static void cancel_one_body(struct scen *sc)
-{
-	struct rp_target t;
-
-	if (drop_ports(sc, FILT_LO, FILT_HI))
-		return;
-	struct rec *r = rec_new(sc, 32, 0);
-	struct rp_engine_opts o = {.connect_timeout_ns = 1500 * 1000000ull};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out_rec;
-	for (int i = 0; i < 5; i++) {
-		target_v4(&t, FILT_LO + i, 10 + (uint64_t)i);
-		int rc = rp_engine_submit(e, &t);
-		CHECK(sc, rc == 0, "submit %d: %s", i, rp_strerror(rc));
-	}
-	uint64_t t_start = now_ns();
-	run_until(e, NULL, NULL, 150);
-	CHECK(sc, r->n == 0, "%llu results before anything could finish",
-	      (unsigned long long)r->n);
-
-	CHECK(sc, rp_engine_cancel(e, 999) == -ENOENT,
-	      "cancel of an unknown index did not return -ENOENT");
-	uint64_t t0 = now_ns();
-	int rc = rp_engine_cancel(e, 12);
-	CHECK(sc, rc == 0, "cancel(12): %s", rp_strerror(rc));
-	struct idx_pred p12 = {r, 12};
-	run_until(e, got_index, &p12, 1000);
-	double ms = ms_since(t0);
-	CHECK(sc, r->cnt[12] == 1 && r->st[12] == RP_STATUS_CANCELLED,
-	      "index 12 after cancel: %u results, status %s", r->cnt[12],
-	      sname(r->st[12]));
-	CHECK(sc, ms < 300, "the cancelled result took %.0f ms", ms);
-	CHECK(sc, r->n == 1, "%llu results right after the cancel",
-	      (unsigned long long)r->n);
-	CHECK(sc, rp_engine_cancel(e, 12) == -ENOENT,
-	      "second cancel(12) after its result did not return -ENOENT");
-
-	struct idx_pred all = {r, 5};
-	run_until(e, got_all, &all, 5000);
-	for (uint64_t i = 10; i < 15; i++) {
-		if (i == 12)
-			continue;
-		CHECK(sc, r->cnt[i] == 1 && r->st[i] == RP_STATUS_FILTERED,
-		      "index %llu: %u results, %s (want filtered)",
-		      (unsigned long long)i, r->cnt[i], sname(r->st[i]));
-		CHECK(sc, r->elapsed_us[i] >= 1400000,
-		      "index %llu filtered after only %llu us",
-		      (unsigned long long)i,
-		      (unsigned long long)r->elapsed_us[i]);
-	}
-	CHECK(sc, rp_engine_run(e, 0) == 0, "engine not idle after 5 s");
-	CHECK(sc, r->n == 5, "%llu results for 5 submits",
-	      (unsigned long long)r->n);
-	check_stats(sc, e, r);
-	fprintf(stderr, "[%s] cancelled result after %.1f ms, all done in "
-			"%.0f ms\n",
-		sc->name, ms, ms_since(t_start));
-	rp_engine_destroy(e);
-	CHECK(sc, r->n == 5, "destroy added results");
-out_rec:
-	rec_free(r);
-}
-
-static void test_cancel_one(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "cancel_one", .netns = 1,
-			  .expect_direct = 1, .fn = cancel_one_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-/* ---- (e) cancel all ------------------------------------------------------ */
-
-#define STOP_TARGETS 20000
-#define STOP_CONC 2000
-
-/*
- * A stop must end what is in flight by cancelling it, not by letting it
- * time out. Its drain is mostly CPU work on the loop thread (2000 sockets
- * to close: 150-250 ms idle), which other programs on the CPUs stretch
- * several times in wall time. So the loop thread's CPU time for the drain
- * is held to DRAIN_CPU_MS, and its wall time only to half the probes'
- * connect timeout: a drain that waited for the timeouts takes longer.
- */
-#define STOP_TIMEOUT_MS 10000
-#define DRAIN_WALL_MS (STOP_TIMEOUT_MS / 2)
-#define DRAIN_CPU_MS 1000
-
-static double cpu_ms(clockid_t clk)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts))
-		return 0;
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double thread_cpu_ms(void)
-{
-	return cpu_ms(CLOCK_THREAD_CPUTIME_ID);
-}
-
-static void check_drain(struct scen *sc, const char *what, double wall_ms,
-			double cpu)
-{
-	CHECK(sc, wall_ms < DRAIN_WALL_MS,
-	      "%s took %.0f ms: it waited for the timeouts", what, wall_ms);
-	CHECK(sc, cpu < DRAIN_CPU_MS, "%s took %.0f ms of CPU", what, cpu);
-}
-
-static int port_dropped(uint64_t i)
-{
-	return DROP_LO + (int)(i % (DROP_HI - DROP_LO + 1));
-}
-
-/* Even targets closed (CLOSED_LO..), odd ones dropped. */
-static int port_mixed(uint64_t i)
-{
-	int n = CLOSED_HI - CLOSED_LO + 1;
-
-	return i % 2 ? DROP_LO + (int)(i / 2 % (DROP_HI - DROP_LO + 1))
-		     : CLOSED_LO + (int)(i / 2 % (uint64_t)n);
-}
-
-/* After stop and drain: a fresh engine in the same namespace works. */
-static void normal_scan_after(struct scen *sc)
-{
-	int lport = LISTEN_LO;
-	int lfd = listen_at(sc, AF_INET, lport);
-	struct rp_target t;
-
-	if (lfd < 0)
-		return;
-	struct rec *r = rec_new(sc, 64, 0);
-	struct rp_engine *e = engine_new(sc, r, (struct rp_engine_opts){0});
-	if (!e)
-		goto out;
-	target_v4(&t, lport, 0);
-	CHECK(sc, rp_engine_submit(e, &t) == 0, "submit open");
-	for (int i = 1; i < 40; i++) {
-		int p = CLOSED_LO + i;
-
-		CHECK(sc, closed_port_ok(p), "closed port %d is ephemeral", p);
-		target_v4(&t, p, (uint64_t)i);
-		CHECK(sc, rp_engine_submit(e, &t) == 0, "submit closed %d", i);
-	}
-	struct idx_pred all = {r, 40};
-	run_until(e, got_all, &all, 5000);
-	CHECK(sc, rp_engine_run(e, 0) == 0, "fresh engine not idle");
-	check_each_index_once(sc, r, 40);
-	CHECK(sc, r->st[0] == RP_STATUS_OPEN, "after stop: open port got %s",
-	      sname(r->st[0]));
-	CHECK(sc, r->by_status[RP_STATUS_CLOSED] == 39,
-	      "after stop: %llu closed of 39",
-	      (unsigned long long)r->by_status[RP_STATUS_CLOSED]);
-	check_stats(sc, e, r);
-	rp_engine_destroy(e);
-out:
-	rec_free(r);
-	close(lfd);
-}
-
-/* Checks after a stop: every pulled target has one result, the engine is
- * shut for submits, and nothing more arrives. */
-static void check_after_stop(struct scen *sc, struct rp_engine *e,
-			     struct rec *r, struct gen *g)
-{
-	struct rp_target t;
-
-	check_each_index_once(sc, r, g->next);
-	CHECK(sc, g->pulls_after_stop == 0,
-	      "the source was pulled %llu times after the stop",
-	      (unsigned long long)g->pulls_after_stop);
-	target_v4(&t, DROP_LO, STOP_TARGETS + 1);
-	int rc = rp_engine_submit(e, &t);
-	CHECK(sc, rc == -ESHUTDOWN, "submit after stop: %s (want ESHUTDOWN)",
-	      rp_strerror(rc));
-	uint64_t n = r->n;
-	CHECK(sc, rp_engine_run(e, 0) == 0, "run after drain is not 0");
-	CHECK(sc, r->n == n, "results after the drain");
-	check_stats(sc, e, r);
-	rp_engine_destroy(e);
-	CHECK(sc, r->n == n, "destroy after the drain added %llu results",
-	      (unsigned long long)(r->n - n));
-	CHECK(sc, r->cap <= STOP_TARGETS + 1 ||
-			  r->cnt[STOP_TARGETS + 1] == 0,
-	      "a result for the submit refused with ESHUTDOWN");
-}
-
-/*
- * Cancel right after submission: the probes' chains may not have reached
- * their connect yet when the cancel is issued, and must still end at once.
- */
-#define EARLY_N 200
-
-static void cancel_early_body(struct scen *sc)
-{
-	struct rp_target t;
-
-	if (drop_ports(sc, FILT_LO, FILT_HI))
-		return;
-	struct rec *r = rec_new(sc, EARLY_N, 0);
-	struct rp_engine_opts o = {
-		.concurrency = EARLY_N,
-		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
-	};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out_rec;
-	for (int i = 0; i < EARLY_N; i++) {
-		target_v4(&t, FILT_LO + i % 100, (uint64_t)i);
-		int rc = rp_engine_submit(e, &t);
-		CHECK(sc, rc == 0, "submit %d: %s", i, rp_strerror(rc));
-	}
-	(void)rp_engine_run(e, 0); /* one turn: the chains go in */
-	uint64_t t0 = now_ns();
-	CHECK(sc, rp_engine_cancel(e, EARLY_N - 1) == 0, "cancel(last)");
-	CHECK(sc, rp_engine_cancel(e, 0) == 0, "cancel(first)");
-	struct idx_pred a = {r, EARLY_N - 1};
-	struct idx_pred b = {r, 0};
-	run_until(e, got_index, &a, 1000);
-	run_until(e, got_index, &b, 1000);
-	double ms = ms_since(t0);
-	CHECK(sc, r->cnt[0] == 1 && r->st[0] == RP_STATUS_CANCELLED &&
-			  r->cnt[EARLY_N - 1] == 1 &&
-			  r->st[EARLY_N - 1] == RP_STATUS_CANCELLED,
-	      "cancel right after submit: first %u x %s, last %u x %s",
-	      r->cnt[0], sname(r->st[0]), r->cnt[EARLY_N - 1],
-	      sname(r->st[EARLY_N - 1]));
-	CHECK(sc, ms < 300, "the cancelled results took %.0f ms", ms);
-	CHECK(sc, r->n == 2, "%llu results, expected the 2 cancelled",
-	      (unsigned long long)r->n);
-
-	/* And stop right after a turn that started many chains. */
-	t0 = now_ns();
-	double c0 = thread_cpu_ms();
-	rp_engine_stop(e);
-	int rc = run_until(e, NULL, NULL, DRAIN_WALL_MS);
-	ms = ms_since(t0);
-	CHECK(sc, rc == 0, "no drain after stop (%d)", rc);
-	check_drain(sc, "drain after stop", ms, thread_cpu_ms() - c0);
-	check_each_index_once(sc, r, EARLY_N);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == EARLY_N,
-	      "%llu cancelled of %d",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED], EARLY_N);
-	fprintf(stderr, "[%s] stop drained in %.0f ms\n", sc->name, ms);
-	rp_engine_destroy(e);
-out_rec:
-	rec_free(r);
-}
-
-static void test_cancel_early(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "cancel_early", .netns = 1,
-			  .expect_direct = 1, .fn = cancel_early_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-static void test_fallback_cancel_early(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "fallback_cancel_early", .netns = 1,
-			  .flags = RP_ENGINE_FALLBACK, .expect_direct = 0,
-			  .fn = cancel_early_body, .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-/* Stop right after the first turn: 2000 chains just submitted. */
-static void stop_first_turn_body(struct scen *sc)
-{
-	if (drop_ports(sc, DROP_LO, DROP_HI))
-		return;
-	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
-	struct gen g = {.n = STOP_TARGETS, .port_of = port_dropped};
-	struct rp_engine_opts o = {
-		.concurrency = STOP_CONC,
-		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
-	};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	rp_engine_set_source(e, gen_pull, &g);
-	(void)rp_engine_run(e, 0);
-	CHECK(sc, g.next == STOP_CONC, "first turn pulled %llu",
-	      (unsigned long long)g.next);
-	uint64_t t0 = now_ns();
-	double c0 = thread_cpu_ms();
-	rp_engine_stop(e);
-	g.stopped = 1;
-	int rc = run_until(e, NULL, NULL, DRAIN_WALL_MS);
-	double ms = ms_since(t0);
-	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
-	      rc);
-	check_drain(sc, "drain after stop", ms, thread_cpu_ms() - c0);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
-	      "%llu cancelled of %llu in flight",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED],
-	      (unsigned long long)g.next);
-	fprintf(stderr, "[%s] %llu cancelled, drained in %.0f ms\n", sc->name,
-		(unsigned long long)r->n, ms);
-	check_after_stop(sc, e, r, &g);
-out:
-	rec_free(r);
-}
-
-static void test_stop_first_turn(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "stop_first_turn", .netns = 1,
-			  .expect_direct = 1, .fn = stop_first_turn_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-static int inflight_full(void *arg)
-{
-	struct rp_engine *e = arg;
-	struct rp_stats st;
-
-	rp_engine_stats(e, &st);
-	return st.inflight >= STOP_CONC;
-}
-
-static void stop_after_turns_body(struct scen *sc)
-{
-	if (drop_ports(sc, DROP_LO, DROP_HI))
-		return;
-	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
-	struct gen g = {.n = STOP_TARGETS, .port_of = port_dropped};
-	struct rp_engine_opts o = {
-		.concurrency = STOP_CONC,
-		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
-	};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	rp_engine_set_source(e, gen_pull, &g);
-	run_until(e, inflight_full, e, 5000);
-	struct rp_stats st;
-	rp_engine_stats(e, &st);
-	CHECK(sc, st.inflight == STOP_CONC && r->n == 0,
-	      "before stop: %u in flight, %llu results", st.inflight,
-	      (unsigned long long)r->n);
-	CHECK(sc, g.next == STOP_CONC, "pulled %llu targets for %d slots",
-	      (unsigned long long)g.next, STOP_CONC);
-
-	uint64_t t0 = now_ns();
-	double c0 = thread_cpu_ms();
-	rp_engine_stop(e);
-	g.stopped = 1;
-	int rc = run_until(e, NULL, NULL, DRAIN_WALL_MS);
-	double ms = ms_since(t0);
-	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
-	      rc);
-	check_drain(sc, "drain after stop", ms, thread_cpu_ms() - c0);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
-	      "%llu cancelled of %llu in flight",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED],
-	      (unsigned long long)g.next);
-	fprintf(stderr, "[%s] %llu in flight cancelled in %.0f ms\n",
-		sc->name, (unsigned long long)g.next, ms);
-	check_after_stop(sc, e, r, &g);
-	normal_scan_after(sc);
-out:
-	rec_free(r);
-}
-
-static void test_stop_after_turns(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "stop_after_turns", .netns = 1,
-			  .expect_direct = 1, .fn = stop_after_turns_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-/* The stop from the callback needs the engine: keep it next to the gen. */
-struct gen_e {
-	struct gen g;
-	struct rp_engine *e;
-	uint64_t t_stop;
-	double cpu_stop;              /* thread CPU time at the stop, ms */
-	unsigned turn;                /* rp_engine_run() calls made */
-	unsigned stop_turn;           /* the call whose callback stopped */
-	uint64_t before_stop;         /* results up to the stopping one */
-	uint64_t same_turn;           /* after it, that turn, not CANCELLED */
-	uint64_t late;                /* after that turn, not CANCELLED */
-};
-
-static void stop_in_callback_e(struct rec *r, const struct rp_result *res)
-{
-	struct gen_e *ge = r->hook_arg;
-
-	if (ge->g.stopped && res->status != RP_STATUS_CANCELLED) {
-		if (ge->turn == ge->stop_turn)
-			ge->same_turn++;
-		else
-			ge->late++;
-	}
-	if (r->n == 100 && !ge->g.stopped) {
-		ge->before_stop = r->n;
-		ge->stop_turn = ge->turn;
-		ge->t_stop = now_ns();
-		ge->cpu_stop = thread_cpu_ms();
-		rp_engine_stop(ge->e);
-		ge->g.stopped = 1;
-	}
-}
-
-static void stop_from_callback_body(struct scen *sc)
-{
-	if (drop_ports(sc, DROP_LO, DROP_HI))
-		return;
-	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
-	struct gen_e ge = {.g = {.n = STOP_TARGETS, .port_of = port_mixed}};
-	struct rp_engine_opts o = {
-		.concurrency = STOP_CONC,
-		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
-	};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	ge.e = e;
-	r->hook = stop_in_callback_e;
-	r->hook_arg = &ge;
-	rp_engine_set_source(e, gen_pull, &ge.g);
-	int rc = 1;
-	uint64_t t0 = now_ns();
-	for (ge.turn = 0; ge.turn < 1000000; ge.turn++) {
-		if (ms_since(t0) > DRAIN_WALL_MS + 2000)
-			break;
-		rc = rp_engine_run(e, 10);
-		if (rc <= 0)
-			break;
-	}
-	CHECK(sc, ge.g.stopped, "fewer than 100 results in %d ms (%llu)",
-	      DRAIN_WALL_MS + 2000, (unsigned long long)r->n);
-	double ms = ge.t_stop ? (double)(now_ns() - ge.t_stop) / 1e6 : 0;
-	double cpu = ge.t_stop ? thread_cpu_ms() - ge.cpu_stop : 0;
-	CHECK(sc, rc == 0, "rp_engine_run did not return 0 after stop (%d)",
-	      rc);
-	check_drain(sc, "drain after stop", ms, cpu);
-	/*
-	 * rp_engine_stop() in ringprobe.h: everything in flight is reported
-	 * CANCELLED, even a probe whose connect had completed in the kernel.
-	 * Dropped targets cannot finish before their timeout, after the
-	 * loop above gives up; a closed one is CLOSED only
-	 * if its result came before the stop, and every later one is
-	 * CANCELLED, from the very next result on: the stop holds at once,
-	 * even for the completions its turn had already reaped.
-	 */
-	CHECK(sc, ge.late == 0 && ge.same_turn == 0,
-	      "%llu results after the stop (%llu of them in its turn) were "
-	      "not CANCELLED", (unsigned long long)(ge.late + ge.same_turn),
-	      (unsigned long long)ge.same_turn);
-	CHECK(sc, r->by_status[RP_STATUS_CLOSED] == ge.before_stop,
-	      "%llu closed, but %llu results came before the stop and %llu "
-	      "later in its turn",
-	      (unsigned long long)r->by_status[RP_STATUS_CLOSED],
-	      (unsigned long long)ge.before_stop,
-	      (unsigned long long)ge.same_turn);
-	uint64_t bad = 0;
-	for (uint64_t i = 0; i < ge.g.next; i++) {
-		int s = r->st[i];
-		int ok = i % 2 ? s == RP_STATUS_CANCELLED
-			       : (s == RP_STATUS_CLOSED ||
-				  s == RP_STATUS_CANCELLED);
-		if (!ok && bad++ < 5)
-			CHECK(sc, 0, "target %llu (%s) got %s",
-			      (unsigned long long)i,
-			      i % 2 ? "dropped" : "closed", sname(s));
-	}
-	CHECK(sc, bad == 0, "%llu targets with an impossible status",
-	      (unsigned long long)bad);
-	fprintf(stderr,
-		"[%s] pulled %llu, %llu closed (%llu after the stop, in its "
-		"turn), %llu cancelled, drained in %.0f ms\n",
-		sc->name, (unsigned long long)ge.g.next,
-		(unsigned long long)r->by_status[RP_STATUS_CLOSED],
-		(unsigned long long)ge.same_turn,
-		(unsigned long long)r->by_status[RP_STATUS_CANCELLED], ms);
-	check_after_stop(sc, e, r, &ge.g);
-	normal_scan_after(sc);
-out:
-	rec_free(r);
-}
-
-static void test_stop_from_callback(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "stop_from_callback", .netns = 1,
-			  .expect_direct = 1, .fn = stop_from_callback_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-struct stopper {
-	struct rp_engine *e;
-	struct gen *g;
-	int delay_ms;
-	clockid_t loop_clk;           /* CPU clock of the loop thread */
-	double cpu_stop;              /* its CPU time at the stop, ms */
-	uint64_t t_stop;
-};
-
-static void *stopper_main(void *arg)
-{
-	struct stopper *s = arg;
-
-	sleep_ms(s->delay_ms);
-	s->cpu_stop = cpu_ms(s->loop_clk);
-	__atomic_store_n(&s->t_stop, now_ns(), __ATOMIC_RELEASE);
-	rp_engine_stop(s->e);
-	__atomic_store_n(&s->g->stopped, 1, __ATOMIC_RELAXED);
-	return NULL;
-}
-
-static void stop_from_thread_body(struct scen *sc)
-{
-	pthread_t th;
-
-	if (drop_ports(sc, DROP_LO, DROP_HI))
-		return;
-	struct rec *r = rec_new(sc, STOP_TARGETS + 2, 0);
-	struct gen g = {.n = STOP_TARGETS, .port_of = port_dropped};
-	struct rp_engine_opts o = {
-		.concurrency = STOP_CONC,
-		.connect_timeout_ns = STOP_TIMEOUT_MS * 1000000ull,
-	};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	rp_engine_set_source(e, gen_pull, &g);
-	struct stopper s = {.e = e, .g = &g, .delay_ms = 400};
-	int crc = pthread_getcpuclockid(pthread_self(), &s.loop_clk);
-	CHECK(sc, crc == 0, "pthread_getcpuclockid: %s", strerror(crc));
-	if (pthread_create(&th, NULL, stopper_main, &s))
-		abort();
-	struct watchdog w;
-	double limit_s = (s.delay_ms + DRAIN_WALL_MS + 1000) / 1e3;
-	watchdog_start(&w, e, limit_s);
-	int rc = rp_engine_run_all(e);
-	uint64_t t1 = now_ns();
-	double cpu = cpu_ms(s.loop_clk);
-	int fired = watchdog_end(&w);
-	pthread_join(th, NULL);
-	double ms = (double)(t1 - s.t_stop) / 1e6;
-	CHECK(sc, !fired, "rp_engine_run_all ignored the stop for %.1f s",
-	      limit_s);
-	CHECK(sc, rc == 0, "rp_engine_run_all: %s", rp_strerror(rc));
-	check_drain(sc, "run_all after the stop", ms, cpu - s.cpu_stop);
-	CHECK(sc, g.next >= STOP_CONC, "only %llu pulled before the stop",
-	      (unsigned long long)g.next);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
-	      "%llu cancelled of %llu pulled",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED],
-	      (unsigned long long)g.next);
-	fprintf(stderr, "[%s] %llu cancelled, run_all returned %.0f ms after "
-			"the stop\n",
-		sc->name, (unsigned long long)g.next, ms);
-	/* A turn already pulling when the stop came from another thread may
-	 * finish its batch; those targets still need their one result, which
-	 * check_each_index_once() covers. */
-	g.pulls_after_stop = 0;
-	check_after_stop(sc, e, r, &g);
-	normal_scan_after(sc);
-out:
-	rec_free(r);
-}
-
-static void test_stop_from_thread(void **state)
-{
-	(void)state;
-	/* Valgrind runs one thread at a time and treats io_uring_enter as a
-	 * syscall that does not block, so the stopping thread cannot run while
-	 * the loop waits in the kernel: the scenario cannot happen there. */
-	if (t_on_valgrind()) {
-		fprintf(stderr, "[stop_from_thread] SKIP under valgrind\n");
-		skip();
-	}
-	struct scen sc = {.name = "stop_from_thread", .netns = 1,
-			  .expect_direct = 1, .fn = stop_from_thread_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-static void test_fallback_stop_first_turn(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "fallback_stop_first_turn", .netns = 1,
-			  .flags = RP_ENGINE_FALLBACK, .expect_direct = 0,
-			  .fn = stop_first_turn_body, .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-/* ---- (f) destroy with probes in flight ----------------------------------- */
-
-static void destroy_inflight_body(struct scen *sc)
-{
-	struct rp_target t;
-
-	if (drop_ports(sc, DROP_LO, DROP_HI))
-		return;
-
-	/* Submitted directly. */
-	struct rec *r = rec_new(sc, 64, 0);
-	struct rp_engine_opts o = {.connect_timeout_ns = 5000 * 1000000ull};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	for (int i = 0; i < 10; i++) {
-		target_v4(&t, DROP_LO + i, (uint64_t)i);
-		CHECK(sc, rp_engine_submit(e, &t) == 0, "submit %d", i);
-	}
-	run_until(e, NULL, NULL, 100);
-	CHECK(sc, r->n == 0, "%llu results before destroy",
-	      (unsigned long long)r->n);
-	uint64_t t0 = now_ns();
-	rp_engine_destroy(e);
-	double ms = ms_since(t0);
-	check_each_index_once(sc, r, 10);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == 10,
-	      "%llu of 10 cancelled by destroy",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED]);
-	CHECK(sc, ms < 1000, "destroy took %.0f ms", ms);
-	rec_free(r);
-
-	/* Pulled from a source that still has targets left. */
-	r = rec_new(sc, 64, 0);
-	struct gen g = {.n = 50, .port_of = port_dropped};
-	o.concurrency = 10;
-	e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	rp_engine_set_source(e, gen_pull, &g);
-	run_until(e, NULL, NULL, 100);
-	CHECK(sc, g.next == 10, "pulled %llu with 10 slots",
-	      (unsigned long long)g.next);
-	g.stopped = 1;
-	rp_engine_destroy(e);
-	check_each_index_once(sc, r, g.next);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == g.next,
-	      "%llu of %llu cancelled by destroy",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED],
-	      (unsigned long long)g.next);
-	CHECK(sc, g.pulls_after_stop == 0, "destroy pulled the source");
-	normal_scan_after(sc);
-out:
-	rec_free(r);
-}
-
-static void test_destroy_inflight(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "destroy_inflight", .netns = 1,
-			  .expect_direct = 1, .fn = destroy_inflight_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-/* ---- (g) the submit contract ---------------------------------------------- */
-
-static void submit_contract_body(struct scen *sc)
-{
-	struct rp_target t;
-
-	if (drop_ports(sc, DROP_LO, DROP_HI))
-		return;
-	struct rec *r = rec_new(sc, 64, 0);
-	struct rp_engine_opts o = {.concurrency = 4,
-				   .connect_timeout_ns = 5000 * 1000000ull};
-	struct rp_engine *e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-
-	/* Malformed: nothing to probe and no status. */
-	memset(&t, 0, sizeof(t));
-	t.index = 40;
-	int rc = rp_engine_submit(e, &t);
-	CHECK(sc, rc == -EINVAL, "submit of a malformed target: %s",
-	      rp_strerror(rc));
-
-	for (int i = 0; i < 4; i++) {
-		target_v4(&t, DROP_LO + i, (uint64_t)i);
-		rc = rp_engine_submit(e, &t);
-		CHECK(sc, rc == 0, "submit %d: %s", i, rp_strerror(rc));
-	}
-	target_v4(&t, DROP_LO + 4, 41);
-	rc = rp_engine_submit(e, &t);
-	CHECK(sc, rc == -EAGAIN, "submit with all slots busy: %s",
-	      rp_strerror(rc));
-	run_until(e, NULL, NULL, 200);
-	rc = rp_engine_submit(e, &t);
-	CHECK(sc, rc == -EAGAIN, "submit with all slots still busy: %s",
-	      rp_strerror(rc));
-	CHECK(sc, r->n == 0, "%llu results while all probes hang",
-	      (unsigned long long)r->n);
-
-	rp_engine_stop(e);
-	target_v4(&t, DROP_LO + 5, 42);
-	rc = rp_engine_submit(e, &t);
-	CHECK(sc, rc == -ESHUTDOWN, "submit after stop: %s", rp_strerror(rc));
-	rc = run_until(e, NULL, NULL, 2000);
-	CHECK(sc, rc == 0, "no drain after stop (%d)", rc);
-	check_each_index_once(sc, r, 4);
-	CHECK(sc, r->by_status[RP_STATUS_CANCELLED] == 4,
-	      "%llu of 4 cancelled",
-	      (unsigned long long)r->by_status[RP_STATUS_CANCELLED]);
-	CHECK(sc, r->cnt[40] == 0 && r->cnt[41] == 0 && r->cnt[42] == 0,
-	      "a refused submit got a result (EINVAL %u, EAGAIN %u, "
-	      "ESHUTDOWN %u)",
-	      r->cnt[40], r->cnt[41], r->cnt[42]);
-	check_stats(sc, e, r);
-	rp_engine_destroy(e);
-	CHECK(sc, r->n == 4, "destroy added results");
-	rec_free(r);
-
-	/* Slots come back: with one slot, submit, finish, submit again. */
-	r = rec_new(sc, 64, 0);
-	o.concurrency = 1;
-	e = engine_new(sc, r, o);
-	if (!e)
-		goto out;
-	for (int i = 0; i < 3; i++) {
-		target_v4(&t, CLOSED_LO + i, (uint64_t)i);
-		rc = rp_engine_submit(e, &t);
-		CHECK(sc, rc == 0, "one slot, submit %d: %s", i,
-		      rp_strerror(rc));
-		struct idx_pred p = {r, (uint64_t)i};
-		run_until(e, got_index, &p, 2000);
-		CHECK(sc, r->cnt[i] == 1 && r->st[i] == RP_STATUS_CLOSED,
-		      "one slot, target %d: %s", i, sname(r->st[i]));
-	}
-	check_stats(sc, e, r);
-	rp_engine_destroy(e);
-out:
-	rec_free(r);
-}
-
-static void test_submit_contract(void **state)
-{
-	(void)state;
-	struct scen sc = {.name = "submit_contract", .netns = 1,
-			  .expect_direct = 1, .fn = submit_contract_body,
-			  .limit_s = 30};
-
-	run_scenario(&sc);
-}
-
-/* ---- main ------------------------------------------------------------------ */
-
-static int group_setup(void **state)
-{
-	struct rlimit rl;
-
-	(void)state;
-	/* Engines size their file tables by RLIMIT_NOFILE. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	/* The direct-path tests expect the direct path. */
-	unsetenv("RINGPROBE_FALLBACK");
-	return 0;
-}
+/* ---- main ---------------------------------------------------------------- */
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_ports_v4),
 		cmocka_unit_test(test_ipv6),
-		cmocka_unit_test(test_conservation),
-		cmocka_unit_test(test_cancel_one),
-		cmocka_unit_test(test_cancel_early),
-		cmocka_unit_test(test_stop_after_turns),
-		cmocka_unit_test(test_stop_first_turn),
-		cmocka_unit_test(test_stop_from_callback),
-		cmocka_unit_test(test_stop_from_thread),
-		cmocka_unit_test(test_destroy_inflight),
-		cmocka_unit_test(test_submit_contract),
 		cmocka_unit_test(test_fallback_all_ports),
-		cmocka_unit_test(test_fallback_conservation),
-		cmocka_unit_test(test_fallback_stop_from_callback),
-		cmocka_unit_test(test_fallback_cancel_early),
-		cmocka_unit_test(test_fallback_stop_first_turn),
 	};
 
-	/* RP_TEST_FILTER=test_cancel* runs a subset (cmocka glob). */
+	/* RP_TEST_FILTER='test_ipv6' runs a subset (cmocka glob). */
 	if (getenv("RP_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("RP_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, t_scen_group_setup, NULL);
 }
