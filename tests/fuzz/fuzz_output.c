@@ -5,7 +5,8 @@
  *
  * Input: a fixed head of numbers, then NUL-separated strings:
  *   [0]      1 HTTP record, 2 r->http NULL, 4|8 address: none, IPv4,
- *            IPv6, or a family the writers do not print
+ *            IPv6, or a family the writers do not print, 16|32 the
+ *            format of the buffered writer, 128 OUT_ONLY_OPEN there
  *   [1]      status (any value, out of range too)
  *   [2..3]   a cut for the snprintf contract
  *   [4..]    err, rtt_us, attempts, elapsed_us, dns_us, index, then
@@ -538,12 +539,25 @@ static void check_format(enum out_format f, unsigned int flags,
 	free(buf);
 }
 
+/* The CSV header line's length: the keys, commas, '\n'. */
+static size_t header_len(bool http)
+{
+	const char *const *keys = http ? http_keys : tcp_keys;
+	int n = http ? HTTP_FIELDS : TCP_FIELDS;
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(keys[i]) + 1;
+	return len;
+}
+
 static int devnull = -1;
 
-/* The buffered writer on /dev/null: every record accepted, none split. */
+/* The buffered writer on /dev/null: every record accepted or skipped. */
 static void check_writer(enum out_format f, unsigned int flags,
 			 const struct rp_result *r)
 {
+	enum rp_status keep = flags & OUT_HTTP ? RP_STATUS_OK : RP_STATUS_OPEN;
 	struct out o;
 
 	if (devnull < 0)
@@ -556,6 +570,12 @@ static void check_writer(enum out_format f, unsigned int flags,
 	CHECK(out_flush(&o) == 0);
 	CHECK(o.err == 0);
 	CHECK(o.records + o.skipped == 2);
+	if (flags & OUT_ONLY_OPEN)
+		CHECK(o.skipped == (r->status == keep ? 0 : 2));
+	else
+		CHECK(o.skipped == 0);
+	CHECK(o.bytes == o.records * out_format_result(NULL, 0, f, flags, r) +
+			 (f == OUT_CSV ? header_len(flags & OUT_HTTP) : 0));
 	out_release(&o);
 }
 
@@ -633,7 +653,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_format(OUT_JSONL, flags, &r, cut);
 	check_format(OUT_CSV, flags, &r, cut);
 	check_format(OUT_TEXT, flags, &r, cut);
-	check_writer((enum out_format)(sel >> 4) % 3, flags, &r);
+	check_writer((enum out_format)((sel >> 4 & 3) % 3),
+		     flags | (sel & 128 ? OUT_ONLY_OPEN : 0), &r);
 
 	for (int i = 0; i < 8; i++)
 		free(s[i]);

@@ -2,7 +2,8 @@
  * fuzz_target.c - the target-line grammar (target.c): rp__target_parse()
  * with the expansion of what it accepts, the port-list parser,
  * rp_parse_duration() and the two encoders, rp__pct_encode() and
- * rp__escape().
+ * rp__escape(), and the target source (source.c) fed the lines as
+ * arguments.
  *
  * Input: the first line (up to the first '\n') is a target line, the rest
  * a port list; the whole input is also parsed as one line, and as a
@@ -214,6 +215,78 @@ static void check_line(const char *text, size_t len,
 	check_expand(&sp, ports);
 }
 
+/* Text that goes on the wire: no control byte or space (rp_target). */
+static bool wire_safe(const char *s)
+{
+	return s == NULL || printable_no_blank(s);
+}
+
+/*
+ * The target source over the lines of d as arguments, with spec as its
+ * port list: one result per target, every string within bounds, and the
+ * rp_target rules (name XOR address, port only with name, host, path and
+ * name safe for the wire, a detail with every status).
+ */
+static void check_source(const char *spec, const uint8_t *d, size_t n)
+{
+	struct rp_source_opts o = { .ports = spec[0] ? spec : NULL };
+	struct rp_source *src;
+	struct rp_target t;
+	char err[128];
+	uint64_t got = 0;
+	int64_t total;
+	int r, lines = 0;
+
+	r = rp_source_create(&src, &o, err, sizeof(err));
+	if (r < 0) {
+		CHECK(r == -EINVAL && err[0]);
+		return;
+	}
+	while (n > 0 && lines < 8) {
+		const uint8_t *nl = memchr(d, '\n', n);
+		size_t len = nl ? (size_t)(nl - d) : n;
+		char *line = cstr(d, len);
+
+		CHECK(rp_source_add_arg(src, line) == 0);
+		free(line);
+		lines++;
+		len += nl != NULL;
+		d += len;
+		n -= len;
+	}
+	total = rp_source_total(src);
+	while (got < EXPAND_MAX && (r = rp_source_next(src, &t)) == 1) {
+		CHECK(t.index == got);
+		CHECK(t.input && strlen(t.input) <= RP__LINE_MAX + 7);
+		CHECK(wire_safe(t.host) && wire_safe(t.path) &&
+		      wire_safe(t.name));
+		if (t.status == RP_STATUS_NONE) {
+			CHECK(!t.detail);
+			if (t.name) {
+				CHECK(t.addrlen == 0 && t.port >= 1);
+				CHECK(strlen(t.name) >= 1 &&
+				      strlen(t.name) <= 253);
+			} else {
+				CHECK(t.addrlen > 0 && t.port == 0);
+			}
+			if (t.path)
+				CHECK(t.host && t.path[0] == '/');
+		} else {
+			CHECK(t.status == RP_STATUS_INVALID ||
+			      t.status == RP_STATUS_ERROR);
+			CHECK(t.err < 0 && t.detail && !t.name && !t.port);
+			CHECK(t.addrlen == 0);
+		}
+		got++;
+	}
+	if (got < EXPAND_MAX) {
+		CHECK(r == -1);
+		CHECK(total < 0 || (uint64_t)total == got);
+	}
+	CHECK(rp_source_produced(src) == got);
+	rp_source_destroy(src);
+}
+
 /* Percent-encoding gives a request-target and is idempotent; escaping
  * gives printable ASCII within its bound. */
 static void check_encoders(const uint8_t *d, size_t n)
@@ -256,6 +329,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_line(line, line_len > TEXT_MAX ? TEXT_MAX : line_len, &ports);
 	check_line((const char *)data, size, &none);
 	check_encoders(data, size);
+	check_source(spec, data, size);
 
 	free(line);
 	free(spec);
