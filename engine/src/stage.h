@@ -101,8 +101,8 @@ struct slot {
 /*
  * One stage of a probe kind. Every member but name may be NULL. The core
  * calls them on the engine's thread, never from inside another stage's
- * call, except info() and rewind() which are called from rp__finish() and
- * rp__restart().
+ * call, except info() and rewind(), which rp__finish() calls (rewind()
+ * when --all-addrs starts the probe over at the next address).
  */
 struct rp__stage_ops {
 	const char *name;
