@@ -42,25 +42,23 @@ int t_on_valgrind(void)
 
 extern char **environ;
 
-int t_listen(int family, int *port)
+int t_bind_port(int family, int port, int listen_too, int *bound)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
+	socklen_t len = family == AF_INET ? sizeof(*s4) : sizeof(*s6);
 	int one = 1;
 
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
 		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
 		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*s4);
-	} else if (family == AF_INET6) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_loopback;
-		len = sizeof(*s6);
 	} else {
-		return -EAFNOSUPPORT;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_loopback;
 	}
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -69,14 +67,21 @@ int t_listen(int family, int *port)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 				 sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-	    listen(fd, SOMAXCONN) < 0 ||
+	    (listen_too && listen(fd, SOMAXCONN) < 0) ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
 		int err = -errno;
 		close(fd);
 		return err;
 	}
-	*port = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
+	*bound = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
 	return fd;
+}
+
+int t_listen(int family, int *port)
+{
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	return t_bind_port(family, 0, 1, port);
 }
 
 /*

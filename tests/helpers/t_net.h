@@ -29,6 +29,15 @@ int t_on_valgrind(void);
 int t_listen(int family, int *port);
 
 /*
+ * A socket bound to port (0: the kernel's choice) of 127.0.0.1 (AF_INET)
+ * or ::1 (AF_INET6, IPv6 only), without SO_REUSEADDR: listening if
+ * listen_too, else just holding the port, so that nobody can listen there
+ * and a connect to it is refused.
+ * Returns the fd and *bound, or a negative errno.
+ */
+int t_bind_port(int family, int port, int listen_too, int *bound);
+
+/*
  * Sets bit p of bitmap (65536 bits = 8192 bytes, cleared first) for every
  * TCP port in LISTEN state that a connect to ip (an IPv4 or IPv6 literal)
  * would reach: listeners bound to ip itself or to the wildcard of its

@@ -405,15 +405,10 @@ int t_gen_pull(void *arg, struct rp_target *t)
 		return -1;
 	uint64_t i = g->next++;
 	int port = g->port_of(i);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
-	memset(t, 0, sizeof(*t));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->addrlen = sizeof(*sin);
+
+	t_target_v4(t, port, i);
 	snprintf(g->text, sizeof(g->text), "127.0.0.1:%d", port);
 	t->input = g->text;
-	t->index = i;
 	return 1;
 }
 
@@ -452,41 +447,6 @@ int t_closed_port_ok(int p)
 	eph_range(&lo, &hi);
 	return p > 0 && p <= 65535 && (p < lo || p > hi) &&
 	       (p < T_DROP_LO || p > T_DROP_HI);
-}
-
-int t_bind_port(int family, int port, int listen_too, int *bound)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len = family == AF_INET ? sizeof(*s4) : sizeof(*s6);
-	int one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		s6->sin6_addr = in6addr_loopback;
-	}
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-				 sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-	    (listen_too && listen(fd, SOMAXCONN) < 0) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	*bound = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
-	return fd;
 }
 
 int t_listen_at(struct t_scen *sc, int family, int port)

@@ -252,15 +252,6 @@ int t_port_dropped(uint64_t i);
 /* Nonzero if p can stand for a closed port here: see above. */
 int t_closed_port_ok(int p);
 
-/*
- * A socket bound to port (0: the kernel's choice) of 127.0.0.1 (AF_INET)
- * or ::1 (AF_INET6, IPv6 only), without SO_REUSEADDR: listening if
- * listen_too, else just holding the port, so that nobody can listen there
- * and a connect to it is refused.
- * Returns the fd and *bound, or a negative errno.
- */
-int t_bind_port(int family, int port, int listen_too, int *bound);
-
 /* A listener on a fixed port, for private namespaces: the fd, or a
  * negative errno and a failed check. */
 int t_listen_at(struct t_scen *sc, int family, int port);
