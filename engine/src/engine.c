@@ -69,8 +69,7 @@ static bool opts_ok(const struct rp_engine_opts *o)
 static void teardown(struct rp_engine *e)
 {
 	e->names->release(e); /* before the ring: its polls use fds */
-	if (e->r.ring.ring_fd > 0)
-		rp__ring_release(&e->r);
+	rp__ring_release(&e->r);
 	for (unsigned k = e->nstages; k-- > 0;)
 		if (e->stages[k].state && e->stages[k].ops->release)
 			e->stages[k].ops->release(e, e->stages[k].state);

@@ -309,10 +309,9 @@ static void drain_notify(struct rp_engine *e)
 {
 	int nfd = atomic_load_explicit(&e->notify_fd, memory_order_relaxed);
 	uint64_t v;
+	ssize_t n = nfd >= 0 ? read(nfd, &v, sizeof(v)) : 0;
 
-	if (nfd >= 0 && read(nfd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing to read */
-	}
+	(void)n; /* EAGAIN: nothing to read */
 }
 
 int rp__turn(struct rp_engine *e, int timeout_ms)
@@ -382,8 +381,7 @@ int rp_engine_run_all(struct rp_engine *e)
 {
 	int ret;
 
-	if (e->in_callback)
-		return -EBUSY;
+	/* From a callback the first rp_engine_run() says -EBUSY. */
 	while ((ret = rp_engine_run(e, 1000)) > 0)
 		;
 	return ret;
