@@ -546,19 +546,17 @@ static void dns_tick(struct rp_engine *e)
 
 	if (!d)
 		return;
+	rp__dns_engine = e; /* for the c-ares callbacks below */
 	/* The polls this turn may have ended lookups: start queued ones. */
-	rp__dns_engine = e;
 	rp__dns_start_queued(e);
 	if (waiting(d))
 		sweep_deadlines(e);
 	if (d->remote != NONE) {
-		rp__dns_engine = e;
 		check_remote(e);
 		rp__dns_start_queued(e);
 	}
 	if (!d->active)
 		return;
-	rp__dns_engine = e;
 	/* No socket: only timeouts and retries are processed. */
 	ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	rp__dns_start_queued(e);
