@@ -30,12 +30,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s tcp [options] [TARGET...]\n"
 		"       %s http [options] [TARGET...]\n"
+		"       %s tls [options] [TARGET...]\n"
 		"       %s demo [options]\n"
 		"\n"
-		"Probes TCP ports (tcp) or fetches one HTTP/1.1 response per target\n"
-		"(http) with io_uring, printing one result per target as each probe\n"
+		"Probes TCP ports (tcp), fetches one HTTP/1.1 response per target\n"
+		"(http, https), or does a TLS handshake and reports the certificate\n"
+		"(tls), with io_uring, printing one result per target as each probe\n"
 		"completes. TARGET: IP, HOST, IP:PORT, HOST:PORT, [IPv6]:PORT, CIDR,\n"
-		"or a URL http://HOST[:PORT]/PATH.\n"
+		"or a URL http[s]://HOST[:PORT]/PATH.\n"
 		"\n"
 		"  -p, --ports LIST         ports for targets without one (22,80,8000-8100)\n"
 		"  -i, --input FILE         read targets from FILE, one per line ('-' = stdin)\n"
@@ -80,13 +82,26 @@ static void usage(FILE *f)
 		"      --match-status LIST  print only these HTTP statuses (200,300-399)\n"
 		"      --filter-status LIST do not print these HTTP statuses\n"
 		"      --follow N           follow up to N redirects (default 0: report\n"
-		"                           them; http:// and absolute paths only)\n"
+		"                           them; http(s):// and absolute paths only)\n"
+		"\ntls and https:\n"
+		"      --sni NAME           server name to send to targets given as an\n"
+		"                           address (names and URLs send their host)\n"
+		"      --alpn LIST          offer these ALPN protocols (h2,http/1.1)\n"
+		"      --cacert FILE        trust these CA certificates (PEM) instead of\n"
+		"                           the system's\n"
+		"      --verify             a certificate that does not verify is a\n"
+		"                           tls-error (default: reported in 'verify')\n"
+		"      --tls-min V, --tls-max V\n"
+		"                           TLS versions to allow: 1.0, 1.1, 1.2, 1.3\n"
+		"                           (1.0 and 1.1 lower OpenSSL's security level)\n"
+		"      --handshake-timeout D\n"
+		"                           whole TLS handshake (default: up to --timeout)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n"
 		"\n"
 		"Exit: 0 done, 1 runtime failure, 2 usage or input error, 130 interrupted.\n"
 		"SIGUSR1 or SIGQUIT prints the probes in flight and the counters.\n",
-		prog, prog, prog, DEFAULT_CONCURRENCY);
+		prog, prog, prog, prog, DEFAULT_CONCURRENCY);
 }
 
 /* Strict unsigned parse: digits only, within max. */
@@ -176,6 +191,34 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* "1.0" .. "1.3" to an rp_tls_version, or -1. */
+static int parse_tls_version(const char *s)
+{
+	static const char *const names[] = { "1.0", "1.1", "1.2", "1.3" };
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return RP_TLS_1_0 + i;
+	return -1;
+}
+
+/* "h2,http/1.1": names of 1 to 255 printable bytes. */
+static bool alpn_ok(const char *s)
+{
+	size_t n;
+
+	do {
+		n = strcspn(s, ",");
+		if (n == 0 || n > 255)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (s[i] <= ' ' || s[i] >= 0x7f)
+				return false;
+		s += n;
+	} while (*s++ == ',');
+	return true;
+}
+
 /* "200,301-308" into a bitmap of status codes 100..999. */
 static int parse_status_list(const char *s, uint8_t **bitmap)
 {
@@ -234,6 +277,13 @@ enum {
 	OPT_STATS_JSON,
 	OPT_BANNER,
 	OPT_BANNER_WAIT,
+	OPT_SNI,
+	OPT_ALPN,
+	OPT_CACERT,
+	OPT_VERIFY,
+	OPT_TLS_MIN,
+	OPT_TLS_MAX,
+	OPT_HANDSHAKE_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -271,6 +321,13 @@ static const struct option long_opts[] = {
 	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 	{ "banner", no_argument, NULL, OPT_BANNER },
 	{ "banner-wait", required_argument, NULL, OPT_BANNER_WAIT },
+	{ "sni", required_argument, NULL, OPT_SNI },
+	{ "alpn", required_argument, NULL, OPT_ALPN },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "tls-min", required_argument, NULL, OPT_TLS_MIN },
+	{ "tls-max", required_argument, NULL, OPT_TLS_MAX },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -430,11 +487,53 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			/* a wait means banners are wanted */
 			__attribute__((fallthrough));
 		case OPT_BANNER:
-			if (c->http)
+			if (c->http || c->tls)
 				return die_usage("--banner and --banner-wait "
 						 "are for tcp");
 			c->banner = true;
 			c->eo.kind = RP_PROBE_BANNER;
+			break;
+		case OPT_SNI:
+			if (!optarg[0] || strlen(optarg) > 253 ||
+			    strpbrk(optarg, " \t\r\n"))
+				return die_usage("bad --sni '%s': want a host "
+						 "name", optarg);
+			c->eo.tls.sni = optarg;
+			break;
+		case OPT_ALPN:
+			if (!alpn_ok(optarg))
+				return die_usage("bad --alpn '%s': want a list "
+						 "like h2,http/1.1", optarg);
+			c->eo.tls.alpn = optarg;
+			break;
+		case OPT_CACERT:
+			if (access(optarg, R_OK) < 0)
+				return die_usage("--cacert %s: %s", optarg,
+						 strerror(errno));
+			c->eo.tls.cafile = optarg;
+			break;
+		case OPT_VERIFY:
+			c->eo.tls.verify = 1;
+			break;
+		case OPT_TLS_MIN:
+		case OPT_TLS_MAX:
+			f = parse_tls_version(optarg);
+			if (f < 0)
+				return die_usage("bad --tls-%s '%s': want 1.0, "
+						 "1.1, 1.2 or 1.3",
+						 opt == OPT_TLS_MIN ? "min" : "max",
+						 optarg);
+			if (opt == OPT_TLS_MIN)
+				c->eo.tls.min_version = f;
+			else
+				c->eo.tls.max_version = f;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (rp_parse_duration(optarg, &v) < 0 || v == 0)
+				return die_usage("bad --handshake-timeout '%s': "
+						 "want a duration like 3s",
+						 optarg);
+			c->eo.tls.handshake_timeout_ns = v;
 			break;
 		case OPT_FOLLOW:
 			if (parse_uint(optarg, 20, &v) < 0)
@@ -480,6 +579,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (c->eo.tls.min_version && c->eo.tls.max_version &&
+	    c->eo.tls.min_version > c->eo.tls.max_version)
+		return die_usage("--tls-min is above --tls-max");
 	if (c->quiet) {
 		c->progress = 0;
 		c->summary = c->stats = false;
@@ -578,12 +680,16 @@ int main(int argc, char **argv)
 		printf("ringprobe %s\n", rp_version());
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "tcp") && strcmp(cmd, "http") && strcmp(cmd, "demo"))
-		return die_usage("unknown command '%s': want tcp, http or demo",
-				 cmd);
+	if (strcmp(cmd, "tcp") && strcmp(cmd, "http") && strcmp(cmd, "tls") &&
+	    strcmp(cmd, "demo"))
+		return die_usage("unknown command '%s': want tcp, http, tls or "
+				 "demo", cmd);
 	if (!strcmp(cmd, "http")) {
 		c.http = true;
 		c.eo.kind = RP_PROBE_HTTP;
+	} else if (!strcmp(cmd, "tls")) {
+		c.tls = true;
+		c.eo.kind = RP_PROBE_TLS;
 	}
 
 	c.inputs = calloc((size_t)argc, sizeof(*c.inputs));

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ADDR_COL 22   /* text: "ip:port" column width */
@@ -532,9 +533,11 @@ static void format_text(struct sink *k, const struct rp_result *r,
 
 /* One field's value; zero-initialised it is null. */
 struct value {
-	enum { V_NULL = 0, V_STR, V_NUM, V_BOOL } kind;
+	enum { V_NULL = 0, V_STR, V_NUM, V_BOOL, V_INT, V_LIST } kind;
 	const char *s; /* V_STR */
-	uint64_t u;    /* V_NUM, V_BOOL */
+	uint64_t u;    /* V_NUM, V_BOOL; V_LIST: the count */
+	int64_t i;     /* V_INT */
+	const char *const *a; /* V_LIST: strings (CSV: space-separated) */
 };
 
 static void v_str(struct value *v, const char *s)
@@ -549,6 +552,19 @@ static void v_num(struct value *v, uint64_t u)
 	v->u = u;
 }
 
+static void v_bool(struct value *v, bool b)
+{
+	v->kind = V_BOOL;
+	v->u = b;
+}
+
+static void put_i64(struct sink *k, int64_t i)
+{
+	if (i < 0)
+		put_char(k, '-');
+	put_u64(k, i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i);
+}
+
 /* A field's name, also as its JSON lead-in: ",\"name\":" (the records
  * are formatted per result, so the text is made at compile time). */
 struct key {
@@ -557,16 +573,15 @@ struct key {
 };
 #define KEY(name) { ",\"" name "\":", sizeof(",\"" name "\":") - 1 }
 
-/* A record as one JSON object: keys[i] with v[i], in order. */
-static void format_values_json(struct sink *k, const struct key *keys,
-			       const struct value *v, int n)
+/* Fields of a record as JSON members: keys[i] with v[i], in order (the
+ * first of the record without its comma). */
+static void json_fields(struct sink *k, const struct key *keys,
+			const struct value *v, int n, bool first)
 {
-	int i;
+	for (int i = 0; i < n; i++) {
+		bool nocomma = first && i == 0;
 
-	put_char(k, '{');
-	for (i = 0; i < n; i++) {
-		/* the first field has no comma */
-		put_mem(k, keys[i].json + !i, keys[i].len - !i);
+		put_mem(k, keys[i].json + nocomma, keys[i].len - nocomma);
 		switch (v[i].kind) {
 		case V_STR:
 			json_str(k, v[i].s);
@@ -574,24 +589,34 @@ static void format_values_json(struct sink *k, const struct key *keys,
 		case V_NUM:
 			put_u64(k, v[i].u);
 			break;
+		case V_INT:
+			put_i64(k, v[i].i);
+			break;
 		case V_BOOL:
 			put_str(k, v[i].u ? "true" : "false");
+			break;
+		case V_LIST:
+			put_char(k, '[');
+			for (uint64_t j = 0; j < v[i].u; j++) {
+				if (j)
+					put_char(k, ',');
+				json_str(k, v[i].a[j]);
+			}
+			put_char(k, ']');
 			break;
 		default:
 			put_str(k, "null");
 			break;
 		}
 	}
-	put_str(k, "}\n");
 }
 
-/* A record as one CSV line: v[i] in order, null as an empty field. */
-static void format_values_csv(struct sink *k, const struct value *v, int n)
+/* Fields of a record as CSV cells, null as an empty one. */
+static void csv_fields(struct sink *k, const struct value *v, int n,
+		       bool first)
 {
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (i)
+	for (int i = 0; i < n; i++) {
+		if (i || !first)
 			put_char(k, ',');
 		switch (v[i].kind) {
 		case V_STR:
@@ -600,27 +625,38 @@ static void format_values_csv(struct sink *k, const struct value *v, int n)
 		case V_NUM:
 			put_u64(k, v[i].u);
 			break;
+		case V_INT:
+			put_i64(k, v[i].i);
+			break;
 		case V_BOOL:
 			put_str(k, v[i].u ? "true" : "false");
 			break;
+		case V_LIST: { /* one cell, the items space-separated */
+			char cell[RP_TLS_SANS_MAX * 257];
+			size_t c = 0;
+
+			for (uint64_t j = 0; j < v[i].u; j++)
+				c += (size_t)snprintf(cell + c, sizeof(cell) - c,
+						      "%s%s", j ? " " : "",
+						      v[i].a[j]);
+			csv_field(k, cell);
+			break;
+		}
 		default: /* null: an empty field */
 			break;
 		}
 	}
-	put_char(k, '\n');
 }
 
-/* The CSV header line: the names in order. */
-static void format_csv_header(struct sink *k, const struct key *keys, int n)
+/* The CSV header's names, in order. */
+static void csv_names(struct sink *k, const struct key *keys, int n,
+		      bool first)
 {
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (i)
+	for (int i = 0; i < n; i++) {
+		if (i || !first)
 			put_char(k, ',');
 		put_mem(k, keys[i].json + 2, keys[i].len - 4); /* ,"name": */
 	}
-	put_char(k, '\n');
 }
 
 /* The fields of a TCP record, in record order. */
@@ -845,6 +881,149 @@ static void format_http_text(struct sink *k, const struct rp_result *r,
 			     h->redirects, h->redirects == 1 ? "" : "s");
 		put_mem(k, num, (size_t)n);
 	}
+	if (r->tls && r->tls->has_cert && strcmp(r->tls->verify, "ok")) {
+		put_str(k, "  verify: ");
+		text_str(k, r->tls->verify);
+	}
+	text_tail(k, r, where);
+}
+
+/* ---- TLS fields (after the TCP or HTTP ones, with OUT_TLS) ------------- */
+
+enum tls_field {
+	SF_TLS_VERSION,
+	SF_CIPHER,
+	SF_ALPN,
+	SF_SNI,
+	SF_SUBJECT_CN,
+	SF_SANS,
+	SF_ISSUER_CN,
+	SF_ISSUER_ORG,
+	SF_NOT_BEFORE,
+	SF_NOT_AFTER,
+	SF_DAYS_LEFT,
+	SF_SHA256,
+	SF_SELF_SIGNED,
+	SF_KEY,
+	SF_CHAIN_LEN,
+	SF_VERIFY,
+	SF_TLS_US,
+	SF__COUNT
+};
+
+static const struct key tls_keys[SF__COUNT] = {
+	[SF_TLS_VERSION] = KEY("tls_version"),
+	[SF_CIPHER] = KEY("cipher"),
+	[SF_ALPN] = KEY("alpn"),
+	[SF_SNI] = KEY("sni"),
+	[SF_SUBJECT_CN] = KEY("cert_subject_cn"),
+	[SF_SANS] = KEY("cert_sans"),
+	[SF_ISSUER_CN] = KEY("cert_issuer_cn"),
+	[SF_ISSUER_ORG] = KEY("cert_issuer_org"),
+	[SF_NOT_BEFORE] = KEY("cert_not_before"),
+	[SF_NOT_AFTER] = KEY("cert_not_after"),
+	[SF_DAYS_LEFT] = KEY("cert_days_left"),
+	[SF_SHA256] = KEY("cert_sha256"),
+	[SF_SELF_SIGNED] = KEY("cert_self_signed"),
+	[SF_KEY] = KEY("cert_key"),
+	[SF_CHAIN_LEN] = KEY("chain_len"),
+	[SF_VERIFY] = KEY("verify"),
+	[SF_TLS_US] = KEY("tls_us"),
+};
+
+/* "2026-11-30T06:46:39Z" */
+static const char *iso_time(int64_t t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) ||
+	    !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, 32, "?");
+	return buf;
+}
+
+static const char *nonempty(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+/* The values of the TLS fields (rules in output.h); times receives the
+ * two validity times' text. */
+static void tls_values(const struct rp_result *r, char times[2][32],
+		       struct value v[SF__COUNT])
+{
+	const struct rp_tls_info *t = r->tls;
+
+	memset(v, 0, SF__COUNT * sizeof(*v));
+	if (!t)
+		return;
+	v_str(&v[SF_TLS_VERSION], nonempty(t->version));
+	v_str(&v[SF_CIPHER], nonempty(t->cipher));
+	v_str(&v[SF_ALPN], nonempty(t->alpn));
+	v_str(&v[SF_SNI], nonempty(t->sni));
+	if (t->version && t->version[0])
+		v_num(&v[SF_TLS_US], t->tls_us);
+	if (!t->has_cert)
+		return;
+	v_str(&v[SF_SUBJECT_CN], t->subject_cn);
+	v[SF_SANS].kind = V_LIST;
+	v[SF_SANS].a = t->sans;
+	v[SF_SANS].u = t->nsans;
+	v_str(&v[SF_ISSUER_CN], t->issuer_cn);
+	v_str(&v[SF_ISSUER_ORG], t->issuer_org);
+	v_str(&v[SF_NOT_BEFORE], iso_time(t->not_before, times[0]));
+	v_str(&v[SF_NOT_AFTER], iso_time(t->not_after, times[1]));
+	v[SF_DAYS_LEFT].kind = V_INT;
+	v[SF_DAYS_LEFT].i = t->days_left;
+	v_str(&v[SF_SHA256], t->sha256);
+	v_bool(&v[SF_SELF_SIGNED], t->self_signed);
+	v_str(&v[SF_KEY], t->key);
+	v_num(&v[SF_CHAIN_LEN], t->chain_len);
+	v_str(&v[SF_VERIFY], t->verify);
+}
+
+/*
+ * An OK `tls` result: version, the leaf's subject CN, its expiry and days
+ * left, the verdict, ALPN's choice, and the handshake time. Anything else
+ * is shown as a TCP line.
+ *
+ *   192.0.2.1:443          ok          TLSv1.3  CN=a.test  expires
+ *       2027-01-01 (32d)  verify: ok  alpn: h2  12.345 ms
+ */
+static void format_tls_text(struct sink *k, const struct rp_result *r,
+			    const char *ip, int family, unsigned int port)
+{
+	const struct rp_tls_info *t = r->tls;
+	char where[INET6_ADDRSTRLEN + 16], num[64], day[32];
+	int n;
+
+	if (r->status != RP_STATUS_OK || !t) {
+		format_text(k, r, ip, family, port, STATUS_COL, false);
+		return;
+	}
+	where_text(where, sizeof(where), ip, family, port);
+	text_lead(k, r, where, STATUS_COL);
+	text_str(k, t->version);
+	if (t->has_cert) {
+		put_str(k, "  CN=");
+		text_str(k, t->subject_cn[0] ? t->subject_cn : "-");
+		iso_time(t->not_after, day);
+		day[10] = '\0';
+		n = snprintf(num, sizeof(num), "  expires %s (%" PRId32 "d)",
+			     day, t->days_left);
+		put_mem(k, num, (size_t)n);
+		put_str(k, "  verify: ");
+		text_str(k, t->verify);
+	}
+	if (t->alpn[0]) {
+		put_str(k, "  alpn: ");
+		text_str(k, t->alpn);
+	}
+	n = snprintf(num, sizeof(num), "  %" PRIu32 ".%03" PRIu32 " ms",
+		     t->tls_us / 1000, t->tls_us % 1000);
+	put_mem(k, num, (size_t)n);
+	text_dns(k, r);
 	text_tail(k, r, where);
 }
 
@@ -854,8 +1033,8 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 			 unsigned int flags, const struct rp_result *r)
 {
 	struct sink k = { .buf = buf, .cap = cap };
-	char ip[INET6_ADDRSTRLEN], hash[17];
-	struct value v[HF__COUNT]; /* the longer record */
+	char ip[INET6_ADDRSTRLEN], hash[17], times[2][32];
+	struct value v[HF__COUNT], tv[SF__COUNT];
 	const struct key *keys = tcp_keys;
 	int n = flags & OUT_BANNER ? TF__COUNT : TF_BANNER;
 	unsigned int port;
@@ -864,6 +1043,8 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 	if (f != OUT_JSONL && f != OUT_CSV) {
 		if (flags & OUT_HTTP)
 			format_http_text(&k, r, ip, family, port);
+		else if (flags & OUT_TLS)
+			format_tls_text(&k, r, ip, family, port);
 		else
 			format_text(&k, r, ip, family, port, STATUS_COL,
 				    flags & OUT_BANNER);
@@ -876,10 +1057,20 @@ size_t out_format_result(char *buf, size_t cap, enum out_format f,
 	} else {
 		tcp_values(r, ip, family, port, v);
 	}
-	if (f == OUT_JSONL)
-		format_values_json(&k, keys, v, n);
-	else
-		format_values_csv(&k, v, n);
+	if (flags & OUT_TLS)
+		tls_values(r, times, tv);
+	if (f == OUT_JSONL) {
+		put_char(&k, '{');
+		json_fields(&k, keys, v, n, true);
+		if (flags & OUT_TLS)
+			json_fields(&k, tls_keys, tv, SF__COUNT, false);
+		put_str(&k, "}\n");
+	} else {
+		csv_fields(&k, v, n, true);
+		if (flags & OUT_TLS)
+			csv_fields(&k, tv, SF__COUNT, false);
+		put_char(&k, '\n');
+	}
 	return sink_end(&k);
 }
 
@@ -995,18 +1186,20 @@ static void append(struct out *o, const char *s, size_t n)
 
 void out_header(struct out *o)
 {
-	char hdr[512];
+	char hdr[1024];
 	struct sink k = { .buf = hdr, .cap = sizeof(hdr) };
 
 	if (o->err || !o->buf || o->format != OUT_CSV)
 		return;
 	if (o->flags & OUT_HTTP)
-		format_csv_header(&k, http_keys, HF__COUNT);
+		csv_names(&k, http_keys, HF__COUNT, true);
 	else
-		format_csv_header(&k, tcp_keys, o->flags & OUT_BANNER
-							? TF__COUNT
-							: TF_BANNER);
-	append(o, hdr, sink_end(&k)); /* about 250 bytes at most: it fits */
+		csv_names(&k, tcp_keys, o->flags & OUT_BANNER ? TF__COUNT
+							      : TF_BANNER, true);
+	if (o->flags & OUT_TLS)
+		csv_names(&k, tls_keys, SF__COUNT, false);
+	put_char(&k, '\n');
+	append(o, hdr, sink_end(&k)); /* about 500 bytes at most: it fits */
 }
 
 /* A record larger than the whole buffer: written on its own. */
@@ -1034,7 +1227,8 @@ void out_result(struct out *o, const struct rp_result *r)
 	if (o->err || !o->buf)
 		return;
 	if ((o->flags & OUT_ONLY_OPEN) &&
-	    r->status != (o->flags & OUT_HTTP ? RP_STATUS_OK : RP_STATUS_OPEN)) {
+	    r->status != (o->flags & (OUT_HTTP | OUT_TLS) ? RP_STATUS_OK
+							  : RP_STATUS_OPEN)) {
 		o->skipped++;
 		return;
 	}

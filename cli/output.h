@@ -25,15 +25,18 @@ enum out_format {
 	OUT_CSV,
 };
 
-/* Flags for out_init(); out_format_result() takes them too (OUT_HTTP and
- * OUT_BANNER matter there). */
+/* Flags for out_init(); out_format_result() takes them too (OUT_HTTP,
+ * OUT_BANNER and OUT_TLS matter there). */
 enum {
-	OUT_ONLY_OPEN = 1u << 0, /* write OPEN results only (with OUT_HTTP: OK
-	                          * results only) */
+	OUT_ONLY_OPEN = 1u << 0, /* write OPEN results only (with OUT_HTTP or
+	                          * OUT_TLS: OK results only) */
 	OUT_HTTP = 1u << 1,      /* HTTP records (`ringprobe http`): the
 	                          * fields of rp_result.http, see below */
 	OUT_BANNER = 1u << 2,    /* TCP records with a last field, banner
 	                          * (`ringprobe tcp --banner`) */
+	OUT_TLS = 1u << 3,       /* the TLS fields after the others (`ringprobe
+	                          * tls`: after the TCP fields; `ringprobe
+	                          * http`: after the HTTP fields), see below */
 };
 
 /*
@@ -76,6 +79,23 @@ enum {
  * null as an empty field, and puts a "'" before a string that starts with
  * =, +, -, @, tab or CR (a formula to a spreadsheet). Text lines (one per result, for people) are
  * described at format_http_text() in output.c.
+ *
+ * With OUT_TLS these fields follow, from rp_result.tls:
+ *
+ *   tls_version cipher alpn sni cert_subject_cn cert_sans cert_issuer_cn
+ *   cert_issuer_org cert_not_before cert_not_after cert_days_left
+ *   cert_sha256 cert_self_signed cert_key chain_len verify tls_us
+ *
+ * All are null when the probe did no handshake (r->tls NULL: not
+ * connected, or a plain http target). tls_version, cipher and tls_us are
+ * null unless the handshake completed; alpn and sni are null when none
+ * was chosen or sent. The cert_ fields, chain_len and verify are null
+ * unless the server sent a certificate; then cert_sans is a JSON array of
+ * strings (in CSV one cell, the names separated by spaces), the times are
+ * ISO 8601 UTC ("2027-01-01T00:00:00Z"), cert_days_left a signed number
+ * (negative once expired), cert_self_signed true/false, and verify "ok" or
+ * OpenSSL's reason ("certificate has expired", "self-signed
+ * certificate", "Hostname mismatch", ...).
  */
 
 /* Size of the output buffer. A record longer than this (impossible for

@@ -504,7 +504,10 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 {
 	char err[256] = "";
 	struct rp_source_opts so = {
-		.ports = c->ports ? c->ports : c->http ? "80" : NULL,
+		.ports = c->ports ? c->ports
+			 : c->http ? "80"
+			 : c->tls  ? "443"
+				   : NULL,
 	};
 	int ret = rp_source_create(src, &so, err, sizeof(err));
 
@@ -603,7 +606,8 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
 			     (c->only_open ? OUT_ONLY_OPEN : 0) |
-				     (c->http ? OUT_HTTP : 0) |
+				     (c->http ? OUT_HTTP | OUT_TLS : 0) |
+				     (c->tls ? OUT_TLS : 0) |
 				     (c->banner ? OUT_BANNER : 0)) < 0) {
 			fprintf(stderr, "%s: out of memory\n", prog);
 			rc = EXIT_RUNTIME;

@@ -29,6 +29,7 @@ struct cli {
 	bool quiet;
 	bool http;                    /* `ringprobe http` */
 	bool banner;                  /* `ringprobe tcp --banner` */
+	bool tls;                     /* `ringprobe tls` */
 	const char **headers;         /* -H lines, NULL-terminated */
 	int nheaders;
 	uint8_t *match_status;        /* --match-status bitmap of 0..999 */

@@ -68,6 +68,14 @@ RP_API const char *rp_version(void);
  * Hostname targets add:
  *  DNS_ERROR    the name did not resolve; detail has the resolver's reason
  *               ("NXDOMAIN", "SERVFAIL", "timeout", "no address", ...)
+ *
+ * TLS probes (RP_PROBE_TLS, and https targets of RP_PROBE_HTTP) add:
+ *  TLS_ERROR    the TLS handshake failed (a fatal alert, bytes that are not
+ *               TLS, the peer closed, or with rp_tls_opts.verify a
+ *               certificate that does not verify); detail has the reason.
+ *               A handshake that does not complete in time is TIMEOUT.
+ *               A completed handshake is OK (RP_PROBE_TLS) or goes on to
+ *               HTTP, whatever the verification said (rp_tls_info.verify).
  */
 #define RP_STATUS_MAP(X)                                                       \
 	X(OPEN, "open")                                                        \
@@ -81,7 +89,8 @@ RP_API const char *rp_version(void);
 	X(TIMEOUT, "timeout")                                                  \
 	X(RESET, "reset")                                                      \
 	X(PROTOCOL_ERROR, "protocol-error")                                    \
-	X(DNS_ERROR, "dns-error")
+	X(DNS_ERROR, "dns-error")                                              \
+	X(TLS_ERROR, "tls-error")
 
 enum rp_status {
 	RP_STATUS_NONE = 0, /* not an outcome: "probe this target" */
@@ -134,6 +143,9 @@ struct rp_target {
 	                               * at most 253 bytes); addr is then
 	                               * unused and port gives the port */
 	uint16_t port;                /* with name: the port to probe */
+	int tls;                      /* RP_PROBE_HTTP: 1 = https (a TLS
+	                               * handshake first); RP_PROBE_TLS
+	                               * targets always do TLS */
 };
 
 /*
@@ -172,6 +184,43 @@ struct rp_http_info {
 };
 
 /*
+ * What a TLS handshake showed (RP_PROBE_TLS, https), borrowed for the
+ * duration of the callback. Strings are "" when not known (no handshake,
+ * no certificate) and, taken from the certificate, bounded (255 bytes) and
+ * valid UTF-8 without control characters (as in rp_http_info).
+ */
+#define RP_TLS_SANS_MAX 16
+struct rp_tls_info {
+	const char *version;          /* "TLSv1.3", "TLSv1.2", ... */
+	const char *cipher;           /* "TLS_AES_128_GCM_SHA256", ... */
+	const char *alpn;             /* protocol the server chose */
+	const char *sni;              /* server name sent ("" if none) */
+	int has_cert;                 /* a leaf certificate was received; the
+	                               * cert_ and verify fields need one */
+	const char *subject_cn;       /* leaf subject commonName */
+	const char *issuer_cn;        /* leaf issuer commonName */
+	const char *issuer_org;       /* leaf issuer organizationName */
+	const char *const *sans;      /* DNS names and IP addresses (as text)
+	                               * of subjectAltName, in order */
+	uint32_t nsans;               /* at most RP_TLS_SANS_MAX */
+	uint32_t nsans_total;         /* how many the certificate has */
+	int64_t not_before;           /* validity, Unix seconds (UTC) */
+	int64_t not_after;
+	int32_t days_left;            /* whole days from now to not_after,
+	                               * negative once expired */
+	const char *sha256;           /* SHA-256 of the leaf (DER), 64 hex */
+	int self_signed;              /* issuer == subject, and its own key
+	                               * verifies its signature */
+	const char *key;              /* "EC-256", "RSA-2048", "ED25519" */
+	uint32_t chain_len;           /* certificates the server sent */
+	const char *verify;           /* "ok", or why verification failed
+	                               * (OpenSSL's text: "certificate has
+	                               * expired", "Hostname mismatch", ...) */
+	long verify_code;             /* X509_V_OK (0) or the X509_V_ERR_ code */
+	uint32_t tls_us;              /* handshake: first byte sent -> done */
+};
+
+/*
  * The result of one probe, borrowed for the duration of the callback only.
  */
 struct rp_result {
@@ -193,6 +242,8 @@ struct rp_result {
 	                               * answered from the run's cache) */
 	const struct rp_http_info *http; /* HTTP probes that connected, else
 	                               * NULL */
+	const struct rp_tls_info *tls; /* TLS probes and https targets that
+	                               * connected, else NULL */
 	const char *banner;           /* RP_PROBE_BANNER probes that
 	                               * connected: the first line the server
 	                               * sent (at most 255 bytes, line ending
@@ -239,6 +290,39 @@ enum rp_probe_kind {
 	RP_PROBE_BANNER,              /* connect, read the first line the
 	                               * server sends (rp_result.banner); the
 	                               * port is OPEN whatever it sends */
+	RP_PROBE_TLS,                 /* connect, TLS handshake, report the
+	                               * certificate (rp_result.tls), close */
+};
+
+/* TLS versions (rp_tls_opts.min_version, max_version). */
+enum rp_tls_version {
+	RP_TLS_DEFAULT = 0,
+	RP_TLS_1_0 = 0x0301,
+	RP_TLS_1_1 = 0x0302,
+	RP_TLS_1_2 = 0x0303,
+	RP_TLS_1_3 = 0x0304,
+};
+
+/* TLS options (zero = default), for RP_PROBE_TLS and https targets. Every
+ * handshake is a full one (no session is resumed) and is verified against
+ * the trust store, host name included; the verdict is reported, and fails
+ * the probe only with verify. */
+struct rp_tls_opts {
+	const char *sni;              /* server name for targets given as an
+	                               * address (a name's or URL's host is
+	                               * sent otherwise); NULL: none */
+	const char *alpn;             /* protocols offered, "h2,http/1.1";
+	                               * NULL: none (https: "http/1.1") */
+	const char *cafile;           /* PEM file of trust anchors, read at
+	                               * create; NULL: the system's store */
+	int min_version;              /* enum rp_tls_version; default: the
+	                               * library's (TLS 1.2); 1.0 and 1.1 lower
+	                               * OpenSSL's security level to 0 */
+	int max_version;              /* default: the highest (TLS 1.3) */
+	int verify;                   /* 1: a certificate that does not verify
+	                               * ends the probe TLS_ERROR */
+	uint64_t handshake_timeout_ns;/* whole handshake; default: the rest of
+	                               * the overall timeout */
 };
 
 /* HTTP probe options (zero = default). */
@@ -314,9 +398,10 @@ struct rp_engine_opts {
 	uint32_t flags;               /* RP_ENGINE_* */
 	rp_result_fn on_result;       /* required */
 	void *arg;                    /* passed to on_result */
-	enum rp_probe_kind kind;      /* RP_PROBE_TCP (default), HTTP or
-	                               * BANNER */
+	enum rp_probe_kind kind;      /* RP_PROBE_TCP (default), HTTP,
+	                               * BANNER or TLS */
 	struct rp_http_opts http;     /* with RP_PROBE_HTTP */
+	struct rp_tls_opts tls;       /* with RP_PROBE_TLS and https targets */
 	struct rp_dns_opts dns;       /* for targets with a name */
 };
 
@@ -515,12 +600,12 @@ RP_API int rp_parse_duration(const char *s, uint64_t *ns);
  *
  * Accepted target text, one per argument or line: IPv4 "192.0.2.1", IPv6
  * "2001:db8::1", "ip:port", "[v6]:port", IPv4 CIDR "192.0.2.0/24", IPv6
- * CIDR with at most 2^20 addresses, and URLs "http://IP[:PORT]/PATH" (one
+ * CIDR with at most 2^20 addresses, and URLs "http[s]://IP[:PORT]/PATH" (one
  * target each, with rp_target.host = the authority as written and .path =
  * path and query; the fragment is dropped). "#" starts a comment, except
  * inside a URL token, where it starts the fragment; blank lines are
- * skipped. An https:// URL gives one ERROR result (-EPROTONOSUPPORT: no
- * TLS in this build). A target with a port is probed on that port only;
+ * skipped. An https:// URL gives a target with .tls = 1 (port 443 unless
+ * given). A target with a port is probed on that port only;
  * one without is probed on every port of the source's port list. A
  * hostname ("example.test", "example.test:22", or in a URL) gives targets
  * with rp_target.name and .port set, which the engine resolves; text that

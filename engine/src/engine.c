@@ -20,11 +20,15 @@
 static const struct rp__stage_ops *const kind_tcp[] = {
 	&rp__stage_connect, NULL,
 };
+/* http's TLS stage passes plain http targets straight on. */
 static const struct rp__stage_ops *const kind_http[] = {
-	&rp__stage_connect, &rp__stage_http, NULL,
+	&rp__stage_connect, &rp__stage_tls, &rp__stage_http, NULL,
 };
 static const struct rp__stage_ops *const kind_banner[] = {
 	&rp__stage_connect, &rp__stage_banner, NULL,
+};
+static const struct rp__stage_ops *const kind_tls[] = {
+	&rp__stage_connect, &rp__stage_tls, NULL,
 };
 
 static const struct rp__stage_ops *const *kind_stages(enum rp_probe_kind k)
@@ -36,6 +40,8 @@ static const struct rp__stage_ops *const *kind_stages(enum rp_probe_kind k)
 		return kind_http;
 	case RP_PROBE_BANNER:
 		return kind_banner;
+	case RP_PROBE_TLS:
+		return kind_tls;
 	default:
 		return NULL;
 	}
@@ -60,6 +66,7 @@ static bool opts_ok(const struct rp_engine_opts *o)
 	       o->banner_wait_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->http.io_timeout_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->http.follow <= RP_FOLLOW_MAX &&
+	       o->tls.handshake_timeout_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->dns.timeout_ns <= RP_TIMEOUT_MAX_NS &&
 	       o->dns.tries <= RP_DNS_TRIES_MAX &&
 	       o->dns.cache_size <= RP_DNS_CACHE_MAX;
@@ -70,6 +77,7 @@ static void teardown(struct rp_engine *e)
 {
 	e->names->release(e); /* before the ring: its polls use fds */
 	rp__ring_release(&e->r);
+	rp__bufs_release(e); /* after the ring let go of it */
 	for (unsigned k = e->nstages; k-- > 0;)
 		if (e->stages[k].state && e->stages[k].ops->release)
 			e->stages[k].ops->release(e, e->stages[k].state);
@@ -117,6 +125,10 @@ static int setup(struct rp_engine *e)
 	ret = e->names->init(e, e->dns_off);
 	if (ret < 0)
 		return ret;
+	for (unsigned k = 0; k < e->nstages; k++)
+		if (e->stages[k].ops->uses_bufs && !e->bufs &&
+		    (ret = rp__bufs_init(e)) < 0)
+			return ret;
 	for (unsigned k = 0; k < e->nstages; k++) {
 		const struct rp__stage_ops *ops = e->stages[k].ops;
 
@@ -148,7 +160,7 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	if (!e->o.connect_timeout_ns)
 		e->o.connect_timeout_ns = NS_PER_SEC;
 	if (!e->o.timeout_ns)
-		e->o.timeout_ns = (e->o.kind == RP_PROBE_HTTP ? 10 : 5) * NS_PER_SEC;
+		e->o.timeout_ns = (e->o.kind == RP_PROBE_HTTP ? 10u : 5u) * NS_PER_SEC;
 	if (e->o.concurrency >= RP__UD_MAX_SLOTS || !opts_ok(&e->o)) {
 		free(e);
 		return -EINVAL;
@@ -255,6 +267,7 @@ static const char *const phase_names[PHASE__COUNT] = {
 	[PHASE_RESOLVING] = "resolving",
 	[PHASE_CONNECTING] = "connecting",
 	[PHASE_VERIFYING] = "verifying",
+	[PHASE_HANDSHAKING] = "handshaking",
 	[PHASE_SENDING] = "sending",
 	[PHASE_RECEIVING] = "receiving",
 };

@@ -147,16 +147,9 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 
 /* ---- the loop ---------------------------------------------------------- */
 
-/* A completion the core drops: the stages take back what it carries. */
-static void drop_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
-{
-	for (unsigned k = 0; k < e->nstages; k++)
-		if (e->stages[k].ops->drop_cqe)
-			e->stages[k].ops->drop_cqe(e, cqe);
-}
-
 /* Dispatches one completion: the core's own ops here, a probe's op to the
- * stage that runs it. */
+ * stage that runs it (or to the transport below that stage, whose op it
+ * is). */
 static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = cqe->user_data;
@@ -188,17 +181,17 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 	if (!s || s->gen != rp__ud_gen(ud) || s->phase < PHASE_ACTIVE ||
 	    s->ops == 0) {
 		e->st.stale_cqes++;
-		drop_cqe(e, cqe);
+		rp__buf_put(e, cqe); /* what it carries goes back */
 		return;
 	}
 	s->ops--;
 	if (s->cancel) {
 		/* Whatever the op says, the caller asked first. */
-		drop_cqe(e, cqe);
+		rp__buf_put(e, cqe);
 		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		return;
 	}
-	e->stages[s->stage].ops->on_cqe(e, s, cqe);
+	e->stages[rp__io_stage(s)].ops->on_cqe(e, s, cqe);
 }
 
 static unsigned reap(struct rp_engine *e)
@@ -350,9 +343,7 @@ int rp__turn(struct rp_engine *e, int timeout_ms)
 	reap(e);
 	e->names->tick(e);
 	e->names->sync(e);
-	for (unsigned k = 0; k < e->nstages; k++)
-		if (e->stages[k].ops->end_turn)
-			e->stages[k].ops->end_turn(e);
+	rp__bufs_end_turn(e);
 	rp__deliver_done(e);
 	return has_work(e) ? 1 : flush_idle(e);
 }

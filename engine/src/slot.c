@@ -72,6 +72,10 @@ int rp__slots_init(struct rp_engine *e, size_t dns_priv)
 		e->dns_off = off;
 		off += align_up(dns_priv);
 	}
+	if (rp__stage_find(e, &rp__stage_tls) >= 0) {
+		e->host_off = off;
+		off += align_up(RP_HOST_MAX);
+	}
 	for (unsigned k = 0; k < e->nstages; k++) {
 		e->stages[k].priv_off = off;
 		off += align_up(e->stages[k].ops->priv_size);
@@ -130,6 +134,24 @@ char *rp__slot_detail(struct rp_engine *e, struct slot *s)
 	return rp__area(e, s, e->detail_off);
 }
 
+const char *rp__host(const struct rp_engine *e, const struct slot *s)
+{
+	return rp__area(e, s, e->host_off);
+}
+
+void rp__set_host(struct rp_engine *e, struct slot *s, const char *name,
+		  size_t len)
+{
+	char *h = rp__area(e, s, e->host_off);
+
+	if (!e->host_off)
+		return;
+	if (len >= RP_HOST_MAX)
+		len = 0; /* (names are at most 253 bytes) */
+	memcpy(h, name, len);
+	h[len] = '\0';
+}
+
 /* ---- phases ------------------------------------------------------------ */
 
 #ifndef NDEBUG
@@ -144,9 +166,13 @@ static const unsigned legal[PHASE__COUNT] = {
 			    B(PHASE_REPORTING),
 	[PHASE_CONNECTING] = B(PHASE_REPORTING) | B(PHASE_DONE) |
 			     B(PHASE_VERIFYING) | B(PHASE_CONNECTING) |
-			     B(PHASE_SENDING) | B(PHASE_RECEIVING),
+			     B(PHASE_HANDSHAKING) | B(PHASE_SENDING) |
+			     B(PHASE_RECEIVING),
 	[PHASE_VERIFYING] = B(PHASE_REPORTING) | B(PHASE_CONNECTING) |
-			    B(PHASE_SENDING) | B(PHASE_RECEIVING),
+			    B(PHASE_HANDSHAKING) | B(PHASE_SENDING) |
+			    B(PHASE_RECEIVING),
+	[PHASE_HANDSHAKING] = B(PHASE_REPORTING) | B(PHASE_DONE) |
+			      B(PHASE_SENDING),
 	[PHASE_SENDING] = B(PHASE_REPORTING) | B(PHASE_SENDING) |
 			  B(PHASE_RECEIVING),
 	[PHASE_RECEIVING] = B(PHASE_REPORTING) | B(PHASE_RESOLVING) |
@@ -220,6 +246,9 @@ void rp__close_socket(struct rp_engine *e, struct slot *s)
 {
 	struct io_uring_sqe *sqe;
 
+	for (unsigned k = 0; k < e->nstages; k++)
+		if (e->stages[k].ops->disconnect)
+			e->stages[k].ops->disconnect(e, s);
 	/* Direct: the file slot holds a socket once SOCKET succeeded. */
 	if (e->r.direct ? !s->has_socket : s->fd < 0)
 		return;
@@ -244,6 +273,8 @@ void rp__close_socket(struct rp_engine *e, struct slot *s)
 
 static void start_stage(struct rp_engine *e, struct slot *s, unsigned k)
 {
+	if (k == 0)
+		s->xport = 0; /* a new connection: on its socket */
 	s->stage = (uint8_t)k;
 	e->stages[k].ops->start(e, s);
 }
@@ -275,8 +306,10 @@ void rp__restart(struct rp_engine *e, struct slot *s, const char *name,
 {
 	rp__close_socket(e, s);
 	s->attempts = 0;
-	if (name)
+	if (name) {
 		s->port = port;
+		rp__set_host(e, s, name, strlen(name));
+	}
 	rp__begin(e, s, name);
 }
 
@@ -316,13 +349,14 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		.dns_us = s->dns_us,
 	};
 
-	rp__close_socket(e, s);
 	res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;
-	/* Each stage the probe reached adds its part. */
+	/* Each stage the probe reached adds its part (before the connection
+	 * goes: TLS reads its certificate). */
 	if (s->phase >= PHASE_ACTIVE)
 		for (unsigned k = 0; k <= s->stage && k < e->nstages; k++)
 			if (e->stages[k].ops->info)
 				e->stages[k].ops->info(e, s, &res);
+	rp__close_socket(e, s);
 	e->st.by_status[status]++;
 	e->st.completed++;
 	RP_TRACE_DONE(s->index, (int)status, res.elapsed_us);

@@ -47,11 +47,10 @@
  * A URL line ("http://192.0.2.1:8080/x") is one target whatever the port
  * list says; its target also carries host (the URL's authority, as
  * written) and path (path and query, "/" if none). These are set for every
- * target of a URL line that parsed, including the ERROR ones (https), and
- * are NULL for every other target. A URL naming a host
+ * target of a URL line that parsed, and are NULL for every other target;
+ * an https:// URL's target has tls = 1. A URL naming a host
  * ("http://example.test:8080/x") is also a name target: name =
- * "example.test", port = 8080 (80 if none), no address; an https:// one
- * is the TLS ERROR like any https URL, without name.
+ * "example.test", port = 8080 (80 if none, 443 for https), no address.
  *
  * Strings handed out in an rp_target (input, detail, host, path, name)
  * point into thread-local buffers: they stay valid until the same thread
@@ -389,6 +388,7 @@ int rp_source_next(void *source, struct rp_target *t)
 				set_text(s->cur, t);
 				if (!s->cur->spec.family)
 					set_name(s->cur, t, s->it.port);
+				t->tls = s->cur->spec.scheme == RP__SCHEME_HTTPS;
 				break;
 			}
 			free(s->cur);
@@ -406,12 +406,6 @@ int rp_source_next(void *source, struct rp_target *t)
 		}
 		if (l->err) {
 			make_invalid(s, l, l->reason, t);
-		} else if (l->spec.scheme == RP__SCHEME_HTTPS) {
-			set_text(l, t);
-			t->status = RP_STATUS_ERROR;
-			t->err = -EPROTONOSUPPORT;
-			t->detail = "https:// needs TLS, which this build does "
-				    "not support";
 		} else if (rp__iter_init(&s->it, &l->spec, &s->ports, reason,
 					 sizeof(reason))) {
 			make_invalid(s, l, reason, t);

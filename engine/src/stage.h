@@ -32,12 +32,14 @@
 #include "ud.h"
 
 struct rp__dns;
+struct rp__bufs;
 
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS 1000000ull
 #define SLOT_NONE UINT32_MAX
 #define CHAIN_MAX 6 /* SQEs in one connect chain */
 #define STAGES_MAX 4 /* stages in one probe kind */
+#define RP_HOST_MAX 256 /* a host name and its NUL */
 #define STOP_POLL_MS 2 /* turn length while cancels are taking effect */
 #define DESTROY_WAIT_NS (5 * NS_PER_SEC) /* for the kernel to let go */
 
@@ -59,6 +61,7 @@ enum rp__phase {
 	PHASE_RESOLVING,  /* waiting for its name (dns.c), no op in flight */
 	PHASE_CONNECTING, /* a connect chain is in flight */
 	PHASE_VERIFYING,  /* after a timeout: the socket asked how it ended */
+	PHASE_HANDSHAKING,/* TLS: the handshake is under way */
 	PHASE_SENDING,    /* HTTP: the request is being sent */
 	PHASE_RECEIVING,  /* HTTP: the response is being read */
 	PHASE__COUNT
@@ -75,6 +78,10 @@ struct slot {
 	uint8_t status;               /* PHASE_DONE: the outcome */
 	uint8_t op;                   /* enum rp__op of the op in flight */
 	uint8_t has_socket;           /* the file slot (or fd) holds a socket */
+	uint8_t tls;                  /* the connection speaks TLS */
+	uint8_t xport;                /* 1 + index of the transport stage that
+	                               * carries the later stages' bytes
+	                               * (TLS), or 0: they use the socket */
 	uint8_t nmore;                /* --all-addrs: addresses after this */
 	uint8_t imore;                /* next of them */
 	uint32_t next;                /* free list or done list link */
@@ -110,6 +117,8 @@ struct rp__stage_ops {
 	bool sends_first;             /* the stage writes before it reads:
 	                               * the connect stage then leaves the
 	                               * handshake's last ACK to it */
+	bool uses_bufs;               /* it receives into the engine's
+	                               * buffer ring (rp__prep_recv_buf) */
 	/* Engine-wide setup at create, from e->o; state goes in *state.
 	 * Returns 0 or -errno (-EINVAL for bad options). */
 	int (*init)(struct rp_engine *e, void **state);
@@ -123,15 +132,31 @@ struct rp__stage_ops {
 	/* A completion of the op this stage has in flight. */
 	void (*on_cqe)(struct rp_engine *e, struct slot *s,
 		       const struct io_uring_cqe *cqe);
-	/* A completion the core dropped (stale, or of a cancelled probe):
-	 * give back what it carries (a provided buffer). */
-	void (*drop_cqe)(struct rp_engine *e, const struct io_uring_cqe *cqe);
-	/* After a turn's completions were handled. */
-	void (*end_turn)(struct rp_engine *e);
+	/* A receive of this stage found no buffer (rp__buf_wait()); one may
+	 * be free now: receive again. */
+	void (*resume)(struct rp_engine *e, struct slot *s);
+	/* A transport (TLS): the stages after it send and receive through
+	 * it (rp__send(), rp__recv()) instead of on the socket. send()
+	 * takes the whole message (it stays valid until on_sent()); recv()
+	 * asks for the next bytes (on_data()). */
+	void (*send)(struct rp_engine *e, struct slot *s,
+		     const struct msghdr *msg);
+	void (*recv)(struct rp_engine *e, struct slot *s);
+	/* A stage over a transport: the message was sent (res >= 0) or
+	 * sending failed (-errno); bytes arrived (res > 0), the peer closed
+	 * (0), or receiving failed (-errno). The bytes are valid only
+	 * during the call. */
+	void (*on_sent)(struct rp_engine *e, struct slot *s, int res);
+	void (*on_data)(struct rp_engine *e, struct slot *s, const char *buf,
+			int res);
 	/* Fill the stage's part of the result of a probe that reached it. */
 	void (*info)(struct rp_engine *e, struct slot *s, struct rp_result *r);
 	/* The probe starts over on another address (--all-addrs). */
 	void (*rewind)(struct rp_engine *e, struct slot *s);
+	/* The probe's connection is closing (result, redirect, retry):
+	 * drop what the stage holds for it. Called for every stage of the
+	 * kind, whether the probe reached it or not. */
+	void (*disconnect)(struct rp_engine *e, struct slot *s);
 };
 
 struct rp__stage {
@@ -144,6 +169,7 @@ struct rp__stage {
 extern const struct rp__stage_ops rp__stage_connect;
 extern const struct rp__stage_ops rp__stage_http;
 extern const struct rp__stage_ops rp__stage_banner;
+extern const struct rp__stage_ops rp__stage_tls;
 
 /* ---- the engine --------------------------------------------------------- */
 
@@ -179,6 +205,8 @@ struct rp_engine {
 	bool rate_refused;            /* a submit was refused for the rate
 	                               * since the last turn */
 	uint64_t now_ns;              /* clock read once per turn */
+	struct rp__bufs *bufs;        /* receive buffers (bufs.c), or NULL */
+	size_t host_off;              /* the core's area: TLS server name */
 	const struct rp__names_ops *names; /* the name service */
 	struct rp__dns *dns;          /* its state (dns.c) */
 	struct rp_stats st;
@@ -288,7 +316,8 @@ void rp__close_socket(struct rp_engine *e, struct slot *s);
 
 /* Starts the probe over from its first stage at another place, within
  * the same deadline (a redirect): at name:port if name is not NULL (it is
- * resolved first), else at s->addr. */
+ * resolved first, and becomes the host TLS names), else at s->addr (the
+ * host stays what it was: the caller sets it if it changed). */
 void rp__restart(struct rp_engine *e, struct slot *s, const char *name,
 		 uint16_t port);
 
@@ -300,6 +329,70 @@ void rp__resolved(struct rp_engine *e, struct slot *s);
 /* May s go on the wire (NULL may)? No control byte, no DEL, no space:
  * nothing in it can end a line or split a request line (admit.c). */
 bool rp__wire_text_ok(const char *s);
+
+/* The host name a TLS connection of s names (SNI): the target's name,
+ * its URL's host, or a redirect's; "" for an address (slot.c). */
+const char *rp__host(const struct rp_engine *e, const struct slot *s);
+void rp__set_host(struct rp_engine *e, struct slot *s, const char *name,
+		  size_t len);
+
+/* ---- transports: a stage's bytes through the TLS stage below it -------- */
+
+/* The stage that gets s's completions: the transport below the running
+ * stage if there is one, else the running stage. */
+static inline unsigned rp__io_stage(const struct slot *s)
+{
+	return s->xport ? s->xport - 1u : s->stage;
+}
+
+/* For a stage running over a transport (s->xport != 0). */
+static inline void rp__send(struct rp_engine *e, struct slot *s,
+			    const struct msghdr *msg)
+{
+	e->stages[s->xport - 1u].ops->send(e, s, msg);
+}
+
+static inline void rp__recv(struct rp_engine *e, struct slot *s)
+{
+	e->stages[s->xport - 1u].ops->recv(e, s);
+}
+
+/* For the transport: hands the result up to the stage it carries. */
+static inline void rp__sent(struct rp_engine *e, struct slot *s, int res)
+{
+	e->stages[s->stage].ops->on_sent(e, s, res);
+}
+
+static inline void rp__data(struct rp_engine *e, struct slot *s,
+			    const char *buf, int res)
+{
+	e->stages[s->stage].ops->on_data(e, s, buf, res);
+}
+
+/* ---- receive buffers, one provided-buffer ring per engine (bufs.c) ------ */
+
+/*
+ * Set up at create when a stage of the kind receives into them (HTTP on
+ * the socket, TLS): the kernel picks a buffer when data arrives, so an
+ * idle connection holds none. A stage gives a buffer back as soon as it
+ * has used its bytes; the core gives back those of completions it drops.
+ */
+#define RP_BUF_SIZE (16 * 1024)
+int rp__bufs_init(struct rp_engine *e);
+void rp__bufs_release(struct rp_engine *e);
+/* Prepares sqe as a receive on s's socket into a buffer of the ring. */
+void rp__prep_recv_buf(struct rp_engine *e, struct slot *s,
+		       struct io_uring_sqe *sqe);
+/* The bytes of a receive's completion (res > 0 and a buffer flagged). */
+const char *rp__buf_data(const struct rp_engine *e,
+			 const struct io_uring_cqe *cqe);
+/* Gives the completion's buffer back, if it carries one. */
+void rp__buf_put(struct rp_engine *e, const struct io_uring_cqe *cqe);
+/* A receive found the ring empty (-ENOBUFS): s waits until the end of
+ * the turn, when its I/O stage's resume() runs (or it ends CANCELLED or
+ * TIMEOUT if it was cancelled or its deadline passed meanwhile). */
+void rp__buf_wait(struct rp_engine *e, struct slot *s);
+void rp__bufs_end_turn(struct rp_engine *e);
 
 /* ---- name resolution, a service of the core (dns*.c) -------------------- */
 

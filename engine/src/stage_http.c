@@ -11,17 +11,18 @@
  *
  * One op (and its absolute link timeout, min(now + io timeout, deadline))
  * in flight per probe; send and receive are never chained, since a short
- * transfer would break the chain. Buffers go back to the ring as soon as
- * their bytes are parsed, so memory follows the reads in progress, not the
- * connections open: an idle connection holds no buffer. The request is
- * sent with sendmsg from five pieces, three of them shared by all probes.
+ * transfer would break the chain. Buffers (bufs.c) go back to the ring as
+ * soon as their bytes are parsed. The request is sent with sendmsg from
+ * five pieces, three of them shared by all probes. Over TLS (an https
+ * target) the stage does no I/O of its own: the same message and reads go
+ * through the TLS stage below it (rp__send, rp__recv), which answers with
+ * on_sent and on_data, the same steps a plain socket's completions take.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "http_parse.h"
@@ -29,9 +30,6 @@
 #include "stage.h"
 #include "target.h"
 
-#define BGID 0                     /* our only provided-buffer group */
-#define BUF_SIZE (16 * 1024)       /* one receive buffer */
-#define BUFS_MAX 1024              /* buffers in the ring at most */
 #define HOST_MAX 272               /* Host header value */
 #define PATH_MAX_ 1024             /* request target */
 #define URL_MAX (8 + HOST_MAX + PATH_MAX_)
@@ -40,7 +38,6 @@
 
 struct http_slot {
 	struct rp__http_parse p;      /* the response so far */
-	uint32_t wnext;               /* waiting for a buffer: next slot */
 	uint8_t redirects;            /* redirects followed */
 	struct msghdr msg;            /* sendmsg of what is left to send */
 	struct iovec iov[5];          /* method, path, mid, host, tail */
@@ -61,58 +58,11 @@ struct rp__http {
 	uint32_t max_header;
 	uint64_t io_timeout_ns;
 	uint32_t follow;              /* redirects to follow at most */
-	struct io_uring_buf_ring *br; /* provided-buffer ring */
-	size_t br_size;
-	char *bufs;                   /* nbufs * BUF_SIZE, touched on use */
-	unsigned nbufs;
-	unsigned mask;
-	uint32_t wait_head, wait_tail;/* slots waiting for a buffer */
 	struct rp_http_info info;     /* the result being delivered */
 	char url[URL_MAX];
 };
 
 static const char mid[] = " HTTP/1.1\r\nHost: ";
-
-/* Sets up the provided-buffer ring by hand: liburing 2.3 has no
- * io_uring_setup_buf_ring(). */
-static int setup_buffers(struct rp_engine *e, struct rp__http *h)
-{
-	unsigned n = 1;
-	int ret;
-
-	while (n < e->o.concurrency && n < BUFS_MAX)
-		n <<= 1;
-	h->nbufs = n;
-	h->mask = io_uring_buf_ring_mask(n);
-	h->br_size = n * sizeof(struct io_uring_buf);
-	h->br = mmap(NULL, h->br_size, PROT_READ | PROT_WRITE,
-		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (h->br == MAP_FAILED) {
-		h->br = NULL;
-		return -ENOMEM;
-	}
-	h->bufs = mmap(NULL, (size_t)n * BUF_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (h->bufs == MAP_FAILED) {
-		h->bufs = NULL;
-		return -ENOMEM;
-	}
-	struct io_uring_buf_reg reg = {
-		.ring_addr = (uint64_t)(uintptr_t)h->br,
-		.ring_entries = n,
-		.bgid = BGID,
-	};
-	ret = io_uring_register_buf_ring(&e->r.ring, &reg, 0);
-	if (ret < 0)
-		return ret; /* NEEDSWORK: per-probe buffers before 5.19 */
-	io_uring_buf_ring_init(h->br);
-	for (unsigned i = 0; i < n; i++)
-		io_uring_buf_ring_add(h->br, h->bufs + (size_t)i * BUF_SIZE,
-				      BUF_SIZE, (unsigned short)i, h->mask,
-				      (int)i);
-	io_uring_buf_ring_advance(h->br, (int)n);
-	return 0;
-}
 
 static void http_release(struct rp_engine *e, void *st)
 {
@@ -121,10 +71,6 @@ static void http_release(struct rp_engine *e, void *st)
 	(void)e;
 	if (!h)
 		return;
-	if (h->br)
-		munmap(h->br, h->br_size);
-	if (h->bufs)
-		munmap(h->bufs, (size_t)h->nbufs * BUF_SIZE);
 	rp__http_request_free(&h->rq);
 	free(h);
 }
@@ -138,7 +84,6 @@ static int http_init(struct rp_engine *e, void **out)
 	if (!h)
 		return -ENOMEM;
 	h->k = (unsigned)rp__stage_find(e, &rp__stage_http);
-	h->wait_head = h->wait_tail = SLOT_NONE;
 	h->path = o->path ? o->path : "/";
 	h->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
 	h->max_header = o->max_header ? o->max_header : DEFAULT_MAX_HEADER;
@@ -149,8 +94,6 @@ static int http_init(struct rp_engine *e, void **out)
 		ret = -EINVAL;
 	else
 		ret = rp__http_request_build(&h->rq, o);
-	if (ret == 0)
-		ret = setup_buffers(e, h);
 	if (ret < 0) {
 		http_release(e, h);
 		return ret;
@@ -170,7 +113,7 @@ static struct http_slot *priv(const struct rp_engine *e, const struct slot *s)
 }
 
 /* Sets the slot's Host value: name (bracketed for IPv6) and ":port" unless
- * the port is 80, the default of http URLs. */
+ * the port is the scheme's default (80, or 443 for https; 0: none). */
 static int set_host(struct http_slot *hs, const char *name, size_t len,
 		    bool v6, unsigned int port)
 {
@@ -178,7 +121,7 @@ static int set_host(struct http_slot *hs, const char *name, size_t len,
 	size_t nd = 0;
 	char *p = hs->host;
 
-	if (port != 80) {
+	if (port) {
 		do {
 			*--d = (char)('0' + port % 10);
 			port /= 10;
@@ -201,9 +144,15 @@ static int set_host(struct http_slot *hs, const char *name, size_t len,
 	return 0;
 }
 
+/* port, or 0 if it is the default of the probe's scheme. */
+static unsigned int non_default(const struct slot *s, unsigned int port)
+{
+	return port == (s->tls ? 443u : 80u) ? 0 : port;
+}
+
 /* Copies the Host value and request target of a target into its slot. */
-static int set_target(struct http_slot *hs, const char *path,
-		      const struct rp_target *t)
+static int set_target(struct http_slot *hs, const struct slot *s,
+		      const char *path, const struct rp_target *t)
 {
 	size_t plen = strlen(path);
 	char ip[INET6_ADDRSTRLEN];
@@ -212,27 +161,30 @@ static int set_target(struct http_slot *hs, const char *path,
 		return -ENAMETOOLONG;
 	memcpy(hs->path, path, plen + 1);
 	hs->path_len = (uint16_t)plen;
-	if (t->host)
-		return set_host(hs, t->host, strlen(t->host), false, 80);
+	if (t->host) /* as written */
+		return set_host(hs, t->host, strlen(t->host), false, 0);
 	if (t->name)
-		return set_host(hs, t->name, strlen(t->name), false, t->port);
+		return set_host(hs, t->name, strlen(t->name), false,
+				non_default(s, t->port));
 	if (t->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const void *)&t->addr;
 
 		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		return set_host(hs, ip, strlen(ip), true, ntohs(a->sin6_port));
+		return set_host(hs, ip, strlen(ip), true,
+				non_default(s, ntohs(a->sin6_port)));
 	}
 	const struct sockaddr_in *a = (const void *)&t->addr;
 
 	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	return set_host(hs, ip, strlen(ip), false, ntohs(a->sin_port));
+	return set_host(hs, ip, strlen(ip), false,
+			non_default(s, ntohs(a->sin_port)));
 }
 
 static int http_take(struct rp_engine *e, struct slot *s,
 		     const struct rp_target *t)
 {
 	struct http_slot *hs = priv(e, s);
-	int ret = set_target(hs, t->path ? t->path : state(e)->path, t);
+	int ret = set_target(hs, s, t->path ? t->path : state(e)->path, t);
 
 	if (ret < 0)
 		s->detail = "request path or host too long";
@@ -251,8 +203,13 @@ static void link_timeout(struct rp_engine *e, struct slot *s,
 static void arm_send(struct rp_engine *e, struct slot *s)
 {
 	struct http_slot *hs = priv(e, s);
-	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+	struct io_uring_sqe *sqe;
 
+	if (s->xport) {
+		rp__send(e, s, &hs->msg);
+		return;
+	}
+	sqe = rp__ring_reserve(&e->r, 2);
 	if (!sqe) {
 		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
 		return;
@@ -263,15 +220,18 @@ static void arm_send(struct rp_engine *e, struct slot *s)
 
 static void arm_recv(struct rp_engine *e, struct slot *s)
 {
-	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+	struct io_uring_sqe *sqe;
 
+	if (s->xport) {
+		rp__recv(e, s);
+		return;
+	}
+	sqe = rp__ring_reserve(&e->r, 2);
 	if (!sqe) {
 		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
 		return;
 	}
-	io_uring_prep_recv(sqe, slot_fd(e, s), NULL, BUF_SIZE, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BGID;
+	rp__prep_recv_buf(e, s, sqe);
 	link_timeout(e, s, sqe, RP__OP_RECV);
 }
 
@@ -310,19 +270,6 @@ static size_t consume(struct msghdr *m, size_t n)
 	return m->msg_iovlen;
 }
 
-static void recycle(struct rp__http *h, unsigned bid)
-{
-	io_uring_buf_ring_add(h->br, h->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
-			      (unsigned short)bid, h->mask, 0);
-	io_uring_buf_ring_advance(h->br, 1);
-}
-
-static void http_drop_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
-{
-	if (cqe->flags & IORING_CQE_F_BUFFER)
-		recycle(state(e), cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-}
-
 /* Ends the probe for a failed send or receive. */
 static void io_failed(struct rp_engine *e, struct slot *s, int res)
 {
@@ -351,9 +298,9 @@ static bool is_redirect(int code)
 /*
  * Follows a redirect in the same slot, within the same deadline: a new
  * connection (resolving first if the Location names a host) and the same
- * method. Only http:// Locations and absolute paths are followed; the
- * others (https, relative paths, a Location cut at its bound or too long
- * once encoded) are reported.
+ * method. http:// and https:// Locations and absolute paths are followed;
+ * the others (other schemes, relative paths, a Location cut at its bound
+ * or too long once encoded) are reported.
  * Returns true if the probe goes on.
  */
 static bool follow(struct rp_engine *e, struct slot *s)
@@ -367,6 +314,7 @@ static bool follow(struct rp_engine *e, struct slot *s)
 	struct rp__spec sp;
 	struct rp__iter it;
 	uint16_t port = 0;
+	bool tls = s->tls, tls_ok = rp__stage_find(e, &rp__stage_tls) >= 0;
 	int n;
 
 	if (hs->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
@@ -391,14 +339,15 @@ static bool follow(struct rp_engine *e, struct slot *s)
 		snprintf(path, sizeof(path), "%s", loc);
 	} else {
 		if (rp__target_parse(loc, len, &sp, err, sizeof(err)) < 0 ||
-		    sp.kind != RP__SPEC_URL || sp.scheme != RP__SCHEME_HTTP ||
-		    sp.auth_len >= sizeof(host))
+		    sp.kind != RP__SPEC_URL || sp.auth_len >= sizeof(host) ||
+		    (sp.scheme == RP__SCHEME_HTTPS && !tls_ok))
 			return false;
 		memcpy(host, loc + sp.auth_off, sp.auth_len);
 		host[sp.auth_len] = '\0';
 		rp__spec_path(&sp, loc, path, sizeof(path));
+		tls = sp.scheme == RP__SCHEME_HTTPS;
 		if (!sp.port)
-			sp.port = 80;
+			sp.port = tls ? 443 : 80;
 		if (!sp.family) { /* a name: resolved below */
 			if (sp.host_len >= sizeof(name))
 				return false;
@@ -411,6 +360,9 @@ static bool follow(struct rp_engine *e, struct slot *s)
 		}
 	}
 	hs->redirects++;
+	if (!name[0] && loc[0] != '/')
+		rp__set_host(e, s, "", 0); /* to an address: no SNI */
+	s->tls = tls;
 	hs->host_len = (uint16_t)snprintf(hs->host, sizeof(hs->host), "%s",
 					  host);
 	hs->path_len = (uint16_t)snprintf(hs->path, sizeof(hs->path), "%s",
@@ -444,80 +396,59 @@ static void parsed(struct rp_engine *e, struct slot *s,
 	}
 }
 
-/* The slots whose receive found the buffer ring empty wait on a list of
- * their own (linked through http_slot.wnext) for the end of the turn. */
-static void wait_for_buffer(struct rp_engine *e, struct slot *s)
+/* The request was sent (res >= 0), or sending failed. */
+static void http_sent(struct rp_engine *e, struct slot *s, int res)
 {
-	struct rp__http *h = state(e);
-	uint32_t i = slot_idx(e, s);
-
-	priv(e, s)->wnext = SLOT_NONE;
-	if (h->wait_tail == SLOT_NONE)
-		h->wait_head = i;
-	else
-		priv(e, &e->slots[h->wait_tail])->wnext = i;
-	h->wait_tail = i;
+	if (res < 0) {
+		io_failed(e, s, res);
+		return;
+	}
+	priv(e, s)->sent_ns = e->now_ns;
+	rp__set_phase(e, s, PHASE_RECEIVING);
+	arm_recv(e, s);
 }
 
+/* Response bytes (res > 0), the end of the stream (0), or a failure. */
+static void http_data(struct rp_engine *e, struct slot *s, const char *buf,
+		      int res)
+{
+	struct http_slot *hs = priv(e, s);
+
+	if (res > 0) {
+		if (!hs->first_ns)
+			hs->first_ns = e->now_ns;
+		parsed(e, s, rp__http_parse_feed(&hs->p, buf, (size_t)res));
+	} else if (res == 0) {
+		parsed(e, s, rp__http_parse_eof(&hs->p));
+	} else {
+		io_failed(e, s, res);
+	}
+}
+
+/* A completion of our own send or receive on the socket. */
 static void http_on_cqe(struct rp_engine *e, struct slot *s,
 			const struct io_uring_cqe *cqe)
 {
-	struct rp__http *h = state(e);
 	struct http_slot *hs = priv(e, s);
 	int res = cqe->res;
 
 	if (rp__ud_op(cqe->user_data) == RP__OP_SEND) {
-		if (res < 0) {
-			io_failed(e, s, res);
-		} else if (consume(&hs->msg, (size_t)res)) {
+		if (res > 0 && consume(&hs->msg, (size_t)res))
 			arm_send(e, s); /* short send: the rest */
-		} else {
-			hs->sent_ns = e->now_ns;
-			rp__set_phase(e, s, PHASE_RECEIVING);
-			arm_recv(e, s);
-		}
+		else
+			http_sent(e, s, res);
 		return;
 	}
-
-	if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		enum rp__http_state st;
-
-		if (!hs->first_ns)
-			hs->first_ns = e->now_ns;
-		st = rp__http_parse_feed(&hs->p, h->bufs + (size_t)bid * BUF_SIZE,
-					 (size_t)res);
-		recycle(h, bid);
-		parsed(e, s, st);
-	} else if (res == 0) {
-		parsed(e, s, rp__http_parse_eof(&hs->p));
-	} else if (res == -ENOBUFS) {
-		wait_for_buffer(e, s);
+	if (res == -ENOBUFS) {
+		rp__buf_wait(e, s);
+	} else if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+		/* The parser copies what it keeps: the buffer goes back
+		 * right after. */
+		http_data(e, s, rp__buf_data(e, cqe), res);
+		rp__buf_put(e, cqe);
 	} else {
-		http_drop_cqe(e, cqe);
-		io_failed(e, s, res < 0 ? res : -EIO);
-	}
-}
-
-/* Gives the slots that found no buffer another receive, now that the
- * turn's completions gave buffers back. Only the slots waiting now: one
- * that gets -ENOBUFS again waits for the next turn. */
-static void http_end_turn(struct rp_engine *e)
-{
-	struct rp__http *h = state(e);
-	uint32_t i = h->wait_head;
-
-	h->wait_head = h->wait_tail = SLOT_NONE;
-	while (i != SLOT_NONE) {
-		struct slot *s = &e->slots[i];
-
-		i = priv(e, s)->wnext;
-		if (s->cancel)
-			rp__finish(e, s, RP_STATUS_CANCELLED, 0);
-		else if (e->now_ns >= s->deadline_ns)
-			rp__finish(e, s, RP_STATUS_TIMEOUT, 0);
-		else
-			arm_recv(e, s);
+		rp__buf_put(e, cqe);
+		http_data(e, s, NULL, res > 0 ? -EIO : res);
 	}
 }
 
@@ -532,9 +463,11 @@ static void http_info(struct rp_engine *e, struct slot *s, struct rp_result *r)
 	memset(in, 0, sizeof(*in));
 	rp__http_parse_info(&hs->p, in);
 	/* Always fits: URL_MAX has room for both at their longest. */
-	memcpy(h->url, "http://", 7);
-	memcpy(h->url + 7, hs->host, hs->host_len);
-	memcpy(h->url + 7 + hs->host_len, hs->path, hs->path_len + 1u);
+	size_t n = s->tls ? 8 : 7;
+
+	memcpy(h->url, s->tls ? "https://" : "http://", n);
+	memcpy(h->url + n, hs->host, hs->host_len);
+	memcpy(h->url + n + hs->host_len, hs->path, hs->path_len + 1u);
 	in->url = h->url;
 	in->connect_us = hs->connect_us;
 	if (hs->first_ns && hs->sent_ns)
@@ -553,13 +486,15 @@ const struct rp__stage_ops rp__stage_http = {
 	.name = "http",
 	.priv_size = sizeof(struct http_slot),
 	.sends_first = true,
+	.uses_bufs = true,
 	.init = http_init,
 	.release = http_release,
 	.take = http_take,
 	.start = http_start,
 	.on_cqe = http_on_cqe,
-	.drop_cqe = http_drop_cqe,
-	.end_turn = http_end_turn,
+	.resume = arm_recv,
+	.on_sent = http_sent,
+	.on_data = http_data,
 	.info = http_info,
 	.rewind = http_rewind,
 };

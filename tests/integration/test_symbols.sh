@@ -114,7 +114,7 @@ EOF
 SAN=()
 [ -n "${RP_SANITIZE:-}" ] && SAN=(-fsanitize="$RP_SANITIZE")
 if ! timeout -k 2 60 cc -std=c11 -Wall -Werror "${SAN[@]}" -I"$INC" \
-	-o "$TMP/own_llhttp" "$TMP/own_llhttp.c" "$A" -luring -lcares -lpthread \
+	-o "$TMP/own_llhttp" "$TMP/own_llhttp.c" "$A" -luring -lcares -lssl -lcrypto -lpthread \
 	>"$TMP/cc.out" 2>&1; then
 	fail "a program with its own llhttp_init does not link with libringprobe.a:"
 	head -n 20 "$TMP/cc.out" | sed 's/^/    /'

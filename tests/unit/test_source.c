@@ -193,6 +193,8 @@ static void record(struct recs *rc, const struct rp_target *t)
 			assert_int_equal(t->port, 0);
 			fmt_addr(t, rc->line[rc->n], REC_LEN);
 		}
+		if (t->tls)
+			strcat(rc->line[rc->n], " tls");
 	} else {
 		assert_null(t->name);
 		assert_int_equal(t->port, 0);
@@ -424,8 +426,7 @@ static void test_url_args(void **state)
 		"1.2.3.4:443",
 		"[::1]:80 host=[::1] path=/",
 		"10.0.0.1:80 host=10.0.0.1 path=/?q",
-		"error -93 https:// needs TLS, which this build does not "
-		"support host=10.0.0.1 path=/x",
+		"10.0.0.1:443 tls host=10.0.0.1 path=/x",
 		"name=example.com port=81 host=example.com:81 path=/",
 		"invalid argument 8: unsupported URL scheme 'ftp': "
 		"'ftp://1.2.3.4/'",
@@ -438,8 +439,7 @@ static void test_url_args(void **state)
 		"invalid argument 13: missing port after ':': 'http://[::2]:/'",
 		"invalid argument 14: blank inside URL (percent-encode spaces "
 		"as %20): 'http://1.2.3.4/a b'",
-		"error -93 https:// needs TLS, which this build does not "
-		"support host=h.example path=/",
+		"name=h.example port=443 tls host=h.example path=/",
 		"invalid argument 16: missing host in URL: 'http://'",
 		NULL,
 	};
@@ -509,8 +509,7 @@ static void test_url_file(void **state)
 		"invalid F:7: bad port '0' (must be 1-65535): "
 		"'http://192.0.2.5:0/'",
 		"invalid F:8: no port: give ip:port or -p: '192.0.2.6'",
-		"error -93 https:// needs TLS, which this build does not "
-		"support host=[2001:db8::2] path=/",
+		"[2001:db8::2]:443 tls host=[2001:db8::2] path=/",
 		"invalid F:10: control character in URL: "
 		"'http://192.0.2.7/\\x01'",
 		"192.0.2.8:80 host=192.0.2.8 path=/",
@@ -541,7 +540,7 @@ static void test_url_file(void **state)
 	assert_string_equal(rc->input[0], "http://192.0.2.1:8080/health#x");
 	assert_string_equal(rc->input[2], "http://192.0.2.4/caf\\xc3\\xa9");
 	assert_string_equal(rc->input[8], "HTTP://192.0.2.8");
-	assert_int_equal(rp_source_invalid(s), 4); /* https is an ERROR */
+	assert_int_equal(rp_source_invalid(s), 4);
 	for (i = 0; wants[i]; i++)
 		free(wants[i]);
 	unmake(s, &w);
@@ -841,10 +840,9 @@ static void test_hostname_urls(void **state)
 		"name=Example.TEST port=80 host=Example.TEST path=/",
 		"name=example.test. port=80 host=example.test. path=/a",
 		"name=example.test port=80 host=example.test:80 path=/?q=1",
-		"error -93 https:// needs TLS, which this build does not "
-		"support host=example.test path=/",
-		"error -93 https:// needs TLS, which this build does not "
-		"support host=Example.test:8443 path=/x",
+		"name=example.test port=443 tls host=example.test path=/",
+		"name=Example.test port=8443 tls host=Example.test:8443 "
+		"path=/x",
 		"invalid argument 7: bad character '!' in hostname: "
 		"'http://bad_!name.test/'",
 		"invalid argument 8: bad hostname: empty label: "
@@ -930,8 +928,8 @@ static void test_hostname_file(void **state)
 		{ "invalid F:9: bad hostname: empty label: 'bad..name'",
 		  "bad..name" },
 		{ "192.0.2.9:80 host=192.0.2.9 path=/", "http://192.0.2.9/" },
-		{ "error -93 https:// needs TLS, which this build does not "
-		  "support host=secure.example.test path=/",
+		{ "name=secure.example.test port=443 tls "
+		  "host=secure.example.test path=/",
 		  "https://secure.example.test/" },
 		{ "name=localhost port=22", "localhost" },
 		{ "name=localhost port=80", "localhost" },
