@@ -96,6 +96,9 @@ static void usage(FILE *f)
 		"                           (1.0 and 1.1 lower OpenSSL's security level)\n"
 		"      --handshake-timeout D\n"
 		"                           whole TLS handshake (default: up to --timeout)\n"
+		"      --expiring-within DAYS\n"
+		"                           print only results whose certificate expires\n"
+		"                           within DAYS (or has expired)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            print the version\n"
 		"\n"
@@ -284,6 +287,7 @@ enum {
 	OPT_TLS_MIN,
 	OPT_TLS_MAX,
 	OPT_HANDSHAKE_TIMEOUT,
+	OPT_EXPIRING_WITHIN,
 };
 
 static const struct option long_opts[] = {
@@ -328,6 +332,7 @@ static const struct option long_opts[] = {
 	{ "tls-min", required_argument, NULL, OPT_TLS_MIN },
 	{ "tls-max", required_argument, NULL, OPT_TLS_MAX },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -535,6 +540,13 @@ static int parse_args(struct cli *c, int argc, char **argv)
 						 optarg);
 			c->eo.tls.handshake_timeout_ns = v;
 			break;
+		case OPT_EXPIRING_WITHIN:
+			if (parse_uint(optarg, 100000, &v) < 0)
+				return die_usage("bad --expiring-within '%s': "
+						 "want days, 0 to 100000",
+						 optarg);
+			c->expiring = (int)v;
+			break;
 		case OPT_FOLLOW:
 			if (parse_uint(optarg, 20, &v) < 0)
 				return die_usage("bad --follow '%s': want 0 to "
@@ -663,7 +675,7 @@ static int demo(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .progress = -1, .format = OUT_TEXT };
+	struct cli c = { .progress = -1, .format = OUT_TEXT, .expiring = -1 };
 	const char *cmd;
 	int rc;
 

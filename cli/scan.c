@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "scan.h"
+#include "tally.h"
 #include "util.h"
 
 #define SLOWEST_MAX 5
@@ -66,6 +67,7 @@ struct worker {
 	_Atomic bool done;
 	uint64_t invalid;
 	uint64_t by_class[10];        /* HTTP results by status class */
+	struct tally tally;           /* TLS versions, verdicts, expiries */
 	struct slow slowest[SLOWEST_MAX];
 	int nslow;
 	unsigned snap_seen;
@@ -200,6 +202,8 @@ static void on_result(const struct rp_result *r, void *arg)
 			fprintf(stderr, "%s: %s\n", prog,
 				r->detail ? r->detail : "invalid target");
 	}
+	if (c->summary)
+		tally_add(&w->tally, r);
 	if (r->addr && c->summary) {
 		struct slow x = { .elapsed_us = r->elapsed_us };
 
@@ -213,6 +217,9 @@ static void on_result(const struct rp_result *r, void *arg)
 	if (c->match_status && !status_listed(c->match_status, r))
 		return;
 	if (c->filter_status && status_listed(c->filter_status, r))
+		return;
+	if (c->expiring >= 0 && (!r->tls || !r->tls->has_cert ||
+				 r->tls->days_left > c->expiring))
 		return;
 	out_result(&w->out, r); /* drops non-open ones under --open */
 	/* stdout closed: end quietly. Not once this worker is done (results
@@ -307,7 +314,8 @@ static void snapshot(struct worker *w, struct rp_engine *e)
 }
 
 static void summary(const struct cli *c, const struct rp_stats *st,
-		    uint64_t results, const uint64_t *by_class,
+		    const struct tally *tally, uint64_t results,
+		    const uint64_t *by_class,
 		    const struct slow *slow, int nslow, double secs,
 		    int64_t total)
 {
@@ -325,6 +333,7 @@ static void summary(const struct cli *c, const struct rp_stats *st,
 				fprintf(stderr, " %dxx %" PRIu64, k, by_class[k]);
 		fputc('\n', stderr);
 	}
+	tally_print(tally);
 	if (g_interrupted) {
 		if (total >= 0)
 			fprintf(stderr, "interrupted: %" PRIu64
@@ -683,6 +692,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 
 	/* Everything from every engine. */
 	static struct rp_stats st;
+	static struct tally tally;
 	uint64_t results = 0, invalid = 0, by_class[10] = { 0 };
 	struct slow slow[SLOWEST_MAX];
 	int nslow = 0, fail = 0, out_err = 0;
@@ -695,6 +705,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		invalid += w->invalid;
 		for (int k = 0; k < 10; k++)
 			by_class[k] += w->by_class[k];
+		tally_merge(&tally, &w->tally);
 		for (int k = 0; k < w->nslow; k++)
 			add_slow(slow, &nslow, &w->slowest[k]);
 		if (w->ret < 0 && !fail)
@@ -712,7 +723,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		rc = EXIT_RUNTIME;
 	}
 	if (c->summary)
-		summary(c, &st, results, by_class, slow, nslow, secs,
+		summary(c, &st, &tally, results, by_class, slow, nslow, secs,
 			rp_source_total(src));
 	if (c->stats_json) {
 		int ret = write_stats_json(c->stats_json, &st, results, secs, n);

@@ -30,6 +30,7 @@ struct cli {
 	bool http;                    /* `ringprobe http` */
 	bool banner;                  /* `ringprobe tcp --banner` */
 	bool tls;                     /* `ringprobe tls` */
+	int expiring;                 /* --expiring-within DAYS, or -1 */
 	const char **headers;         /* -H lines, NULL-terminated */
 	int nheaders;
 	uint8_t *match_status;        /* --match-status bitmap of 0..999 */
