@@ -104,17 +104,22 @@ void rp__tls_text(char *dst, size_t cap, const unsigned char *src, size_t len)
 static const char *name_entry(const X509_NAME *name, int nid, char *dst)
 {
 	int i = X509_NAME_get_index_by_NID(name, nid, -1);
+	const ASN1_STRING *v;
 	unsigned char *u = NULL;
 	int n;
 
 	dst[0] = '\0';
 	if (i < 0)
 		return dst;
-	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(
-					    X509_NAME_get_entry(name, i)));
-	if (n >= 0)
+	v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	n = ASN1_STRING_to_UTF8(&u, v);
+	if (n >= 0) /* BMPString, T61String ... as UTF-8 */
 		rp__tls_text(dst, RP__TLS_TEXT, u, (size_t)n);
+	else /* not what its type says: the bytes, cleaned */
+		rp__tls_text(dst, RP__TLS_TEXT, ASN1_STRING_get0_data(v),
+			     (size_t)ASN1_STRING_length(v));
 	OPENSSL_free(u);
+	ERR_clear_error();
 	return dst;
 }
 
@@ -209,28 +214,11 @@ static void fingerprint(char *hex, X509 *leaf, const EVP_MD *sha256)
 	hex[64] = '\0';
 }
 
-void rp__tls_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
-		   const SSL *ssl, const EVP_MD *sha256, time_t now)
+void rp__tls_cert_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
+			X509 *leaf, const EVP_MD *sha256, time_t now)
 {
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
-	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
-	const unsigned char *alpn = NULL;
-	unsigned alen = 0;
-	long v;
+	int64_t left;
 
-	memset(in, 0, sizeof(*in));
-	in->version = in->cipher = in->subject_cn = in->issuer_cn = "";
-	in->issuer_org = in->sha256 = in->key = in->verify = in->sni = "";
-	in->sans = f->sans;
-	if (SSL_is_init_finished(ssl)) {
-		in->version = SSL_get_version(ssl);
-		in->cipher = SSL_get_cipher_name(ssl);
-	}
-	SSL_get0_alpn_selected(ssl, &alpn, &alen);
-	rp__tls_text(f->alpn, sizeof(f->alpn), alpn, alen);
-	in->alpn = f->alpn;
-	if (!leaf)
-		return;
 	in->has_cert = 1;
 	in->subject_cn = name_entry(X509_get_subject_name(leaf), NID_commonName,
 				    f->subject_cn);
@@ -242,15 +230,47 @@ void rp__tls_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
 	in->not_before = asn1_time(X509_get0_notBefore(leaf));
 	in->not_after = asn1_time(X509_get0_notAfter(leaf));
 	/* Whole days, rounded down: -1 from the first second after expiry. */
-	int64_t left = in->not_after - (int64_t)now;
-	in->days_left = (int32_t)(left >= 0 ? left / 86400 : -((-left + 86399) / 86400));
+	left = in->not_after - (int64_t)now;
+	in->days_left = (int32_t)(left >= 0 ? left / 86400
+					    : -((-left + 86399) / 86400));
 	fingerprint(f->sha256, leaf, sha256);
 	in->sha256 = f->sha256;
 	in->self_signed = X509_self_signed(leaf, 1) == 1;
 	in->key = key_name(f->key, sizeof(f->key), leaf);
+	ERR_clear_error(); /* X509_self_signed may leave some */
+}
+
+void rp__tls_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
+		   const SSL *ssl, const EVP_MD *sha256, time_t now)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	long v;
+
+	rp__tls_info_clear(f, in);
+	if (SSL_is_init_finished(ssl)) {
+		in->version = SSL_get_version(ssl);
+		in->cipher = SSL_get_cipher_name(ssl);
+	}
+	SSL_get0_alpn_selected(ssl, &alpn, &alen);
+	rp__tls_text(f->alpn, sizeof(f->alpn), alpn, alen);
+	if (!leaf)
+		return;
+	rp__tls_cert_facts(f, in, leaf, sha256, now);
 	in->chain_len = chain ? (uint32_t)sk_X509_num(chain) : 1;
 	v = SSL_get_verify_result(ssl);
 	in->verify_code = v;
 	in->verify = v == X509_V_OK ? "ok" : X509_verify_cert_error_string(v);
-	ERR_clear_error(); /* X509_self_signed may leave some */
+}
+
+void rp__tls_info_clear(struct rp__tls_facts *f, struct rp_tls_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->version = in->cipher = in->subject_cn = in->issuer_cn = "";
+	in->issuer_org = in->sha256 = in->key = in->verify = in->sni = "";
+	f->alpn[0] = '\0';
+	in->alpn = f->alpn;
+	in->sans = f->sans;
 }

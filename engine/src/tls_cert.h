@@ -31,6 +31,15 @@ struct rp__tls_facts {
 void rp__tls_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
 		   const SSL *ssl, const EVP_MD *sha256, time_t now);
 
+/* Sets every string of *in to "" and every number to 0. */
+void rp__tls_info_clear(struct rp__tls_facts *f, struct rp_tls_info *in);
+
+/* Fills the certificate's part of *in from leaf: has_cert, the names,
+ * sans, validity and days_left (now: the wall clock), sha256,
+ * self_signed and key. */
+void rp__tls_cert_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
+			X509 *leaf, const EVP_MD *sha256, time_t now);
+
 /* Copies len bytes of UTF-8 text into dst (cap bytes with the NUL) as
  * valid UTF-8 without control characters: each ill-formed sequence and
  * each C0, DEL or C1 character becomes U+FFFD; cut before the first
