@@ -446,8 +446,9 @@ if start_tls_server many --max-conns 32 "${GOOD[@]}"; then
 		'j["status"] == {"200": 200} and j["titles"] == {"rp_tls_server good": 200}' \
 		"many: 200 concurrent verified HTTPS GETs (32 at a time): all 200 with the title"
 	stop_server many
-	if grep -q '200 connections, 200 handshakes, 200 responses' \
-		"$TMP/many.err"; then
+	# Connections are not counted: other tests on the machine may scan
+	# loopback ports, ours among them, without a TLS handshake.
+	if grep -q ' 200 handshakes, 200 responses' "$TMP/many.err"; then
 		pass "many: server counted 200 handshakes and 200 responses"
 	else
 		fail "many: $(head -c 200 "$TMP/many.err")"
