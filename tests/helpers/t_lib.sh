@@ -60,25 +60,49 @@ wait_gone() {
 	! kill -0 "$pid" 2>/dev/null
 }
 
-# start_server NAME N ARGS...: starts $RP_TEST_SERVER ARGS in the
-# background (its PID goes to PIDS), waits up to 5 s for it to print N
+# start_prog BIN NAME N ARGS...: starts BIN ARGS in the background (its
+# PID goes to PIDS and SERVER_PID), waits up to 5 s for it to print N
 # ports to $TMP/NAME.ports (stderr: $TMP/NAME.err) and puts them in the
 # array PORTS. Returns 1, saying why, if it did not.
-start_server() {
-	local name=$1 n=$2 i
-	shift 2
-	"$RP_TEST_SERVER" "$@" >"$TMP/$name.ports" 2>"$TMP/$name.err" &
-	PIDS+=("$!")
+start_prog() {
+	local bin=$1 name=$2 n=$3 i
+	shift 3
+	"$bin" "$@" >"$TMP/$name.ports" 2>"$TMP/$name.err" &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
 	for ((i = 0; i < 100; i++)); do
 		[ "$(wc -l <"$TMP/$name.ports")" -ge "$n" ] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	mapfile -t PORTS <"$TMP/$name.ports"
 	if [ "${#PORTS[@]}" -ne "$n" ] || ! [[ "${PORTS[*]}" =~ ^[0-9\ ]+$ ]]; then
-		echo "FAIL: target server ($*) did not report $n port(s):" \
+		echo "FAIL: $(basename "$bin") ($*) did not report $n port(s):" \
 			"$(head -c 300 "$TMP/$name.err")"
 		return 1
 	fi
+}
+
+# start_server NAME N ARGS...: start_prog for $RP_TEST_SERVER.
+start_server() {
+	start_prog "$RP_TEST_SERVER" "$@"
+}
+
+# start_tls_server NAME ARGS...: start_prog for $RP_TLS_SERVER (one port,
+# also put in PORT).
+start_tls_server() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2034 # PORT is for the caller
+	start_prog "$RP_TLS_SERVER" "$name" 1 "$@" && PORT=${PORTS[0]}
+}
+
+# stop_pid PID: SIGTERM, up to 5 s for it to exit, then SIGKILL; reaps it
+# and returns its exit status.
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null
+	wait_gone "$1" 5000 || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 # jcheck FILE N EXPR...: runs jcheck.py (see there) on FILE with the

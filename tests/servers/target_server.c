@@ -66,7 +66,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,11 +74,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "srv_common.h"
 
 #define MAX_LISTENERS 1024
 
@@ -143,18 +143,6 @@ static void usage(FILE *f)
 		   "[--backlog N] [--max-seconds S]\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_args(struct server *sv, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -175,24 +163,21 @@ static int parse_args(struct server *sv, int argc, char **argv)
 		if (!strcmp(a, "--bind")) {
 			sv->bind_addr = v;
 		} else if (!strcmp(a, "--ports")) {
-			if (parse_long(v, 1, MAX_LISTENERS, &n))
+			if (srv_parse_long(v, 1, MAX_LISTENERS, &n))
 				goto bad;
 			sv->nports = (int)n;
 		} else if (!strcmp(a, "--port")) {
 			if (sv->nfixed == MAX_LISTENERS ||
-			    parse_long(v, 1, 65535, &n))
+			    srv_parse_long(v, 1, 65535, &n))
 				goto bad;
 			sv->fixed[sv->nfixed++] = (int)n;
 		} else if (!strcmp(a, "--backlog")) {
-			if (parse_long(v, 1, 1 << 20, &n))
+			if (srv_parse_long(v, 1, 1 << 20, &n))
 				goto bad;
 			sv->backlog = (int)n;
 		} else if (!strcmp(a, "--max-seconds")) {
-			char *end;
-			double d = strtod(v, &end);
-			if (end == v || *end || !(d > 0) || d > 86400)
+			if (srv_parse_seconds(v, &sv->max_seconds))
 				goto bad;
-			sv->max_seconds = d;
 		} else if (!strcmp(a, "--mode")) {
 			sv->mode = NULL;
 			for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]);
@@ -218,68 +203,6 @@ bad:
 		return -1;
 	}
 	return 0;
-}
-
-/* Opens one listener on port (0 = ephemeral); returns the fd or -1. */
-static int open_listener(const struct server *sv, int port, int *bound)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family;
-	int one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, sv->bind_addr, &s4->sin_addr) == 1) {
-		family = AF_INET;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		len = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, sv->bind_addr, &s6->sin6_addr) == 1) {
-		family = AF_INET6;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*s6);
-	} else {
-		fprintf(stderr, "rp_target_server: bad address %s\n",
-			sv->bind_addr);
-		return -1;
-	}
-
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail_close;
-	/* "--bind ::" means IPv6 only: tests that want IPv4 say so. */
-	if (family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail_close;
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		goto fail_close;
-	if (listen(fd, sv->backlog) < 0)
-		goto fail_close;
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		goto fail_close;
-	*bound = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
-	return fd;
-
-fail_close:
-	close(fd);
-fail:
-	fprintf(stderr, "rp_target_server: listen on %s port %d: %s\n",
-		sv->bind_addr, port, strerror(errno));
-	return -1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- accept-close ------------------------------------------------------ */
@@ -1122,9 +1045,9 @@ static int serve(struct server *sv, int sfd)
 			goto fail;
 	}
 
-	double deadline = now_s() + sv->max_seconds;
+	double deadline = srv_now() + sv->max_seconds;
 	for (;;) {
-		double left = deadline - now_s();
+		double left = deadline - srv_now();
 		if (left <= 0)
 			break;
 		int ms = left > 1.0 ? 1000 : (int)(left * 1000) + 1;
@@ -1170,7 +1093,6 @@ int main(int argc, char **argv)
 		.max_seconds = 300,
 		.mode = &modes[MODE_ACCEPT_CLOSE],
 	};
-	sigset_t set;
 	int rc = 1;
 
 	if (parse_args(&sv, argc, argv)) {
@@ -1180,24 +1102,15 @@ int main(int argc, char **argv)
 	if (!sv.nports && !sv.nfixed)
 		sv.nports = 1;
 
-	/* Signals arrive through a signalfd in the epoll set: no handler, no
-	 * race between checking a flag and going to sleep. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+	int sfd = srv_signalfd("rp_target_server");
+	if (sfd < 0)
 		return 1;
-	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		perror("rp_target_server: signalfd");
-		return 1;
-	}
-	signal(SIGPIPE, SIG_IGN);
 
 	int want = sv.nfixed ? sv.nfixed : sv.nports;
 	for (int i = 0; i < want; i++) {
 		int port;
-		int fd = open_listener(&sv, sv.nfixed ? sv.fixed[i] : 0, &port);
+		int fd = srv_listen("rp_target_server", sv.bind_addr,
+				    sv.nfixed ? sv.fixed[i] : 0, sv.backlog, &port);
 		if (fd < 0)
 			goto out_close;
 		sv.lfd[sv.nl++] = fd;
