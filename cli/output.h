@@ -95,7 +95,7 @@ enum {
  * ISO 8601 UTC ("2027-01-01T00:00:00Z"), cert_days_left a signed number
  * (negative once expired), cert_self_signed true/false, and verify "ok" or
  * OpenSSL's reason ("certificate has expired", "self-signed
- * certificate", "Hostname mismatch", ...).
+ * certificate", "hostname mismatch", ...).
  */
 
 /* Size of the output buffer. A record longer than this (impossible for

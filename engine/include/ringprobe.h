@@ -215,7 +215,7 @@ struct rp_tls_info {
 	uint32_t chain_len;           /* certificates the server sent */
 	const char *verify;           /* "ok", or why verification failed
 	                               * (OpenSSL's text: "certificate has
-	                               * expired", "Hostname mismatch", ...) */
+	                               * expired", "hostname mismatch", ...) */
 	long verify_code;             /* X509_V_OK (0) or the X509_V_ERR_ code */
 	uint32_t tls_us;              /* handshake: first byte sent -> done */
 };

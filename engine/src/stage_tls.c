@@ -25,6 +25,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -532,9 +533,11 @@ static void tls_info(struct rp_engine *e, struct slot *s, struct rp_result *r)
 
 	if (!ts->ssl)
 		return; /* a plain target, or it never started */
-	sni = SSL_get_servername(ts->ssl, TLSEXT_NAMETYPE_host_name);
 	rp__tls_facts(&t->facts, &t->info, ts->ssl, t->sha256, time(NULL));
-	t->info.sni = sni ? sni : "";
+	/* The SSL goes with the connection, before the result is out. */
+	sni = SSL_get_servername(ts->ssl, TLSEXT_NAMETYPE_host_name);
+	snprintf(t->facts.sni, sizeof(t->facts.sni), "%s", sni ? sni : "");
+	t->info.sni = t->facts.sni;
 	t->info.tls_us = ts->tls_us;
 	r->tls = &t->info;
 }

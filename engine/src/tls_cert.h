@@ -17,6 +17,7 @@
 /* Where rp_tls_info's strings live: one per engine, reused per result. */
 struct rp__tls_facts {
 	char alpn[RP__TLS_TEXT];
+	char sni[RP__TLS_TEXT];
 	char subject_cn[RP__TLS_TEXT];
 	char issuer_cn[RP__TLS_TEXT];
 	char issuer_org[RP__TLS_TEXT];
@@ -27,7 +28,8 @@ struct rp__tls_facts {
 };
 
 /* Fills *in (but sni and tls_us) from ssl; its strings point into *f or
- * are OpenSSL's static text. now: the wall clock, for days_left. */
+ * are OpenSSL's static text, never into ssl (which goes before the result
+ * is delivered). now: the wall clock, for days_left. */
 void rp__tls_facts(struct rp__tls_facts *f, struct rp_tls_info *in,
 		   const SSL *ssl, const EVP_MD *sha256, time_t now);
 
