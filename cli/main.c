@@ -81,6 +81,9 @@ static void usage(FILE *f)
 		"      --read-timeout D     per send/receive (default: up to --timeout)\n"
 		"      --match-status LIST  print only these HTTP statuses (200,300-399)\n"
 		"      --filter-status LIST do not print these HTTP statuses\n"
+		"      --scheme S           http, https or auto (default) for targets that\n"
+		"                           are not URLs: auto is https on 443 and 8443;\n"
+		"                           -p items may say it: -p https:443,http:80\n"
 		"      --follow N           follow up to N redirects (default 0: report\n"
 		"                           them; http(s):// and absolute paths only)\n"
 		"\ntls and https:\n"
@@ -288,6 +291,7 @@ enum {
 	OPT_TLS_MAX,
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_EXPIRING_WITHIN,
+	OPT_SCHEME,
 };
 
 static const struct option long_opts[] = {
@@ -333,6 +337,7 @@ static const struct option long_opts[] = {
 	{ "tls-max", required_argument, NULL, OPT_TLS_MAX },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
+	{ "scheme", required_argument, NULL, OPT_SCHEME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -539,6 +544,17 @@ static int parse_args(struct cli *c, int argc, char **argv)
 						 "want a duration like 3s",
 						 optarg);
 			c->eo.tls.handshake_timeout_ns = v;
+			break;
+		case OPT_SCHEME:
+			if (!strcmp(optarg, "auto"))
+				c->scheme = RP_SCHEME_AUTO;
+			else if (!strcmp(optarg, "http"))
+				c->scheme = RP_SCHEME_HTTP;
+			else if (!strcmp(optarg, "https"))
+				c->scheme = RP_SCHEME_HTTPS;
+			else
+				return die_usage("bad --scheme '%s': want http, "
+						 "https or auto", optarg);
 			break;
 		case OPT_EXPIRING_WITHIN:
 			if (parse_uint(optarg, 100000, &v) < 0)

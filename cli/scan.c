@@ -517,6 +517,7 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 			 : c->http ? "80"
 			 : c->tls  ? "443"
 				   : NULL,
+		.scheme = c->scheme,
 	};
 	int ret = rp_source_create(src, &so, err, sizeof(err));
 

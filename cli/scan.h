@@ -31,6 +31,7 @@ struct cli {
 	bool banner;                  /* `ringprobe tcp --banner` */
 	bool tls;                     /* `ringprobe tls` */
 	int expiring;                 /* --expiring-within DAYS, or -1 */
+	int scheme;                   /* --scheme: an RP_SCHEME_* */
 	const char **headers;         /* -H lines, NULL-terminated */
 	int nheaders;
 	uint8_t *match_status;        /* --match-status bitmap of 0..999 */

@@ -614,9 +614,21 @@ RP_API int rp_parse_duration(const char *s, uint64_t *ns);
  */
 struct rp_source;
 
+/* Which targets that are not URLs speak TLS first (rp_target.tls), for
+ * RP_PROBE_HTTP engines (others ignore it). */
+enum rp_scheme {
+	RP_SCHEME_AUTO = 0,           /* https on ports 443 and 8443 */
+	RP_SCHEME_HTTP,               /* none */
+	RP_SCHEME_HTTPS,              /* all */
+};
+
 struct rp_source_opts {
 	const char *ports;            /* port list "22,80,8000-8100"; NULL:
-	                               * targets must carry their own port */
+	                               * targets must carry their own port. An
+	                               * item may name its scheme, "https:443",
+	                               * "http:8080-8090": it wins over scheme */
+	int scheme;                   /* enum rp_scheme, for targets without
+	                               * a URL (a URL's scheme decides for it) */
 };
 
 /* Returns 0 and *out, -EINVAL with the ports spec bad (message in err), or

@@ -9,8 +9,10 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lex.h"
+#include "ringprobe.h"
 #include "target.h"
 
 void rp__ports_clear(struct rp__ports *p)
@@ -36,11 +38,27 @@ void rp__ports_add(struct rp__ports *p, int lo, int hi)
 	}
 }
 
-bool rp__ports_has(const struct rp__ports *p, int port)
+static bool bit(const uint64_t *b, int port)
+{
+	return b[port >> 6] & (1ULL << (port & 63));
+}
+
+bool rp__ports_tls(const struct rp__ports *p, int port, int scheme)
 {
 	if (port < 1 || port > 65535)
 		return false;
-	return p->bits[port >> 6] & (1ULL << (port & 63));
+	if (bit(p->https, port))
+		return true;
+	if (bit(p->http, port))
+		return false;
+	if (scheme == RP_SCHEME_AUTO)
+		return port == 443 || port == 8443;
+	return scheme == RP_SCHEME_HTTPS;
+}
+
+bool rp__ports_has(const struct rp__ports *p, int port)
+{
+	return port >= 1 && port <= 65535 && bit(p->bits, port);
 }
 
 int rp__ports_next(const struct rp__ports *p, int after)
@@ -142,6 +160,15 @@ int rp__ports_parse(struct rp__ports *p, const char *spec, char *err,
 					"port list item %u is empty", n);
 			goto fail;
 		}
+		/* "https:" or "http:": the scheme of the item's ports */
+		uint64_t *scheme = NULL;
+		if (ilen > 6 && !strncasecmp(item, "https:", 6)) {
+			scheme = p->https;
+			item += 6, ilen -= 6;
+		} else if (ilen > 5 && !strncasecmp(item, "http:", 5)) {
+			scheme = p->http;
+			item += 5, ilen -= 5;
+		}
 		dash = memchr(item, '-', ilen);
 		if (dash) {
 			r = item_port(item, (size_t)(dash - item), item, ilen,
@@ -167,6 +194,8 @@ int rp__ports_parse(struct rp__ports *p, const char *spec, char *err,
 			hi = lo;
 		}
 		rp__ports_add(p, (int)lo, (int)hi);
+		for (unsigned long q = lo; scheme && q <= hi; q++)
+			scheme[q >> 6] |= 1ULL << (q & 63);
 		if (!*end)
 			break;
 		s = end + 1;

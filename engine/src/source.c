@@ -101,6 +101,8 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 		set_msg(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (opts)
+		s->scheme = opts->scheme;
 	if (opts && opts->ports) {
 		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
 		if (r) {
@@ -388,7 +390,12 @@ int rp_source_next(void *source, struct rp_target *t)
 				set_text(s->cur, t);
 				if (!s->cur->spec.family)
 					set_name(s->cur, t, s->it.port);
-				t->tls = s->cur->spec.scheme == RP__SCHEME_HTTPS;
+				t->tls = s->cur->spec.kind == RP__SPEC_URL
+						 ? s->cur->spec.scheme ==
+							   RP__SCHEME_HTTPS
+						 : rp__ports_tls(&s->ports,
+								 s->it.port,
+								 s->scheme);
 				break;
 			}
 			free(s->cur);

@@ -44,6 +44,7 @@ struct rp_source {
 	pthread_mutex_t lock;		/* guards everything below except
 					 * the reader-only part */
 	struct rp__ports ports;		/* read-only after create */
+	int scheme;			/* rp_source_opts.scheme */
 
 	struct line *args, **args_tail;	/* arguments not yet produced */
 	uint64_t nargs;			/* arguments added */

@@ -30,6 +30,8 @@
 struct rp__ports {
 	uint64_t bits[65536 / 64];	/* bit p set: port p is in the set */
 	uint64_t words[65536 / 64 / 64]; /* bit w set: bits[w] != 0 */
+	uint64_t https[65536 / 64];	/* port p listed as "https:P" */
+	uint64_t http[65536 / 64];	/* port p listed as "http:P" */
 	uint32_t count;			/* ports in the set */
 };
 
@@ -42,14 +44,21 @@ bool rp__ports_has(const struct rp__ports *p, int port);
 
 /*
  * Parses a port list: items separated by ",", each a port "80" or an
- * inclusive range "8000-8100", blanks allowed around items and around "-".
- * Overlapping items are fine (the set counts each port once).
+ * inclusive range "8000-8100", blanks allowed around items and around "-",
+ * and each may carry a scheme, "https:443" or "http:8080-8090" (kept in
+ * https/http: what rp__ports_tls() reads). Overlapping items are fine (the
+ * set counts each port once; a port listed with both schemes is https).
  * Returns: 0 with *p holding exactly the listed ports, or -EINVAL with *p
  * empty and a message naming the offending item in err (may be NULL; at
  * most errlen bytes, NUL-terminated).
  */
 int rp__ports_parse(struct rp__ports *p, const char *spec, char *err,
 		    size_t errlen);
+
+/* Does a target on port speak TLS (HTTP probes)? Its scheme in the list
+ * if it has one, else scheme (an RP_SCHEME_*: AUTO means https on 443 and
+ * 8443 only). */
+bool rp__ports_tls(const struct rp__ports *p, int port, int scheme);
 
 /* The smallest port in the set greater than `after` (pass 0 for the first
  * one), or -1 if there is none. */

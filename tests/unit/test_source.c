@@ -297,7 +297,7 @@ static void test_args(void **state)
 {
 	static const char *const want[] = {
 		"1.2.3.4:80",
-		"[::1]:443",
+		"[::1]:443 tls",
 		"invalid argument 5: bad character '!' in hostname: 'bad!'",
 		"name=example.com port=7",
 		"10.0.0.0:7",
@@ -423,7 +423,7 @@ static void test_url_args(void **state)
 	static const char *const want[] = {
 		"127.0.0.1:8080 host=127.0.0.1:8080 path=/status?x=1",
 		"1.2.3.4:22",
-		"1.2.3.4:443",
+		"1.2.3.4:443 tls",
 		"[::1]:80 host=[::1] path=/",
 		"10.0.0.1:80 host=10.0.0.1 path=/?q",
 		"10.0.0.1:443 tls host=10.0.0.1 path=/x",
@@ -706,14 +706,14 @@ static void test_hostname_args(void **state)
 	static const char *const head[] = {
 		"name=example.test port=22",
 		"name=example.test port=80",
-		"name=example.test port=443",
+		"name=example.test port=443 tls",
 		"name=example.test port=8080",
 		"name=EXAMPLE.Test port=22",
 		"name=EXAMPLE.Test port=80",
-		"name=EXAMPLE.Test port=443",
+		"name=EXAMPLE.Test port=443 tls",
 		"name=example.test. port=22",
 		"name=example.test. port=80",
-		"name=example.test. port=443",
+		"name=example.test. port=443 tls",
 		"name=Mixed-Case_1.Example.TEST. port=9",
 		NULL,
 	};
@@ -728,7 +728,7 @@ static void test_hostname_args(void **state)
 		"'-': '-x.test'",
 		"1.2.3.4:22",
 		"1.2.3.4:80",
-		"1.2.3.4:443",
+		"1.2.3.4:443 tls",
 		NULL,
 	};
 	char label[80], name253[260], arg[300], *wants[32];
@@ -776,7 +776,7 @@ static void test_hostname_args(void **state)
 	for (i = 0; i < 3; i++) {
 		wants[n] = malloc(REC_LEN);
 		snprintf(wants[n++], REC_LEN, "name=%s port=%s", name253,
-			 i == 0 ? "22" : i == 1 ? "80" : "443");
+			 i == 0 ? "22" : i == 1 ? "80" : "443 tls");
 	}
 	wants[n] = NULL;
 
@@ -918,8 +918,8 @@ static void test_hostname_file(void **state)
 		{ "name=example.test port=80", "example.test" },
 		{ "name=example.test port=8080 host=example.test:8080 "
 		  "path=/x?y", "http://example.test:8080/x?y" },
-		{ "[2001:db8::1]:443", "[2001:db8::1]:443" },
-		{ "name=WWW.Example.Test. port=8443",
+		{ "[2001:db8::1]:443 tls", "[2001:db8::1]:443" },
+		{ "name=WWW.Example.Test. port=8443 tls",
 		  "WWW.Example.Test.:8443" },
 		{ "10.0.0.0:22", "10.0.0.0/31" },
 		{ "10.0.0.0:80", "10.0.0.0/31" },

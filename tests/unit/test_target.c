@@ -142,6 +142,40 @@ static void test_ports_parse(void **state)
 	assert_int_equal(rp__ports_next(&ports, 70000), -1);
 }
 
+/* Schemes in port lists: "https:P" and "http:P" win over the default;
+ * AUTO makes 443 and 8443 https. */
+static void test_ports_schemes(void **state)
+{
+	char err[128];
+
+	(void)state;
+	assert_int_equal(rp__ports_parse(&ports, "HTTPS:8000-8001, http:443,80,"
+					 "8443,https:9000", err, sizeof(err)),
+			 0);
+	assert_int_equal(ports.count, 6);
+	assert_true(rp__ports_has(&ports, 8001) && rp__ports_has(&ports, 9000));
+	/* AUTO: listed schemes, then 443 and 8443 */
+	assert_true(rp__ports_tls(&ports, 8000, RP_SCHEME_AUTO));
+	assert_true(rp__ports_tls(&ports, 8001, RP_SCHEME_AUTO));
+	assert_false(rp__ports_tls(&ports, 443, RP_SCHEME_AUTO));
+	assert_false(rp__ports_tls(&ports, 80, RP_SCHEME_AUTO));
+	assert_true(rp__ports_tls(&ports, 8443, RP_SCHEME_AUTO));
+	assert_true(rp__ports_tls(&ports, 9000, RP_SCHEME_AUTO));
+	/* a port not in the list (a target's own): the default alone */
+	assert_false(rp__ports_tls(&ports, 8080, RP_SCHEME_AUTO));
+	assert_true(rp__ports_tls(&ports, 8080, RP_SCHEME_HTTPS));
+	assert_false(rp__ports_tls(&ports, 8443, RP_SCHEME_HTTP));
+	assert_true(rp__ports_tls(&ports, 9000, RP_SCHEME_HTTP));
+	assert_false(rp__ports_tls(&ports, 443, RP_SCHEME_HTTPS));
+	assert_false(rp__ports_tls(&ports, 0, RP_SCHEME_HTTPS));
+	/* a scheme needs a port after it */
+	assert_int_equal(rp__ports_parse(&ports, "https:", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(rp__ports_parse(&ports, "ftp:21", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(ports.count, 0);
+}
+
 static void test_ports_sparse_walk(void **state)
 {
 	static const int want[] = { 1, 63, 64, 127, 128, 4095, 4096, 40000,
@@ -1327,6 +1361,7 @@ int main(void)
 		cmocka_unit_test(test_duration_good),
 		cmocka_unit_test(test_duration_bad),
 		cmocka_unit_test(test_ports_parse),
+		cmocka_unit_test(test_ports_schemes),
 		cmocka_unit_test(test_ports_sparse_walk),
 		cmocka_unit_test(test_ports_errors),
 		cmocka_unit_test(test_parse_good),
