@@ -52,7 +52,15 @@ static int ares_init_status;
 
 static void ares_global_init(void)
 {
+#ifdef RP_FAULT
+	/* tests: c-ares's allocations can fail too (fault.h) */
+	ares_init_status = ares_library_init_mem(ARES_LIB_INIT_ALL,
+						 rp__fault_malloc,
+						 rp__fault_free,
+						 rp__fault_realloc);
+#else
 	ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
+#endif
 }
 
 static const char *reason_of(int status)

@@ -82,6 +82,10 @@ static int setup_buffers(struct rp_engine *e, struct rp__http *h)
 
 	while (n < e->o.concurrency && n < BUFS_MAX)
 		n <<= 1;
+#ifdef RP_FAULT
+	if (rp__fault.http_bufs) /* tests: a ring that runs dry */
+		n = rp__fault.http_bufs;
+#endif
 	h->nbufs = n;
 	h->mask = io_uring_buf_ring_mask(n);
 	h->br_size = n * sizeof(struct io_uring_buf);
