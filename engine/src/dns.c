@@ -143,6 +143,8 @@ static int dns_init(struct rp_engine *e, size_t priv_off)
 	 * after --dns-timeout). The kernel caps it at net.core.rmem_max. */
 	ao.socket_receive_buffer_size = RCVBUF;
 	int ret = ares_init_options(&d->ch, &ao, mask);
+	if (ret == ARES_ENOMEM)
+		return -ENOMEM; /* not an engine whose names all fail */
 	if (ret != ARES_SUCCESS) {
 		d->init_error = ares_strerror(ret);
 		return 0;
@@ -151,7 +153,7 @@ static int dns_init(struct rp_engine *e, size_t priv_off)
 		ret = ares_set_servers_ports_csv(d->ch, o->servers);
 		if (ret != ARES_SUCCESS) {
 			ares_destroy(d->ch);
-			return -EINVAL;
+			return ret == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 		}
 	}
 	d->ok = true;
