@@ -529,14 +529,26 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 
 static void engine_error(int ret)
 {
+	const char *why = "";
+
+	switch (ret) {
+	case -EMFILE:
+		why = " (concurrency above RLIMIT_NOFILE)";
+		break;
+	case -EINVAL:
+		why = " (check --method, --header, --path, --resolver)";
+		break;
+	case -EPERM: /* from io_uring_setup(2) */
+		why = ": io_uring is not permitted here (disabled by "
+		      "/proc/sys/kernel/io_uring_disabled, or blocked by a "
+		      "seccomp policy, as container runtimes do by default)";
+		break;
+	case -ENOSYS:
+		why = ": this kernel has no io_uring";
+		break;
+	}
 	fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
-		rp_strerror(ret),
-		ret == -EMFILE	? " (concurrency above RLIMIT_NOFILE)"
-		: ret == -EINVAL ? " (check --method, --header, --path, "
-				   "--resolver)"
-		: ret == -EPERM	 ? " (is io_uring disabled? see "
-				   "/proc/sys/kernel/io_uring_disabled)"
-				 : "");
+		rp_strerror(ret), why);
 }
 
 int cli_scan(struct cli *c, int nargs, char **args)
