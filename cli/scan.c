@@ -542,14 +542,26 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 
 static void engine_error(int ret)
 {
+	const char *why = "";
+
+	switch (ret) {
+	case -EMFILE:
+		why = " (concurrency above RLIMIT_NOFILE)";
+		break;
+	case -EINVAL:
+		why = " (check --method, --header, --path, --resolver)";
+		break;
+	case -EPERM: /* from io_uring_setup(2) */
+		why = ": io_uring is not permitted here (disabled by "
+		      "/proc/sys/kernel/io_uring_disabled, or blocked by a "
+		      "seccomp policy, as container runtimes do by default)";
+		break;
+	case -ENOSYS:
+		why = ": this kernel has no io_uring";
+		break;
+	}
 	fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
-		rp_strerror(ret),
-		ret == -EMFILE	? " (concurrency above RLIMIT_NOFILE)"
-		: ret == -EINVAL ? " (check --method, --header, --path, "
-				   "--resolver)"
-		: ret == -EPERM	 ? " (is io_uring disabled? see "
-				   "/proc/sys/kernel/io_uring_disabled)"
-				 : "");
+		rp_strerror(ret), why);
 }
 
 int cli_scan(struct cli *c, int nargs, char **args)
@@ -736,18 +748,24 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				rc = EXIT_RUNTIME;
 		}
 	}
-	if (rc == EXIT_OK && rp_source_error(src)) {
-		fprintf(stderr, "%s: reading targets failed: %s\n", prog,
+	if (rp_source_error(src)) {
+		/* The lines read before it were probed, the files after it
+		 * too: the run is complete but for that file's rest. */
+		fprintf(stderr, "%s: reading targets from '%s' failed: %s\n",
+			prog, rp_source_error_file(src),
 			rp_strerror(rp_source_error(src)));
-		rc = EXIT_USAGE;
+		if (rc == EXIT_OK)
+			rc = EXIT_USAGE;
 	}
 	if (rc == EXIT_OK && invalid)
 		rc = EXIT_USAGE;
 	if (g_interrupted)
 		rc = EXIT_INTERRUPTED;
-	else if (out_err && out_err != -EPIPE && rc == EXIT_OK) {
-		fprintf(stderr, "%s: writing results failed: %s\n", prog,
-			rp_strerror(out_err));
+	else if (out_err && out_err != -EPIPE) {
+		fprintf(stderr, "%s: writing results to %s%s%s failed: %s\n",
+			prog, c->output ? "'" : "",
+			c->output ? c->output : "standard output",
+			c->output ? "'" : "", rp_strerror(out_err));
 		rc = EXIT_RUNTIME;
 	}
 

@@ -67,7 +67,9 @@ RP_API const char *rp_version(void);
  *
  * Hostname targets add:
  *  DNS_ERROR    the name did not resolve; detail has the resolver's reason
- *               ("NXDOMAIN", "SERVFAIL", "timeout", "no address", ...)
+ *               ("NXDOMAIN", "SERVFAIL", "timeout", "no address", ...),
+ *               or "no socket" with err -EMFILE or -ENFILE when no
+ *               descriptor was left to ask a resolver with
  *
  * TLS probes (RP_PROBE_TLS, and https targets of RP_PROBE_HTTP) add:
  *  TLS_ERROR    the TLS handshake failed (a fatal alert, bytes that are not
@@ -680,8 +682,15 @@ RP_API int64_t rp_source_total(const struct rp_source *s);
 /* Counts of bad lines (INVALID targets) produced so far. */
 RP_API uint64_t rp_source_invalid(const struct rp_source *s);
 
-/* If reading a file failed (I/O error), the negative errno; else 0. */
+/* If reading a file failed (I/O error, or a directory: -EISDIR), the
+ * negative errno of the first failure; else 0. A file whose read fails
+ * gives the lines read from it before the failure (a partial last line
+ * is dropped), and the files after it are still read. */
 RP_API int rp_source_error(const struct rp_source *s);
+
+/* The name of the file of that first failure ("<stdin>" for standard
+ * input), valid until rp_source_destroy(); NULL if none failed. */
+RP_API const char *rp_source_error_file(const struct rp_source *s);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,10 @@ int rp__bufs_init(struct rp_engine *e)
 	rp__fifo_init(&b->wait);
 	while (n < e->o.concurrency && n < BUFS_MAX)
 		n <<= 1;
+#ifdef RP_FAULT
+	if (rp__fault.http_bufs) /* tests: a ring that runs dry */
+		n = rp__fault.http_bufs;
+#endif
 	b->n = n;
 	b->mask = io_uring_buf_ring_mask(n);
 	b->br_size = n * sizeof(struct io_uring_buf);

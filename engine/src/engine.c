@@ -113,6 +113,10 @@ static int setup(struct rp_engine *e)
 	unsigned cq = pow2_at_least(2 * e->o.concurrency + 256);
 	if (cq < 2 * sq)
 		cq = 2 * sq;
+#ifdef RP_FAULT
+	if (rp__fault.ring_entries) /* tests: a CQ that overflows */
+		sq = cq = rp__fault.ring_entries;
+#endif
 	fallback = (e->o.flags & RP_ENGINE_FALLBACK) ||
 		   (getenv("RINGPROBE_FALLBACK") &&
 		    strcmp(getenv("RINGPROBE_FALLBACK"), "0") != 0);
