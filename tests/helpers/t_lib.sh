@@ -7,6 +7,11 @@ FAILS=0
 PIDS=()
 TMP=
 T_HELPERS=$(dirname "${BASH_SOURCE[0]}")
+# The python3 interpreter itself: python3 on PATH may be a version
+# manager's shim (pyenv's runs ~30 processes per call; a busy machine
+# takes seconds for each).
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+PY=${PY:-python3}
 
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
@@ -108,7 +113,7 @@ stop_pid() {
 # jcheck FILE N EXPR...: runs jcheck.py (see there) on FILE with the
 # test's own prelude, $TMP/jprelude.py.
 jcheck() {
-	python3 "$T_HELPERS/jcheck.py" "$TMP/jprelude.py" "$@"
+	"$PY" "$T_HELPERS/jcheck.py" "$TMP/jprelude.py" "$@"
 }
 
 # check NAME N DESC EXPR...: for tests that ran the CLI into $TMP/NAME.jsonl

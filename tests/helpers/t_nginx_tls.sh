@@ -35,7 +35,7 @@ NGINX_DIR=
 
 # Prints a loopback TCP port that was free a moment ago.
 nginx_free_port() {
-	python3 -c '
+	"$PY" -c '
 import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
@@ -90,12 +90,8 @@ nginx_tls_wait() {
 	local i
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$NGINX_PID" 2>/dev/null || return 1
-		python3 -c '
-import socket, sys
-try:
-    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
-except OSError:
-    sys.exit(1)' "$NGINX_PORT" && return 0
+		(exec 3<>"/dev/tcp/127.0.0.1/$NGINX_PORT") 2>/dev/null &&
+			return 0
 		sleep 0.05
 	done
 	return 1

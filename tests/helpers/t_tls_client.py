@@ -13,7 +13,8 @@ once every connection is open and its ClientHello written. Prints one JSON
 object: {"elapsed": s, "conns": [{"n": bytes, "head": first 16 bytes in
 hex, "end": "eof"|"reset"|"timeout"|"max"|"connect: ...",
 "reads": [sizes of the first 20 reads], "t_first": s or null,
-"t_end": s}]} with times from that connection's connect.
+"t_end": s, "t_end_wall": Unix time}]} with t_ times from that
+connection's connect.
 
 https: N concurrent HTTPS GET / (default 100) with certificate and host
 name verification against CA (SNI and Host = NAME, default "localhost"),
@@ -82,7 +83,7 @@ async def raw_one(host, port, hello, wait, max_bytes, sent):
     except ConnectionResetError:
         end = "reset"
     res.update(n=len(got), head=got[:16].hex(), end=end,
-               t_end=time.monotonic() - t0)
+               t_end=time.monotonic() - t0, t_end_wall=time.time())
     w.close()
     return res
 
