@@ -70,6 +70,8 @@ struct slot {
 	uint32_t gen;                 /* bumped when the slot is released */
 	uint8_t phase;                /* enum rp__phase: rp__set_phase() */
 	uint8_t stage;                /* index of the stage now running */
+	uint8_t reached;              /* stages started, over restarts: the
+	                               * ones whose info() the result gets */
 	uint8_t cancel;               /* cancel asked for this probe */
 	uint8_t ops;                  /* CQEs still expected */
 	uint8_t status;               /* PHASE_DONE: the outcome */
@@ -128,7 +130,11 @@ struct rp__stage_ops {
 	void (*drop_cqe)(struct rp_engine *e, const struct io_uring_cqe *cqe);
 	/* After a turn's completions were handled. */
 	void (*end_turn)(struct rp_engine *e);
-	/* Fill the stage's part of the result of a probe that reached it. */
+	/* Fill the stage's part of the result of a probe that reached it
+	 * (before any restart, too). A stage that holds a better answer
+	 * than the outcome the probe ends with may replace status, err,
+	 * detail and addr (the HTTP stage: the response that redirected to
+	 * a hop that failed). Called in stage order. */
 	void (*info)(struct rp_engine *e, struct slot *s, struct rp_result *r);
 	/* The probe starts over on another address (--all-addrs). */
 	void (*rewind)(struct rp_engine *e, struct slot *s);
