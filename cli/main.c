@@ -85,7 +85,9 @@ static void usage(FILE *f)
 		"                           are not URLs: auto is https on 443 and 8443;\n"
 		"                           -p items may say it: -p https:443,http:80\n"
 		"      --follow N           follow up to N redirects (default 0: report\n"
-		"                           them; http(s):// and absolute paths only)\n"
+		"                           them; http(s):// and absolute paths only) on\n"
+		"                           the target's own host (name or address)\n"
+		"      --follow-any-host    ... and to any other host too\n"
 		"\ntls and https:\n"
 		"      --sni NAME           server name to send to targets given as an\n"
 		"                           address (names and URLs send their host)\n"
@@ -280,6 +282,7 @@ enum {
 	OPT_ALL_ADDRS,
 	OPT_THREADS,
 	OPT_FOLLOW,
+	OPT_FOLLOW_ANY_HOST,
 	OPT_STATS_JSON,
 	OPT_BANNER,
 	OPT_BANNER_WAIT,
@@ -326,6 +329,7 @@ static const struct option long_opts[] = {
 	{ "all-addrs", no_argument, NULL, OPT_ALL_ADDRS },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "follow", required_argument, NULL, OPT_FOLLOW },
+	{ "follow-any-host", no_argument, NULL, OPT_FOLLOW_ANY_HOST },
 	{ "stats-json", required_argument, NULL, OPT_STATS_JSON },
 	{ "banner", no_argument, NULL, OPT_BANNER },
 	{ "banner-wait", required_argument, NULL, OPT_BANNER_WAIT },
@@ -568,6 +572,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return die_usage("bad --follow '%s': want 0 to "
 						 "20 redirects", optarg);
 			c->eo.http.follow = (uint32_t)v;
+			break;
+		case OPT_FOLLOW_ANY_HOST:
+			c->eo.http.follow_any_host = 1;
 			break;
 		case OPT_THREADS:
 			if (parse_uint(optarg, 256, &v) < 0 || v == 0)

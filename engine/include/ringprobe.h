@@ -59,7 +59,9 @@ RP_API const char *rp_version(void);
  *  INVALID      the target text could not be parsed; detail says why
  *
  * HTTP probes add:
- *  OK              a response was received and parsed (rp_result.http)
+ *  OK              a response was received and parsed (rp_result.http);
+ *                  with redirects followed, the last one, even when a
+ *                  later hop failed (see "Redirects" below)
  *  TIMEOUT         connected, but the response did not complete in time
  *  RESET           the connection was reset after connecting
  *  PROTOCOL_ERROR  the response was malformed or truncated; detail has
@@ -181,8 +183,9 @@ struct rp_http_info {
 	uint32_t connect_us;          /* connect round trip */
 	uint32_t ttfb_us;             /* request sent -> first response byte */
 	uint32_t total_us;            /* connect start -> response complete */
-	uint32_t redirects;           /* redirects followed to get here (url is
-	                               * the last one requested) */
+	uint32_t redirects;           /* redirects followed to get this
+	                               * response (url is the one requested
+	                               * for it); see "Redirects" below */
 };
 
 /*
@@ -235,7 +238,9 @@ struct rp_result {
 	int err;                      /* negative errno behind ERROR and
 	                               * UNREACHABLE (and the raw connect
 	                               * result otherwise), 0 if none */
-	const char *detail;           /* extra reason text, or NULL */
+	const char *detail;           /* extra reason text, or NULL (HTTP:
+	                               * also why a redirect was not followed,
+	                               * or how the hop it led to failed) */
 	uint32_t rtt_us;              /* connect round trip of the last attempt
 	                               * (OPEN, CLOSED, UNREACHABLE), else 0 */
 	uint32_t attempts;            /* connect attempts made (0 if none) */
@@ -341,8 +346,41 @@ struct rp_http_opts {
 	                               * the overall timeout */
 	uint32_t follow;              /* redirects (301/302/303/307/308 with an
 	                               * http Location) followed at most, within
-	                               * the same deadline; 0: report them */
+	                               * the same deadline; 0: report them. See
+	                               * "Redirects" below */
+	int follow_any_host;          /* 1: follow redirects to any host; 0:
+	                               * only to the probe's own host */
 };
+
+/*
+ * Redirects (rp_http_opts.follow > 0). A redirect is followed, in the same
+ * slot and within the same deadline, when its Location is an absolute
+ * path ("/x"), an http:// URL or a "//host/x" one, and leads to the host
+ * the probe was sent to: the same name if the target was given by name
+ * (compared without case or a trailing dot), the same address if it was
+ * given by address; port and path may change, and a name is never the
+ * same host as an address. follow_any_host lifts that scope. The Location
+ * is percent-encoded before it goes on the wire (a space becomes %20).
+ *
+ * The result is always about the last response received:
+ * rp_http_info.url, .redirects and every response field are those of that
+ * response, and rp_result.addr is the address that sent it. When the
+ * probe stops at a redirect it does not follow, the status is OK (the
+ * redirect is the answer) and rp_result.detail says why:
+ *   "redirect limit N reached"            N redirects followed already
+ *   "redirect to other host not followed: HOST"
+ *   "redirect to LOC not followed: REASON"  a Location it cannot follow:
+ *                                          another scheme, https (no TLS
+ *                                          in this build), a relative
+ *                                          reference, one too long
+ * When a hop a redirect led to fails (refused, filtered, reset, timed
+ * out, a malformed response, a name that does not resolve), the status is
+ * OK too, with the response that redirected there, err 0, and
+ *   "redirect to URL failed: STATUS" (and " (DETAIL)" when the failure
+ *                                     had one)
+ * A probe cancelled during a later hop is CANCELLED, with the last
+ * response in rp_result.http.
+ */
 
 /* Name resolution options (zero = default). Resolution runs inside the
  * engine's loop (c-ares, its sockets polled through the ring). */

@@ -79,6 +79,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->ops = 0;
 	s->stage = 0;
 	s->tls = e->o.kind == RP_PROBE_TLS || t->tls;
+	s->reached = 0;
 	s->detail = NULL;
 	s->dns_us = 0;
 	s->start_ns = e->now_ns;

@@ -1,15 +1,20 @@
 /*
- * http_request.c - the parts of an HTTP probe's request that every probe
- * of an engine shares, built once from the options, and the rules for
- * what the options may put on the wire.
+ * http_request.c - what an HTTP probe sends: the parts of the request
+ * that every probe of an engine shares, built once from the options (and
+ * the rules for what the options may put on the wire); the Host value
+ * and target of each request; and where a redirect leads, which is also
+ * where the redirect scope is kept.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_request.h"
 #include "ringprobe/version.h"
+#include "target.h"
 
 /*
  * What the options and targets may put on the wire. A CR or LF in any of
@@ -101,4 +106,273 @@ void rp__http_request_free(struct rp__http_request *h)
 	free(h->prefix);
 	free(h->tail);
 	h->prefix = h->tail = NULL;
+}
+
+/* ---- the Host value and target of a request -------------------------- */
+
+/* Sets the hop's Host value: name (bracketed for IPv6) and ":port" unless
+ * port is 0 (the scheme's default). */
+static int set_host(struct rp__http_hop *h, const char *name, size_t len,
+		    bool v6, unsigned int port)
+{
+	char num[6], *d = num + sizeof(num); /* ":65535" */
+	size_t nd = 0;
+	char *p = h->host;
+
+	if (port) {
+		do {
+			*--d = (char)('0' + port % 10);
+			port /= 10;
+		} while (port);
+		*--d = ':';
+		nd = (size_t)(num + sizeof(num) - d);
+	}
+	if (len + 2 * v6 + nd >= sizeof(h->host))
+		return -ENAMETOOLONG;
+	if (v6)
+		*p++ = '[';
+	memcpy(p, name, len);
+	p += len;
+	if (v6)
+		*p++ = ']';
+	memcpy(p, d, nd);
+	p += nd;
+	*p = '\0';
+	h->host_len = (uint16_t)(p - h->host);
+	return 0;
+}
+
+/* port, or 0 if it is the default of the scheme. */
+static unsigned int non_default(bool tls, unsigned int port)
+{
+	return port == (tls ? 443u : 80u) ? 0 : port;
+}
+
+int rp__http_hop_target(struct rp__http_hop *h, const char *path,
+			const struct rp_target *t, bool tls)
+{
+	size_t plen = strlen(path);
+	char ip[INET6_ADDRSTRLEN];
+
+	if (plen >= sizeof(h->path))
+		return -ENAMETOOLONG;
+	memcpy(h->path, path, plen + 1);
+	h->path_len = (uint16_t)plen;
+	h->tls = tls;
+	if (t->host) /* as written */
+		return set_host(h, t->host, strlen(t->host), false, 0);
+	if (t->name)
+		return set_host(h, t->name, strlen(t->name), false,
+				non_default(tls, t->port));
+	if (t->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&t->addr;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		return set_host(h, ip, strlen(ip), true,
+				non_default(tls, ntohs(a->sin6_port)));
+	}
+	const struct sockaddr_in *a = (const void *)&t->addr;
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	return set_host(h, ip, strlen(ip), false,
+			non_default(tls, ntohs(a->sin_port)));
+}
+
+/* ---- redirects --------------------------------------------------------- */
+
+void rp__http_origin_set(struct rp__http_origin *o, const struct rp_target *t)
+{
+	memset(o, 0, sizeof(*o));
+	if (t->name) {
+		snprintf(o->name, sizeof(o->name), "%s", t->name);
+	} else if (t->addr.ss_family == AF_INET6) {
+		o->family = AF_INET6;
+		o->addr.v6 = ((const struct sockaddr_in6 *)&t->addr)->sin6_addr;
+	} else {
+		o->family = AF_INET;
+		o->addr.v4 = ((const struct sockaddr_in *)&t->addr)->sin_addr;
+	}
+}
+
+/* Names compare without case and without a trailing dot. */
+static bool same_name(const char *a, const char *b, size_t blen)
+{
+	size_t alen = strlen(a);
+
+	if (alen && a[alen - 1] == '.')
+		alen--;
+	if (blen && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/*
+ * Is the host of URL u (parsed into sp) the one the probe was sent to?
+ * By name, only the same name is; by address, only the same address.
+ * Port and scheme do not count. A name is never compared with an
+ * address: what a name resolves to is learnt only by following it.
+ */
+static bool same_host(const struct rp__http_origin *o,
+		      const struct rp__spec *sp, const char *u)
+{
+	if (!o->family)
+		return !sp->family && same_name(o->name, u + sp->auth_off,
+						 sp->host_len);
+	if (sp->family != o->family)
+		return false;
+	return o->family == AF_INET
+		       ? sp->addr.v4.s_addr == o->addr.v4.s_addr
+		       : !memcmp(&sp->addr.v6, &o->addr.v6, sizeof(o->addr.v6));
+}
+
+/* The host of URL u as text: the name as written, or the address. */
+static void host_text(const struct rp__spec *sp, const char *u, char *buf,
+		      size_t len)
+{
+	if (sp->family)
+		inet_ntop(sp->family, &sp->addr, buf, (socklen_t)len);
+	else
+		snprintf(buf, len, "%.*s", (int)sp->host_len, u + sp->auth_off);
+}
+
+/* The length of the scheme s starts with (RFC 3986: a letter, then
+ * letters, digits, "+", "-" or ".", then ":"), else 0. */
+static size_t uri_scheme(const char *s)
+{
+	size_t i = 0;
+
+	if (!((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+		return 0;
+	while (s[++i])
+		if (!strchr("+-.", s[i]) && !((s[i] | 0x20) >= 'a' &&
+		     (s[i] | 0x20) <= 'z') && !(s[i] >= '0' && s[i] <= '9'))
+			break;
+	return s[i] == ':' ? i : 0;
+}
+
+/* Where the URL u (parsed into sp) leads: next's Host value, target and
+ * address, or the name to resolve. */
+static enum rp__redirect url_target(const struct rp__spec *sp, const char *u,
+				    struct rp__http_hop *next, char *name,
+				    uint16_t *port)
+{
+	if (sp->auth_len >= sizeof(next->host))
+		return RP__REDIRECT_TOO_LONG;
+	memcpy(next->host, u + sp->auth_off, sp->auth_len);
+	next->host[sp->auth_len] = '\0';
+	next->host_len = (uint16_t)sp->auth_len;
+	rp__spec_path(sp, u, next->path, sizeof(next->path));
+	next->path_len = (uint16_t)strlen(next->path);
+	memset(&next->addr, 0, sizeof(next->addr));
+	next->addrlen = 0;
+	*port = sp->port;
+	if (!sp->family) { /* a name (at most 254 bytes): resolved first */
+		memcpy(name, u + sp->auth_off, sp->host_len);
+		name[sp->host_len] = '\0';
+	} else if (sp->family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&next->addr;
+
+		a->sin_family = AF_INET;
+		a->sin_addr = sp->addr.v4;
+		a->sin_port = htons(sp->port);
+		next->addrlen = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&next->addr;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = sp->addr.v6;
+		a->sin6_port = htons(sp->port);
+		next->addrlen = sizeof(*a);
+	}
+	return RP__REDIRECT_FOLLOW;
+}
+
+enum rp__redirect rp__http_redirect(const struct rp__http_hop *from,
+				    const struct rp__http_origin *o,
+				    bool any_host, bool tls_ok,
+				    struct rp__http_hop *next,
+				    char *name, uint16_t *port, char *what,
+				    size_t what_len)
+{
+	const char *loc = from->p.location;
+	size_t len = strlen(loc), slen;
+	char buf[6 + RP__PATH_MAX], err[64];
+	char *enc = buf + 6, *u = enc;
+	struct rp__spec sp;
+	int n;
+
+	name[0] = '\0';
+	what[0] = '\0';
+	/*
+	 * The Location is the server's text, and what it asks for goes into
+	 * our request line: a space or tab there would split it, and a CR or
+	 * LF (which llhttp does not let into a value, but this is cheap)
+	 * would end it. So every byte a request-target may not carry raw
+	 * becomes %XX first, as browsers do: in the path that is the fix, in
+	 * the host it makes the URL invalid (not followed).
+	 */
+	n = rp__pct_encode(enc, RP__PATH_MAX, loc, len);
+	if (n < 0)
+		return RP__REDIRECT_TOO_LONG;
+	snprintf(what, what_len, "%s", enc);
+	if (len + 1 >= sizeof(from->p.location))
+		return RP__REDIRECT_TOO_LONG; /* cut at its bound */
+	if (!n)
+		return RP__REDIRECT_BAD;
+	if (enc[0] == '/' && enc[1] != '/') { /* an absolute path */
+		n = (int)strcspn(enc, "#"); /* the fragment stays here */
+		memcpy(next->host, from->host, from->host_len + 1u);
+		next->host_len = from->host_len;
+		memcpy(next->path, enc, (size_t)n);
+		next->path[n] = '\0';
+		next->path_len = (uint16_t)n;
+		next->addr = from->addr;
+		next->addrlen = from->addrlen;
+		next->tls = from->tls;
+		return RP__REDIRECT_FOLLOW;
+	}
+	if (enc[0] == '/') { /* "//host/path": the same scheme */
+		const char *sch = from->tls ? "https:" : "http:";
+		size_t k = strlen(sch);
+
+		u = memcpy(enc - k, sch, k);
+		n += (int)k;
+	} else if (!(slen = uri_scheme(enc))) {
+		return RP__REDIRECT_RELATIVE;
+	} else if (slen == 5 && !strncasecmp(enc, "https", 5)) {
+		if (!tls_ok)
+			return RP__REDIRECT_HTTPS;
+	} else if (slen != 4 || strncasecmp(enc, "http", 4)) {
+		return RP__REDIRECT_SCHEME;
+	}
+	if (rp__target_parse(u, (size_t)n, &sp, err, sizeof(err)) < 0 ||
+	    sp.kind != RP__SPEC_URL || sp.off || sp.len != (size_t)n)
+		return RP__REDIRECT_BAD;
+	if (!any_host && !same_host(o, &sp, u)) {
+		host_text(&sp, u, what, what_len);
+		return RP__REDIRECT_OTHER_HOST;
+	}
+	next->tls = sp.scheme == RP__SCHEME_HTTPS;
+	return url_target(&sp, u, next, name, port);
+}
+
+const char *rp__redirect_reason(enum rp__redirect r)
+{
+	switch (r) {
+	case RP__REDIRECT_FOLLOW:
+		return "followed";
+	case RP__REDIRECT_OTHER_HOST:
+		return "other host";
+	case RP__REDIRECT_HTTPS:
+		return "https needs TLS, which this engine does not do";
+	case RP__REDIRECT_SCHEME:
+		return "scheme not supported";
+	case RP__REDIRECT_RELATIVE:
+		return "relative Location not supported";
+	case RP__REDIRECT_TOO_LONG:
+		return "Location too long";
+	case RP__REDIRECT_BAD:
+	default:
+		return "bad Location";
+	}
 }

@@ -276,6 +276,8 @@ static void start_stage(struct rp_engine *e, struct slot *s, unsigned k)
 	if (k == 0)
 		s->xport = 0; /* a new connection: on its socket */
 	s->stage = (uint8_t)k;
+	if (s->reached <= k)
+		s->reached = (uint8_t)(k + 1);
 	e->stages[k].ops->start(e, s);
 }
 
@@ -325,6 +327,7 @@ static bool next_addr(struct rp_engine *e, struct slot *s, int status)
 	s->detail = NULL;
 	s->start_ns = e->now_ns;
 	s->deadline_ns = e->now_ns + e->o.timeout_ns;
+	s->reached = 0;
 	for (unsigned k = 0; k < e->nstages; k++)
 		if (e->stages[k].ops->rewind)
 			e->stages[k].ops->rewind(e, s);
@@ -350,23 +353,23 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 	};
 
 	res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;
-	/* Each stage the probe reached adds its part (before the connection
-	 * goes: TLS reads its certificate). */
-	if (s->phase >= PHASE_ACTIVE)
-		for (unsigned k = 0; k <= s->stage && k < e->nstages; k++)
-			if (e->stages[k].ops->info)
-				e->stages[k].ops->info(e, s, &res);
+	/* Each stage the probe reached adds its part (and may amend the
+	 * outcome: see rp__stage_ops.info), before the connection goes: TLS
+	 * reads its certificate. */
+	for (unsigned k = 0; k < s->reached && k < e->nstages; k++)
+		if (e->stages[k].ops->info)
+			e->stages[k].ops->info(e, s, &res);
 	rp__close_socket(e, s);
-	e->st.by_status[status]++;
+	e->st.by_status[res.status]++;
 	e->st.completed++;
-	RP_TRACE_DONE(s->index, (int)status, res.elapsed_us);
+	RP_TRACE_DONE(s->index, (int)res.status, res.elapsed_us);
 	/* The slot stays taken while the callback runs: a submit from inside
 	 * it cannot reuse the slot and overwrite what res points to. */
 	rp__set_phase(e, s, PHASE_REPORTING);
 	e->in_callback++;
 	e->o.on_result(&res, e->o.arg);
 	e->in_callback--;
-	if (!next_addr(e, s, status))
+	if (!next_addr(e, s, res.status))
 		slot_release(e, s);
 }
 

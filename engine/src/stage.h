@@ -73,6 +73,8 @@ struct slot {
 	uint32_t gen;                 /* bumped when the slot is released */
 	uint8_t phase;                /* enum rp__phase: rp__set_phase() */
 	uint8_t stage;                /* index of the stage now running */
+	uint8_t reached;              /* stages started, over restarts: the
+	                               * ones whose info() the result gets */
 	uint8_t cancel;               /* cancel asked for this probe */
 	uint8_t ops;                  /* CQEs still expected */
 	uint8_t status;               /* PHASE_DONE: the outcome */
@@ -149,7 +151,11 @@ struct rp__stage_ops {
 	void (*on_sent)(struct rp_engine *e, struct slot *s, int res);
 	void (*on_data)(struct rp_engine *e, struct slot *s, const char *buf,
 			int res);
-	/* Fill the stage's part of the result of a probe that reached it. */
+	/* Fill the stage's part of the result of a probe that reached it
+	 * (before any restart, too). A stage that holds a better answer
+	 * than the outcome the probe ends with may replace status, err,
+	 * detail and addr (the HTTP stage: the response that redirected to
+	 * a hop that failed). Called in stage order. */
 	void (*info)(struct rp_engine *e, struct slot *s, struct rp_result *r);
 	/* The probe starts over on another address (--all-addrs). */
 	void (*rewind)(struct rp_engine *e, struct slot *s);

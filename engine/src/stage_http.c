@@ -18,7 +18,6 @@
  * through the TLS stage below it (rp__send, rp__recv), which answers with
  * on_sent and on_data, the same steps a plain socket's completions take.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,26 +27,21 @@
 #include "http_parse.h"
 #include "http_request.h"
 #include "stage.h"
-#include "target.h"
 
-#define HOST_MAX 272               /* Host header value */
-#define PATH_MAX_ 1024             /* request target */
-#define URL_MAX (8 + HOST_MAX + PATH_MAX_)
+#define URL_MAX (8 + RP__HOST_MAX + RP__PATH_MAX)
 #define DEFAULT_MAX_BODY (1024 * 1024)
 #define DEFAULT_MAX_HEADER (64 * 1024)
 
 struct http_slot {
-	struct rp__http_parse p;      /* the response so far */
+	struct rp__http_hop hop[2];   /* hop[cur] is the request under way;
+	                               * the other one, after a redirect, the
+	                               * request that led to it, whose
+	                               * response is reported if it fails */
+	struct rp__http_origin origin; /* the host redirects stay on */
+	uint8_t cur;                  /* hop[cur]: the request under way */
 	uint8_t redirects;            /* redirects followed */
 	struct msghdr msg;            /* sendmsg of what is left to send */
 	struct iovec iov[5];          /* method, path, mid, host, tail */
-	uint64_t sent_ns;             /* request fully sent */
-	uint64_t first_ns;            /* first response byte */
-	uint32_t connect_us;          /* connect round trip */
-	uint16_t host_len;
-	uint16_t path_len;
-	char host[HOST_MAX];
-	char path[PATH_MAX_];
 };
 
 struct rp__http {
@@ -58,8 +52,12 @@ struct rp__http {
 	uint32_t max_header;
 	uint64_t io_timeout_ns;
 	uint32_t follow;              /* redirects to follow at most */
+	bool any_host;                /* ... to any host */
 	struct rp_http_info info;     /* the result being delivered */
-	char url[URL_MAX];
+	char url[URL_MAX];            /* its url */
+	char detail[URL_MAX + 256];   /* its detail, when it is about a
+	                               * redirect: written just before the
+	                               * result is emitted */
 };
 
 static const char mid[] = " HTTP/1.1\r\nHost: ";
@@ -89,8 +87,9 @@ static int http_init(struct rp_engine *e, void **out)
 	h->max_header = o->max_header ? o->max_header : DEFAULT_MAX_HEADER;
 	h->io_timeout_ns = o->io_timeout_ns ? o->io_timeout_ns : UINT64_MAX / 2;
 	h->follow = o->follow;
+	h->any_host = o->follow_any_host != 0;
 	if (h->path[0] != '/' || !rp__wire_text_ok(h->path) ||
-	    strlen(h->path) >= PATH_MAX_)
+	    strlen(h->path) >= RP__PATH_MAX)
 		ret = -EINVAL;
 	else
 		ret = rp__http_request_build(&h->rq, o);
@@ -112,83 +111,20 @@ static struct http_slot *priv(const struct rp_engine *e, const struct slot *s)
 	return rp__priv(e, s, state(e)->k);
 }
 
-/* Sets the slot's Host value: name (bracketed for IPv6) and ":port" unless
- * the port is the scheme's default (80, or 443 for https; 0: none). */
-static int set_host(struct http_slot *hs, const char *name, size_t len,
-		    bool v6, unsigned int port)
-{
-	char num[6], *d = num + sizeof(num); /* ":65535" */
-	size_t nd = 0;
-	char *p = hs->host;
-
-	if (port) {
-		do {
-			*--d = (char)('0' + port % 10);
-			port /= 10;
-		} while (port);
-		*--d = ':';
-		nd = (size_t)(num + sizeof(num) - d);
-	}
-	if (len + 2 * v6 + nd >= sizeof(hs->host))
-		return -ENAMETOOLONG;
-	if (v6)
-		*p++ = '[';
-	memcpy(p, name, len);
-	p += len;
-	if (v6)
-		*p++ = ']';
-	memcpy(p, d, nd);
-	p += nd;
-	*p = '\0';
-	hs->host_len = (uint16_t)(p - hs->host);
-	return 0;
-}
-
-/* port, or 0 if it is the default of the probe's scheme. */
-static unsigned int non_default(const struct slot *s, unsigned int port)
-{
-	return port == (s->tls ? 443u : 80u) ? 0 : port;
-}
-
-/* Copies the Host value and request target of a target into its slot. */
-static int set_target(struct http_slot *hs, const struct slot *s,
-		      const char *path, const struct rp_target *t)
-{
-	size_t plen = strlen(path);
-	char ip[INET6_ADDRSTRLEN];
-
-	if (plen >= sizeof(hs->path))
-		return -ENAMETOOLONG;
-	memcpy(hs->path, path, plen + 1);
-	hs->path_len = (uint16_t)plen;
-	if (t->host) /* as written */
-		return set_host(hs, t->host, strlen(t->host), false, 0);
-	if (t->name)
-		return set_host(hs, t->name, strlen(t->name), false,
-				non_default(s, t->port));
-	if (t->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)&t->addr;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		return set_host(hs, ip, strlen(ip), true,
-				non_default(s, ntohs(a->sin6_port)));
-	}
-	const struct sockaddr_in *a = (const void *)&t->addr;
-
-	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	return set_host(hs, ip, strlen(ip), false,
-			non_default(s, ntohs(a->sin_port)));
-}
-
 static int http_take(struct rp_engine *e, struct slot *s,
 		     const struct rp_target *t)
 {
 	struct http_slot *hs = priv(e, s);
-	int ret = set_target(hs, s, t->path ? t->path : state(e)->path, t);
+	int ret = rp__http_hop_target(&hs->hop[0],
+				      t->path ? t->path : state(e)->path, t,
+				      s->tls);
 
 	if (ret < 0)
 		s->detail = "request path or host too long";
+	rp__http_origin_set(&hs->origin, t);
+	hs->cur = 0;
 	hs->redirects = 0;
+	hs->hop[0].started = false;
 	return ret;
 }
 
@@ -205,7 +141,8 @@ static void arm_send(struct rp_engine *e, struct slot *s)
 	struct http_slot *hs = priv(e, s);
 	struct io_uring_sqe *sqe;
 
-	if (s->xport) {
+	if (s->xport) { /* https: through TLS, within the same timeout */
+		rp__arm_expiry(e, s, state(e)->io_timeout_ns);
 		rp__send(e, s, &hs->msg);
 		return;
 	}
@@ -223,6 +160,7 @@ static void arm_recv(struct rp_engine *e, struct slot *s)
 	struct io_uring_sqe *sqe;
 
 	if (s->xport) {
+		rp__arm_expiry(e, s, state(e)->io_timeout_ns);
 		rp__recv(e, s);
 		return;
 	}
@@ -239,14 +177,18 @@ static void http_start(struct rp_engine *e, struct slot *s)
 {
 	struct rp__http *h = state(e);
 	struct http_slot *hs = priv(e, s);
+	struct rp__http_hop *hp = &hs->hop[hs->cur];
 
-	hs->connect_us = s->rtt_us;
-	hs->sent_ns = hs->first_ns = 0;
-	rp__http_parse_init(&hs->p, h->rq.head, h->max_body, h->max_header);
+	hp->started = true;
+	hp->connect_us = s->rtt_us;
+	hp->sent_ns = hp->first_ns = hp->done_ns = 0;
+	memcpy(&hp->addr, &s->addr, s->addrlen);
+	hp->addrlen = s->addrlen;
+	rp__http_parse_init(&hp->p, h->rq.head, h->max_body, h->max_header);
 	hs->iov[0] = (struct iovec){ h->rq.prefix, h->rq.prefix_len };
-	hs->iov[1] = (struct iovec){ hs->path, hs->path_len };
+	hs->iov[1] = (struct iovec){ hp->path, hp->path_len };
 	hs->iov[2] = (struct iovec){ (void *)mid, sizeof(mid) - 1 };
-	hs->iov[3] = (struct iovec){ hs->host, hs->host_len };
+	hs->iov[3] = (struct iovec){ hp->host, hp->host_len };
 	hs->iov[4] = (struct iovec){ h->rq.tail, h->rq.tail_len };
 	memset(&hs->msg, 0, sizeof(hs->msg));
 	hs->msg.msg_iov = hs->iov;
@@ -295,78 +237,79 @@ static bool is_redirect(int code)
 	       code == 308;
 }
 
+/* Ends the probe with the response that redirected, saying in its
+ * detail why the redirect was not followed. */
+static void not_followed(struct rp__http *h, struct slot *s,
+			 enum rp__redirect r, const char *what)
+{
+	if (r == RP__REDIRECT_OTHER_HOST)
+		snprintf(h->detail, sizeof(h->detail),
+			 "redirect to other host not followed: %s", what);
+	else if (what[0])
+		snprintf(h->detail, sizeof(h->detail),
+			 "redirect to %s not followed: %s", what,
+			 rp__redirect_reason(r));
+	else
+		snprintf(h->detail, sizeof(h->detail),
+			 "redirect not followed: %s", rp__redirect_reason(r));
+	s->detail = h->detail;
+}
+
 /*
- * Follows a redirect in the same slot, within the same deadline: a new
- * connection (resolving first if the Location names a host) and the same
- * method. http:// and https:// Locations and absolute paths are followed;
- * the others (other schemes, relative paths, a Location cut at its bound
- * or too long once encoded) are reported.
- * Returns true if the probe goes on.
+ * Follows the redirect of the response just completed, in the same slot,
+ * within the same deadline: a new connection (resolving first if the
+ * Location names a host) and the same method, to a host in scope (see
+ * rp__http_redirect()). Returns true if the probe goes on; false if it
+ * ends with this response, with a detail when it was a redirect not
+ * followed (the limit reached, out of scope, or a Location it cannot
+ * follow).
  */
 static bool follow(struct rp_engine *e, struct slot *s)
 {
 	struct rp__http *h = state(e);
 	struct http_slot *hs = priv(e, s);
-	const char *loc = hs->p.location;
-	size_t len = strlen(loc);
-	char host[HOST_MAX], path[PATH_MAX_], name[256] = "", err[64];
-	char enc[PATH_MAX_];
-	struct rp__spec sp;
-	struct rp__iter it;
+	struct rp__http_hop *from = &hs->hop[hs->cur];
+	struct rp__http_hop *next = &hs->hop[hs->cur ^ 1];
+	char name[256], what[RP__PATH_MAX];
+	enum rp__redirect r;
 	uint16_t port = 0;
-	bool tls = s->tls, tls_ok = rp__stage_find(e, &rp__stage_tls) >= 0;
-	int n;
 
-	if (hs->redirects >= h->follow || !is_redirect(hs->p.status_code) ||
-	    !len || len + 1 >= sizeof(hs->p.location))
+	if (!h->follow || !is_redirect(from->p.status_code) ||
+	    !from->p.location[0])
 		return false;
-	/*
-	 * The Location is the server's text, and what it asks for goes into
-	 * our request line: a space or tab there would split it, and a CR or
-	 * LF (which llhttp does not let into a value, but this is cheap)
-	 * would end it. So every byte a request-target may not carry raw
-	 * becomes %XX first, as browsers do: in the path that is the fix, in
-	 * the host it makes the URL invalid (not followed). A Location that
-	 * no longer fits is reported, like one cut at its bound.
-	 */
-	n = rp__pct_encode(enc, sizeof(enc), loc, len);
-	if (n < 0)
+	if (hs->redirects >= h->follow) {
+		snprintf(h->detail, sizeof(h->detail),
+			 "redirect limit %u reached", h->follow);
+		s->detail = h->detail;
 		return false;
-	loc = enc;
-	len = (size_t)n;
-	if (loc[0] == '/' && loc[1] != '/') {
-		snprintf(host, sizeof(host), "%s", hs->host);
-		snprintf(path, sizeof(path), "%s", loc);
-	} else {
-		if (rp__target_parse(loc, len, &sp, err, sizeof(err)) < 0 ||
-		    sp.kind != RP__SPEC_URL || sp.auth_len >= sizeof(host) ||
-		    (sp.scheme == RP__SCHEME_HTTPS && !tls_ok))
-			return false;
-		memcpy(host, loc + sp.auth_off, sp.auth_len);
-		host[sp.auth_len] = '\0';
-		rp__spec_path(&sp, loc, path, sizeof(path));
-		tls = sp.scheme == RP__SCHEME_HTTPS;
-		if (!sp.port)
-			sp.port = tls ? 443 : 80;
-		if (!sp.family) { /* a name: resolved below */
-			if (sp.host_len >= sizeof(name))
-				return false;
-			memcpy(name, loc + sp.auth_off, sp.host_len);
-			name[sp.host_len] = '\0';
-			port = sp.port;
-		} else if (rp__iter_init(&it, &sp, NULL, err, sizeof(err)) < 0 ||
-			   !rp__iter_next(&it, &s->addr, &s->addrlen)) {
-			return false; /* (never: one address, one port) */
-		}
 	}
+	r = rp__http_redirect(from, &hs->origin, h->any_host,
+			      rp__stage_find(e, &rp__stage_tls) >= 0, next, name,
+			      &port, what, sizeof(what));
+	if (r != RP__REDIRECT_FOLLOW) {
+		not_followed(h, s, r, what);
+		return false;
+	}
+	/*
+	 * NEEDSWORK (--exclude): every address a redirect leads to must pass
+	 * the exclude list, as the targets do. An address literal is known
+	 * here (next->addr, when name is ""): check it at this point and end
+	 * the probe like not_followed() if it is excluded. A name's
+	 * addresses are known only once resolved, so the same check belongs
+	 * where rp__resolved() hands the probe on, which covers targets and
+	 * redirects alike.
+	 */
 	hs->redirects++;
-	if (!name[0] && loc[0] != '/')
-		rp__set_host(e, s, "", 0); /* to an address: no SNI */
-	s->tls = tls;
-	hs->host_len = (uint16_t)snprintf(hs->host, sizeof(hs->host), "%s",
-					  host);
-	hs->path_len = (uint16_t)snprintf(hs->path, sizeof(hs->path), "%s",
-					  path);
+	hs->cur ^= 1;
+	next->started = false;
+	s->tls = next->tls;
+	if (!name[0]) {
+		memcpy(&s->addr, &next->addr, next->addrlen);
+		s->addrlen = next->addrlen;
+		/* to an address: TLS names no host (a path keeps the host) */
+		if (strcmp(next->host, from->host))
+			rp__set_host(e, s, "", 0);
+	}
 	rp__restart(e, s, name[0] ? name : NULL, port);
 	return true;
 }
@@ -376,21 +319,25 @@ static void parsed(struct rp_engine *e, struct slot *s,
 		   enum rp__http_state st)
 {
 	struct http_slot *hs = priv(e, s);
+	struct rp__http_hop *hp = &hs->hop[hs->cur];
 
 	switch (st) {
 	case RP__HTTP_MORE:
 		arm_recv(e, s);
 		return;
 	case RP__HTTP_DONE:
+		hp->done_ns = e->now_ns;
 		if (follow(e, s))
 			return;
-		/* fall through */
+		rp__finish(e, s, RP_STATUS_OK, 0);
+		return;
 	case RP__HTTP_TRUNCATED:
+		hp->done_ns = e->now_ns;
 		rp__finish(e, s, RP_STATUS_OK, 0);
 		return;
 	case RP__HTTP_ERROR:
 	default:
-		s->detail = hs->p.error;
+		s->detail = hp->p.error;
 		rp__finish(e, s, RP_STATUS_PROTOCOL_ERROR, 0);
 		return;
 	}
@@ -399,11 +346,13 @@ static void parsed(struct rp_engine *e, struct slot *s,
 /* The request was sent (res >= 0), or sending failed. */
 static void http_sent(struct rp_engine *e, struct slot *s, int res)
 {
+	struct http_slot *hs = priv(e, s);
+
 	if (res < 0) {
 		io_failed(e, s, res);
 		return;
 	}
-	priv(e, s)->sent_ns = e->now_ns;
+	hs->hop[hs->cur].sent_ns = e->now_ns;
 	rp__set_phase(e, s, PHASE_RECEIVING);
 	arm_recv(e, s);
 }
@@ -413,13 +362,14 @@ static void http_data(struct rp_engine *e, struct slot *s, const char *buf,
 		      int res)
 {
 	struct http_slot *hs = priv(e, s);
+	struct rp__http_hop *hp = &hs->hop[hs->cur];
 
 	if (res > 0) {
-		if (!hs->first_ns)
-			hs->first_ns = e->now_ns;
-		parsed(e, s, rp__http_parse_feed(&hs->p, buf, (size_t)res));
+		if (!hp->first_ns)
+			hp->first_ns = e->now_ns;
+		parsed(e, s, rp__http_parse_feed(&hp->p, buf, (size_t)res));
 	} else if (res == 0) {
-		parsed(e, s, rp__http_parse_eof(&hs->p));
+		parsed(e, s, rp__http_parse_eof(&hp->p));
 	} else {
 		io_failed(e, s, res);
 	}
@@ -452,34 +402,78 @@ static void http_on_cqe(struct rp_engine *e, struct slot *s,
 	}
 }
 
+/*
+ * The hop a redirect led to failed (it gave no response: refused, timed
+ * out, reset, a bad response, a name that did not resolve...): the probe
+ * is OK with the response that redirected to it, from the address that
+ * sent it, and the failure is in its detail.
+ */
+static void hop_failed(struct rp__http *h, const struct http_slot *hs,
+		       struct rp_result *r)
+{
+	const struct rp__http_hop *hp = &hs->hop[hs->cur];
+	const struct rp__http_hop *prev = &hs->hop[hs->cur ^ 1];
+	const char *why = r->detail;
+
+	if (!why && r->err && (r->status == RP_STATUS_ERROR ||
+			       r->status == RP_STATUS_UNREACHABLE))
+		why = rp_errno_name(r->err);
+	snprintf(h->detail, sizeof(h->detail),
+		 "redirect to %s://%s%s failed: %s%s%s%s",
+		 hp->tls ? "https" : "http", hp->host, hp->path,
+		 rp_status_name(r->status), why ? " (" : "", why ? why : "",
+		 why ? ")" : "");
+	r->status = RP_STATUS_OK;
+	r->err = 0;
+	r->detail = h->detail;
+	r->addr = (const struct sockaddr *)&prev->addr;
+	r->addrlen = prev->addrlen;
+}
+
+/* The response the probe reports: the last one received. */
 static void http_info(struct rp_engine *e, struct slot *s, struct rp_result *r)
 {
 	struct rp__http *h = state(e);
 	struct http_slot *hs = priv(e, s);
+	const struct rp__http_hop *hp = &hs->hop[hs->cur];
 	struct rp_http_info *in = &h->info;
+	uint32_t redirects = hs->redirects;
+	size_t n;
 
-	if (s->stage < h->k)
+	if (redirects && (!hp->started || (r->status != RP_STATUS_OK &&
+					   r->status != RP_STATUS_CANCELLED))) {
+		if (r->status != RP_STATUS_CANCELLED)
+			hop_failed(h, hs, r);
+		hp = &hs->hop[hs->cur ^ 1];
+		redirects--;
+	}
+	if (!hp->started)
 		return; /* never connected */
 	memset(in, 0, sizeof(*in));
-	rp__http_parse_info(&hs->p, in);
+	rp__http_parse_info(&hp->p, in);
 	/* Always fits: URL_MAX has room for both at their longest. */
-	size_t n = s->tls ? 8 : 7;
-
-	memcpy(h->url, s->tls ? "https://" : "http://", n);
-	memcpy(h->url + n, hs->host, hs->host_len);
-	memcpy(h->url + n + hs->host_len, hs->path, hs->path_len + 1u);
+	n = hp->tls ? 8 : 7;
+	memcpy(h->url, hp->tls ? "https://" : "http://", n);
+	memcpy(h->url + n, hp->host, hp->host_len);
+	memcpy(h->url + n + hp->host_len, hp->path, hp->path_len + 1u);
 	in->url = h->url;
-	in->connect_us = hs->connect_us;
-	if (hs->first_ns && hs->sent_ns)
-		in->ttfb_us = (uint32_t)((hs->first_ns - hs->sent_ns) / 1000u);
-	in->total_us = (uint32_t)((e->now_ns - s->start_ns) / 1000u);
-	in->redirects = hs->redirects;
+	in->connect_us = hp->connect_us;
+	if (hp->first_ns && hp->sent_ns)
+		in->ttfb_us = (uint32_t)((hp->first_ns - hp->sent_ns) / 1000u);
+	in->total_us = (uint32_t)(((hp->done_ns ? hp->done_ns : e->now_ns) -
+				   s->start_ns) / 1000u);
+	in->redirects = redirects;
 	r->http = in;
 }
 
+/* --all-addrs: the first request again, at the next address. */
 static void http_rewind(struct rp_engine *e, struct slot *s)
 {
-	priv(e, s)->redirects = 0;
+	struct http_slot *hs = priv(e, s);
+
+	hs->cur = 0;
+	hs->redirects = 0;
+	hs->hop[0].started = false;
 }
 
 const struct rp__stage_ops rp__stage_http = {

@@ -260,9 +260,9 @@ check closed 1 "a closed port: closed" \
 	'r["status"] == "closed"' \
 	"r['port'] == $CLOSED"
 
-run tls "https://127.0.0.1:$P/fixed"
-check tls 1 "an https:// URL to a plain HTTP port: tls-error" \
-	'r["status"] == "tls-error" and r["detail"]'
+run tls --timeout 1s "https://127.0.0.1:$P/fixed"
+check tls 1 "an https:// URL to an HTTP server waiting for a request: timeout" \
+	'r["status"] == "timeout" and r["tls_version"] is None'
 
 run bare -p "$P" --path /fixed 127.0.0.1
 check bare 1 "bare IP with -p and --path: ok, url built from them" \
@@ -424,6 +424,7 @@ check follow_abs 1 "/redirect-abs --follow 2: 302 to http://127.0.0.1:$P/fixed f
 run follow_loop --follow 3 "$B/loop"
 check follow_loop 1 "/loop --follow 3: stops after 3 redirects, ok 301 reported" \
 	'r["status"] == "ok" and r["http_status"] == 301' \
+	'r["detail"] == "redirect limit 3 reached"' \
 	'r["redirects"] == 3 and r["location"] == "/loop"' \
 	"r['url'] == '$B/loop'" \
 	'r["elapsed_us"] < 2000000'
@@ -463,14 +464,15 @@ if ok:
     fixed = by.get(base + "/fixed", "redirects")
     ok = (red.endswith("\"Fixed Page\" (1 redirect) ("
                        + base + "/redirect)") and " 200 " in red
-          and loop.endswith("-> /loop (3 redirects) (" + base + "/loop)")
+          and loop.endswith("-> /loop (3 redirects)  redirect limit 3 "
+                            "reached (" + base + "/loop)")
           and " 301 " in loop
           and "redirects" not in fixed and " 200 " in fixed
           and not any(l.endswith(" ") for l in lines))
 if not ok:
     print("    text output:", repr(b[:600]))
 sys.exit(0 if ok else 1)' "$TMP/follow.txt" "$B"; then
-	pass "--follow 3 text: ' (N redirects)' before the input, none when 0"
+	pass "--follow 3 text: ' (N redirects)' (and a detail) before the input, none when 0"
 else
 	fail "--follow 3 text (exit $rc): $(head -c 200 "$TMP/follow_txt.err")"
 fi

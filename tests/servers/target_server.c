@@ -38,6 +38,11 @@
  *    /redirect-https  301, Location: https://127.0.0.1/
  *    /redirect-rel 301, Location: fixed (relative, no leading '/')
  *    /loop         301, Location: /loop (a redirect loop)
+ *    /to?LOC       302, Location: LOC percent-decoded (any redirect a test
+ *                  needs: another host or port, another scheme, a space;
+ *                  400 if LOC decodes to a CR, LF or NUL)
+ *    /show/...     200, title = the request target as received (to see
+ *                  how a client encoded it)
  *    /continue     "100 Continue", 50 ms later a 200 titled "After Continue"
  *    /split-title  200 Content-Length, body in 4 writes 30 ms apart that
  *                  split the title tags: "<ti|tle>Split |Title</ti|tle>"
@@ -523,7 +528,7 @@ static void r_redirect(struct conn *c)
 /* A 301 or 302 to location, with a small body. */
 static void add_redirect(struct conn *c, int code, const char *location)
 {
-	char extra[256];
+	char extra[1100];
 
 	snprintf(extra, sizeof(extra), "Location: %s\r\n", location);
 	add_page(c, code, code == 301 ? "Moved Permanently" : "Found",
@@ -573,6 +578,65 @@ static void r_redirect_rel(struct conn *c)
 static void r_loop(struct conn *c)
 {
 	add_redirect(c, 301, "/loop");
+}
+
+/* The request target (the second word of the request line) as received:
+ * *len bytes at the returned pointer. */
+static const char *req_target(const struct conn *c, size_t *len)
+{
+	const char *t = c->req + strcspn(c->req, " \r\n");
+
+	while (*t == ' ')
+		t++;
+	*len = strcspn(t, " \r\n");
+	return t;
+}
+
+static int hexval(char x)
+{
+	if (x >= '0' && x <= '9')
+		return x - '0';
+	x = (char)(x | 0x20);
+	return x >= 'a' && x <= 'f' ? x - 'a' + 10 : -1;
+}
+
+/* 302 to the percent-decoded query. */
+static void r_to(struct conn *c)
+{
+	char loc[1024];
+	size_t tl, o = 0;
+	const char *t = req_target(c, &tl), *q = memchr(t, '?', tl);
+	size_t i = q ? (size_t)(q + 1 - t) : tl;
+
+	for (; i < tl && o + 1 < sizeof(loc); i++) {
+		int hi = i + 2 < tl ? hexval(t[i + 1]) : -1;
+		int lo = i + 2 < tl ? hexval(t[i + 2]) : -1;
+
+		if (t[i] == '%' && hi >= 0 && lo >= 0) {
+			loc[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			loc[o++] = t[i];
+		}
+	}
+	loc[o] = '\0';
+	if (strlen(loc) != o || strpbrk(loc, "\r\n")) {
+		add_page(c, 400, "Bad Request", "text/plain", "bad LOC\n", "");
+		return;
+	}
+	add_redirect(c, 302, loc);
+}
+
+/* 200 titled with the request target as received. */
+static void r_show(struct conn *c)
+{
+	size_t tl;
+	const char *t = req_target(c, &tl);
+	char body[1200];
+
+	snprintf(body, sizeof(body), "<html><head><title>%.*s</title></head>"
+		 "</html>\n", (int)(tl < 1024 ? tl : 1024), t);
+	add_page(c, 200, "OK", "text/html", body, "");
 }
 
 static void r_continue(struct conn *c)
@@ -746,6 +810,7 @@ static const struct {
 	{"/redirect-https", r_redirect_https},
 	{"/redirect-rel", r_redirect_rel},
 	{"/loop", r_loop},
+	{"/to", r_to},
 	{"/continue", r_continue},
 	{"/split-title", r_split_title},
 	{"/hang", r_hang},
@@ -782,6 +847,10 @@ static void plan_answer(struct conn *c)
 		pl = tl;
 	if (eol)
 		*eol = '\r';
+	if (pl > 6 && !memcmp(t, "/show/", 6)) {
+		r_show(c);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]);
 	     i++) {
 		if (strlen(http_routes[i].path) == pl &&

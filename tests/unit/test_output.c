@@ -1666,6 +1666,24 @@ static void test_http_redirects(void **state)
 				     "\"redirects\":3,\"title\":"));
 	assert_non_null(strstr(fmth(OUT_CSV, &r), ",srv,/loop ,3,Hi,"));
 
+	/* the detail of an ok result (a redirect not followed, a later hop
+	 * that failed) after the count, escaped like the rest */
+	r.detail = "redirect limit 3 reached";
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.12:80          ok             301       0 B    1.900 ms"
+		" dns 1.234 ms  [srv]  \"Hi\"  -> /loop\\x20 (3 redirects)"
+		"  redirect limit 3 reached (http://a.example.test/old)\n");
+	r.detail = "redirect to http://h/\x1b[2J failed: closed";
+	hinfo.redirects = 0;
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"192.0.2.12:80          ok             301       0 B    1.900 ms"
+		" dns 1.234 ms  [srv]  \"Hi\"  -> /loop\\x20"
+		"  redirect to http://h/\\x1b[2J failed: closed"
+		" (http://a.example.test/old)\n");
+	check_http_json_record(fmth(OUT_JSONL, &r), &o);
+	assert_string_equal(jget(&o, "detail"),
+			    "redirect to http://h/\x1b[2J failed: closed");
+
 	/* the largest count */
 	r = h_followed();
 	r.input = "";
