@@ -140,7 +140,8 @@ struct rp_target {
 	                               * (truncated to RP_INPUT_MAX - 1) */
 	const char *host;             /* HTTP: Host header value (a source sets
 	                               * it for URL lines only); NULL: the
-	                               * address, with ":port" unless 80 */
+	                               * address, with ":port" unless 80
+	                               * (443 for tls targets) */
 	const char *path;             /* HTTP: request target; NULL: the
 	                               * engine's rp_http_opts.path */
 	const char *name;             /* a hostname to resolve first (copied;
@@ -345,7 +346,9 @@ struct rp_http_opts {
 	uint64_t io_timeout_ns;       /* per send/receive; default: the rest of
 	                               * the overall timeout */
 	uint32_t follow;              /* redirects (301/302/303/307/308 with an
-	                               * http Location) followed at most, within
+	                               * http or https Location; https needs
+	                               * the TLS stage, which HTTP engines
+	                               * have) followed at most, within
 	                               * the same deadline; 0: report them. See
 	                               * "Redirects" below */
 	int follow_any_host;          /* 1: follow redirects to any host; 0:
@@ -430,7 +433,7 @@ struct rp_engine_opts {
 	                               * counts submitted and pulled targets */
 	uint64_t connect_timeout_ns;  /* per connect attempt; default 1 s */
 	uint64_t timeout_ns;          /* overall per probe; default 5 s (TCP,
-	                               * BANNER), 10 s (HTTP) */
+	                               * BANNER, TLS), 10 s (HTTP) */
 	uint32_t retries;             /* extra attempts for filtered; default 0 */
 	uint64_t banner_wait_ns;      /* RP_PROBE_BANNER: how long to wait
 	                               * for the banner after connecting;
@@ -449,11 +452,15 @@ struct rp_engine;
 
 /*
  * Creates an engine on the calling thread: the ring (with the best setup
- * flags the kernel accepts), the slot table, the fixed-file table. Nothing
- * is allocated per probe afterwards.
+ * flags the kernel accepts), the slot table, the fixed-file table, and for
+ * TLS one OpenSSL context with the trust store read in. Nothing is
+ * allocated per probe afterwards, except what OpenSSL allocates for a TLS
+ * connection (about 40 KiB while a handshake is under way; freed when the
+ * connection goes).
  * Returns: 0 and *out on success; -EINVAL for bad options (a value above
  * its RP_*_MAX bound, a control byte in an HTTP string, where only header
- * values may hold a tab), -ENOMEM,
+ * values may hold a tab, a bad ALPN list, SNI or TLS version), -ENOENT
+ * when rp_tls_opts.cafile cannot be read as PEM certificates, -ENOMEM,
  * -EMFILE when the concurrency exceeds what RLIMIT_NOFILE allows (raise the
  * soft limit first), or the ring setup error (-ENOSYS, -EPERM when io_uring
  * is disabled).
