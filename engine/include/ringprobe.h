@@ -67,7 +67,9 @@ RP_API const char *rp_version(void);
  *
  * Hostname targets add:
  *  DNS_ERROR    the name did not resolve; detail has the resolver's reason
- *               ("NXDOMAIN", "SERVFAIL", "timeout", "no address", ...)
+ *               ("NXDOMAIN", "SERVFAIL", "timeout", "no address", ...),
+ *               or "no socket" with err -EMFILE or -ENFILE when no
+ *               descriptor was left to ask a resolver with
  */
 #define RP_STATUS_MAP(X)                                                       \
 	X(OPEN, "open")                                                        \

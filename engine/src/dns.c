@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "dns.h"
 
@@ -237,7 +239,7 @@ static void resolved(struct rp_engine *e, struct slot *s,
 	}
 	if (en->state == E_FAILED) {
 		s->detail = en->reason;
-		rp__done(e, s, RP_STATUS_DNS_ERROR, 0);
+		rp__done(e, s, RP_STATUS_DNS_ERROR, en->err);
 		return;
 	}
 	set_addr(s, &en->addr[0]);
@@ -353,6 +355,23 @@ static void check_remote(struct rp_engine *e)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/*
+ * c-ares ends a lookup ARES_ECONNREFUSED both when no server could be
+ * reached and when it could not open a socket to reach one (a full
+ * descriptor table: EMFILE, ENFILE). The second is a local failure, not
+ * the resolver's: try a socket of our own to tell them apart. Returns
+ * its -errno, or 0 if sockets can be made.
+ */
+static int socket_error(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 static void on_addrinfo(void *arg, int status, int timeouts,
 			struct ares_addrinfo *res)
 {
@@ -386,6 +405,7 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 			memcpy(&en->addr[en->naddrs++], n->ai_addr,
 			       n->ai_addrlen);
 		}
+	en->err = 0;
 	if (status == ARES_SUCCESS && en->naddrs) {
 		en->state = E_RESOLVED;
 	} else {
@@ -395,6 +415,9 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 				     ? "cancelled"
 			     : status == ARES_SUCCESS ? "no address"
 						      : reason_of(status);
+		if (status == ARES_ECONNREFUSED &&
+		    (en->err = socket_error()) < 0)
+			en->reason = "no socket";
 	}
 	if (res)
 		ares_freeaddrinfo(res);

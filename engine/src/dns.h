@@ -38,6 +38,7 @@ struct entry {
 	uint32_t waiters;             /* first waiting slot, or NONE */
 	uint64_t start_ns;            /* lookup started */
 	const char *reason;           /* FAILED: why */
+	int err;                      /* FAILED for a local reason: -errno */
 	struct sockaddr_in6 addr[ADDRS_MAX]; /* RESOLVED: the addresses,
 	                               * IPv4 first (port 0; IPv4 ones are
 	                               * sockaddr_in) */

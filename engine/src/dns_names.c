@@ -129,6 +129,7 @@ void rp__copy_answer(struct entry *dst, const struct entry *src)
 {
 	dst->state = src->state;
 	dst->reason = src->reason;
+	dst->err = src->err;
 	memcpy(dst->addr, src->addr, sizeof(dst->addr));
 	dst->naddrs = src->naddrs;
 }

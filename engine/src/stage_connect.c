@@ -189,8 +189,11 @@ static int fallback_socket(struct rp_engine *e, struct slot *s,
 	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	e->st.syscalls_other++;
-	if (fd < 0)
+	if (fd < 0) {
+		/* EMFILE/ENFILE: the descriptor table is full */
+		s->detail = "socket creation failed";
 		return -errno;
+	}
 	e->st.syscalls_other += 1u + c->quickack_off + cs->self_risk;
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst_linger,
 		       sizeof(rst_linger)) < 0 ||
@@ -203,6 +206,7 @@ static int fallback_socket(struct rp_engine *e, struct slot *s,
 		int err = -errno;
 
 		close(fd);
+		s->detail = "setsockopt failed";
 		return err;
 	}
 	s->fd = fd;
