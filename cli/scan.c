@@ -741,9 +741,11 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		rc = EXIT_USAGE;
 	if (g_interrupted)
 		rc = EXIT_INTERRUPTED;
-	else if (out_err && out_err != -EPIPE && rc == EXIT_OK) {
-		fprintf(stderr, "%s: writing results failed: %s\n", prog,
-			rp_strerror(out_err));
+	else if (out_err && out_err != -EPIPE) {
+		fprintf(stderr, "%s: writing results to %s%s%s failed: %s\n",
+			prog, c->output ? "'" : "",
+			c->output ? c->output : "standard output",
+			c->output ? "'" : "", rp_strerror(out_err));
 		rc = EXIT_RUNTIME;
 	}
 

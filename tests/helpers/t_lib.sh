@@ -108,3 +108,21 @@ check() {
 	[ -s "$TMP/$name.err" ] && echo "    stderr: $(head -c 300 "$TMP/$name.err")"
 	return 1
 }
+
+# expect_exit_msg DESC RC WANT_RC PATTERN...: passes if RC is WANT_RC and
+# $TMP/err (the command's stderr) holds every PATTERN (fixed strings).
+expect_exit_msg() {
+	local desc=$1 rc=$2 want=$3 p
+	shift 3
+	if [ "$rc" -ne "$want" ]; then
+		fail "$desc: exit $rc, not $want: $(head -c 300 "$TMP/err")"
+		return 1
+	fi
+	for p in "$@"; do
+		if ! grep -qF -- "$p" "$TMP/err"; then
+			fail "$desc: stderr lacks '$p': $(head -c 300 "$TMP/err")"
+			return 1
+		fi
+	done
+	pass "$desc"
+}
