@@ -732,10 +732,14 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				rc = EXIT_RUNTIME;
 		}
 	}
-	if (rc == EXIT_OK && rp_source_error(src)) {
-		fprintf(stderr, "%s: reading targets failed: %s\n", prog,
+	if (rp_source_error(src)) {
+		/* The lines read before it were probed, the files after it
+		 * too: the run is complete but for that file's rest. */
+		fprintf(stderr, "%s: reading targets from '%s' failed: %s\n",
+			prog, rp_source_error_file(src),
 			rp_strerror(rp_source_error(src)));
-		rc = EXIT_USAGE;
+		if (rc == EXIT_OK)
+			rc = EXIT_USAGE;
 	}
 	if (rc == EXIT_OK && invalid)
 		rc = EXIT_USAGE;

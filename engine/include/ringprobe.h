@@ -585,8 +585,15 @@ RP_API int64_t rp_source_total(const struct rp_source *s);
 /* Counts of bad lines (INVALID targets) produced so far. */
 RP_API uint64_t rp_source_invalid(const struct rp_source *s);
 
-/* If reading a file failed (I/O error), the negative errno; else 0. */
+/* If reading a file failed (I/O error, or a directory: -EISDIR), the
+ * negative errno of the first failure; else 0. A file whose read fails
+ * gives the lines read from it before the failure (a partial last line
+ * is dropped), and the files after it are still read. */
 RP_API int rp_source_error(const struct rp_source *s);
+
+/* The name of the file of that first failure ("<stdin>" for standard
+ * input), valid until rp_source_destroy(); NULL if none failed. */
+RP_API const char *rp_source_error_file(const struct rp_source *s);
 
 #ifdef __cplusplus
 }

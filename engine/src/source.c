@@ -475,3 +475,13 @@ int rp_source_error(const struct rp_source *s)
 	pthread_mutex_unlock(&m->lock);
 	return v;
 }
+
+const char *rp_source_error_file(const struct rp_source *s)
+{
+	struct rp_source *m = locked(s);
+	/* names are never freed before the source: safe to hand out */
+	const char *v = m->error ? m->files[m->error_file].name : NULL;
+
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}

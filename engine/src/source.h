@@ -77,6 +77,7 @@ struct rp_source {
 	uint64_t invalid;		/* INVALID targets produced */
 	uint64_t counted;		/* targets of every line parsed */
 	int error;			/* first read error, or 0 */
+	uint32_t error_file;		/* the file it was in (files[]) */
 
 	/* reader-only (one reader at a time) */
 	char rbuf[READ_SIZE];

@@ -109,11 +109,13 @@ void rp__line_free_all(struct line *l)
 
 /* ---- the reader thread -------------------------------------------------- */
 
-static void set_error(struct rp_source *s, int err)
+static void set_error(struct rp_source *s, uint32_t file, int err)
 {
 	pthread_mutex_lock(&s->lock);
-	if (!s->error)
+	if (!s->error) {
 		s->error = err;
+		s->error_file = file;
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -292,7 +294,7 @@ static int read_file(struct rp_source *s, uint32_t file, int fd)
 			return -1;
 	}
 	if (r)
-		set_error(s, r);
+		set_error(s, file, r);
 	return flush(s, &b);
 }
 

@@ -1634,6 +1634,7 @@ static void test_open_and_read_errors(void **state)
 	assert_int_equal(rp_source_add_arg(s, "4.4.4.4:4"), 0);
 	assert_int_equal(rp_source_add_file(s, "/nonexistent/rp/targets"),
 			 -ENOENT);
+	assert_null(rp_source_error_file(s));
 	/* nothing was added: the total is still known */
 	assert_int_equal(rp_source_total(s), 1);
 	/* a directory opens, but read(2) fails: recorded, and on we go */
@@ -1641,6 +1642,7 @@ static void test_open_and_read_errors(void **state)
 	assert_int_equal(rp_source_add_file(s, path), 0);
 	expect(drain(s, &w), want);
 	assert_int_equal(rp_source_error(s), -EISDIR);
+	assert_string_equal(rp_source_error_file(s), "/tmp");
 	unmake(s, &w);
 	unlink(path);
 }
