@@ -6,15 +6,20 @@
  * The engine is the fault build (engine/src/fault.h): its allocations and
  * c-ares's go through hooks, and rp__fault_alloc_arm(n, sticky) makes the
  * nth of them fail (sticky: and all after it). One round is what the CLI
- * does: a shared name cache, a target source with four targets (an open
- * and a closed port, a name our own resolver answers, a bad line), an
- * engine, the scan, and everything destroyed. Rounds run for n = 1, 2, ...
- * until a round makes fewer than n allocations, so every allocation point
- * the round reaches fails once. Each round must end in one of two ways:
+ * does: a shared name cache, a target source with four arguments (an open
+ * and a closed port, a name our own resolver answers, a bad line) and a
+ * file of two more (read by the source's thread before the scan starts,
+ * so that the order of allocations is the same in every run), an engine,
+ * the scan, and everything destroyed. Rounds run for n = 1, 2, ... until
+ * a round makes fewer than n allocations, so every allocation point the
+ * round reaches fails once. Each round must end in one of two ways:
  *  - a call says -ENOMEM, and the round stops there (a clean error);
  *  - the scan completes with exactly one result per target, and that
  *    result is the right one, or (if an allocation failed during the
- *    scan) error or dns-error with a detail;
+ *    scan) error or dns-error with a detail; except that a file whose
+ *    line could not be allocated stops there, as a failed read does
+ *    (rp_source_error() says -ENOMEM): its lines before that one are
+ *    probed, the rest are not;
  * and afterwards no block allocated through the hooks is left (the
  * ASan and valgrind runs of the suite also check for leaks).
  */
@@ -39,7 +44,9 @@
 #include "t_http.h"
 #include "t_net.h"
 
-#define NTARGETS 4
+#define NARGS 4
+#define NLINES 2              /* in the file, after the arguments */
+#define NTARGETS (NARGS + NLINES)
 #define ROUNDS_MAX 500        /* more allocation points than this fails */
 #define ROUND_MS 10000        /* a scan that takes longer has hung */
 
@@ -50,6 +57,7 @@ struct env {
 	struct t_http http;           /* answers 200 */
 	struct t_dns_responder *dns;  /* any name: 127.0.0.1 */
 	char servers[32];
+	char path[64];                /* the file of targets */
 };
 
 static struct env env;
@@ -58,24 +66,28 @@ static struct env env;
 struct round {
 	bool http;
 	bool name;                    /* target 2 is a name, not an address */
-	char text[NTARGETS][96];      /* the target arguments */
+	char text[NTARGETS][96];      /* the targets' text */
 	enum rp_status want[NTARGETS];
 	unsigned results[NTARGETS];   /* per index */
 	enum rp_status status[NTARGETS];
 	bool detail[NTARGETS];        /* a detail came with it */
 	unsigned stray;               /* results with an unknown index */
 	int failed_at;                /* a call failed: 0 none, 1 cache,
-	                               * 2 source, 3 argument, 4 engine */
+	                               * 2 source, 3 argument, 4 file,
+	                               * 5 engine */
 	int err;                      /* what it returned */
 	long calls;                   /* allocations the round made */
 	long failed;                  /* of them failed on purpose */
 	long failed_in_scan;          /* after create returned */
 	long scan_calls;              /* allocations during the scan */
 	int run;                      /* scan(): 0, or how it failed */
+	int src_err;                  /* rp_source_error() after it */
 };
 
 static int setup(void **state)
 {
+	int fd;
+
 	(void)state;
 	env.open_fd = t_listen(AF_INET, &env.open_port);
 	env.closed_fd = t_bind_port(AF_INET, 0, 0, &env.closed_port);
@@ -88,6 +100,11 @@ static int setup(void **state)
 		return -1;
 	snprintf(env.servers, sizeof(env.servers), "127.0.0.1:%d",
 		 t_dns_responder_port(env.dns));
+	snprintf(env.path, sizeof(env.path), "/tmp/rp_fault_alloc.XXXXXX");
+	fd = mkstemp(env.path);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
@@ -99,6 +116,7 @@ static int teardown(void **state)
 		t_dns_responder_stop(env.dns);
 	close(env.open_fd);
 	close(env.closed_fd);
+	unlink(env.path);
 	return 0;
 }
 
@@ -131,8 +149,10 @@ static void targets(struct round *rd)
 		 rd->http ? "http://" : "", rd->name ? "open.test" : "127.0.0.1",
 		 p, rd->http ? "/x" : "");
 	snprintf(rd->text[3], sizeof(rd->text[3]), "not a target!");
-	rd->want[0] = ok;
-	rd->want[1] = RP_STATUS_CLOSED;
+	memcpy(rd->text[4], rd->text[1], sizeof(rd->text[1]));
+	memcpy(rd->text[5], rd->text[0], sizeof(rd->text[0]));
+	rd->want[0] = rd->want[5] = ok;
+	rd->want[1] = rd->want[4] = RP_STATUS_CLOSED;
 	rd->want[2] = ok;
 	rd->want[3] = RP_STATUS_INVALID;
 }
@@ -143,6 +163,26 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Writes the file's lines (before the round: nothing is armed). */
+static void write_file(const struct round *rd)
+{
+	FILE *f = fopen(env.path, "w");
+
+	assert_non_null(f);
+	for (int i = NARGS; i < NTARGETS; i++)
+		fprintf(f, "%s\n", rd->text[i]);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Waits (2 s at most) until the source's thread has read every file. */
+static void wait_read(struct rp_source *src)
+{
+	uint64_t end = now_ms() + 2000;
+
+	while (rp_source_total(src) < 0 && now_ms() < end)
+		usleep(1000);
 }
 
 /* Runs the scan to its end. Returns 0, -ETIMEDOUT if it did not end in
@@ -177,14 +217,18 @@ static void round_run(struct round *rd, long n, bool sticky)
 	struct rp_engine *e = NULL;
 
 	targets(rd);
+	write_file(rd);
 	rp__fault_alloc_arm(n, sticky);
 	if (call_failed(rd, rp_dns_cache_create(&cache, 64), 1) ||
 	    call_failed(rd, rp_source_create(&src, &(struct rp_source_opts){ 0 },
 					     NULL, 0), 2))
 		goto out;
-	for (int i = 0; i < NTARGETS; i++)
+	for (int i = 0; i < NARGS; i++)
 		if (call_failed(rd, rp_source_add_arg(src, rd->text[i]), 3))
 			goto out;
+	if (call_failed(rd, rp_source_add_file(src, env.path), 4))
+		goto out;
+	wait_read(src);
 	struct rp_engine_opts o = {
 		.concurrency = 8,
 		.kind = rd->http ? RP_PROBE_HTTP : RP_PROBE_TCP,
@@ -196,7 +240,7 @@ static void round_run(struct round *rd, long n, bool sticky)
 			 .timeout_ns = 500000000ull, .tries = 2,
 			 .shared = cache },
 	};
-	if (call_failed(rd, rp_engine_create(&e, &o), 4))
+	if (call_failed(rd, rp_engine_create(&e, &o), 5))
 		goto out;
 	long failed0 = rp__fault_alloc_failed();
 	long calls0 = rp__fault_alloc_calls();
@@ -205,6 +249,8 @@ static void round_run(struct round *rd, long n, bool sticky)
 	rd->failed_in_scan = rp__fault_alloc_failed() - failed0;
 	rd->scan_calls = rp__fault_alloc_calls() - calls0;
 out:
+	if (src)
+		rd->src_err = rp_source_error(src);
 	assert_int_equal(rp_engine_destroy(e), 0);
 	rp_source_destroy(src);
 	rp_dns_cache_destroy(cache);
@@ -249,13 +295,26 @@ static int round_check(const struct round *rd, long n, bool sticky)
 	if (!rd->name && rd->scan_calls)
 		BAD("%ld allocations during a scan of addresses",
 		    rd->scan_calls);
+	if (rd->src_err && rd->src_err != -ENOMEM)
+		BAD("reading the file failed: %s", rp_strerror(rd->src_err));
+	/* A line the reader could not allocate ends its file there: the
+	 * lines before it are probed, it and those after it are not. */
+	int end = NTARGETS;
+	if (rd->src_err)
+		for (end = NARGS; end < NTARGETS && rd->results[end]; end++)
+			;
 	for (int i = 0; i < NTARGETS; i++) {
 		enum rp_status st = rd->status[i];
 		bool oom_ok = rd->failed_in_scan &&
 			      (st == RP_STATUS_ERROR ||
 			       st == RP_STATUS_DNS_ERROR) && rd->detail[i];
 
-		if (rd->results[i] != 1)
+		if (i >= end && rd->results[i])
+			BAD("target %d (%s): a result after the line that "
+			    "failed", i, rd->text[i]);
+		else if (i >= end)
+			continue;
+		else if (rd->results[i] != 1)
 			BAD("target %d (%s): %u results", i, rd->text[i],
 			    rd->results[i]);
 		else if (st != rd->want[i] && !oom_ok)
@@ -280,7 +339,7 @@ static void fail_each(bool http)
 
 	for (int sticky = 0; sticky < 2; sticky++) {
 		struct round rd = { .http = http, .name = !sticky };
-		long n, points;
+		long n, points, stops = 0;
 
 		round_run(&rd, 0, false);
 		assert_int_equal(round_check(&rd, 0, false), 0);
@@ -290,14 +349,16 @@ static void fail_each(bool http)
 			rd = (struct round){ .http = http, .name = !sticky };
 			round_run(&rd, n, sticky);
 			bad += round_check(&rd, n, sticky);
+			stops += rd.src_err != 0;
 			if (!rd.failed)
 				break; /* fewer than n allocations: all done */
 		}
 		assert_true(n <= ROUNDS_MAX);
-		printf("  %s%s: %ld allocations, %ld rounds\n",
-		       http ? "http" : "tcp",
+		printf("  %s%s: %ld allocations, %ld rounds, %ld with the "
+		       "file cut short\n", http ? "http" : "tcp",
 		       sticky ? " (no name), failing from the nth on" : "",
-		       points, n);
+		       points, n, stops);
+		assert_true(stops > 0); /* the reader's path was reached */
 	}
 	assert_int_equal(bad, 0);
 }
