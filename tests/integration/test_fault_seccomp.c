@@ -8,6 +8,7 @@
  *  - `ringprobe tcp -p 1 127.0.0.1` exits 1 at once, prints no result,
  *    and says on stderr that io_uring is not permitted and why that may
  *    be (README, "Failure behaviour").
+ * The same filter answering ENOSYS plays a kernel without io_uring.
  * Skipped on architectures the filter does not know.
  */
 #include <errno.h>
@@ -37,15 +38,16 @@
 #define ARCH AUDIT_ARCH_AARCH64
 #endif
 
-#define DENY(nr)                                                               \
+#define DENY(nr, err)                                                          \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                       \
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err))
 
-/* In the child: io_uring's three calls fail with EPERM from now on. */
+/* In the child: io_uring's three calls fail with *(int *)arg (an errno)
+ * from now on. */
 static int deny_io_uring(void *arg)
 {
-	(void)arg;
 #ifdef ARCH
+	unsigned err = (unsigned)*(int *)arg;
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, arch)),
@@ -53,9 +55,9 @@ static int deny_io_uring(void *arg)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-		DENY(__NR_io_uring_setup),
-		DENY(__NR_io_uring_enter),
-		DENY(__NR_io_uring_register),
+		DENY(__NR_io_uring_setup, err),
+		DENY(__NR_io_uring_enter, err),
+		DENY(__NR_io_uring_register, err),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {
@@ -70,6 +72,7 @@ static int deny_io_uring(void *arg)
 	}
 	return 0;
 #else
+	(void)arg;
 	return 1;
 #endif
 }
@@ -80,74 +83,104 @@ static void on_result(const struct rp_result *r, void *arg)
 	(*(int *)arg)++;
 }
 
-/* In the child: what rp_engine_create() says under the filter. */
+struct create_case {
+	int err;                      /* what the filter answers */
+	uint32_t flags;               /* rp_engine_opts.flags */
+};
+
+/* In the child: rp_engine_create() under the filter says -err. */
 static int create_under_filter(void *arg)
 {
-	uint32_t flags = *(uint32_t *)arg;
-	struct rp_engine_opts o = { .flags = flags, .concurrency = 16 };
+	const struct create_case *cc = arg;
+	struct rp_engine_opts o = { .flags = cc->flags, .concurrency = 16 };
 	struct rp_engine *e = NULL;
 	int results = 0, ret;
 
 	o.on_result = on_result;
 	o.arg = &results;
-	if (deny_io_uring(NULL))
+	if (deny_io_uring((void *)&cc->err))
 		return 2;
 	ret = rp_engine_create(&e, &o);
-	if (ret != -EPERM) {
-		fprintf(stderr, "rp_engine_create: %d (%s), not -EPERM\n", ret,
-			rp_strerror(ret));
+	if (ret != -cc->err) {
+		fprintf(stderr, "rp_engine_create: %d (%s), not -%s\n", ret,
+			rp_strerror(ret), rp_errno_name(cc->err));
 		rp_engine_destroy(e);
 		return 1;
 	}
 	return e == NULL && results == 0 ? 0 : 1;
 }
 
-static void test_create_eperm(void **state)
+static void test_create_refused(void **state)
 {
-	uint32_t flags[] = { 0, RP_ENGINE_FALLBACK };
+	const struct create_case cases[] = {
+		{ EPERM, 0 }, { EPERM, RP_ENGINE_FALLBACK }, { ENOSYS, 0 },
+	};
 	struct t_run r;
 
 	(void)state;
 #ifndef ARCH
 	skip();
 #endif
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(t_run_fn(create_under_filter, &flags[i], 30000,
-					  &r), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(t_run_fn(create_under_filter,
+					  (void *)&cases[i], 30000, &r), 0);
 		if (t_run_exit(&r) != 0)
-			fprintf(stderr, "flags %u: exit %d, stderr: %s\n",
-				flags[i], t_run_exit(&r), r.err);
+			fprintf(stderr, "%s, flags %u: exit %d, stderr: %s\n",
+				rp_errno_name(cases[i].err), cases[i].flags,
+				t_run_exit(&r), r.err);
 		assert_int_equal(t_run_exit(&r), 0);
 	}
 }
 
-static void test_cli_eperm(void **state)
+/* The CLI under the filter answering err: exit 1 at once, no result,
+ * and stderr says it could not start and holds every string of want. */
+static void cli_refused(int err, const char *const *want)
 {
 	const char *cli = getenv("RINGPROBE");
 	char *argv[] = { (char *)cli, "tcp", "-p", "1", "127.0.0.1", NULL };
 	struct t_run r;
 
-	(void)state;
-#ifndef ARCH
-	skip();
-#endif
 	assert_non_null(cli);
-	assert_int_equal(t_run_cmd(argv, deny_io_uring, NULL, 30000, &r), 0);
+	assert_int_equal(t_run_cmd(argv, deny_io_uring, &err, 30000, &r), 0);
 	printf("  stderr: %s", r.err);
 	assert_false(r.timed_out);
 	assert_int_equal(t_run_exit(&r), 1);
 	assert_string_equal(r.out, "");
 	assert_non_null(strstr(r.err, "cannot start the engine"));
-	assert_non_null(strstr(r.err, "io_uring"));
-	assert_non_null(strstr(r.err, "not permitted"));
-	assert_non_null(strstr(r.err, "seccomp"));
+	for (; *want; want++)
+		assert_non_null(strstr(r.err, *want));
+}
+
+static void test_cli_eperm(void **state)
+{
+	static const char *const want[] = { "io_uring", "not permitted",
+					    "seccomp", NULL };
+
+	(void)state;
+#ifndef ARCH
+	skip();
+#endif
+	cli_refused(EPERM, want);
+}
+
+static void test_cli_enosys(void **state)
+{
+	static const char *const want[] = { "this kernel has no io_uring",
+					    NULL };
+
+	(void)state;
+#ifndef ARCH
+	skip();
+#endif
+	cli_refused(ENOSYS, want);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_eperm),
+		cmocka_unit_test(test_create_refused),
 		cmocka_unit_test(test_cli_eperm),
+		cmocka_unit_test(test_cli_enosys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
