@@ -84,10 +84,19 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int set_limit(rlim_t n)
+/* Lowers the soft limit to n, and with hard the hard limit too (which
+ * valgrind does not allow: it keeps descriptors of its own above it). */
+static int set_limit(rlim_t n, bool hard)
 {
-	struct rlimit rl = { n, n };
+	struct rlimit rl;
 
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		perror("getrlimit");
+		return 1;
+	}
+	rl.rlim_cur = n;
+	if (hard)
+		rl.rlim_max = n;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		perror("setrlimit");
 		return 1;
@@ -189,7 +198,8 @@ static int scan(struct rp_engine *e, struct tally *t)
  * targets; then the table emptied again and another batch. */
 static int midrun(void *arg)
 {
-	struct tally *t = calloc(1, sizeof(*t));
+	static struct tally tally;
+	struct tally *t = &tally;
 	struct rp_engine_opts o = {
 		.concurrency = 64,
 		.flags = *(uint32_t *)arg,
@@ -202,7 +212,7 @@ static int midrun(void *arg)
 	struct rp_stats st;
 	int fds[LIMIT], nfds = 0, bad;
 
-	if (!t || set_limit(LIMIT) || rp_engine_create(&e, &o) < 0)
+	if (set_limit(LIMIT, false) || rp_engine_create(&e, &o) < 0)
 		return 2;
 	rp_engine_stats(e, &st);
 	t->direct = st.direct;
@@ -221,7 +231,6 @@ static int midrun(void *arg)
 			     .direct = t->direct };
 	bad |= scan(e, t);
 	rp_engine_destroy(e);
-	free(t);
 	return bad;
 }
 
@@ -262,7 +271,7 @@ static int too_many(void *arg)
 	int ret;
 
 	(void)arg;
-	if (set_limit(64))
+	if (set_limit(64, false))
 		return 2;
 	ret = rp_engine_create(&e, &o);
 	rp_engine_destroy(e);
@@ -272,7 +281,7 @@ static int too_many(void *arg)
 static int limit_256(void *arg)
 {
 	(void)arg;
-	return set_limit(LIMIT);
+	return set_limit(LIMIT, true);
 }
 
 static void test_create_refused(void **state)
@@ -284,6 +293,8 @@ static void test_create_refused(void **state)
 	(void)state;
 	assert_int_equal(t_run_fn(too_many, NULL, 30000, &r), 0);
 	assert_int_equal(t_run_exit(&r), 0);
+	if (t_on_valgrind())
+		return; /* the CLI's part needs a lower hard limit */
 	assert_non_null(cli);
 	assert_int_equal(t_run_cmd(argv, limit_256, NULL, 30000, &r), 0);
 	printf("  stderr: %s", r.err);

@@ -20,10 +20,19 @@ need_tools timeout python3
 need_exec "$RINGPROBE"
 TMP=$(mktemp -d)
 
-cat >"$TMP/jprelude.py" <<'PY'
-KEYS = ["input", "index", "status"]
-UNIQUE_INDEX = True
-PY
+# one_each NAME DESC: $TMP/NAME.jsonl has one record for each of the
+# targets 127.0.0.1:1 .. 127.0.0.4:1 and no other (grep, not python:
+# starting python takes seconds on a loaded machine).
+one_each() {
+	local want got
+	want=$(printf '"input":"127.0.0.%d:1"\n' 1 2 3 4)
+	got=$(grep -o '"input":"[^"]*"' "$TMP/$1.jsonl" | sort)
+	if [ "$got" = "$want" ]; then
+		pass "$2: the 4 targets read, once each"
+	else
+		fail "$2: results for: $(echo $got)"
+	fi
+}
 
 printf '127.0.0.2:1\n127.0.0.3:1\n' >"$TMP/before.txt"
 printf '127.0.0.4:1\n' >"$TMP/after.txt"
@@ -32,10 +41,7 @@ timeout -k 2 30 "$RINGPROBE" tcp -f jsonl 127.0.0.1:1 -i "$TMP/before.txt" \
 	-i "$TMP/dir" -i "$TMP/after.txt" >"$TMP/dir.jsonl" 2>"$TMP/err"
 expect_exit_msg "-i DIRECTORY" $? 2 \
 	"reading targets from '$TMP/dir' failed" "Is a directory"
-jcheck "$TMP/dir.jsonl" 4 \
-	'sorted(x["input"] for x in R) == ["127.0.0.%d:1" % i for i in (1, 2, 3, 4)]' \
-	>"$TMP/chk" 2>&1 && pass "-i DIRECTORY: the other 4 targets, once each" ||
-	{ fail "-i DIRECTORY: results"; cat "$TMP/chk"; }
+one_each dir "-i DIRECTORY"
 
 # Standard input is a pseudo-terminal's master: once its terminal side
 # closes, reads fail with EIO. Three whole lines arrive first, then part
@@ -58,9 +64,6 @@ except subprocess.TimeoutExpired:
 PY
 expect_exit_msg "stdin failing mid-stream (EIO)" $? 2 \
 	"reading targets from '<stdin>' failed" "Input/output error"
-jcheck "$TMP/eio.jsonl" 4 \
-	'sorted(x["input"] for x in R) == ["127.0.0.%d:1" % i for i in (1, 2, 3, 4)]' \
-	>"$TMP/chk" 2>&1 && pass "stdin EIO: the 4 targets read, once each" ||
-	{ fail "stdin EIO: results"; cat "$TMP/chk"; }
+one_each eio "stdin EIO"
 
 [ "$FAILS" -eq 0 ]
