@@ -30,10 +30,12 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ADDR_COL 22   /* text: "ip:port" column width */
@@ -928,6 +930,40 @@ static int fail(struct out *o, int err)
 	return o->err;
 }
 
+/*
+ * out_exit() ends the process without cutting short a record that some
+ * thread is writing: writers counts the threads inside write_all() (those
+ * of every writer, whatever its fd), and once exiting is set no thread
+ * starts another write. Both are lock-free, so usable from
+ * a signal handler; seq_cst on both sides (add then load here, store then
+ * load in out_exit()) means that either the writer sees exiting or
+ * out_exit() sees the writer.
+ */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "out_exit() runs in handlers");
+static atomic_uint writers;
+static atomic_int exiting;
+
+/* Milliseconds on CLOCK_MONOTONIC (clock_gettime is async-signal-safe). */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void out_exit(int status)
+{
+	struct timespec ms = { 0, 1000000 };
+	int64_t end = mono_ms() + OUT_EXIT_WAIT_MS;
+
+	atomic_store(&exiting, 1);
+	/* by the clock: a busy machine stretches each sleep */
+	while (atomic_load(&writers) && mono_ms() < end)
+		nanosleep(&ms, NULL);
+	_exit(status);
+}
+
 /* Writes all of p, or fails the writer. */
 static int write_locked(struct out *o, const char *p, size_t len)
 {
@@ -958,14 +994,23 @@ static int write_locked(struct out *o, const char *p, size_t len)
 	return 0;
 }
 
-/* Writes whole records; other threads' records never land in between. */
+/* Writes whole records; other threads' records never land in between,
+ * and out_exit() does not end the process in the middle. */
 static int write_all(struct out *o, const char *p, size_t len)
 {
 	int ret;
 
 	if (o->lock)
 		pthread_mutex_lock(o->lock);
+	atomic_fetch_add(&writers, 1);
+	if (atomic_load(&exiting)) {
+		/* out_exit() is ending the process: write nothing more */
+		atomic_fetch_sub(&writers, 1);
+		for (;;)
+			pause();
+	}
 	ret = write_locked(o, p, len);
+	atomic_fetch_sub(&writers, 1);
 	if (o->lock)
 		pthread_mutex_unlock(o->lock);
 	return ret;

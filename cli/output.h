@@ -136,6 +136,17 @@ void out_result(struct out *o, const struct rp_result *r);
 int out_flush(struct out *o);
 
 /*
+ * Ends the process with _exit(status) at once, but not in the middle of a
+ * write of records: a thread inside one is given up to OUT_EXIT_WAIT_MS to
+ * finish it (a write to a file takes microseconds; one to a pipe nobody
+ * reads would never end), and no thread starts another. For a forced stop
+ * (a second Ctrl-C): the output then ends with a whole record, as after a
+ * clean stop. Async-signal-safe; does not return.
+ */
+#define OUT_EXIT_WAIT_MS 1000
+void out_exit(int status) __attribute__((noreturn));
+
+/*
  * Formats one result as one record (a line, with its '\n') in format f, into
  * buf of cap bytes, like snprintf: the text is NUL-terminated when cap > 0,
  * and the return value is the record's full length without the NUL, so a

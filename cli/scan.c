@@ -121,7 +121,7 @@ static void on_stop_signal(int sig)
 {
 	(void)sig;
 	if (g_interrupted)
-		_exit(EXIT_INTERRUPTED); /* second Ctrl-C: now */
+		out_exit(EXIT_INTERRUPTED); /* second Ctrl-C: now */
 	g_interrupted = 1;
 	stop_all();
 }
