@@ -431,7 +431,9 @@ static void r_answer(struct t_dns_responder *r, const struct r_pending *p)
 	a[2] = (uint8_t)(0x80 | (p->pkt[2] & 0x79) | 0x04); /* QR, AA, RD */
 	a[3] = 0x80;                                        /* RA, NOERROR */
 	a[6] = a[7] = a[8] = a[9] = a[10] = a[11] = 0;
-	if (p->qtype == T_DNS_A) {
+	if (p->name[0] == 'n' && p->name[1] == 'x') {
+		a[3] = 0x83;                                /* NXDOMAIN */
+	} else if (p->qtype == T_DNS_A) {
 		struct in_addr addr;
 		unsigned num = 0;
 		const char *s = p->name;

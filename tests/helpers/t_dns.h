@@ -52,8 +52,9 @@ int t_udp_sink(int *port);
 /*
  * A responder (a forked child process) on 127.0.0.1:port that answers every query delay_ms
  * after it arrived: for a name whose first label is "r<N>" an A record
- * t_dns_rname_addr(N), for any other name A 127.0.0.1; AAAA queries get an
- * empty NOERROR answer (no data). It counts the queries per (name, type)
+ * t_dns_rname_addr(N), for one that starts with "nx" NXDOMAIN, for any
+ * other name A 127.0.0.1; AAAA queries get an empty NOERROR answer (no
+ * data), except NXDOMAIN for the "nx" names. It counts the queries per (name, type)
  * and the largest number of distinct names waiting for an answer at once.
  */
 struct t_dns_responder;
