@@ -19,7 +19,7 @@
 #
 # The seed of the random choices is printed; RP_CRASH_SEED=S makes the
 # same choices again (the runs' timing still varies). No kill starts
-# after RP_CRASH_SECONDS (default 30): on a machine too busy for all of
+# after RP_CRASH_SECONDS (default 35): on a machine too busy for all of
 # them, a NOTE says how many ran, and those are checked.
 #
 # Environment: RINGPROBE = the CLI, RP_TEST_SERVER = rp_target_server.
@@ -36,7 +36,7 @@ need_exec "$RINGPROBE" "$RP_TEST_SERVER"
 
 SEED=${RP_CRASH_SEED:-$(($(date +%s%N) % 1000000))}
 KILLS=${RP_CRASH_KILLS:-200}
-SECONDS_MAX=${RP_CRASH_SECONDS:-30}
+SECONDS_MAX=${RP_CRASH_SECONDS:-35}
 RANDOM=$SEED
 echo "seed $SEED (RP_CRASH_SEED=$SEED repeats these choices)"
 TMP=$(mktemp -d)
