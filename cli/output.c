@@ -1128,10 +1128,10 @@ static int fail(struct out *o, int err)
 }
 
 /*
- * out_exit() ends the process without cutting a record, and the threads
- * writing them are not asked: writers counts those inside write_all()
- * (all writers of the process, whatever their fd), and once exiting is
- * set no thread starts another write. Both are lock-free, so usable from
+ * out_exit() ends the process without cutting short a record that some
+ * thread is writing: writers counts the threads inside write_all() (those
+ * of every writer, whatever its fd), and once exiting is set no thread
+ * starts another write. Both are lock-free, so usable from
  * a signal handler; seq_cst on both sides (add then load here, store then
  * load in out_exit()) means that either the writer sees exiting or
  * out_exit() sees the writer.
@@ -1162,7 +1162,7 @@ void out_exit(int status)
 }
 
 /* Writes all of p, or fails the writer. */
-static int write_records(struct out *o, const char *p, size_t len)
+static int write_locked(struct out *o, const char *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(o->fd, p, len);
@@ -1206,7 +1206,7 @@ static int write_all(struct out *o, const char *p, size_t len)
 		for (;;)
 			pause();
 	}
-	ret = write_records(o, p, len);
+	ret = write_locked(o, p, len);
 	atomic_fetch_sub(&writers, 1);
 	if (o->lock)
 		pthread_mutex_unlock(o->lock);
