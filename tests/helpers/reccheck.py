@@ -32,10 +32,15 @@ HTTP = ["input", "index", "url", "ip", "port", "status", "http_status",
         "reason", "content_length", "body_bytes", "truncated",
         "content_type", "server", "location", "redirects", "title",
         "body_hash", "connect_us", "ttfb_us", "total_us", "attempts",
-        "elapsed_us", "dns_us", "error", "detail"]
+        "elapsed_us", "dns_us", "error", "detail",
+        # the TLS fields, which HTTP records end with (null for http://)
+        "tls_version", "cipher", "alpn", "sni", "cert_subject_cn",
+        "cert_sans", "cert_issuer_cn", "cert_issuer_org", "cert_not_before",
+        "cert_not_after", "cert_days_left", "cert_sha256",
+        "cert_self_signed", "cert_key", "chain_len", "verify", "tls_us"]
 STATUSES = {"open", "closed", "filtered", "unreachable", "error",
             "cancelled", "invalid", "ok", "timeout", "reset",
-            "protocol-error", "dns-error"}
+            "protocol-error", "dns-error", "tls-error"}
 
 
 def record_json(line, keys):
