@@ -15,8 +15,8 @@
  * interleaved one by one (the order rotated every cycle) and each timed
  * with CLOCK_THREAD_CPUTIME_ID, so load from elsewhere on the machine hits
  * every configuration alike; one RESULT line per configuration. SPEC is a
- * comma-separated list: ca=FILE|default|none, nofacts, rotate=K, and
- * library options (key or key=value, as -O). Differences of a few percent
+ * comma-separated list: ca=FILE|default|none, nofacts, rotate=K, tcponly,
+ * and library options (key or key=value, as -O). Differences of a few percent
  * show up here that separate processes minutes apart cannot resolve.
  *
  * Verification never fails the handshake here (a scanner records the

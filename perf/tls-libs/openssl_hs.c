@@ -24,6 +24,7 @@
  *   reuse              one SSL for the run: SSL_set_session(NULL) +
  *                      SSL_clear between handshakes (memory BIOs only)
  *   release-buffers    SSL_MODE_RELEASE_BUFFERS
+ *   floor              no TLS: the handshake's public-key crypto alone
  * --ca default is SSL_CTX_set_default_verify_paths (Debian: the bundle
  * /usr/lib/ssl/cert.pem loaded into memory plus the hashed directory
  * /usr/lib/ssl/certs, or $SSL_CERT_FILE / $SSL_CERT_DIR, looked up on each
@@ -45,8 +46,25 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+/*
+ * -O floor: no TLS, only the handshake's public-key crypto as `openssl
+ * speed` times it (contexts made once, then EVP_PKEY_derive and
+ * EVP_PKEY_verify in a loop): two X25519 derives (the key generation
+ * counted as one more) and three ECDSA P-256 verifies. In paired mode this
+ * is the crypto floor under the same load as the handshakes beside it.
+ */
+struct floor {
+	EVP_PKEY *x1, *x2, *ec;	/* two X25519 keys, one P-256 key */
+	EVP_PKEY_CTX *derive;	/* x1 with peer x2 */
+	EVP_PKEY_CTX *verify;	/* ec, verify_init done */
+	unsigned char dgst[32];	/* "signed" digest */
+	unsigned char sig[80];	/* ECDSA signature of dgst */
+	size_t siglen;
+};
+
 /* One configuration: what setup() builds once. */
 struct ossl {
+	struct floor *floor;	/* -O floor */
 	SSL_CTX *ctx;		/* the run's context (not with ctx-per-hs) */
 	X509_STORE *store;	/* built once from --ca FILE */
 	EVP_MD *sha256;		/* fetched once, unless fetch=implicit */
@@ -113,10 +131,72 @@ out_free:
 	return NULL;
 }
 
+static void floor_free(struct floor *fl)
+{
+	if (!fl)
+		return;
+	EVP_PKEY_CTX_free(fl->derive);
+	EVP_PKEY_CTX_free(fl->verify);
+	EVP_PKEY_free(fl->x1);
+	EVP_PKEY_free(fl->x2);
+	EVP_PKEY_free(fl->ec);
+	free(fl);
+}
+
+static struct floor *floor_new(void)
+{
+	struct floor *fl = calloc(1, sizeof(*fl));
+	EVP_PKEY_CTX *sign = NULL;
+	int ok;
+
+	if (!fl)
+		return NULL;
+	fl->siglen = sizeof(fl->sig);
+	memset(fl->dgst, 0x5a, sizeof(fl->dgst));
+	ok = (fl->x1 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) &&
+	     (fl->x2 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) &&
+	     (fl->ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) &&
+	     (fl->derive = EVP_PKEY_CTX_new_from_pkey(NULL, fl->x1, NULL)) &&
+	     EVP_PKEY_derive_init(fl->derive) == 1 &&
+	     EVP_PKEY_derive_set_peer(fl->derive, fl->x2) == 1 &&
+	     (sign = EVP_PKEY_CTX_new_from_pkey(NULL, fl->ec, NULL)) &&
+	     EVP_PKEY_sign_init(sign) == 1 &&
+	     EVP_PKEY_sign(sign, fl->sig, &fl->siglen, fl->dgst,
+			   sizeof(fl->dgst)) == 1 &&
+	     (fl->verify = EVP_PKEY_CTX_new_from_pkey(NULL, fl->ec, NULL)) &&
+	     EVP_PKEY_verify_init(fl->verify) == 1;
+	EVP_PKEY_CTX_free(sign);
+	if (!ok) {
+		floor_free(fl);
+		return NULL;
+	}
+	return fl;
+}
+
+static int floor_run(const struct floor *fl, struct hs_facts *f)
+{
+	unsigned char secret[32];
+	size_t len;
+
+	for (int i = 0; i < 2; i++) {
+		len = sizeof(secret);
+		if (EVP_PKEY_derive(fl->derive, secret, &len) != 1)
+			return fail("X25519 derive");
+	}
+	for (int i = 0; i < 3; i++) {
+		if (EVP_PKEY_verify(fl->verify, fl->sig, fl->siglen, fl->dgst,
+				    sizeof(fl->dgst)) != 1)
+			return fail("ECDSA verify");
+	}
+	f->verify_ok = 1;
+	return 0;
+}
+
 static void teardown(void *st)
 {
 	struct ossl *t = st;
 
+	floor_free(t->floor);
 	SSL_free(t->reused);
 	SSL_CTX_free(t->ctx);
 	X509_STORE_free(t->store);
@@ -131,6 +211,13 @@ static void *setup(const struct hs_opts *o)
 
 	if (!t)
 		return NULL;
+	if (hs_libopt(o, "floor", NULL)) {
+		if (!(t->floor = floor_new())) {
+			fail("floor setup");
+			goto out_free;
+		}
+		return t;
+	}
 	t->use_mem_bio = 1;
 	if (hs_libopt(o, "bio", &v))
 		t->use_mem_bio = strcmp(v, "socket") != 0;
@@ -361,9 +448,14 @@ static int handshake(void *st, const struct hs_opts *o, const char *name,
 		     int fd, struct hs_facts *f)
 {
 	struct ossl *t = st;
-	SSL_CTX *c = t->ctx_per_hs ? ctx_new(t, o) : t->ctx;
-	SSL *ssl = c ? ssl_for(t, name, c, fd) : NULL;
+	SSL_CTX *c;
+	SSL *ssl;
 	int r = -1;
+
+	if (t->floor)
+		return floor_run(t->floor, f);
+	c = t->ctx_per_hs ? ctx_new(t, o) : t->ctx;
+	ssl = c ? ssl_for(t, name, c, fd) : NULL;
 
 	if (!ssl) {
 		fail("SSL_CTX/SSL setup");
