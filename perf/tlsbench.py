@@ -304,3 +304,28 @@ def report(cfgs, S, wrk, floors, rss_check):
                              peak_rss_mib=round(s["rss_mib"], 2),
                              rss_kib_per_probe=round(per, 2) if per else ""))
     return md, rows
+
+
+def profile(rp, port, ca, workdir, n, budget):
+    """perf/profile --tls-phases around one `ringprobe tls --threads 1` run
+    of n handshakes against the same nginx: markdown lines of its report
+    (DSO split, top symbols, phases), or a line saying why not."""
+    lst = os.path.join(workdir, "tls-profile.txt")
+    with open(lst, "w") as f:
+        f.write(f"127.0.0.1:{port}\n" * n)
+    cmd = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile"),
+           "--tls-phases", "--top", "20", "--name", "bench_http-tls",
+           "--budget", str(int(budget)), "--limit", str(int(budget / 2)), "--",
+           rp, "tls", "--threads", "1", "-i", lst, "--cacert", ca, "-c", "256",
+           "-f", "jsonl", "-o", os.devnull, "--no-progress"]
+    r = subprocess.run(["timeout", str(int(budget) + 30), *cmd],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return [f"\n(perf/profile failed, exit {r.returncode}: "
+                f"{r.stderr.strip()[-300:]})"]
+    lines = r.stdout.strip().splitlines()
+    body = [ln.replace("## ", "### ", 1) if ln.startswith("## ") else ln
+            for ln in lines[1:]]
+    return ["\n## Profile: where `ringprobe tls` spends its CPU\n",
+            f"`perf/profile --tls-phases -- ringprobe tls --threads 1 -i "
+            f"({n:,} × 127.0.0.1:PORT) --cacert CA -c 256 …`"] + body
