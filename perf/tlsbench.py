@@ -30,6 +30,7 @@ import subprocess
 import threading
 
 CERT_DAYS = 2
+TLS_TIMEOUT_S = 60      # per-request timeout of every W6/W7 client (not wrk)
 HOLD_TIMEOUT = "3s"     # HOLD probes end as timeouts after this
 SPEED_CMD = ["openssl", "speed", "-seconds", "2", "ecdhp256", "ecdhx25519",
              "ecdsap256"]
@@ -159,8 +160,9 @@ def configs(args, rp, port, ca, workdir, holder):
         key = f"rp-tls-c{c}"
         cfgs.append(dict(
             key=key, table="W7", tool="ringprobe tls", label=f"-c {c}",
-            cmd=[rp, "tls", "-i", tls_list, "--cacert", ca, "-c", str(c),
-                 "-f", "jsonl", "-o", out(key), "--no-progress"],
+            cmd=[rp, "tls", "-i", tls_list, "--cacert", ca, "--timeout",
+                 f"{TLS_TIMEOUT_S}s", "-c", str(c), "-f", "jsonl", "-o",
+                 out(key), "--no-progress"],
             stdout=os.devnull, check="jsonl", want="tls", cap=600))
     if holder:
         for n in sorted({64, args.hold_conc}):
