@@ -7,20 +7,26 @@ asyncio.open_connection(), a GET with "Connection: close" written by hand,
 reader.read() until EOF, the status line and <title> parsed from what came
 back, the whole exchange under asyncio.wait_for(), and asyncio.gather() over
 the lot. No HTTP library, no uvloop, no tricks: standard library only.
+https:// URLs go the textbook way too: open_connection(..., ssl=CTX) with
+CTX = ssl.create_default_context(cafile=...), so the certificate and the
+host name (or IP address) are verified by the ssl module.
 
 Usage:
     asyncio_fetch.py [-c N] [--timeout SECS] [-i FILE] [-o FILE]
-                     [--method GET|HEAD] [URL...]
+                     [--method GET|HEAD] [--cafile PEM] [URL...]
 
-URLs: http://HOST[:PORT][/path], one per line or argument ("#" starts a
-comment, blank lines are skipped); each is one request on a new connection.
-Targets come from the arguments, then from -i FILE ("-" is stdin); with no
-arguments and no -i, from stdin. HTTPS is not supported (status "invalid").
+URLs: http[s]://HOST[:PORT][/path], one per line or argument ("#" starts a
+comment, blank lines are skipped); each is one request on a new connection
+(for https, a new TLS handshake). Targets come from the arguments, then from
+-i FILE ("-" is stdin); with no arguments and no -i, from stdin. --cafile:
+trust anchors for https (default: the system store).
 
 Output: one JSON line per result, in completion order, with ringprobe's
 keys: input, index, host, port, status ("ok", "timeout", "closed", "error",
-"invalid"), http_status, title, bytes, total_us, error. A one-line summary
-goes to standard error at the end.
+"tls-error", "invalid"), http_status, title, bytes, total_us, error, verify
+("ok" once an https certificate verified, the ssl module's reason when it
+did not, null for http). A one-line summary goes to standard error at the
+end.
 """
 
 import argparse
@@ -28,6 +34,7 @@ import asyncio
 import errno
 import json
 import re
+import ssl
 import sys
 import time
 from urllib.parse import urlsplit
@@ -37,11 +44,13 @@ STATUS_RE = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})")
 
 
 def parse_url(text):
-    """'http://h:p/x' -> (host, port, path, host header); raises ValueError."""
+    """'http[s]://h:p/x' -> (host, port, path, host header, https);
+    raises ValueError."""
     u = urlsplit(text)
-    if u.scheme != "http" or not u.hostname:
-        raise ValueError("only http://HOST[:PORT]/path URLs are supported")
-    port = u.port or 80
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError("only http[s]://HOST[:PORT]/path URLs are supported")
+    https = u.scheme == "https"
+    port = u.port or (443 if https else 80)
     path = u.path or "/"
     if u.query:
         path += "?" + u.query
@@ -49,7 +58,7 @@ def parse_url(text):
     hosthdr = f"[{host}]" if ":" in host else host
     if u.port:
         hosthdr += f":{port}"
-    return host, port, path, hosthdr
+    return host, port, path, hosthdr, https
 
 
 def read_urls(args):
@@ -69,8 +78,8 @@ def read_urls(args):
             yield text
 
 
-async def exchange(host, port, request):
-    reader, writer = await asyncio.open_connection(host, port)
+async def exchange(host, port, request, ssl_ctx):
+    reader, writer = await asyncio.open_connection(host, port, ssl=ssl_ctx)
     try:
         writer.write(request)
         await writer.drain()
@@ -83,12 +92,12 @@ async def exchange(host, port, request):
             pass
 
 
-async def fetch(sem, index, text, method, timeout, out, counts):
+async def fetch(sem, index, text, method, timeout, ctx, out, counts):
     rec = {"input": text, "index": index, "host": None, "port": None,
            "status": "ok", "http_status": None, "title": None, "bytes": 0,
-           "total_us": 0, "error": None}
+           "total_us": 0, "error": None, "verify": None}
     try:
-        host, port, path, hosthdr = parse_url(text)
+        host, port, path, hosthdr, https = parse_url(text)
     except ValueError as e:
         rec.update(status="invalid", error=str(e))
     else:
@@ -99,16 +108,23 @@ async def fetch(sem, index, text, method, timeout, out, counts):
         async with sem:
             start = time.monotonic()
             try:
-                data = await asyncio.wait_for(exchange(host, port, request),
-                                              timeout)
+                data = await asyncio.wait_for(
+                    exchange(host, port, request, ctx if https else None),
+                    timeout)
             except asyncio.TimeoutError:
                 rec.update(status="timeout")
+            except ssl.SSLCertVerificationError as e:
+                rec.update(status="tls-error", error=e.reason,
+                           verify=e.verify_message)
+            except ssl.SSLError as e:
+                rec.update(status="tls-error", error=e.reason or str(e))
             except ConnectionRefusedError:
                 rec.update(status="closed", error="ECONNREFUSED")
             except OSError as e:
                 rec.update(status="error",
                            error=errno.errorcode.get(e.errno or 0, str(e)))
             else:
+                rec["verify"] = "ok" if https else None
                 rec["bytes"] = len(data)
                 m = STATUS_RE.match(data)
                 if not m:
@@ -133,13 +149,16 @@ async def main():
                     help="seconds for the whole exchange (default 5)")
     ap.add_argument("--method", default="GET", choices=["GET", "HEAD"])
     ap.add_argument("-o", "--output", default="-")
+    ap.add_argument("--cafile", default=None,
+                    help="trust anchors (PEM) for https (default: system store)")
     args = ap.parse_args()
 
     out = sys.stdout if args.output == "-" else open(args.output, "w")
+    ctx = ssl.create_default_context(cafile=args.cafile)
     sem = asyncio.Semaphore(args.concurrency)
     counts = {}
     t0 = time.monotonic()
-    tasks = [fetch(sem, i, text, args.method, args.timeout, out, counts)
+    tasks = [fetch(sem, i, text, args.method, args.timeout, ctx, out, counts)
              for i, text in enumerate(read_urls(args))]
     await asyncio.gather(*tasks)
     out.flush()
