@@ -15,24 +15,17 @@
 
 #include <llhttp.h>
 
+#include "http_text.h"
 #include "ringprobe.h"
 
 #define RP__HDR_VALUE_MAX 128 /* kept bytes of server, content-type, location */
 #define RP__REASON_MAX 64     /* kept bytes of the reason phrase */
-#define RP__TITLE_MAX 256     /* kept bytes of the title, after decoding */
 
 enum rp__http_state {
 	RP__HTTP_MORE = 0,       /* need more bytes */
 	RP__HTTP_DONE,           /* a final response is complete */
 	RP__HTTP_TRUNCATED,      /* headers done, body reached max_body */
 	RP__HTTP_ERROR,          /* malformed or truncated: see error */
-};
-
-/* A UTF-8 decoder's state between bytes (see u8_feed() in the .c). */
-struct rp__u8 {
-	uint32_t cp;                  /* bits so far */
-	uint8_t need;                 /* continuation bytes still to come */
-	uint8_t lo, hi;               /* range of the next one */
 };
 
 struct rp__http_parse {
@@ -62,9 +55,8 @@ struct rp__http_parse {
 				       * for following a redirect */
 	char location_text[RP__HDR_VALUE_MAX]; /* as handed out: UTF-8
 				       * without controls */
-	char title[RP__TITLE_MAX];    /* final text once done */
-	/* private: header name being read, which value it fills, title
-	 * scanner state */
+	struct rp__title title;       /* the title scanner and its text */
+	/* private: header name being read, which value it fills */
 	char field[32];
 	uint8_t field_len;
 	uint8_t value_target;         /* field being filled, enum in .c */
@@ -75,10 +67,6 @@ struct rp__http_parse {
 	bool field_full;              /* a character did not fit */
 	struct rp__u8 u8;             /* of the field being filled */
 	uint8_t hdr_seen;             /* kept headers already seen (bits) */
-	uint8_t title_state;
-	uint16_t title_len;
-	uint16_t title_match;
-	char title_raw[RP__TITLE_MAX];
 };
 
 /* Starts a parse of one response; max_body/max_header as in rp_http_opts
