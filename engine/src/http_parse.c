@@ -17,18 +17,30 @@
  * The outcome must not depend on how recv split the response, and llhttp
  * alone does not promise that: it hands out a span when the element ends
  * or the buffer does, but drops the pending span when it finds an error.
- * Hence three rules:
+ * Hence these rules:
  *  - the header limit is applied to the bytes given to llhttp, never to
  *    spans, so whether the limit or a malformed byte comes first is a
  *    matter of wire position;
  *  - a kept field (reason, header value) counts once its line is
  *    complete: one still open when the parse stops is reported empty;
  *  - fields are decoded as UTF-8 one byte at a time, with the decoder's
- *    state kept between spans.
+ *    state kept between spans;
+ *  - a span with a byte we refuse is taken up to that byte only, and a
+ *    refused response keeps no note of what was read leniently.
  *
  * Every string handed out is UTF-8 without control characters (the rule
  * is in ringprobe.h at struct rp_http_info): a scanned server chooses
  * these bytes, and they end up in terminals and spreadsheets.
+ *
+ * Responses are read leniently where they are still unambiguous, the way
+ * curl and browsers read them: llhttp's lenient flags for header values
+ * (control bytes, bare LF) and for Content-Length next to
+ * Transfer-Encoding (which frames the body, as RFC 9112 6.3 says), and
+ * http_frame.c for what 8.1 has no flag for (a repeated Content-Length,
+ * a chunked body with bare LFs or whitespace). What was odd is recorded
+ * (rp__http_parse_lenient()). Still refused: a NUL byte in the status line
+ * or a header, a space in a header name or before its colon, a status
+ * code below 100, and what http_frame.c cannot read without a guess.
  *
  * Choices worth knowing:
  *  - Interim 1xx responses are skipped (their kept fields reset), except a
@@ -74,6 +86,28 @@ static bool has_html(const char *s)
 		    rp__lower(s[2]) == 'm' && rp__lower(s[3]) == 'l')
 			return true;
 	return false;
+}
+
+/*
+ * Bytes of the status line or a header value: a NUL is refused, as curl
+ * and browsers refuse it (what a header says would depend on whether its
+ * reader stops at the NUL); other control bytes are read, and noted.
+ * Returns how many bytes come before a NUL (n if none), and sets the
+ * error if one does.
+ */
+static size_t check_bytes(struct rp__http_parse *p, const char *at, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)at[i];
+
+		if (c == 0) {
+			p->error = "NUL byte in header";
+			return i;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7F)
+			p->frame.odd |= RP__ODD_CONTROL;
+	}
+	return n;
 }
 
 /* ---- kept fields ------------------------------------------------------ */
@@ -197,21 +231,31 @@ static void reset_kept(struct rp__http_parse *p)
 	p->u8.need = 0;
 	p->field_full = false;
 	p->field_keep = 0;
+	rp__frame_interim(&p->frame);
 }
-
 
 /* ---- llhttp callbacks ------------------------------------------------- */
 
+/* The bytes before a NUL are kept as they would be had the span been cut
+ * there: how spans are cut depends on how recv cut the response. */
 static int on_status(llhttp_t *parser, const char *at, size_t n)
 {
-	append(from(parser), at, n);
-	return 0;
+	struct rp__http_parse *p = from(parser);
+	size_t ok = check_bytes(p, at, n);
+
+	append(p, at, ok);
+	return ok < n ? -1 : 0;
 }
 
 static int on_status_complete(llhttp_t *parser)
 {
 	struct rp__http_parse *p = from(parser);
 
+	/* llhttp 8.1 takes "HTTP/1.1 2 OK" for a status 2. */
+	if (parser->status_code < 100) {
+		p->error = "Invalid response status";
+		return -1;
+	}
 	/* Known this early so that a response cut in its headers still
 	 * reports it; a 1xx is only final once it proves an upgrade. */
 	if (parser->status_code / 100 != 1)
@@ -224,8 +268,13 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t n)
 {
 	struct rp__http_parse *p = from(parser);
 
-	if (p->headers_done || p->field_len == UINT8_MAX)
-		return 0; /* a trailer, or a name too long to matter */
+	/* Lenient llhttp lets a space before the colon through, after a
+	 * few names ("Content-Length :"); other readers take such a line for
+	 * another header or for none, so it stays refused. */
+	if (memchr(at, ' ', n))
+		p->field_space = true;
+	if (p->field_len == UINT8_MAX)
+		return 0; /* a name too long to matter */
 	if (n > sizeof(p->field) - 1 - p->field_len) {
 		p->field_len = UINT8_MAX;
 		return 0;
@@ -241,8 +290,13 @@ static int on_header_field_complete(llhttp_t *parser)
 	size_t n = p->field_len;
 	uint8_t t = V_NONE;
 
+	if (p->field_space) {
+		p->error = "Invalid header field char";
+		return -1;
+	}
 	p->field_len = 0;
 	p->value_target = V_NONE;
+	rp__frame_name(&p->frame, parser);
 	if (n == UINT8_MAX)
 		return 0;
 	if (name_is(p->field, n, "server"))
@@ -261,13 +315,25 @@ static int on_header_field_complete(llhttp_t *parser)
 
 static int on_header_value(llhttp_t *parser, const char *at, size_t n)
 {
-	append(from(parser), at, n);
-	return 0;
+	struct rp__http_parse *p = from(parser);
+	size_t ok = check_bytes(p, at, n);
+
+	append(p, at, ok);
+	rp__frame_value(&p->frame, at, ok);
+	return ok < n ? -1 : 0;
 }
 
 static int on_header_value_complete(llhttp_t *parser)
 {
-	field_close(from(parser), true);
+	struct rp__http_parse *p = from(parser);
+	const char *err;
+
+	field_close(p, true);
+	err = rp__frame_value_end(&p->frame, parser);
+	if (err) {
+		p->error = err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -287,24 +353,27 @@ static int on_headers_complete(llhttp_t *parser)
 		p->content_length = parser->content_length > INT64_MAX
 					? INT64_MAX
 					: (int64_t)parser->content_length;
+	rp__frame_headers_end(&p->frame);
 	if (p->content_type[0] && !has_html(p->content_type))
 		rp__title_off(&p->title);
 	/* 1: no body. llhttp knows that of 204 and 304 only when they come
 	 * without Content-Length; with one it would wait for the body. */
 	if (p->head || p->status_code == 204 || p->status_code == 304)
 		return 1;
-	return 0;
+	rp__frame_body(&p->frame, parser, p->max_header);
+	/* Pausing gives feed() the exact place where the headers end. */
+	p->body_pause = true;
+	return HPE_PAUSED;
 }
 
-static int on_body(llhttp_t *parser, const char *at, size_t n)
+/* Body bytes, decoded: counted, hashed and scanned up to max_body. Returns
+ * false once past it (the response is then truncated). */
+static bool take_body(struct rp__http_parse *p, const char *at, size_t n)
 {
-	struct rp__http_parse *p = from(parser);
 	uint64_t room = p->max_body - p->body_bytes;
 	size_t keep = n > room ? (size_t)room : n;
 	uint64_t h = p->body_hash;
 
-	if (p->truncated)
-		return HPE_PAUSED;
 	for (size_t i = 0; i < keep; i++) {
 		h ^= (unsigned char)at[i];
 		h *= FNV_PRIME;
@@ -312,24 +381,43 @@ static int on_body(llhttp_t *parser, const char *at, size_t n)
 	p->body_hash = h;
 	p->body_bytes += keep;
 	rp__title_scan(&p->title, at, keep);
-	if (keep < n) {
+	if (keep < n)
 		p->truncated = true;
-		return HPE_PAUSED;
+	return keep == n;
+}
+
+static int chunked_body(struct rp__http_parse *p, const char *at, size_t n)
+{
+	while (n > 0) {
+		bool data;
+		size_t used = rp__chunked_step(&p->frame.ch, at, n, &data,
+					       &p->frame.odd);
+
+		if (p->frame.ch.error) {
+			p->error = p->frame.ch.error;
+			return -1;
+		}
+		if (data && !take_body(p, at, used))
+			return HPE_PAUSED;
+		if (rp__chunked_done(&p->frame.ch)) {
+			p->complete = true;
+			return HPE_PAUSED; /* one response is all we read */
+		}
+		at += used;
+		n -= used;
 	}
 	return 0;
 }
 
-/* The last chunk: trailers follow, counted against the header limit from
- * here on. Pausing gives feed() the exact place where they start. */
-static int on_chunk_header(llhttp_t *parser)
+static int on_body(llhttp_t *parser, const char *at, size_t n)
 {
 	struct rp__http_parse *p = from(parser);
 
-	if (parser->content_length != 0 || p->trailers)
-		return 0;
-	p->trailers = true;
-	p->trailer_pause = true;
-	return HPE_PAUSED;
+	if (p->truncated || p->complete)
+		return HPE_PAUSED;
+	if (p->frame.chunked)
+		return chunked_body(p, at, n);
+	return take_body(p, at, n) ? 0 : HPE_PAUSED;
 }
 
 static int on_message_complete(llhttp_t *parser)
@@ -339,6 +427,11 @@ static int on_message_complete(llhttp_t *parser)
 	if (!p->headers_done) { /* an interim 1xx: on to the next one */
 		reset_kept(p);
 		return 0;
+	}
+	if (p->frame.chunked && !rp__chunked_done(&p->frame.ch)) {
+		/* EOF (llhttp reads the chunked body as one to EOF). */
+		p->error = "Invalid EOF state";
+		return -1;
 	}
 	p->complete = true;
 	return HPE_PAUSED; /* one response is all we read */
@@ -353,7 +446,6 @@ static const llhttp_settings_t settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
-    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -405,6 +497,10 @@ static enum rp__http_state settle(struct rp__http_parse *p, llhttp_errno_t err)
 	st = state_of(p);
 	if (st != RP__HTTP_MORE)
 		rp__title_finish(&p->title);
+	/* A refused response was not read leniently; and how far llhttp got
+	 * past the byte it refused depends on where the bytes were cut. */
+	if (st == RP__HTTP_ERROR)
+		p->frame.odd = 0;
 	return st;
 }
 
@@ -413,6 +509,8 @@ void rp__http_parse_init(struct rp__http_parse *p, bool head, uint64_t max_body,
 {
 	memset(p, 0, sizeof(*p));
 	llhttp_init(&p->parser, HTTP_RESPONSE, &settings);
+	llhttp_set_lenient_headers(&p->parser, 1);
+	llhttp_set_lenient_chunked_length(&p->parser, 1);
 	p->parser.data = p;
 	p->head = head;
 	p->max_body = max_body;
@@ -422,49 +520,64 @@ void rp__http_parse_init(struct rp__http_parse *p, bool head, uint64_t max_body,
 	p->value_target = V_REASON;
 }
 
+/* How far llhttp read: all it was given, or up to where it stopped. */
+static size_t consumed(const struct rp__http_parse *p, llhttp_errno_t err,
+		       const char *buf, size_t take)
+{
+	const char *at = llhttp_get_error_pos(&p->parser);
+
+	if (err == HPE_OK || !at || at < buf || at > buf + take)
+		return take;
+	return (size_t)(at - buf);
+}
+
 /*
- * Where the header limit applies (status lines and headers, then
- * trailers), llhttp is given no byte past it: the limit then is an error
- * only at the byte that crosses it, and only if llhttp found nothing wrong
- * before that byte.
+ * While the header limit applies (status lines and headers), llhttp is
+ * given no byte past it: the limit then is an error only at the byte that
+ * crosses it, and only if llhttp found nothing wrong before that byte.
+ * The bytes llhttp read as headers are also watched for line endings
+ * (rp__lines_scan()); on_headers_complete() pauses so that no body byte
+ * is taken for one.
  */
 enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
 					const char *buf, size_t n)
 {
 	enum rp__http_state st = state_of(p);
+	bool resumed = false;
 
 	if (st != RP__HTTP_MORE || n == 0)
 		return st; /* errors are sticky; late bytes ignored */
 	p->any_byte = true;
-	while (n > 0 && st == RP__HTTP_MORE) {
-		uint32_t *count = NULL;
-		size_t take = n;
+	/* After the pause, llhttp runs on (even on no bytes) to learn the
+	 * body's framing, which may end the response at once. */
+	while (st == RP__HTTP_MORE && (n > 0 || resumed)) {
+		bool head = !p->headers_done;
+		size_t take = n, used;
 		llhttp_errno_t err;
 
-		if (!p->headers_done)
-			count = &p->header_bytes;
-		else if (p->trailers)
-			count = &p->trailer_bytes;
-		if (count) {
-			if (*count >= p->max_header) {
+		if (head) {
+			if (p->header_bytes >= p->max_header) {
 				p->error = "headers too large";
 				return settle(p, HPE_OK);
 			}
-			if (take > p->max_header - *count)
-				take = p->max_header - *count;
+			if (take > p->max_header - p->header_bytes)
+				take = p->max_header - p->header_bytes;
 		}
 		err = llhttp_execute(&p->parser, buf, take);
-		if (err == HPE_PAUSED && p->trailer_pause) {
-			/* Body bytes up to here: the trailers start. */
-			take = (size_t)(llhttp_get_error_pos(&p->parser) - buf);
-			p->trailer_pause = false;
+		used = consumed(p, err, buf, take);
+		if (head) {
+			rp__lines_scan(&p->frame.lines, buf, used,
+				       &p->frame.odd);
+			p->header_bytes += (uint32_t)used;
+		}
+		resumed = err == HPE_PAUSED && p->body_pause;
+		if (resumed) {
+			p->body_pause = false; /* the body starts here */
 			llhttp_resume(&p->parser);
 			err = HPE_OK;
-		} else if (count) {
-			*count += (uint32_t)take;
 		}
-		buf += take;
-		n -= take;
+		buf += used;
+		n -= used;
 		st = settle(p, err);
 	}
 	return st;
@@ -510,4 +623,9 @@ void rp__http_parse_info(const struct rp__http_parse *p,
 	info->location = open == V_LOCATION ? "" : p->location_text;
 	info->title = p->title.text;
 	info->body_hash = p->body_hash;
+}
+
+const char *rp__http_parse_lenient(struct rp__http_parse *p)
+{
+	return rp__odd_text(p->frame.odd, p->odd_text);
 }

@@ -15,6 +15,7 @@
 
 #include <llhttp.h>
 
+#include "http_frame.h"
 #include "http_text.h"
 #include "ringprobe.h"
 
@@ -35,9 +36,7 @@ struct rp__http_parse {
 	uint32_t max_header;
 	uint32_t header_bytes;        /* wire bytes of status lines and
 				       * headers so far */
-	uint32_t trailer_bytes;       /* wire bytes of trailers so far */
-	bool trailers;                /* the last chunk came: trailers now */
-	bool trailer_pause;           /* paused at the last chunk's header */
+	bool body_pause;              /* paused where the body starts */
 	bool headers_done;            /* of the final (non-1xx) response */
 	bool complete;                /* final response complete */
 	bool truncated;               /* body went past max_body */
@@ -56,6 +55,10 @@ struct rp__http_parse {
 	char location_text[RP__HDR_VALUE_MAX]; /* as handed out: UTF-8
 				       * without controls */
 	struct rp__title title;       /* the title scanner and its text */
+	struct rp__frame frame;       /* framing read by http_frame.c, and
+				       * what was read leniently (odd) */
+	char odd_text[RP__ODD_TEXT_MAX]; /* rp__http_parse_lenient()'s */
+	bool field_space;             /* a space in the header name */
 	/* private: header name being read, which value it fills */
 	char field[32];
 	uint8_t field_len;
@@ -84,6 +87,11 @@ enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
  * a read-until-EOF body, else ERROR ("empty reply" if nothing came,
  * llhttp's reason for truncation otherwise). */
 enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p);
+
+/* What was odd but read all the same, for the result's detail:
+ * "lenient: bare LF; duplicate Content-Length" (see http_frame.h for the
+ * list), or NULL if nothing was. Points into p. */
+const char *rp__http_parse_lenient(struct rp__http_parse *p);
 
 /* Fills the HTTP fields of *info from the parse so far (strings point
  * into p; UTF-8 without controls, see struct rp_http_info). url and

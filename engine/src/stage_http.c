@@ -434,6 +434,8 @@ static void parsed(struct rp_engine *e, struct slot *s,
 			return;
 		/* fall through */
 	case RP__HTTP_TRUNCATED:
+		/* What was read leniently, if anything (ringprobe.h). */
+		s->detail = rp__http_parse_lenient(&hs->p);
 		rp__finish(e, s, RP_STATUS_OK, 0);
 		return;
 	case RP__HTTP_ERROR:

@@ -38,7 +38,7 @@ static void copy(char *dst, size_t cap, const char *src)
 	strcpy(dst, src);
 }
 
-static void take(struct http_snap *s, const struct rp__http_parse *p)
+static void take(struct http_snap *s, struct rp__http_parse *p)
 {
 	struct rp_http_info info;
 
@@ -63,6 +63,8 @@ static void take(struct http_snap *s, const struct rp__http_parse *p)
 	copy(s->content_type, sizeof(s->content_type), info.content_type);
 	copy(s->location, sizeof(s->location), info.location);
 	copy(s->title, sizeof(s->title), info.title);
+	copy(s->lenient, sizeof(s->lenient),
+	     rp__http_parse_lenient(p) ? rp__http_parse_lenient(p) : "");
 }
 
 static int feed_copy(struct rp__http_parse *p, const char *buf, size_t n)
@@ -140,10 +142,12 @@ void http_case_check(const struct tcase *c, const struct http_snap *s, const cha
 	    strcmp(s->location, x->location ? x->location : "") ||
 	    strcmp(s->title, x->title ? x->title : "") ||
 	    (x->error == NULL) != (s->error == NULL) ||
-	    (x->error && strcmp(s->error, x->error)))
-		print_error("%s: mode %s, cut %zu: error [%s] title [%s]\n",
+	    (x->error && strcmp(s->error, x->error)) ||
+	    strcmp(s->lenient, x->lenient ? x->lenient : ""))
+		print_error("%s: mode %s, cut %zu: error [%s] title [%s] "
+			    "lenient [%s]\n",
 			    c->name, mode, cut, s->error ? s->error : "-",
-			    s->title);
+			    s->title, s->lenient);
 	assert_int_equal(s->state, x->state);
 	if (c->eof)
 		assert_int_equal(s->pre, x->pre);
@@ -164,6 +168,7 @@ void http_case_check(const struct tcase *c, const struct http_snap *s, const cha
 	} else {
 		assert_null(s->error);
 	}
+	assert_string_equal(s->lenient, x->lenient ? x->lenient : "");
 }
 
 void http_case_run(void **state)

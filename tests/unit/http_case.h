@@ -36,6 +36,7 @@ struct expect {
 	const char *body;  /* the body bytes kept */
 	size_t body_len;
 	int truncated;
+	const char *lenient; /* rp__http_parse_lenient()'s text, NULL: none */
 };
 
 struct tcase {
@@ -63,6 +64,7 @@ struct http_snap {
 	char content_type[RP__HDR_VALUE_MAX];
 	char location[RP__HDR_VALUE_MAX];
 	char title[RP__TITLE_MAX];
+	char lenient[RP__ODD_TEXT_MAX];
 };
 
 /* FNV-1a 64 of s[0..n), computed here as the reference. */
