@@ -790,11 +790,12 @@ static void http_values(const struct rp_result *r, const char *ip,
  * time (with " dns N.NNN ms" after it as in TCP lines), then the server,
  * the title (cut to TITLE_MAX bytes) and the redirect target when the
  * response has them, and " (N redirects)" ("(1 redirect)") when redirects were followed to
- * get this response. Anything else is shown as a TCP line, with the wider
- * status column:
+ * get this response, then the detail (what was read leniently) if any.
+ * Anything else is shown as a TCP line, with the wider status column:
  *
  *   192.0.2.1:80           ok             200    1234 B   12.345 ms  [nginx]
  *   192.0.2.2:80           ok             200      18 B    0.300 ms  "Hi"
+ *   192.0.2.3:80           ok             200       6 B    0.200 ms  lenient: bare LF
  *   192.0.2.1:80           ok             301       0 B    0.950 ms  -> /x/
  *   [2001:db8::1]:80       ok             200 1048576 B+  20.000 ms (http://h/)
  *   192.0.2.7:80           protocol-error          -  HPE_INVALID_CONSTANT: ...
@@ -844,6 +845,10 @@ static void format_http_text(struct sink *k, const struct rp_result *r,
 		n = snprintf(num, sizeof(num), " (%" PRIu32 " redirect%s)",
 			     h->redirects, h->redirects == 1 ? "" : "s");
 		put_mem(k, num, (size_t)n);
+	}
+	if (r->detail) {
+		put_str(k, "  ");
+		text_str(k, r->detail);
 	}
 	text_tail(k, r, where);
 }
