@@ -828,11 +828,13 @@ static void http_values(const struct rp_result *r, const char *ip,
  * the title (cut to TITLE_MAX bytes) and the redirect target when the
  * response has them, " (N redirects)" ("(1 redirect)") when redirects were
  * followed to get this response, and the detail when there is one (a
- * redirect not followed, or the later hop that failed). Anything else is
- * shown as a TCP line, with the wider status column:
+ * redirect not followed, the later hop that failed, or what was read
+ * leniently). Anything else is shown as a TCP line, with the wider status
+ * column:
  *
  *   192.0.2.1:80           ok             200    1234 B   12.345 ms  [nginx]
  *   192.0.2.2:80           ok             200      18 B    0.300 ms  "Hi"
+ *   192.0.2.3:80           ok             200       6 B    0.200 ms  lenient: bare LF
  *   192.0.2.1:80           ok             301       0 B    0.950 ms  -> /x/
  *   192.0.2.1:80           ok             302       0 B    0.950 ms  -> /a
  *       redirect to http://192.0.2.1/a failed: closed  (the same line)

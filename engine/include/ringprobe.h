@@ -61,11 +61,20 @@ RP_API const char *rp_version(void);
  * HTTP probes add:
  *  OK              a response was received and parsed (rp_result.http);
  *                  with redirects followed, the last one, even when a
- *                  later hop failed (see "Redirects" below)
+ *                  later hop failed (see "Redirects" below).
+ *                  An odd but unambiguous response is read the way curl
+ *                  reads it, and detail then names what was odd:
+ *                  "lenient: " and, in this order, joined by "; ", any of
+ *                  "bare LF", "control byte in header", "whitespace
+ *                  before first header", "duplicate Content-Length",
+ *                  "Content-Length with Transfer-Encoding", "odd chunk
+ *                  size line". NULL if nothing was.
  *  TIMEOUT         connected, but the response did not complete in time
  *  RESET           the connection was reset after connecting
- *  PROTOCOL_ERROR  the response was malformed or truncated; detail has
- *                  llhttp's reason
+ *  PROTOCOL_ERROR  the response was malformed, ambiguous (for example two
+ *                  different Content-Length values, a transfer coding
+ *                  other than chunked, a NUL byte in a header) or
+ *                  truncated; detail has the reason
  *
  * Hostname targets add:
  *  DNS_ERROR    the name did not resolve; detail has the resolver's reason

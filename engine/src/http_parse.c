@@ -4,9 +4,9 @@
  * This module owns the llhttp settings shared by every probe's parser, the
  * callbacks that pick out of the byte stream what a probe result keeps
  * (status, reason, Server, Content-Type, Location, body count, a 64-bit
- * FNV-1a hash of the body and the page title), the streaming <title>
- * scanner with its entity decoder, and the mapping of llhttp's return codes
- * and EOF quirks onto MORE / DONE / TRUNCATED / ERROR.
+ * FNV-1a hash of the body and the page title, whose text and scanner are
+ * http_text.c's), and the mapping of llhttp's return codes and EOF quirks
+ * onto MORE / DONE / TRUNCATED / ERROR.
  *
  * Bytes are never buffered: llhttp hands out spans that point into the
  * caller's receive buffer, and any element (a header value, the title, the
@@ -17,18 +17,30 @@
  * The outcome must not depend on how recv split the response, and llhttp
  * alone does not promise that: it hands out a span when the element ends
  * or the buffer does, but drops the pending span when it finds an error.
- * Hence three rules:
+ * Hence these rules:
  *  - the header limit is applied to the bytes given to llhttp, never to
  *    spans, so whether the limit or a malformed byte comes first is a
  *    matter of wire position;
  *  - a kept field (reason, header value) counts once its line is
  *    complete: one still open when the parse stops is reported empty;
  *  - fields are decoded as UTF-8 one byte at a time, with the decoder's
- *    state kept between spans.
+ *    state kept between spans;
+ *  - a span with a byte we refuse is taken up to that byte only, and a
+ *    refused response keeps no note of what was read leniently.
  *
  * Every string handed out is UTF-8 without control characters (the rule
  * is in ringprobe.h at struct rp_http_info): a scanned server chooses
  * these bytes, and they end up in terminals and spreadsheets.
+ *
+ * Responses are read leniently where they are still unambiguous, the way
+ * curl and browsers read them: llhttp's lenient flags for header values
+ * (control bytes, bare LF) and for Content-Length next to
+ * Transfer-Encoding (which frames the body, as RFC 9112 6.3 says), and
+ * http_frame.c for what 8.1 has no flag for (a repeated Content-Length,
+ * a chunked body with bare LFs or whitespace). What was odd is recorded
+ * (rp__http_parse_lenient()). Still refused: a NUL byte in the status line
+ * or a header, a space in a header name or before its colon, a status
+ * code below 100, and what http_frame.c cannot read without a guess.
  *
  * Choices worth knowing:
  *  - Interim 1xx responses are skipped (their kept fields reset), except a
@@ -46,11 +58,6 @@
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
-#define TITLE_RAW_CAP (RP__TITLE_MAX - 1)
-/* title_len counts raw title bytes seen, saturating here: anything at
- * least TITLE_RAW_CAP + strlen("</title") still means "cut". */
-#define TITLE_COUNT_MAX (RP__TITLE_MAX + 8)
-
 /* The kept field being filled; also the index into p->len[]. */
 enum value_target {
 	V_NONE = 0,
@@ -60,41 +67,14 @@ enum value_target {
 	V_REASON,
 };
 
-enum title_state {
-	T_SEEK = 0, /* looking for "<title" */
-	T_NAME_END, /* after "<title": '>' or attributes must follow */
-	T_ATTR,	    /* inside the start tag, after its name */
-	T_ATTR_DQ,  /* inside a "quoted" attribute value */
-	T_ATTR_SQ,  /* inside a 'quoted' attribute value */
-	T_TEXT,	    /* collecting raw text until "</title" */
-	T_DONE,	    /* end tag seen, title decoded */
-	T_OFF,	    /* not scanning: the body is not HTML */
-};
-
-static const char title_open[] = "<title";
-static const char title_close[] = "</title";
-#define OPEN_LEN (sizeof(title_open) - 1)
-#define CLOSE_LEN (sizeof(title_close) - 1)
-
 static struct rp__http_parse *from(llhttp_t *parser) { return parser->data; }
-
-/* ASCII only, whatever the locale. */
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
-}
 
 static bool name_is(const char *s, size_t n, const char *name)
 {
 	if (strlen(name) != n)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (lower(s[i]) != name[i])
+		if (rp__lower(s[i]) != name[i])
 			return false;
 	return true;
 }
@@ -102,102 +82,35 @@ static bool name_is(const char *s, size_t n, const char *name)
 static bool has_html(const char *s)
 {
 	for (; *s; s++)
-		if (lower(s[0]) == 'h' && lower(s[1]) == 't' &&
-		    lower(s[2]) == 'm' && lower(s[3]) == 'l')
+		if (rp__lower(s[0]) == 'h' && rp__lower(s[1]) == 't' &&
+		    rp__lower(s[2]) == 'm' && rp__lower(s[3]) == 'l')
 			return true;
 	return false;
 }
 
-/* ---- text handed out ------------------------------------------------- */
-
 /*
- * What a result's strings may hold: they come from whoever answered, and
- * end up in terminals and spreadsheets, so they are UTF-8 without control
- * characters (C0, DEL, C1, tab included): anything else is U+FFFD.
+ * Bytes of the status line or a header value: a NUL is refused, as curl
+ * and browsers refuse it (what a header says would depend on whether its
+ * reader stops at the NUL); other control bytes are read, and noted.
+ * Returns how many bytes come before a NUL (n if none), and sets the
+ * error if one does.
  */
-static bool is_control(uint32_t cp)
+static size_t check_bytes(struct rp__http_parse *p, const char *at, size_t n)
 {
-	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)at[i];
 
-static size_t utf8_encode(uint32_t cp, char *out)
-{
-	if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || is_control(cp))
-		cp = 0xFFFD;
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/*
- * A UTF-8 decoder fed one byte at a time, so that a field arriving in
- * spans decodes exactly as it would whole. It accepts the well-formed
- * sequences of Unicode's table 3-7 (no overlongs, surrogates or values
- * past U+10FFFF) and turns each maximal ill-formed subpart into one
- * U+FFFD, as WHATWG's decoder does. Returns how many code points are in
- * out[]: 0 inside a sequence, 1, or 2 when c broke a sequence (U+FFFD for
- * it, then c read afresh).
- */
-static unsigned int u8_feed(struct rp__u8 *d, unsigned char c, uint32_t out[2])
-{
-	unsigned int n = 0;
-
-	if (d->need) {
-		if (c >= d->lo && c <= d->hi) {
-			d->cp = d->cp << 6 | (c & 0x3Fu);
-			d->lo = 0x80;
-			d->hi = 0xBF;
-			if (--d->need)
-				return 0;
-			out[0] = d->cp;
-			return 1;
+		if (c == 0) {
+			p->error = "NUL byte in header";
+			return i;
 		}
-		d->need = 0;
-		out[n++] = 0xFFFD;
-	}
-	d->lo = 0x80;
-	d->hi = 0xBF;
-	if (c < 0x80) {
-		out[n++] = c;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		d->need = 1;
-		d->cp = c & 0x1Fu;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		d->need = 2;
-		d->cp = c & 0x0Fu;
-		if (c == 0xE0)
-			d->lo = 0xA0; /* overlong */
-		else if (c == 0xED)
-			d->hi = 0x9F; /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		d->need = 3;
-		d->cp = c & 0x07u;
-		if (c == 0xF0)
-			d->lo = 0x90; /* overlong */
-		else if (c == 0xF4)
-			d->hi = 0x8F; /* past U+10FFFF */
-	} else {
-		out[n++] = 0xFFFD;
+		if ((c < 0x20 && c != '\t') || c == 0x7F)
+			p->frame.odd |= RP__ODD_CONTROL;
 	}
 	return n;
 }
+
+/* ---- kept fields ------------------------------------------------------ */
 
 static char *field_buf(struct rp__http_parse *p, unsigned int t, size_t *cap)
 {
@@ -230,7 +143,7 @@ static void field_put(struct rp__http_parse *p, uint32_t cp)
 
 	if (!dst || p->field_full)
 		return;
-	n = utf8_encode(cp, u);
+	n = rp__utf8_encode(cp, u);
 	if (n > cap - 1 - len) {
 		p->field_full = true;
 		return;
@@ -264,7 +177,7 @@ static void append(struct rp__http_parse *p, const char *at, size_t n)
 		p->location_len = (uint8_t)(len + k);
 	}
 	for (size_t i = 0; i < n; i++) {
-		unsigned int k = u8_feed(&p->u8, (unsigned char)at[i], cp);
+		unsigned int k = rp__u8_feed(&p->u8, (unsigned char)at[i], cp);
 
 		for (unsigned int j = 0; j < k; j++)
 			field_put(p, cp[j]);
@@ -318,239 +231,31 @@ static void reset_kept(struct rp__http_parse *p)
 	p->u8.need = 0;
 	p->field_full = false;
 	p->field_keep = 0;
-}
-
-/* ---- title ------------------------------------------------------------ */
-
-static int digit_value(char c, bool hex)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (hex && c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/*
- * Windows-1252 for &#128; to &#159;, as HTML reads them (WHATWG, numeric
- * character reference end state); 0: no such character, a C1 control.
- */
-static const uint16_t cp1252[32] = {
-    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
-    0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178,
-};
-
-/*
- * Decodes the entity at s (s[0] == '&', n bytes available) into *out.
- * Returns true and sets *used, or returns false when it is not an entity
- * we know (the '&' is then kept as text).
- */
-static bool entity(const char *s, size_t n, uint32_t *out, size_t *used)
-{
-	static const struct {
-		const char *name;
-		char c;
-	} named[] = {
-	    {"amp;", '&'},  {"lt;", '<'},    {"gt;", '>'},
-	    {"quot;", '"'}, {"apos;", '\''}, {"nbsp;", ' '},
-	};
-	uint32_t cp = 0;
-	size_t i = 2, digits = 0;
-	bool hex = false;
-
-	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
-		size_t len = strlen(named[k].name);
-
-		if (n - 1 >= len && memcmp(s + 1, named[k].name, len) == 0) {
-			*out = (unsigned char)named[k].c;
-			*used = len + 1;
-			return true;
-		}
-	}
-	if (n < 2 || s[1] != '#')
-		return false;
-	if (i < n && (s[i] == 'x' || s[i] == 'X')) {
-		hex = true;
-		i++;
-	}
-	/* At most 8 digits: no overflow, and anything longer is not ours. */
-	for (; i < n && digits < 8; i++, digits++) {
-		int d = digit_value(s[i], hex);
-
-		if (d < 0)
-			break;
-		cp = cp * (hex ? 16 : 10) + (uint32_t)d;
-	}
-	if (digits == 0 || i >= n || s[i] != ';')
-		return false;
-	*used = i + 1;
-	if (cp == 0xA0) /* &#160; like &nbsp; */
-		cp = ' ';
-	else if (cp >= 0x80 && cp <= 0x9F && cp1252[cp - 0x80])
-		cp = cp1252[cp - 0x80];
-	*out = cp; /* the rest of what is not text: see utf8_encode() */
-	return true;
-}
-
-/*
- * Turns the raw title bytes into p->title: UTF-8 decoded (U+FFFD for what
- * is not), entities decoded, whitespace runs collapsed to one space,
- * trimmed, controls replaced (see is_control()), and at most
- * RP__TITLE_MAX - 1 bytes of whole characters. Pure function of the raw
- * bytes, so calling it again is harmless.
- */
-static void title_finish(struct rp__http_parse *p)
-{
-	size_t raw_len =
-	    p->title_len < TITLE_RAW_CAP ? p->title_len : TITLE_RAW_CAP;
-	bool cut = p->title_len > raw_len;
-	const char *raw = p->title_raw;
-	struct rp__u8 d = {0};
-	size_t out = 0, i = 0;
-	bool space = false;
-
-	if (p->title_state != T_TEXT && p->title_state != T_DONE)
-		return;
-	/* Half an entity at the cut is noise: end the text before it. */
-	for (size_t k = raw_len; cut && k > 0 && raw_len - k < 12; k--) {
-		char c = lower(raw[k - 1]);
-
-		if (c == '&') {
-			raw_len = k - 1;
-			break;
-		}
-		if (c != '#' && digit_value(c, false) < 0 &&
-		    !(c >= 'a' && c <= 'z'))
-			break;
-	}
-	for (bool end = false; !end;) {
-		uint32_t cp[2];
-		unsigned int ncp = 0;
-		size_t used = 1;
-
-		if (i == raw_len) {
-			/* A sequence open at the end is ill-formed, unless
-			 * the cut split it: then it goes. */
-			end = true;
-			if (d.need && !cut)
-				cp[ncp++] = 0xFFFD;
-			used = 0;
-		} else if (raw[i] == '&' && d.need) {
-			/* Ends the sequence: '&' is read again next turn. */
-			d.need = 0;
-			cp[ncp++] = 0xFFFD;
-			used = 0;
-		} else if (raw[i] == '&' && entity(raw + i, raw_len - i, cp, &used)) {
-			ncp = 1;
-		} else {
-			ncp = u8_feed(&d, (unsigned char)raw[i], cp);
-		}
-		i += used;
-		for (unsigned int j = 0; j < ncp; j++) {
-			char unit[4];
-			size_t ulen;
-
-			if (cp[j] < 0x80 && is_ws((char)cp[j])) {
-				space = out > 0;
-				continue;
-			}
-			ulen = utf8_encode(cp[j], unit);
-			if (out + space + ulen > RP__TITLE_MAX - 1) {
-				p->title[out] = '\0';
-				return;
-			}
-			if (space)
-				p->title[out++] = ' ';
-			space = false;
-			memcpy(p->title + out, unit, ulen);
-			out += ulen;
-		}
-	}
-	p->title[out] = '\0';
-}
-
-/* Feeds body bytes to the title scanner; see enum title_state. */
-static void title_scan(struct rp__http_parse *p, const char *at, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = at[i];
-
-		switch (p->title_state) {
-		case T_SEEK:
-			if (lower(c) == title_open[p->title_match]) {
-				if (++p->title_match == OPEN_LEN) {
-					p->title_state = T_NAME_END;
-					p->title_match = 0;
-				}
-			} else {
-				p->title_match = c == '<';
-			}
-			break;
-		case T_NAME_END:
-			if (c == '>') {
-				p->title_state = T_TEXT;
-			} else if (is_ws(c) || c == '/') {
-				p->title_state = T_ATTR;
-			} else { /* "<titles>" and the like */
-				p->title_state = T_SEEK;
-				p->title_match = c == '<';
-			}
-			break;
-		case T_ATTR:
-			if (c == '>')
-				p->title_state = T_TEXT;
-			else if (c == '"')
-				p->title_state = T_ATTR_DQ;
-			else if (c == '\'')
-				p->title_state = T_ATTR_SQ;
-			break;
-		case T_ATTR_DQ:
-			if (c == '"')
-				p->title_state = T_ATTR;
-			break;
-		case T_ATTR_SQ:
-			if (c == '\'')
-				p->title_state = T_ATTR;
-			break;
-		case T_TEXT:
-			/* Keep every byte, the end tag's too: once "</title"
-			 * is complete its 7 bytes come off the count. */
-			if (p->title_len < TITLE_RAW_CAP)
-				p->title_raw[p->title_len] = c;
-			if (p->title_len < TITLE_COUNT_MAX)
-				p->title_len++;
-			if (lower(c) == title_close[p->title_match]) {
-				if (++p->title_match == CLOSE_LEN) {
-					p->title_len -= CLOSE_LEN;
-					title_finish(p);
-					p->title_state = T_DONE;
-					return;
-				}
-			} else {
-				p->title_match = c == '<';
-			}
-			break;
-		default: /* T_DONE, T_OFF */
-			return;
-		}
-	}
+	rp__frame_interim(&p->frame);
 }
 
 /* ---- llhttp callbacks ------------------------------------------------- */
 
+/* The bytes before a NUL are kept as they would be had the span been cut
+ * there: how spans are cut depends on how recv cut the response. */
 static int on_status(llhttp_t *parser, const char *at, size_t n)
 {
-	append(from(parser), at, n);
-	return 0;
+	struct rp__http_parse *p = from(parser);
+	size_t ok = check_bytes(p, at, n);
+
+	append(p, at, ok);
+	return ok < n ? -1 : 0;
 }
 
 static int on_status_complete(llhttp_t *parser)
 {
 	struct rp__http_parse *p = from(parser);
 
+	/* llhttp 8.1 takes "HTTP/1.1 2 OK" for a status 2. */
+	if (parser->status_code < 100) {
+		p->error = "Invalid response status";
+		return -1;
+	}
 	/* Known this early so that a response cut in its headers still
 	 * reports it; a 1xx is only final once it proves an upgrade. */
 	if (parser->status_code / 100 != 1)
@@ -563,8 +268,13 @@ static int on_header_field(llhttp_t *parser, const char *at, size_t n)
 {
 	struct rp__http_parse *p = from(parser);
 
-	if (p->headers_done || p->field_len == UINT8_MAX)
-		return 0; /* a trailer, or a name too long to matter */
+	/* Lenient llhttp lets a space before the colon through, after a
+	 * few names ("Content-Length :"); other readers take such a line for
+	 * another header or for none, so it stays refused. */
+	if (memchr(at, ' ', n))
+		p->field_space = true;
+	if (p->field_len == UINT8_MAX)
+		return 0; /* a name too long to matter */
 	if (n > sizeof(p->field) - 1 - p->field_len) {
 		p->field_len = UINT8_MAX;
 		return 0;
@@ -580,8 +290,13 @@ static int on_header_field_complete(llhttp_t *parser)
 	size_t n = p->field_len;
 	uint8_t t = V_NONE;
 
+	if (p->field_space) {
+		p->error = "Invalid header field char";
+		return -1;
+	}
 	p->field_len = 0;
 	p->value_target = V_NONE;
+	rp__frame_name(&p->frame, parser);
 	if (n == UINT8_MAX)
 		return 0;
 	if (name_is(p->field, n, "server"))
@@ -600,13 +315,25 @@ static int on_header_field_complete(llhttp_t *parser)
 
 static int on_header_value(llhttp_t *parser, const char *at, size_t n)
 {
-	append(from(parser), at, n);
-	return 0;
+	struct rp__http_parse *p = from(parser);
+	size_t ok = check_bytes(p, at, n);
+
+	append(p, at, ok);
+	rp__frame_value(&p->frame, at, ok);
+	return ok < n ? -1 : 0;
 }
 
 static int on_header_value_complete(llhttp_t *parser)
 {
-	field_close(from(parser), true);
+	struct rp__http_parse *p = from(parser);
+	const char *err;
+
+	field_close(p, true);
+	err = rp__frame_value_end(&p->frame, parser);
+	if (err) {
+		p->error = err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -626,49 +353,71 @@ static int on_headers_complete(llhttp_t *parser)
 		p->content_length = parser->content_length > INT64_MAX
 					? INT64_MAX
 					: (int64_t)parser->content_length;
+	rp__frame_headers_end(&p->frame);
 	if (p->content_type[0] && !has_html(p->content_type))
-		p->title_state = T_OFF;
+		rp__title_off(&p->title);
 	/* 1: no body. llhttp knows that of 204 and 304 only when they come
 	 * without Content-Length; with one it would wait for the body. */
 	if (p->head || p->status_code == 204 || p->status_code == 304)
 		return 1;
-	return 0;
+	rp__frame_body(&p->frame, parser, p->max_header);
+	/* Pausing gives feed() the exact place where the headers end. */
+	p->body_pause = true;
+	return HPE_PAUSED;
 }
 
-static int on_body(llhttp_t *parser, const char *at, size_t n)
+/* Body bytes, decoded: counted, hashed and scanned up to max_body. Returns
+ * false once past it (the response is then truncated). */
+static bool take_body(struct rp__http_parse *p, const char *at, size_t n)
 {
-	struct rp__http_parse *p = from(parser);
 	uint64_t room = p->max_body - p->body_bytes;
 	size_t keep = n > room ? (size_t)room : n;
 	uint64_t h = p->body_hash;
 
-	if (p->truncated)
-		return HPE_PAUSED;
 	for (size_t i = 0; i < keep; i++) {
 		h ^= (unsigned char)at[i];
 		h *= FNV_PRIME;
 	}
 	p->body_hash = h;
 	p->body_bytes += keep;
-	title_scan(p, at, keep);
-	if (keep < n) {
+	rp__title_scan(&p->title, at, keep);
+	if (keep < n)
 		p->truncated = true;
-		return HPE_PAUSED;
+	return keep == n;
+}
+
+static int chunked_body(struct rp__http_parse *p, const char *at, size_t n)
+{
+	while (n > 0) {
+		bool data;
+		size_t used = rp__chunked_step(&p->frame.ch, at, n, &data,
+					       &p->frame.odd);
+
+		if (p->frame.ch.error) {
+			p->error = p->frame.ch.error;
+			return -1;
+		}
+		if (data && !take_body(p, at, used))
+			return HPE_PAUSED;
+		if (rp__chunked_done(&p->frame.ch)) {
+			p->complete = true;
+			return HPE_PAUSED; /* one response is all we read */
+		}
+		at += used;
+		n -= used;
 	}
 	return 0;
 }
 
-/* The last chunk: trailers follow, counted against the header limit from
- * here on. Pausing gives feed() the exact place where they start. */
-static int on_chunk_header(llhttp_t *parser)
+static int on_body(llhttp_t *parser, const char *at, size_t n)
 {
 	struct rp__http_parse *p = from(parser);
 
-	if (parser->content_length != 0 || p->trailers)
-		return 0;
-	p->trailers = true;
-	p->trailer_pause = true;
-	return HPE_PAUSED;
+	if (p->truncated || p->complete)
+		return HPE_PAUSED;
+	if (p->frame.chunked)
+		return chunked_body(p, at, n);
+	return take_body(p, at, n) ? 0 : HPE_PAUSED;
 }
 
 static int on_message_complete(llhttp_t *parser)
@@ -678,6 +427,11 @@ static int on_message_complete(llhttp_t *parser)
 	if (!p->headers_done) { /* an interim 1xx: on to the next one */
 		reset_kept(p);
 		return 0;
+	}
+	if (p->frame.chunked && !rp__chunked_done(&p->frame.ch)) {
+		/* EOF (llhttp reads the chunked body as one to EOF). */
+		p->error = "Invalid EOF state";
+		return -1;
 	}
 	p->complete = true;
 	return HPE_PAUSED; /* one response is all we read */
@@ -692,7 +446,6 @@ static const llhttp_settings_t settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
-    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -743,7 +496,11 @@ static enum rp__http_state settle(struct rp__http_parse *p, llhttp_errno_t err)
 	}
 	st = state_of(p);
 	if (st != RP__HTTP_MORE)
-		title_finish(p);
+		rp__title_finish(&p->title);
+	/* A refused response was not read leniently; and how far llhttp got
+	 * past the byte it refused depends on where the bytes were cut. */
+	if (st == RP__HTTP_ERROR)
+		p->frame.odd = 0;
 	return st;
 }
 
@@ -752,59 +509,75 @@ void rp__http_parse_init(struct rp__http_parse *p, bool head, uint64_t max_body,
 {
 	memset(p, 0, sizeof(*p));
 	llhttp_init(&p->parser, HTTP_RESPONSE, &settings);
+	llhttp_set_lenient_headers(&p->parser, 1);
+	llhttp_set_lenient_chunked_length(&p->parser, 1);
 	p->parser.data = p;
 	p->head = head;
 	p->max_body = max_body;
 	p->max_header = max_header;
 	p->content_length = -1;
 	p->body_hash = FNV_OFFSET;
-	p->title_state = T_SEEK;
 	p->value_target = V_REASON;
 }
 
+/* How far llhttp read: all it was given, or up to where it stopped. */
+static size_t consumed(const struct rp__http_parse *p, llhttp_errno_t err,
+		       const char *buf, size_t take)
+{
+	const char *at = llhttp_get_error_pos(&p->parser);
+
+	if (err == HPE_OK || !at || at < buf || at > buf + take)
+		return take;
+	return (size_t)(at - buf);
+}
+
 /*
- * Where the header limit applies (status lines and headers, then
- * trailers), llhttp is given no byte past it: the limit then is an error
- * only at the byte that crosses it, and only if llhttp found nothing wrong
- * before that byte.
+ * While the header limit applies (status lines and headers), llhttp is
+ * given no byte past it: the limit then is an error only at the byte that
+ * crosses it, and only if llhttp found nothing wrong before that byte.
+ * The bytes llhttp read as headers are also watched for line endings
+ * (rp__lines_scan()); on_headers_complete() pauses so that no body byte
+ * is taken for one.
  */
 enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
 					const char *buf, size_t n)
 {
 	enum rp__http_state st = state_of(p);
+	bool resumed = false;
 
 	if (st != RP__HTTP_MORE || n == 0)
 		return st; /* errors are sticky; late bytes ignored */
 	p->any_byte = true;
-	while (n > 0 && st == RP__HTTP_MORE) {
-		uint32_t *count = NULL;
-		size_t take = n;
+	/* After the pause, llhttp runs on (even on no bytes) to learn the
+	 * body's framing, which may end the response at once. */
+	while (st == RP__HTTP_MORE && (n > 0 || resumed)) {
+		bool head = !p->headers_done;
+		size_t take = n, used;
 		llhttp_errno_t err;
 
-		if (!p->headers_done)
-			count = &p->header_bytes;
-		else if (p->trailers)
-			count = &p->trailer_bytes;
-		if (count) {
-			if (*count >= p->max_header) {
+		if (head) {
+			if (p->header_bytes >= p->max_header) {
 				p->error = "headers too large";
 				return settle(p, HPE_OK);
 			}
-			if (take > p->max_header - *count)
-				take = p->max_header - *count;
+			if (take > p->max_header - p->header_bytes)
+				take = p->max_header - p->header_bytes;
 		}
 		err = llhttp_execute(&p->parser, buf, take);
-		if (err == HPE_PAUSED && p->trailer_pause) {
-			/* Body bytes up to here: the trailers start. */
-			take = (size_t)(llhttp_get_error_pos(&p->parser) - buf);
-			p->trailer_pause = false;
+		used = consumed(p, err, buf, take);
+		if (head) {
+			rp__lines_scan(&p->frame.lines, buf, used,
+				       &p->frame.odd);
+			p->header_bytes += (uint32_t)used;
+		}
+		resumed = err == HPE_PAUSED && p->body_pause;
+		if (resumed) {
+			p->body_pause = false; /* the body starts here */
 			llhttp_resume(&p->parser);
 			err = HPE_OK;
-		} else if (count) {
-			*count += (uint32_t)take;
 		}
-		buf += take;
-		n -= take;
+		buf += used;
+		n -= used;
 		st = settle(p, err);
 	}
 	return st;
@@ -848,6 +621,11 @@ void rp__http_parse_info(const struct rp__http_parse *p,
 	info->content_type = open == V_CTYPE ? "" : p->content_type;
 	info->server = open == V_SERVER ? "" : p->server;
 	info->location = open == V_LOCATION ? "" : p->location_text;
-	info->title = p->title;
+	info->title = p->title.text;
 	info->body_hash = p->body_hash;
+}
+
+const char *rp__http_parse_lenient(struct rp__http_parse *p)
+{
+	return rp__odd_text(p->frame.odd, p->odd_text);
 }

@@ -15,24 +15,18 @@
 
 #include <llhttp.h>
 
+#include "http_frame.h"
+#include "http_text.h"
 #include "ringprobe.h"
 
 #define RP__HDR_VALUE_MAX 128 /* kept bytes of server, content-type, location */
 #define RP__REASON_MAX 64     /* kept bytes of the reason phrase */
-#define RP__TITLE_MAX 256     /* kept bytes of the title, after decoding */
 
 enum rp__http_state {
 	RP__HTTP_MORE = 0,       /* need more bytes */
 	RP__HTTP_DONE,           /* a final response is complete */
 	RP__HTTP_TRUNCATED,      /* headers done, body reached max_body */
 	RP__HTTP_ERROR,          /* malformed or truncated: see error */
-};
-
-/* A UTF-8 decoder's state between bytes (see u8_feed() in the .c). */
-struct rp__u8 {
-	uint32_t cp;                  /* bits so far */
-	uint8_t need;                 /* continuation bytes still to come */
-	uint8_t lo, hi;               /* range of the next one */
 };
 
 struct rp__http_parse {
@@ -42,9 +36,7 @@ struct rp__http_parse {
 	uint32_t max_header;
 	uint32_t header_bytes;        /* wire bytes of status lines and
 				       * headers so far */
-	uint32_t trailer_bytes;       /* wire bytes of trailers so far */
-	bool trailers;                /* the last chunk came: trailers now */
-	bool trailer_pause;           /* paused at the last chunk's header */
+	bool body_pause;              /* paused where the body starts */
 	bool headers_done;            /* of the final (non-1xx) response */
 	bool complete;                /* final response complete */
 	bool truncated;               /* body went past max_body */
@@ -62,9 +54,12 @@ struct rp__http_parse {
 				       * for following a redirect */
 	char location_text[RP__HDR_VALUE_MAX]; /* as handed out: UTF-8
 				       * without controls */
-	char title[RP__TITLE_MAX];    /* final text once done */
-	/* private: header name being read, which value it fills, title
-	 * scanner state */
+	struct rp__title title;       /* the title scanner and its text */
+	struct rp__frame frame;       /* framing read by http_frame.c, and
+				       * what was read leniently (odd) */
+	char odd_text[RP__ODD_TEXT_MAX]; /* rp__http_parse_lenient()'s */
+	bool field_space;             /* a space in the header name */
+	/* private: header name being read, which value it fills */
 	char field[32];
 	uint8_t field_len;
 	uint8_t value_target;         /* field being filled, enum in .c */
@@ -75,10 +70,6 @@ struct rp__http_parse {
 	bool field_full;              /* a character did not fit */
 	struct rp__u8 u8;             /* of the field being filled */
 	uint8_t hdr_seen;             /* kept headers already seen (bits) */
-	uint8_t title_state;
-	uint16_t title_len;
-	uint16_t title_match;
-	char title_raw[RP__TITLE_MAX];
 };
 
 /* Starts a parse of one response; max_body/max_header as in rp_http_opts
@@ -96,6 +87,11 @@ enum rp__http_state rp__http_parse_feed(struct rp__http_parse *p,
  * a read-until-EOF body, else ERROR ("empty reply" if nothing came,
  * llhttp's reason for truncation otherwise). */
 enum rp__http_state rp__http_parse_eof(struct rp__http_parse *p);
+
+/* What was odd but read all the same, for the result's detail:
+ * "lenient: bare LF; duplicate Content-Length" (see http_frame.h for the
+ * list), or NULL if nothing was. Points into p. */
+const char *rp__http_parse_lenient(struct rp__http_parse *p);
 
 /* Fills the HTTP fields of *info from the parse so far (strings point
  * into p; UTF-8 without controls, see struct rp_http_info). url and

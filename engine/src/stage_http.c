@@ -333,6 +333,9 @@ static void parsed(struct rp_engine *e, struct slot *s,
 		return;
 	case RP__HTTP_TRUNCATED:
 		hp->done_ns = e->now_ns;
+		/* What was read leniently, if anything (ringprobe.h); a
+		 * redirect's own detail, if any, comes after. */
+		s->detail = rp__http_parse_lenient(&hp->p);
 		rp__finish(e, s, RP_STATUS_OK, 0);
 		return;
 	case RP__HTTP_ERROR:

@@ -11,10 +11,11 @@
  *   [5]     k: the low 4 bits say how many split points follow
  *   k bytes gaps between split points (1 + byte each)
  * The response is parsed whole, cut at those points, and (when short)
- * one byte at a time; every way must give the same result, and every
- * result (after each feed too, as a timeout would see it) must keep the
- * promises of struct rp_http_info: strings UTF-8 without controls within
- * their bounds, body_bytes within max_body.
+ * one byte at a time; every way must give the same result (what was read
+ * leniently included), and every result (after each feed too, as a
+ * timeout would see it) must keep the promises of struct rp_http_info:
+ * strings UTF-8 without controls within their bounds, body_bytes within
+ * max_body, and a lenient text that is none or "lenient: " and names.
  */
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct snap {
 	char location[RP__HDR_VALUE_MAX];
 	char location_raw[RP__HDR_VALUE_MAX];
 	char title[RP__TITLE_MAX];
+	char lenient[RP__ODD_TEXT_MAX];
 };
 
 struct params {
@@ -52,6 +54,23 @@ static void check_str(const char *s, size_t max)
 	CHECK(fuzz_clean_text(s, n));
 }
 
+/* The lenient text: none, or "lenient: " and names, "; " between. */
+static void check_lenient(struct rp__http_parse *p, char *out)
+{
+	const char *t = rp__http_parse_lenient(p);
+	size_t n;
+
+	out[0] = '\0';
+	CHECK((t == NULL) == (p->frame.odd == 0));
+	if (!t)
+		return;
+	n = strnlen(t, RP__ODD_TEXT_MAX);
+	CHECK(n < RP__ODD_TEXT_MAX);
+	CHECK(n > 9 && !memcmp(t, "lenient: ", 9));
+	CHECK(t[n - 1] != ' ' && t[n - 1] != ';');
+	memcpy(out, t, n + 1);
+}
+
 static void copy(char *dst, size_t cap, const char *src)
 {
 	size_t n = strnlen(src, cap);
@@ -61,7 +80,7 @@ static void copy(char *dst, size_t cap, const char *src)
 }
 
 /* What the parse says now, checked against the promises. */
-static void take(struct snap *s, const struct rp__http_parse *p,
+static void take(struct snap *s, struct rp__http_parse *p,
 		 const struct params *pa, int state)
 {
 	struct rp_http_info in;
@@ -99,6 +118,7 @@ static void take(struct snap *s, const struct rp__http_parse *p,
 	copy(s->location, sizeof(s->location), in.location);
 	copy(s->location_raw, sizeof(s->location_raw), p->location);
 	copy(s->title, sizeof(s->title), in.title);
+	check_lenient(p, s->lenient);
 }
 
 static int feed(struct rp__http_parse *p, const struct params *pa,
@@ -180,6 +200,7 @@ static void same(const struct snap *a, const struct snap *b)
 	CHECK(!strcmp(a->location, b->location));
 	CHECK(!strcmp(a->location_raw, b->location_raw));
 	CHECK(!strcmp(a->title, b->title));
+	CHECK(!strcmp(a->lenient, b->lenient));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

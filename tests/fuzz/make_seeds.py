@@ -162,6 +162,25 @@ responses = {
     "empty": http(EOF),
     "bigbody-limit": http(BIGBODY, resp=b"HTTP/1.1 200 OK\r\n"
                           b"Content-Length: 5\r\n\r\nhello"),
+    # Read leniently (http_frame.c), or refused as ambiguous.
+    "lenient-bare-lf-chunked": http(gaps=(40, 9), resp=(
+        b"HTTP/1.1 200 OK\n Date: x\nServer: a\x1bb\nTransfer-Encoding: "
+        b"chunked\n\n 5 \nhello\n3;x=\"y\"\r\nabc\r\n0\nT: v\n\n")),
+    "lenient-cl-dup-list": http(gaps=(50,), resp=(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+        b"Content-Length: 02, \t2 ,\r\n\r\nok")),
+    "lenient-cl-conflict": http(resp=b"HTTP/1.1 200 OK\r\nContent-Length: 2"
+                                b"\r\nContent-Length: 3\r\n\r\nok!"),
+    "lenient-cl-te": http(EOF, resp=(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: "
+        b"identity, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")),
+    "lenient-te-unsupported": http(resp=(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")),
+    "lenient-nul-header": http(gaps=(25,), resp=(
+        b"HTTP/1.1 200 OK\r\nServer: a\x00b\r\nContent-Length: 0\r\n\r\n")),
+    "lenient-chunk-junk": http(max_header=20, resp=(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"\t4 junk\r\r\nabcd\r\r\n0\r\nX: " + b"y" * 12 + b"\r\n\r\n")),
 }
 for name, data in responses.items():
     write("fuzz_http", name, data)

@@ -2,8 +2,8 @@
  * target_server.c - a small TCP target for tests, perf runs and the demo.
  *
  *   rp_target_server [--bind ADDR] [--ports N | --port P ...]
- *                    [--mode accept-close|http] [--backlog N]
- *                    [--max-seconds S]
+ *                    [--mode accept-close|http|raw] [--dir DIR]
+ *                    [--backlog N] [--max-seconds S]
  *
  * Opens listening TCP sockets on ADDR (default 127.0.0.1; an IPv6 literal
  * such as ::1 works too), on N ephemeral ports (default 1) or on the given
@@ -61,6 +61,12 @@
  *                says Connection: close; after the last byte the server
  *                shuts its side down and reads until the client closes (at
  *                most 5 s), so it never resets a connection by accident.
+ *  raw           read one request like http, then send the bytes of the
+ *                file DIR/NAME (--dir DIR; NAME is the path's last
+ *                segment: letters, digits, '.', '_', '-', not starting
+ *                with '.') exactly as they are, whatever the method, and
+ *                close the same way; 404 if there is no such file. For
+ *                replaying recorded responses, malformed ones included.
  *
  * One thread, one epoll loop, non-blocking sockets, per-connection state;
  * delays are per-connection timerfds in the same epoll set.
@@ -94,6 +100,7 @@ struct conn;
 enum mode {
 	MODE_ACCEPT_CLOSE, /* accept and close immediately */
 	MODE_HTTP,         /* one HTTP request, answered by path */
+	MODE_RAW,          /* one HTTP request, answered with a file's bytes */
 };
 
 struct mode_desc {
@@ -108,6 +115,7 @@ static void http_accept(struct server *sv, int fd);
 static const struct mode_desc modes[] = {
 	[MODE_ACCEPT_CLOSE] = {"accept-close", accept_close},
 	[MODE_HTTP] = {"http", http_accept},
+	[MODE_RAW] = {"raw", http_accept},
 };
 
 /* What an epoll event points at (data.ptr). */
@@ -131,6 +139,7 @@ struct server {
 	int backlog;               /* listen(2) backlog */
 	double max_seconds;        /* lifetime limit */
 	const struct mode_desc *mode;
+	const char *dir;           /* --dir: raw mode's files */
 	int lfd[MAX_LISTENERS];    /* listening sockets */
 	int nl;                    /* how many are open */
 	uint64_t accepted;         /* connections served */
@@ -144,8 +153,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: rp_target_server [--bind ADDR] [--ports N | --port P "
 		   "...]\n"
-		   "                        [--mode accept-close|http] "
-		   "[--backlog N] [--max-seconds S]\n");
+		   "                        [--mode accept-close|http|raw] "
+		   "[--dir DIR]\n"
+		   "                        [--backlog N] [--max-seconds S]\n");
 }
 
 static int parse_args(struct server *sv, int argc, char **argv)
@@ -167,6 +177,8 @@ static int parse_args(struct server *sv, int argc, char **argv)
 		i++;
 		if (!strcmp(a, "--bind")) {
 			sv->bind_addr = v;
+		} else if (!strcmp(a, "--dir")) {
+			sv->dir = v;
 		} else if (!strcmp(a, "--ports")) {
 			if (srv_parse_long(v, 1, MAX_LISTENERS, &n))
 				goto bad;
@@ -200,6 +212,11 @@ static int parse_args(struct server *sv, int argc, char **argv)
 bad:
 		fprintf(stderr, "rp_target_server: bad value for %s: %s\n", a,
 			v);
+		return -1;
+	}
+	if ((sv->mode == &modes[MODE_RAW]) != (sv->dir != NULL)) {
+		fprintf(stderr, "rp_target_server: --dir goes with --mode raw, "
+				"and only with it\n");
 		return -1;
 	}
 	if (sv->nports && sv->nfixed) {
@@ -821,6 +838,40 @@ static const struct {
 	{"/hostile", r_hostile},
 };
 
+/* Raw mode: the bytes of the file named by the last segment of the path
+ * (t, pl bytes), as they are; a name that could leave the directory, or
+ * no such file, gets a 404. */
+static void r_file(struct conn *c, const char *t, size_t pl)
+{
+	const char *name = t;
+	char path[4096];
+	FILE *f = NULL;
+
+	for (size_t i = 0; i < pl; i++)
+		if (t[i] == '/')
+			name = t + i + 1;
+	pl -= (size_t)(name - t);
+	if (pl > 0 && name[0] != '.' &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") >= pl &&
+	    snprintf(path, sizeof(path), "%s/%.*s", c->sv->dir, (int)pl,
+		     name) < (int)sizeof(path))
+		f = fopen(path, "rb");
+	if (!f) {
+		r_404(c);
+		return;
+	}
+	for (;;) {
+		char buf[65536];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+
+		if (n == 0)
+			break;
+		add_data(c, buf, n);
+	}
+	fclose(f);
+}
+
 /* Chooses the answer for the request head in c->req (NUL-terminated). */
 static void plan_answer(struct conn *c)
 {
@@ -847,7 +898,10 @@ static void plan_answer(struct conn *c)
 		pl = tl;
 	if (eol)
 		*eol = '\r';
-	if (pl > 6 && !memcmp(t, "/show/", 6)) {
+	if (c->sv->mode == &modes[MODE_RAW]) {
+		r_file(c, t, pl);
+		return;
+	} else if (pl > 6 && !memcmp(t, "/show/", 6)) {
 		r_show(c);
 		return;
 	}

@@ -1509,6 +1509,13 @@ static void test_http_text_records(void **state)
 		"[2001:db8::80]:8080    ok             200 1048576 B+ 2400.000 ms"
 		"  [srv] (http://[2001:db8::80]:8080/big)\n");
 
+	/* what was read leniently ends the line, before the input */
+	r.detail = "lenient: bare LF; odd chunk size line";
+	assert_string_equal(fmth(OUT_TEXT, &r),
+		"[2001:db8::80]:8080    ok             200 1048576 B+ 2400.000 ms"
+		"  [srv]  lenient: bare LF; odd chunk size line"
+		" (http://[2001:db8::80]:8080/big)\n");
+
 	/* a redirect that ends the line, its trailing spaces escaped */
 	r = h_head();
 	r.input = NULL;
