@@ -326,16 +326,13 @@ static void parsed(struct rp_engine *e, struct slot *s,
 		arm_recv(e, s);
 		return;
 	case RP__HTTP_DONE:
-		hp->done_ns = e->now_ns;
-		if (follow(e, s))
-			return;
-		rp__finish(e, s, RP_STATUS_OK, 0);
-		return;
 	case RP__HTTP_TRUNCATED:
 		hp->done_ns = e->now_ns;
 		/* What was read leniently, if anything (ringprobe.h); a
-		 * redirect's own detail, if any, comes after. */
+		 * redirect not followed says why instead. */
 		s->detail = rp__http_parse_lenient(&hp->p);
+		if (st == RP__HTTP_DONE && follow(e, s))
+			return;
 		rp__finish(e, s, RP_STATUS_OK, 0);
 		return;
 	case RP__HTTP_ERROR:
