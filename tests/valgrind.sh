@@ -7,6 +7,12 @@
 # while the engine thread waited, and test_conservation stalled 1 run in 4.
 set -uo pipefail
 dir=${1:-build}
+# What ctest gives the tests (tests/CMakeLists.txt): the CLI and the
+# servers they start, which run natively (valgrind traces no children).
+abs=$(cd "$dir" && pwd)
+export RINGPROBE=${RINGPROBE:-$abs/cli/ringprobe}
+export RP_TEST_SERVER=${RP_TEST_SERVER:-$abs/tests/rp_target_server}
+export RP_TLS_SERVER=${RP_TLS_SERVER:-$abs/tests/rp_tls_server}
 pass=0 failed=0
 for t in "$dir"/tests/test_*; do
 	[ -x "$t" ] || continue
