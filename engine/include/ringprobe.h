@@ -25,12 +25,13 @@
  *    for bindings that call symbols: they take the struct's first version,
  *    the fields up to rp_engine_opts.dns, rp_target.tls, rp_stats.rtt_hist
  *    and rp_source_opts.scheme.
- *    Structs nested by value (rp_http_opts, rp_tls_opts, rp_dns_opts) and
- *    structs the library hands out (rp_result and what it points to,
- *    rp_probe_info) may grow only at their end as well; a program reads
- *    only the fields its header has. rp_stats.by_status has room for
- *    RP_STATUS_SLOTS statuses, so new statuses do not move the fields
- *    after it.
+ *    Structs nested by value (rp_http_opts, rp_tls_opts, rp_dns_opts)
+ *    keep their layout for the SONAME's life: later options of theirs go
+ *    at the end of rp_engine_opts. Structs the library hands out
+ *    (rp_result and what it points to, rp_probe_info) grow at their end;
+ *    a program reads only the fields its header has. rp_stats.by_status
+ *    has room for RP_STATUS_SLOTS statuses, so new statuses do not move
+ *    the fields after it.
  *  - One engine per thread: every call except rp_engine_stop() and
  *    rp_engine_wake() must be made from the thread that created the engine.
  *  - Inside the result callback the engine may be called, with limits: see
