@@ -758,7 +758,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			rc = EXIT_USAGE;
 	}
 	if (rc == EXIT_OK && invalid)
-		rc = EXIT_USAGE;
+		rc = EXIT_INVALID;
 	if (g_interrupted)
 		rc = EXIT_INTERRUPTED;
 	else if (out_err && out_err != -EPIPE) {
