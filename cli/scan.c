@@ -583,6 +583,16 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	n = c->threads ? c->threads : cpus();
 	if (n > c->eo.concurrency)
 		n = c->eo.concurrency;
+	/* The rate is shared exactly: no thread may get less than one probe
+	 * per second (rounding that up broke the total), so a rate below the
+	 * thread count runs on fewer threads. */
+	if (c->eo.rate && n > c->eo.rate) {
+		if (c->threads && !c->quiet)
+			fprintf(stderr, "%s: --rate %u runs on %u threads, not "
+				"%u: each starts one probe per second at least\n",
+				prog, c->eo.rate, c->eo.rate, n);
+		n = c->eo.rate;
+	}
 	if (raise_nofile(c->eo.concurrency, n) < 0) {
 		rc = EXIT_USAGE;
 		goto out_source;
@@ -622,8 +632,6 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		} else {
 			w->eo.dns.concurrency = (64 + n - 1) / n; /* 64 in all */
 		}
-		if (c->eo.rate && !w->eo.rate)
-			w->eo.rate = 1;
 		w->eo.on_result = on_result;
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
