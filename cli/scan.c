@@ -467,30 +467,43 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Raises RLIMIT_NOFILE's soft limit to what the concurrency needs. */
-static int raise_nofile(uint32_t concurrency, unsigned threads)
+/*
+ * Raises RLIMIT_NOFILE's soft limit to what the concurrency needs. When the
+ * hard limit is too low for it, a concurrency the user did not ask for is
+ * lowered to fit (saying so); one asked for with -c is refused.
+ */
+static int raise_nofile(uint32_t *concurrency, unsigned threads,
+			bool explicit_c, bool quiet)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)concurrency + FD_RESERVE +
-		      (rlim_t)threads * ENGINE_FD_RESERVE;
+	rlim_t room = FD_RESERVE + (rlim_t)threads * ENGINE_FD_RESERVE;
+	rlim_t need = (rlim_t)*concurrency + room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		rlim_t room = need - concurrency;
+		rlim_t fit = rl.rlim_max > room ? rl.rlim_max - room : 0;
 
-		fprintf(stderr,
-			"%s: concurrency %u needs %llu file descriptors, but the "
-			"RLIMIT_NOFILE hard limit is %llu: raise it (ulimit -Hn, "
-			"limits.conf) or use -c %llu or less\n",
-			prog, concurrency, (unsigned long long)need,
-			(unsigned long long)rl.rlim_max,
-			(unsigned long long)(rl.rlim_max > room
-						     ? rl.rlim_max - room
-						     : 0));
-		return -EMFILE;
+		if (explicit_c || fit < threads) {
+			fprintf(stderr,
+				"%s: concurrency %u needs %llu file descriptors, "
+				"but the RLIMIT_NOFILE hard limit is %llu: raise "
+				"it (ulimit -Hn, limits.conf) or use -c %llu or "
+				"less\n", prog, *concurrency,
+				(unsigned long long)need,
+				(unsigned long long)rl.rlim_max,
+				(unsigned long long)fit);
+			return -EMFILE;
+		}
+		if (!quiet)
+			fprintf(stderr, "%s: concurrency %llu, not %u: the "
+				"RLIMIT_NOFILE hard limit is %llu (ulimit -Hn)\n",
+				prog, (unsigned long long)fit, *concurrency,
+				(unsigned long long)rl.rlim_max);
+		*concurrency = (uint32_t)fit;
+		need = rl.rlim_max;
 	}
 	rl.rlim_cur = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -580,15 +593,28 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	rc = open_source(c, &src, nargs, args);
 	if (rc != EXIT_OK)
 		goto out_source;
-	if (!c->eo.concurrency)
+	bool explicit_c = c->eo.concurrency != 0;
+	if (!explicit_c)
 		c->eo.concurrency = DEFAULT_CONCURRENCY;
 	n = c->threads ? c->threads : cpus();
 	if (n > c->eo.concurrency)
 		n = c->eo.concurrency;
-	if (raise_nofile(c->eo.concurrency, n) < 0) {
+	/* The rate is shared exactly: no thread may get less than one probe
+	 * per second (rounding that up broke the total), so a rate below the
+	 * thread count runs on fewer threads. */
+	if (c->eo.rate && n > c->eo.rate) {
+		if (c->threads && !c->quiet)
+			fprintf(stderr, "%s: --rate %u runs on %u threads, not "
+				"%u: each starts one probe per second at least\n",
+				prog, c->eo.rate, c->eo.rate, n);
+		n = c->eo.rate;
+	}
+	if (raise_nofile(&c->eo.concurrency, n, explicit_c, c->quiet) < 0) {
 		rc = EXIT_USAGE;
 		goto out_source;
 	}
+	if (n > c->eo.concurrency)
+		n = c->eo.concurrency;
 	if (c->output) {
 		fd = open(c->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			  0644);
@@ -624,8 +650,6 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		} else {
 			w->eo.dns.concurrency = (64 + n - 1) / n; /* 64 in all */
 		}
-		if (c->eo.rate && !w->eo.rate)
-			w->eo.rate = 1;
 		w->eo.on_result = on_result;
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
@@ -763,7 +787,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			rc = EXIT_USAGE;
 	}
 	if (rc == EXIT_OK && invalid)
-		rc = EXIT_USAGE;
+		rc = EXIT_INVALID;
 	if (g_interrupted)
 		rc = EXIT_INTERRUPTED;
 	else if (out_err && out_err != -EPIPE) {
