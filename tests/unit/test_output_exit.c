@@ -61,7 +61,7 @@ static size_t record_len(void)
 {
 	struct rp_result r = result(0);
 
-	return out_format_result(NULL, 0, OUT_JSONL, 0, &r);
+	return out_format_result(NULL, 0, OUT_JSONL, 0, &r, 0);
 }
 
 /* The child's writer thread: RECORDS records, one write. */
