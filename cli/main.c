@@ -46,9 +46,15 @@ static void usage(FILE *f)
 		"      --connect-timeout D  per connect attempt (default 1s; e.g. 500ms)\n"
 		"      --timeout D          overall per probe, retries included (default 5s)\n"
 		"      --retries N          re-probe filtered targets N more times (default 0)\n"
-		"  -f, --format F           text | jsonl | csv (default text)\n"
+		"  -f, --format F           text | jsonl | csv | grep | xml (default text)\n"
+		"                           text: open/ok results and input errors, then\n"
+		"                           'Not shown: N closed, ...'; jsonl, csv, xml:\n"
+		"                           every result; grep: ip:port or URL per open/ok\n"
 		"  -o, --output FILE        write results to FILE instead of stdout\n"
-		"      --open               print only open results\n"
+		"      --open               print only open (tcp) / ok (http, tls) results\n"
+		"      --all                text: print every result\n"
+		"      --snapshot-all       SIGUSR1 snapshot lists every probe in flight\n"
+		"                           (default: the 20 oldest)\n"
 		"      --progress           live progress line on stderr (default: if a tty)\n"
 		"      --no-progress        no progress line\n"
 		"      --summary            counts, latency and slowest targets on stderr\n"
@@ -295,6 +301,8 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_EXPIRING_WITHIN,
 	OPT_SCHEME,
+	OPT_ALL,
+	OPT_SNAPSHOT_ALL,
 };
 
 static const struct option long_opts[] = {
@@ -342,6 +350,8 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "scheme", required_argument, NULL, OPT_SCHEME },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "snapshot-all", no_argument, NULL, OPT_SNAPSHOT_ALL },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -398,7 +408,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			f = out_format_parse(optarg);
 			if (f < 0)
 				return die_usage("bad --format '%s': want text, "
-						 "jsonl or csv", optarg);
+						 "jsonl, csv, grep or xml", optarg);
 			c->format = (enum out_format)f;
 			break;
 		case 'o':
@@ -406,6 +416,12 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_OPEN:
 			c->only_open = true;
+			break;
+		case OPT_ALL:
+			c->all = true;
+			break;
+		case OPT_SNAPSHOT_ALL:
+			c->snapshot_all = true;
 			break;
 		case OPT_PROGRESS:
 			c->progress = 1;
@@ -734,6 +750,8 @@ int main(int argc, char **argv)
 	rc = parse_args(&c, argc - 1, argv + 1);
 	if (rc == 0) {
 		cli_install_signals();
+		c.argc = argc;
+		c.argv = argv;
 		if (!strcmp(cmd, "demo"))
 			rc = demo(&c);
 		else

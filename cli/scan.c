@@ -63,6 +63,7 @@ struct worker {
 	struct out out;
 	pthread_t th;
 	_Atomic uint64_t results;     /* read by the progress line */
+	_Atomic uint64_t found;       /* open (tcp) / ok (http, tls) results */
 	_Atomic uint32_t inflight;
 	_Atomic bool done;
 	uint64_t invalid;
@@ -194,6 +195,8 @@ static void on_result(const struct rp_result *r, void *arg)
 	struct cli *c = w->c;
 
 	atomic_fetch_add_explicit(&w->results, 1, memory_order_relaxed);
+	if (r->status == RP_STATUS_OPEN || r->status == RP_STATUS_OK)
+		atomic_fetch_add_explicit(&w->found, 1, memory_order_relaxed);
 	if (r->http && r->http->status_code > 0 && r->http->status_code < 1000)
 		w->by_class[r->http->status_code / 100]++;
 	if (r->status == RP_STATUS_INVALID) {
@@ -540,6 +543,47 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 	return EXIT_OK;
 }
 
+/* How many ports a -p list names ("22,80,8000-8100", "-" = all). */
+static uint64_t count_ports(const char *list)
+{
+	uint64_t n = 0;
+
+	while (list && *list) {
+		size_t len = strcspn(list, ",");
+		unsigned long a = 1, b = 65535;
+		char *end;
+
+		if (len == 1 && list[0] == '-') {
+			n += 65535;
+		} else {
+			a = strtoul(list, &end, 10);
+			if (end != list && *end == '-')
+				b = strtoul(end + 1, &end, 10);
+			else
+				b = a;
+			n += b >= a ? b - a + 1 : 1;
+		}
+		list += len + (list[len] == ',');
+	}
+	return n;
+}
+
+/* What XML's prolog says: the command line, the ports, the start. */
+static void run_info(const struct cli *c, struct out_run *run, char *cmd,
+		     size_t size)
+{
+	size_t len = 0;
+
+	cmd[0] = '\0';
+	for (int i = 0; i < c->argc && len + 1 < size; i++)
+		len += (size_t)snprintf(cmd + len, size - len, "%s%s",
+					i ? " " : "", c->argv[i]);
+	run->args = cmd;
+	run->ports = c->ports ? c->ports : "";
+	run->nports = count_ports(c->ports);
+	run->start_ms = out_now_ms();
+}
+
 static void engine_error(int ret)
 {
 	const char *why = "";
@@ -568,6 +612,8 @@ int cli_scan(struct cli *c, int nargs, char **args)
 {
 	struct rp_source *src = NULL;
 	struct rp_dns_cache *names = NULL;
+	static struct out_run run;
+	static char cmdline[4096];
 	int fd = STDOUT_FILENO, rc;
 	unsigned n;
 	sigset_t sigs, old;
@@ -575,6 +621,10 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	if (nargs == 0 && c->ninputs == 0)
 		return die_usage("%s", "no targets: give TARGET arguments or "
 				 "-i FILE ('-i -' reads stdin)");
+	if (c->format == OUT_XML && (c->http || c->tls))
+		return die_usage("%s", "-f xml (nmap's XML format) is for tcp "
+				 "scans; use -f jsonl or csv here");
+	services_load(NULL);
 	rc = open_source(c, &src, nargs, args);
 	if (rc != EXIT_OK)
 		goto out_source;
@@ -628,6 +678,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
 			     (c->only_open ? OUT_ONLY_OPEN : 0) |
+				     (c->all ? OUT_ALL : 0) |
 				     (c->http ? OUT_HTTP | OUT_TLS : 0) |
 				     (c->tls ? OUT_TLS : 0) |
 				     (c->banner ? OUT_BANNER : 0)) < 0) {
@@ -636,12 +687,14 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			goto out_workers;
 		}
 		w->out.lock = &out_lock;
+		w->out.run = &run;
 	}
 	g_nworkers = n;
 	rp_source_set_notify(src, source_ready, NULL);
 	if (c->progress < 0)
 		c->progress = isatty(STDERR_FILENO);
 
+	run_info(c, &run, cmdline, sizeof(cmdline));
 	out_header(&g_workers[0].out);
 	out_flush(&g_workers[0].out);
 	g_start_ns = now_ns();
@@ -706,7 +759,8 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	/* Everything from every engine. */
 	static struct rp_stats st;
 	static struct tally tally;
-	uint64_t results = 0, invalid = 0, by_class[10] = { 0 };
+	uint64_t results = 0, invalid = 0, by_class[10] = { 0 }, hosts = 0;
+	uint64_t hidden[RP_STATUS__COUNT] = { 0 };
 	struct slow slow[SLOWEST_MAX];
 	int nslow = 0, fail = 0, out_err = 0;
 	memset(&st, 0, sizeof(st));
@@ -719,6 +773,9 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		for (int k = 0; k < 10; k++)
 			by_class[k] += w->by_class[k];
 		tally_merge(&tally, &w->tally);
+		for (int k = 0; k < RP_STATUS__COUNT; k++)
+			hidden[k] += w->out.hidden[k];
+		hosts += w->out.hosts;
 		for (int k = 0; k < w->nslow; k++)
 			add_slow(slow, &nslow, &w->slowest[k]);
 		if (w->ret < 0 && !fail)
@@ -726,6 +783,11 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		if (w->out.err && !out_err)
 			out_err = w->out.err;
 	}
+	/* Text's "Not shown" line, XML's closing elements. */
+	out_footer(&g_workers[0].out, hidden, hosts, g_interrupted);
+	out_flush(&g_workers[0].out);
+	if (g_workers[0].out.err && !out_err)
+		out_err = g_workers[0].out.err;
 	double secs = (double)(now_ns() - g_start_ns) / 1e9;
 	if (fail) {
 		if (!st.concurrency) /* no engine got going */

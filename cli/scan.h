@@ -38,6 +38,10 @@ struct cli {
 	uint8_t *filter_status;       /* --filter-status bitmap */
 	/* Called for every result, from the worker threads (demo). */
 	void (*observe)(const struct rp_result *r);
+	bool all;                     /* --all: text shows every result */
+	bool snapshot_all;            /* --snapshot-all */
+	int argc;                     /* the command line (XML's args) */
+	char **argv;
 };
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT
