@@ -9,7 +9,7 @@
 #     summary and "Not shown: 4,096 cancelled" instead of 4096 rows, and
 #     the exit status is 130. The time from the key to the shell's prompt
 #     is measured and printed; issue 15's target is < 50 ms, the bound
-#     here is tolerant (5 s: the machine may be busy), as making the stop
+#     here is tolerant (15 s: the machine may be busy), as making the stop
 #     fast is engine work checked elsewhere.
 #
 # Needs root for a private network namespace (`unshare -n`: loopback only,
@@ -130,8 +130,8 @@ if wait_screen ' 4096 in flight' 20; then
 			fail "Ctrl-C screen:"
 			sed 's/^/    /' "$TMP/int"
 		fi
-		if [ "$ms" -lt 5000 ]; then
-			pass "Ctrl-C at -c 4096: $ms ms from the key to the prompt (issue 15's target: < 50 ms; bound here 5 s)"
+		if [ "$ms" -lt 15000 ]; then
+			pass "Ctrl-C at -c 4096: $ms ms from the key to the prompt (issue 15's target: < 50 ms; bound here 15 s)"
 		else
 			fail "Ctrl-C at -c 4096 took $ms ms"
 		fi

@@ -2631,6 +2631,191 @@ static void test_http_large_record(void **state)
 	free(huge);
 }
 
+
+static int count_str(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, what)); s += strlen(what))
+		n++;
+	return n;
+}
+
+/* -f grep: "ip:port" or a URL per open/ok result, nothing for the rest */
+static void test_grep_records(void **state)
+{
+	struct rp_result r = r_open(), c = r_closed6(), inv = r_invalid();
+	struct rp_result t = r_open();
+	struct rp_tls_info tls;
+	char buf[256];
+
+	(void)state;
+	out_format_result(buf, sizeof(buf), OUT_GREP, 0, &r, T_MS);
+	assert_string_equal(buf, "192.0.2.1:22\n");
+	c.status = RP_STATUS_OPEN;
+	out_format_result(buf, sizeof(buf), OUT_GREP, 0, &c, T_MS);
+	assert_string_equal(buf, "[2001:db8::1]:443\n");
+	c.status = RP_STATUS_CLOSED;
+	assert_int_equal(out_format_result(buf, sizeof(buf), OUT_GREP, 0, &c,
+					   T_MS), 0);
+	assert_int_equal(out_format_result(buf, sizeof(buf), OUT_GREP, 0,
+					   &inv, T_MS), 0);
+	/* tls: the input's host name, else the address */
+	memset(&tls, 0, sizeof(tls));
+	t.status = RP_STATUS_OK;
+	t.tls = &tls;
+	t.input = "a.example.test:22";
+	out_format_result(buf, sizeof(buf), OUT_GREP, OUT_TLS, &t, T_MS);
+	assert_string_equal(buf, "https://a.example.test:22\n");
+	t.input = "192.0.2.0/24";
+	out_format_result(buf, sizeof(buf), OUT_GREP, OUT_TLS, &t, T_MS);
+	assert_string_equal(buf, "https://192.0.2.1:22\n");
+}
+
+/* What each format shows by default, with --open and with --all */
+static void test_shown(void **state)
+{
+	struct rp_result r = r_open();
+
+	(void)state;
+	assert_true(out_shown(OUT_TEXT, 0, &r));
+	r.status = RP_STATUS_CLOSED;
+	assert_false(out_shown(OUT_TEXT, 0, &r));
+	assert_false(out_shown(OUT_GREP, 0, &r));
+	assert_true(out_shown(OUT_TEXT, OUT_ALL, &r));
+	assert_true(out_shown(OUT_JSONL, 0, &r));
+	assert_true(out_shown(OUT_CSV, 0, &r));
+	assert_true(out_shown(OUT_XML, 0, &r));
+	assert_false(out_shown(OUT_JSONL, OUT_ONLY_OPEN, &r));
+	r.status = RP_STATUS_CANCELLED;
+	assert_false(out_shown(OUT_TEXT, 0, &r));
+	for (int s = RP_STATUS_INVALID; s < RP_STATUS__COUNT; s++) {
+		r.status = (enum rp_status)s;
+		assert_int_equal(out_shown(OUT_TEXT, 0, &r),
+				 s == RP_STATUS_INVALID ||
+					 s == RP_STATUS_DNS_ERROR ||
+					 s == RP_STATUS_ERROR);
+	}
+	r.status = RP_STATUS_OK; /* ok is the http/tls open */
+	assert_true(out_shown(OUT_GREP, OUT_HTTP, &r));
+	assert_false(out_shown(OUT_GREP, 0, &r));
+	assert_false(out_shown(OUT_TEXT, 0, &r));
+}
+
+static void test_not_shown(void **state)
+{
+	uint64_t hidden[RP_STATUS__COUNT] = { 0 };
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(out_not_shown(buf, sizeof(buf), hidden), 0);
+	assert_string_equal(buf, "");
+	hidden[RP_STATUS_CLOSED] = 65530;
+	hidden[RP_STATUS_FILTERED] = 2;
+	out_not_shown(buf, sizeof(buf), hidden);
+	assert_string_equal(buf, "Not shown: 65,530 closed, 2 filtered\n");
+	hidden[RP_STATUS_CLOSED] = 1234567;
+	hidden[RP_STATUS_FILTERED] = 0;
+	hidden[RP_STATUS_CANCELLED] = 100;
+	out_not_shown(buf, sizeof(buf), hidden);
+	assert_string_equal(buf, "Not shown: 1,234,567 closed, 100 cancelled\n");
+}
+
+/* A services(5) file of our own: tcp entries, the first name per port.
+ * The table is loaded once per process: this test runs last. */
+static void test_services(void **state)
+{
+	char path[] = "/tmp/rp_test_services.XXXXXX";
+	int fd = mkstemp(path);
+	struct rp_result r = r_open();
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("# comment\nssh\t\t22/tcp\t\t\t# SSH\nssh2 22/tcp\n"
+	      "domain 53/udp\nweb 8080/tcp alias\nbad x/tcp\n", f);
+	fclose(f);
+	services_load(path);
+	unlink(path);
+	assert_string_equal(services_name(22), "ssh");
+	assert_null(services_name(53));
+	assert_string_equal(services_name(8080), "web");
+	assert_null(services_name(65535));
+	assert_null(services_name(70000));
+	keep_common = true;
+	fmt(OUT_JSONL, &r);
+	keep_common = false;
+	assert_non_null(strstr(fbuf, ",\"service\":\"ssh\"}"));
+	fmt(OUT_TEXT, &r);
+	assert_string_equal(fbuf, "192.0.2.1:22           open        ssh"
+				  "           0.123 ms\n");
+	services_load(NULL); /* loaded once: no change */
+	assert_string_equal(services_name(8080), "web");
+}
+
+/* nmap XML: one <host> per record; escaping of hostile text */
+static void test_xml_records(void **state)
+{
+	struct rp_result r = r_open(), inv = r_invalid(), d = r_dns_error();
+	char buf[2048];
+
+	(void)state;
+	out_format_result(buf, sizeof(buf), OUT_XML, 0, &r, T_MS);
+	assert_string_equal(buf,
+		"<host starttime=\"1796032245\"><status state=\"up\" "
+		"reason=\"user-set\" reason_ttl=\"0\"/>\n"
+		"<address addr=\"192.0.2.1\" addrtype=\"ipv4\"/>\n"
+		"<hostnames></hostnames>\n<ports><port protocol=\"tcp\" "
+		"portid=\"22\"><state state=\"open\" reason=\"syn-ack\" "
+		"reason_ttl=\"0\"/></port>\n</ports></host>\n");
+	inv.input = "a&b<c>\"d'\x01\xff\t";
+	out_format_result(buf, sizeof(buf), OUT_XML, 0, &inv, T_MS);
+	assert_string_equal(buf, "<target specification=\"a&amp;b&lt;c&gt;"
+				 "&quot;d&apos;\xef\xbf\xbd\xef\xbf\xbd&#9;\" "
+				 "status=\"skipped\" reason=\"invalid\"/>\n");
+	out_format_result(buf, sizeof(buf), OUT_XML, 0, &d, T_MS);
+	assert_string_equal(buf, "<output type=\"interactive\">dns-error "
+				 "nosuch.example.test:80: NXDOMAIN</output>\n");
+}
+
+/* The writer merges results of one address into one <host> element
+ * while it is in the buffer; a flush ends the merging. */
+static void test_xml_merge(void **state)
+{
+	struct rp_result a = r_open(), b = r_open();
+	struct sockaddr_in sb;
+	struct collector c;
+	struct out o;
+	int wfd = collector_start(&c, 0);
+
+	(void)state;
+	sb = sin4;
+	sb.sin_port = htons(80);
+	b.addr = (const struct sockaddr *)&sb;
+	b.status = RP_STATUS_CLOSED;
+	assert_int_equal(out_init(&o, wfd, OUT_XML, 0), 0);
+	o.clock_ms = fixed_ms;
+	out_result(&o, &a);
+	out_result(&o, &b);
+	assert_int_equal(o.hosts, 1);
+	assert_int_equal(o.records, 2);
+	assert_int_equal(out_flush(&o), 0);
+	out_result(&o, &a);
+	assert_int_equal(o.hosts, 2);
+	assert_int_equal(out_flush(&o), 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+	assert_non_null(strstr(c.data, "portid=\"22\"><state state=\"open\" "
+				       "reason=\"syn-ack\" reason_ttl=\"0\"/>"
+				       "</port>\n<port protocol=\"tcp\" "
+				       "portid=\"80\"><state state=\"closed\" "
+				       "reason=\"conn-refused\""));
+	assert_int_equal(count_str(c.data, "<host "), 2);
+	assert_int_equal(count_str(c.data, "</host>"), 2);
+	free(c.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2658,6 +2843,12 @@ int main(void)
 		cmocka_unit_test(test_init_release),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_only_open),
+		cmocka_unit_test(test_grep_records),
+		cmocka_unit_test(test_shown),
+		cmocka_unit_test(test_not_shown),
+		cmocka_unit_test(test_xml_records),
+		cmocka_unit_test(test_xml_merge),
+		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_records_whole),
 		cmocka_unit_test(test_pipe_stream),
 		cmocka_unit_test(test_nonblocking),
