@@ -73,10 +73,10 @@ wait_screen() {
 
 # -- 1. open results, Not shown, one progress line redrawn in place --
 tm new-session -d -s t -x 160 -y 40 \
-	"'$RINGPROBE' tcp -p 20-23,$OPEN,$DROP --connect-timeout 2500ms --progress 127.0.0.1; echo EXIT=\$?; sleep 60"
+	"'$RINGPROBE' tcp -p 20-23,$OPEN,$DROP --connect-timeout 6s --progress 127.0.0.1; echo EXIT=\$?; sleep 60"
 if wait_screen 'in flight' 5; then
 	screen >"$TMP/s1"
-	sleep 0.7
+	sleep 0.5
 	screen >"$TMP/s2"
 	n1=$(grep -c 'in flight' "$TMP/s1")
 	n2=$(grep -c 'in flight' "$TMP/s2")
@@ -91,7 +91,7 @@ if wait_screen 'in flight' 5; then
 else
 	fail "progress: no progress line on the screen: $(screen)"
 fi
-if wait_screen '^EXIT=' 10; then
+if wait_screen '^EXIT=' 30; then
 	screen | grep -v '^$' >"$TMP/end"
 	if grep -Eq "^127\.0\.0\.1:$OPEN +open " "$TMP/end" &&
 		grep -qx 'Not shown: 4 closed, 1 filtered' "$TMP/end" &&
