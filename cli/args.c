@@ -147,6 +147,20 @@ static int set_open(struct cli *c, const char *a)
 	return 0;
 }
 
+static int set_all(struct cli *c, const char *a)
+{
+	(void)a;
+	c->all = true;
+	return 0;
+}
+
+static int set_snapshot_all(struct cli *c, const char *a)
+{
+	(void)a;
+	c->snapshot_all = true;
+	return 0;
+}
+
 static int set_progress(struct cli *c, const char *a)
 {
 	(void)a;
@@ -478,13 +492,21 @@ const struct opt cli_opts[] = {
 	  "re-probe filtered targets N more times (default 0)", "0 to 100",
 	  set_retries },
 	{ "format", 'f', "F", CMD_ALL, SECT_OUT,
-	  "text | jsonl | csv (default text)", "text, jsonl or csv",
-	  set_format },
+	  "text | jsonl | csv | grep | xml (default text)\n"
+	  "text: open/ok results and input errors, then\n"
+	  "'Not shown: N closed, ...'; jsonl, csv, xml:\n"
+	  "every result; grep: ip:port or URL per open/ok",
+	  "text, jsonl, csv, grep or xml", set_format },
 	{ "output", 'o', "FILE", CMD_ALL, SECT_OUT,
 	  "write results to FILE ('-' = stdout, the default)", NULL,
 	  set_output },
 	{ "open", 0, NULL, CMD_SCAN, SECT_OUT,
-	  "print only open results (http: only ok)", NULL, set_open },
+	  "print only open (tcp) / ok (http, tls) results", NULL, set_open },
+	{ "all", 0, NULL, CMD_SCAN, SECT_OUT, "text: print every result", NULL,
+	  set_all },
+	{ "snapshot-all", 0, NULL, CMD_ALL, SECT_OUT,
+	  "SIGUSR1 snapshot lists every probe in flight\n"
+	  "(default: the 20 oldest)", NULL, set_snapshot_all },
 	{ "progress", 0, NULL, CMD_ALL, SECT_OUT,
 	  "live progress line on stderr (default: if a tty)", NULL,
 	  set_progress },

@@ -165,6 +165,8 @@ int main(int argc, char **argv)
 		c.eo.kind = RP_PROBE_TLS;
 	}
 
+	c.argc = argc; /* for -f xml's record of the command */
+	c.argv = argv;
 	c.inputs = calloc((size_t)argc + 1, sizeof(*c.inputs));
 	c.headers = calloc((size_t)argc, sizeof(*c.headers));
 	if (!c.inputs || !c.headers)

@@ -1,6 +1,6 @@
 /*
  * output.h - result writers of the ringprobe CLI: text for people, JSON
- * Lines and CSV for programs.
+ * Lines, CSV and nmap's XML for programs, grep lines for the next tool.
  *
  * Results are formatted into one buffer allocated at init and written with
  * write(2) only when the buffer is full or the caller flushes (once per loop
@@ -13,7 +13,9 @@
 #ifndef RP_CLI_OUTPUT_H
 #define RP_CLI_OUTPUT_H
 
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +25,8 @@ enum out_format {
 	OUT_TEXT,
 	OUT_JSONL,
 	OUT_CSV,
+	OUT_GREP,  /* an "ip:port" or URL per open/ok result, nothing else */
+	OUT_XML,   /* nmap's XML format (tcp), see output_xml.c */
 };
 
 /* Flags for out_init(); out_format_result() takes them too (OUT_HTTP,
@@ -37,14 +41,36 @@ enum {
 	OUT_TLS = 1u << 3,       /* the TLS fields after the others (`ringprobe
 	                          * tls`: after the TCP fields; `ringprobe
 	                          * http`: after the HTTP fields), see below */
+	OUT_ALL = 1u << 4,       /* text: every result (--all), not only
+	                          * those out_shown() picks */
 };
+
+/*
+ * Which results a writer writes (out_shown()): with OUT_ONLY_OPEN, open
+ * (tcp) or ok (http, tls) ones only, whatever the format. Otherwise JSON
+ * Lines, CSV and XML write every result (the accounting contract: one
+ * record per target); grep writes open/ok ones only; text, for people,
+ * writes the open/ok ones and the errors a person must act on, which are
+ * about the input or this machine rather than the targets: invalid input
+ * lines, names that did not resolve (dns-error) and local errors (error:
+ * no ports, no memory...). With OUT_ALL text writes every result. What a
+ * writer leaves out is counted by status in hidden[], and text output
+ * ends with out_not_shown()'s line ("Not shown: 65,530 closed, 2
+ * filtered").
+ */
 
 /*
  * TCP records have these fields, in this order (JSON keys, and the CSV
  * header):
  *
  *   input index ip port status rtt_us attempts elapsed_us dns_us error
- *   detail
+ *   detail [banner] [TLS fields] time addr service
+ *
+ * Every record (TCP, HTTP, TLS) ends with the same three fields: time,
+ * when the result was known, as RFC 3339 UTC with milliseconds
+ * ("2026-11-30T10:04:05.123Z"); addr, the probed address as "ip:port" or
+ * "[ipv6]:port" (null without an address); service, the port's name in
+ * /etc/services for tcp (null when it has none, or without an address).
  *
  * ip and port are null when the result has no address (invalid and
  * dns-error results were never probed). dns_us, always a number, is the
@@ -113,7 +139,14 @@ struct out {
 	int err;                /* negative errno of the first failed write
 	                         * (or -ENOMEM); 0 while all is well */
 	uint64_t records;       /* records accepted (buffered or written) */
-	uint64_t skipped;       /* results left out by OUT_ONLY_OPEN */
+	uint64_t skipped;       /* results left out (see out_shown()) */
+	uint64_t hidden[RP_STATUS__COUNT]; /* the same, by status */
+	const struct out_run *run; /* for out_header()/out_footer(): XML */
+	int64_t (*clock_ms)(void); /* the time field's clock (out_now_ms) */
+	char xml_ip[INET6_ADDRSTRLEN]; /* XML: the address of the <host>
+	                         * element that ends the buffer ... */
+	size_t xml_end;         /* ... when it ends at buf + xml_end */
+	uint64_t hosts;         /* XML: <host> elements written */
 	uint64_t bytes;         /* bytes written to fd */
 	uint64_t writes;        /* write(2) calls that wrote something */
 	pthread_mutex_t *lock;  /* held around each write of records, when
@@ -126,8 +159,42 @@ struct out {
 void out_where(const struct sockaddr *sa, socklen_t salen, char *buf,
 	       size_t size);
 
-/* "text", "jsonl" (or "json") or "csv" to an OUT_* value; -1 otherwise. */
+/* "text", "jsonl" (or "json"), "csv", "grep" or "xml" (any case) to an
+ * OUT_* value; -1 otherwise. */
 int out_format_parse(const char *s);
+
+/* What the XML prolog and epilog say about the run. */
+struct out_run {
+	const char *args;  /* the command line */
+	const char *ports; /* the port list ("" if none) */
+	uint64_t nports;   /* how many ports it names */
+	int64_t start_ms;  /* Unix time in ms when the scan started */
+};
+
+/* Whether a writer with these flags writes r (the rules above). */
+bool out_shown(enum out_format f, unsigned int flags,
+	       const struct rp_result *r);
+
+/* Unix time in milliseconds (CLOCK_REALTIME). */
+int64_t out_now_ms(void);
+
+/*
+ * "Not shown: 65,530 closed, 2 filtered\n" for the counts in hidden[]
+ * (by status, in status order, thousands separated by commas), into buf
+ * like snprintf; "" when every count is 0.
+ */
+size_t out_not_shown(char *buf, size_t cap,
+		     const uint64_t hidden[RP_STATUS__COUNT]);
+
+/*
+ * Port numbers to names from a services(5) file (tcp entries, the first
+ * name of each port), for the service field and column. Loaded once, by
+ * the first call (path NULL: /etc/services); without the file every
+ * port's name is NULL. services_name() is safe from any thread after
+ * services_load() returned.
+ */
+void services_load(const char *path);
+const char *services_name(unsigned int port);
 
 /*
  * Sets up a writer on fd (which stays the caller's) and allocates its
@@ -138,9 +205,18 @@ int out_init(struct out *o, int fd, enum out_format f, unsigned int flags);
 /* Frees the buffer. Does not flush: call out_flush() first. */
 void out_release(struct out *o);
 
-/* Buffers the CSV header row (the HTTP one with OUT_HTTP); nothing for the
- * other formats. */
+/* Buffers the CSV header row (the HTTP one with OUT_HTTP), or XML's prolog
+ * (o->run must be set); nothing for the other formats. */
 void out_header(struct out *o);
+
+/*
+ * Buffers the end of the output, after every result: text's "Not shown"
+ * line for hidden[] (the counts of every writer of the run, summed), XML's
+ * <runstats> and closing tag (hosts: <host> elements of every writer);
+ * nothing for the other formats.
+ */
+void out_footer(struct out *o, const uint64_t hidden[RP_STATUS__COUNT],
+		uint64_t hosts, bool interrupted);
 
 /*
  * Formats one result and buffers it, flushing first when the buffer cannot
@@ -167,13 +243,17 @@ int out_flush(struct out *o);
 void out_exit(int status) __attribute__((noreturn));
 
 /*
- * Formats one result as one record (a line, with its '\n') in format f, into
- * buf of cap bytes, like snprintf: the text is NUL-terminated when cap > 0,
- * and the return value is the record's full length without the NUL, so a
+ * Formats one result as one record (a line, with its '\n'; for XML a
+ * <host> element, or a <target> or <output> one for a result without an
+ * address; for grep nothing unless out_shown()) in format f, into buf of
+ * cap bytes, like snprintf: the text is NUL-terminated when cap > 0, and
+ * the return value is the record's full length without the NUL, so a
  * return value >= cap means buf was too small. flags: OUT_HTTP for an HTTP
- * record, 0 for a TCP one (other bits are ignored).
+ * record, 0 for a TCP one (other bits are ignored). time_ms: when the
+ * result was known, Unix time in milliseconds (the time field).
  */
 size_t out_format_result(char *buf, size_t cap, enum out_format f,
-			 unsigned int flags, const struct rp_result *r);
+			 unsigned int flags, const struct rp_result *r,
+			 int64_t time_ms);
 
 #endif /* RP_CLI_OUTPUT_H */

@@ -49,6 +49,30 @@
 #define FLUSH_MS 5            /* longest a result waits in the buffer */
 #define FLUSH_BYTES (32 * 1024)
 
+#define SNAP_OLDEST 20 /* probes a snapshot lists (--snapshot-all: all) */
+#define SNAP_PHASES 16
+#define PROGRESS_TTY_MS 200      /* redraw period on a terminal */
+#define PROGRESS_FILE_MS 5000    /* a plain line this often to a file */
+#define RATE_WINDOW 8            /* progress samples for the recent rate */
+
+struct snap_probe {
+	uint64_t index, age_us;
+	uint32_t attempt;
+	const char *phase;            /* the engine's static text */
+	char addr[64];
+	char input[RP_INPUT_MAX];
+};
+
+/* A worker's part of a SIGUSR1 snapshot: probes by phase, the oldest. */
+struct snap {
+	const char *phase[SNAP_PHASES];
+	uint64_t by_phase[SNAP_PHASES];
+	uint32_t inflight;
+	struct snap_probe oldest[SNAP_OLDEST]; /* oldest first */
+	int noldest;
+	struct rp_stats st;
+};
+
 struct slow {
 	uint64_t elapsed_us;
 	char addr[64];
@@ -63,7 +87,9 @@ struct worker {
 	struct out out;
 	pthread_t th;
 	_Atomic uint64_t results;     /* read by the progress line */
+	_Atomic uint64_t found;       /* open (tcp) / ok (http, tls) results */
 	_Atomic uint32_t inflight;
+	_Atomic uint32_t waiting;     /* on per-host limits */
 	_Atomic bool done;
 	uint64_t invalid;
 	uint64_t by_class[10];        /* HTTP results by status class */
@@ -71,6 +97,8 @@ struct worker {
 	struct slow slowest[SLOWEST_MAX];
 	int nslow;
 	unsigned snap_seen;
+	struct snap snap;             /* its part of the last snapshot */
+	_Atomic unsigned snap_done;   /* the snapshot seq it answered */
 	int ret;                      /* engine create/run failure */
 	char err[200];                /* why create failed, or "" */
 	struct rp_stats st;           /* final counters */
@@ -195,6 +223,8 @@ static void on_result(const struct rp_result *r, void *arg)
 	struct cli *c = w->c;
 
 	atomic_fetch_add_explicit(&w->results, 1, memory_order_relaxed);
+	if (r->status == RP_STATUS_OPEN || r->status == RP_STATUS_OK)
+		atomic_fetch_add_explicit(&w->found, 1, memory_order_relaxed);
 	if (r->http && r->http->status_code > 0 && r->http->status_code < 1000)
 		w->by_class[r->http->status_code / 100]++;
 	if (r->status == RP_STATUS_INVALID) {
@@ -231,44 +261,97 @@ static void on_result(const struct rp_result *r, void *arg)
 
 /* ---- progress, snapshot, summary --------------------------------------- */
 
-static uint64_t total_results(void)
-{
-	uint64_t n = 0;
+/* The progress line's state (main thread only). */
+static struct {
+	bool tty;                   /* stderr is a terminal: redraw in place */
+	bool shown;                 /* a line is on the terminal now */
+	uint64_t last_ns;           /* when the last line was printed */
+	uint64_t t[RATE_WINDOW];    /* samples for the recent rate */
+	uint64_t n[RATE_WINDOW];
+	unsigned next;
+} g_prog;
 
-	for (unsigned i = 0; i < g_nworkers; i++)
-		n += atomic_load_explicit(&g_workers[i].results,
-					  memory_order_relaxed);
-	return n;
+/* Probes waiting on per-host limits: the counter h-perhost adds to
+ * rp_stats. MERGE(h-perhost): return that field here (e.g.
+ * st->host_waiting); until then 0 and the line leaves it out. */
+static uint32_t perhost_waiting(const struct rp_stats *st)
+{
+	(void)st;
+	return 0;
 }
 
-static void progress_line(struct rp_source *src)
+/* Results per second over the last RATE_WINDOW samples (the recent
+ * rate, not the average since the start). */
+static double recent_rate(uint64_t now, uint64_t done)
 {
-	double secs = (double)(now_ns() - g_start_ns) / 1e9;
-	int64_t total = rp_source_total(src);
-	uint64_t done = total_results();
-	uint32_t inflight = 0;
-	char tot[32] = "?", eta[32] = "?";
+	unsigned old = g_prog.next; /* the oldest sample, once full */
+	double rate = 0;
 
-	for (unsigned i = 0; i < g_nworkers; i++)
-		inflight += atomic_load_explicit(&g_workers[i].inflight,
+	if (!g_prog.t[old])
+		old = 0;
+	if (g_prog.t[old] && now > g_prog.t[old])
+		rate = (double)(done - g_prog.n[old]) * 1e9 /
+		       (double)(now - g_prog.t[old]);
+	g_prog.t[g_prog.next] = now;
+	g_prog.n[g_prog.next] = done;
+	g_prog.next = (g_prog.next + 1) % RATE_WINDOW;
+	return rate;
+}
+
+/*
+ * "42% 27531/65535 done, 9812/s, 3 open, 4096 in flight, 120 waiting on
+ * per-host limits, 3.1s, ETA 4s": on a terminal redrawn in place every
+ * PROGRESS_TTY_MS; to a file or pipe a plain line every PROGRESS_FILE_MS.
+ */
+static void progress_line(const struct cli *c, struct rp_source *src)
+{
+	uint64_t now = now_ns(), done = 0, found = 0;
+	double secs = (double)(now - g_start_ns) / 1e9, rate;
+	int64_t total = rp_source_total(src);
+	uint32_t inflight = 0, waiting = 0;
+	char pct[16] = "", tot[32] = "?", eta[32] = "?", wait[64] = "";
+
+	if (now - g_prog.last_ns < (g_prog.tty ? PROGRESS_TTY_MS
+					       : PROGRESS_FILE_MS) * 1000000ull)
+		return;
+	g_prog.last_ns = now;
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		struct worker *w = &g_workers[i];
+
+		done += atomic_load_explicit(&w->results, memory_order_relaxed);
+		found += atomic_load_explicit(&w->found, memory_order_relaxed);
+		inflight += atomic_load_explicit(&w->inflight,
 						 memory_order_relaxed);
-	double rate = secs > 0 ? (double)done / secs : 0;
-	if (total >= 0) {
+		waiting += atomic_load_explicit(&w->waiting,
+						memory_order_relaxed);
+	}
+	rate = recent_rate(now, done);
+	if (total > 0) {
+		snprintf(pct, sizeof(pct), "%.0f%% ",
+			 100.0 * (double)done / (double)total);
 		snprintf(tot, sizeof(tot), "%" PRId64, total);
 		if (rate > 0 && (uint64_t)total >= done)
 			snprintf(eta, sizeof(eta), "%.0fs",
 				 (double)((uint64_t)total - done) / rate);
 	}
+	if (waiting)
+		snprintf(wait, sizeof(wait), ", %u waiting on per-host limits",
+			 waiting);
 	pthread_mutex_lock(&err_lock);
-	fprintf(stderr,
-		"\r\033[K%" PRIu64 "/%s done, %.0f/s, %u in flight, %.1fs, ETA %s",
-		done, tot, rate, inflight, secs, eta);
+	fprintf(stderr, "%s%s%" PRIu64 "/%s done, %.0f/s, %" PRIu64 " %s, %u "
+		"in flight%s, %.1fs, ETA %s%s", g_prog.tty ? "\r\033[K" : "",
+		pct, done, tot, rate, found, c->http || c->tls ? "ok" : "open",
+		inflight, wait, secs, eta, g_prog.tty ? "" : "\n");
+	g_prog.shown = g_prog.tty;
 	pthread_mutex_unlock(&err_lock);
 }
 
+/* Takes the progress line off the terminal (before other text). */
 static void progress_clear(void)
 {
-	fprintf(stderr, "\r\033[K");
+	if (g_prog.shown)
+		fprintf(stderr, "\r\033[K");
+	g_prog.shown = false;
 }
 
 static void print_probe(const struct rp_probe_info *pi, void *arg)
@@ -300,16 +383,118 @@ static void print_counters(const struct rp_stats *st, double secs)
 		(double)st->syscalls_other * per_probe, secs);
 }
 
-/* A worker's part of a SIGUSR1 snapshot, from its own thread. */
-static void snapshot(struct worker *w, struct rp_engine *e)
+static void snap_count(struct snap *sn, const char *phase, uint64_t n)
 {
-	struct rp_stats st;
+	for (int i = 0; i < SNAP_PHASES; i++) {
+		if (!sn->phase[i])
+			sn->phase[i] = phase;
+		if (!strcmp(sn->phase[i], phase)) {
+			sn->by_phase[i] += n;
+			return;
+		}
+	}
+}
 
-	rp_engine_stats(e, &st);
+/* Keeps oldest[] (noldest of at most SNAP_OLDEST) sorted oldest first. */
+static void snap_keep(struct snap *sn, const struct snap_probe *p)
+{
+	int i = sn->noldest < SNAP_OLDEST ? sn->noldest++ : SNAP_OLDEST - 1;
+
+	if (sn->noldest == SNAP_OLDEST && i == SNAP_OLDEST - 1 &&
+	    sn->oldest[i].age_us >= p->age_us)
+		return;
+	while (i > 0 && sn->oldest[i - 1].age_us < p->age_us) {
+		sn->oldest[i] = sn->oldest[i - 1];
+		i--;
+	}
+	sn->oldest[i] = *p;
+}
+
+static void snap_probe(const struct rp_probe_info *pi, void *arg)
+{
+	struct worker *w = arg;
+	struct snap_probe p = {
+		.index = pi->index, .age_us = pi->age_us,
+		.attempt = pi->attempt, .phase = pi->phase,
+	};
+
+	snap_count(&w->snap, pi->phase, 1);
+	if (w->c->snapshot_all) { /* every probe, printed as it is seen */
+		print_probe(pi, NULL);
+		return;
+	}
+	out_where(pi->addr, pi->addrlen, p.addr, sizeof(p.addr));
+	snprintf(p.input, sizeof(p.input), "%s", pi->input);
+	snap_keep(&w->snap, &p);
+}
+
+/* A worker's part of a SIGUSR1 snapshot, from its own thread (the
+ * engine's); the main thread prints the whole. */
+static void snapshot(struct worker *w, struct rp_engine *e, unsigned seq)
+{
+	memset(&w->snap, 0, sizeof(w->snap));
+	rp_engine_stats(e, &w->snap.st);
+	w->snap.inflight = w->snap.st.inflight;
+	if (w->c->snapshot_all) {
+		pthread_mutex_lock(&err_lock);
+		progress_clear();
+		rp_engine_inflight(e, snap_probe, w);
+		pthread_mutex_unlock(&err_lock);
+	} else {
+		rp_engine_inflight(e, snap_probe, w);
+	}
+	atomic_store(&w->snap_done, seq);
+}
+
+/*
+ * The main thread's part: waits (up to a second) for every running worker
+ * to answer snapshot seq, then prints the probes in flight by phase, the
+ * SNAP_OLDEST oldest of all (--snapshot-all: the workers listed every
+ * probe already) and the engines' counters.
+ */
+static void snapshot_print(unsigned seq)
+{
+	static struct snap all;
+	static struct rp_stats st;
+	uint64_t end = now_ns() + 1000000000ull;
+	const char *sep = " (";
+
+	for (unsigned i = 0; i < g_nworkers; i++)
+		while (atomic_load(&g_workers[i].snap_done) != seq &&
+		       !atomic_load(&g_workers[i].done) && now_ns() < end)
+			usleep(1000);
+	memset(&all, 0, sizeof(all));
+	memset(&st, 0, sizeof(st));
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		struct snap *sn = &g_workers[i].snap;
+
+		if (atomic_load(&g_workers[i].snap_done) != seq)
+			continue;
+		all.inflight += sn->inflight;
+		for (int k = 0; k < SNAP_PHASES && sn->phase[k]; k++)
+			snap_count(&all, sn->phase[k], sn->by_phase[k]);
+		for (int k = 0; k < sn->noldest; k++)
+			snap_keep(&all, &sn->oldest[k]);
+		rp_stats_merge(&st, &sn->st);
+	}
 	pthread_mutex_lock(&err_lock);
-	fprintf(stderr, "\r\033[Kringprobe snapshot (engine %u): %u probes in "
-		"flight\n", (unsigned)(w - g_workers), st.inflight);
-	rp_engine_inflight(e, print_probe, NULL);
+	progress_clear();
+	fprintf(stderr, "ringprobe snapshot: %u probes in flight", all.inflight);
+	for (int k = 0; k < SNAP_PHASES && all.phase[k]; k++) {
+		fprintf(stderr, "%s%s %" PRIu64, sep, all.phase[k],
+			all.by_phase[k]);
+		sep = ", ";
+	}
+	fprintf(stderr, "%s\n", all.phase[0] ? ")" : "");
+	if (all.noldest)
+		fprintf(stderr, "oldest %d:\n", all.noldest);
+	for (int k = 0; k < all.noldest; k++) {
+		const struct snap_probe *p = &all.oldest[k];
+
+		fprintf(stderr, "  #%-8" PRIu64 " %-24s %-11s attempt %u, "
+			"%.3f s  (%s)\n", p->index, p->addr, p->phase,
+			p->attempt, (double)p->age_us / 1e6, p->input);
+	}
 	print_counters(&st, (double)(now_ns() - g_start_ns) / 1e9);
 	pthread_mutex_unlock(&err_lock);
 }
@@ -446,11 +631,14 @@ static void *worker_main(void *arg)
 			rp_engine_stats(e, &st);
 			atomic_store_explicit(&w->inflight, st.inflight,
 					      memory_order_relaxed);
+			atomic_store_explicit(&w->waiting,
+					      perhost_waiting(&st),
+					      memory_order_relaxed);
 		}
 		unsigned seq = atomic_load(&g_snapshot_seq);
 		if (seq != w->snap_seen) {
 			w->snap_seen = seq;
-			snapshot(w, e);
+			snapshot(w, e, seq);
 		}
 	}
 	out_flush(&w->out);
@@ -555,6 +743,47 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 	return EXIT_OK;
 }
 
+/* How many ports a -p list names ("22,80,8000-8100", "-" = all). */
+static uint64_t count_ports(const char *list)
+{
+	uint64_t n = 0;
+
+	while (list && *list) {
+		size_t len = strcspn(list, ",");
+		unsigned long a = 1, b = 65535;
+		char *end;
+
+		if (len == 1 && list[0] == '-') {
+			n += 65535;
+		} else {
+			a = strtoul(list, &end, 10);
+			if (end != list && *end == '-')
+				b = strtoul(end + 1, &end, 10);
+			else
+				b = a;
+			n += b >= a ? b - a + 1 : 1;
+		}
+		list += len + (list[len] == ',');
+	}
+	return n;
+}
+
+/* What XML's prolog says: the command line, the ports, the start. */
+static void run_info(const struct cli *c, struct out_run *run, char *cmd,
+		     size_t size)
+{
+	size_t len = 0;
+
+	cmd[0] = '\0';
+	for (int i = 0; i < c->argc && len + 1 < size; i++)
+		len += (size_t)snprintf(cmd + len, size - len, "%s%s",
+					i ? " " : "", c->argv[i]);
+	run->args = cmd;
+	run->ports = c->ports ? c->ports : "";
+	run->nports = count_ports(c->ports);
+	run->start_ms = out_now_ms();
+}
+
 static void engine_error(int ret, const char *detail)
 {
 	const char *why = "";
@@ -583,6 +812,8 @@ int cli_scan(struct cli *c, int nargs, char **args)
 {
 	struct rp_source *src = NULL;
 	struct rp_dns_cache *names = NULL;
+	static struct out_run run;
+	static char cmdline[4096];
 	int fd = STDOUT_FILENO, rc;
 	unsigned n;
 	sigset_t sigs, old;
@@ -590,6 +821,10 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	if (nargs == 0 && c->ninputs == 0)
 		return die_usage("%s", "no targets: give TARGET arguments or "
 				 "-i FILE ('-i -' reads stdin)");
+	if (c->format == OUT_XML && (c->http || c->tls))
+		return die_usage("%s", "-f xml (nmap's XML format) is for tcp "
+				 "scans; use -f jsonl or csv here");
+	services_load(NULL);
 	rc = open_source(c, &src, nargs, args);
 	if (rc != EXIT_OK)
 		goto out_source;
@@ -654,6 +889,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
 			     (c->only_open ? OUT_ONLY_OPEN : 0) |
+				     (c->all ? OUT_ALL : 0) |
 				     (c->http ? OUT_HTTP | OUT_TLS : 0) |
 				     (c->tls ? OUT_TLS : 0) |
 				     (c->banner ? OUT_BANNER : 0)) < 0) {
@@ -662,12 +898,15 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			goto out_workers;
 		}
 		w->out.lock = &out_lock;
+		w->out.run = &run;
 	}
 	g_nworkers = n;
 	rp_source_set_notify(src, source_ready, NULL);
+	g_prog.tty = isatty(STDERR_FILENO);
 	if (c->progress < 0)
-		c->progress = isatty(STDERR_FILENO);
+		c->progress = g_prog.tty;
 
+	run_info(c, &run, cmdline, sizeof(cmdline));
 	out_header(&g_workers[0].out);
 	out_flush(&g_workers[0].out);
 	g_start_ns = now_ns();
@@ -691,7 +930,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	}
 
 	/* The main thread waits, shows progress, and takes the signals. */
-	bool shown = false;
+	unsigned snap_seen = 0;
 	for (;;) {
 		bool all = true;
 
@@ -706,10 +945,13 @@ int cli_scan(struct cli *c, int nargs, char **args)
 
 		if (poll(&pfd, 1, c->progress || g_done_fd < 0 ? 50 : -1) > 0)
 			eventfd_read(g_done_fd, &ignored);
-		if (c->progress && now_ns() - g_start_ns > 250000000ull) {
-			progress_line(src);
-			shown = true;
+		unsigned seq = atomic_load(&g_snapshot_seq);
+		if (seq != snap_seen) {
+			snap_seen = seq;
+			snapshot_print(seq);
 		}
+		if (c->progress && now_ns() - g_start_ns > 250000000ull)
+			progress_line(c, src);
 	}
 	/* Engines go away next: no signal handler and no call from the
 	 * source's reader may touch them from now on. The reader may still
@@ -726,13 +968,13 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		close(g_done_fd);
 		g_done_fd = -1;
 	}
-	if (shown)
-		progress_clear();
+	progress_clear();
 
 	/* Everything from every engine. */
 	static struct rp_stats st;
 	static struct tally tally;
-	uint64_t results = 0, invalid = 0, by_class[10] = { 0 };
+	uint64_t results = 0, invalid = 0, by_class[10] = { 0 }, hosts = 0;
+	uint64_t hidden[RP_STATUS__COUNT] = { 0 };
 	struct slow slow[SLOWEST_MAX];
 	int nslow = 0, fail = 0, out_err = 0;
 	const char *fail_why = "";
@@ -746,6 +988,9 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		for (int k = 0; k < 10; k++)
 			by_class[k] += w->by_class[k];
 		tally_merge(&tally, &w->tally);
+		for (int k = 0; k < RP_STATUS__COUNT; k++)
+			hidden[k] += w->out.hidden[k];
+		hosts += w->out.hosts;
 		for (int k = 0; k < w->nslow; k++)
 			add_slow(slow, &nslow, &w->slowest[k]);
 		if (w->ret < 0 && !fail) {
@@ -755,6 +1000,11 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		if (w->out.err && !out_err)
 			out_err = w->out.err;
 	}
+	/* Text's "Not shown" line, XML's closing elements. */
+	out_footer(&g_workers[0].out, hidden, hosts, g_interrupted);
+	out_flush(&g_workers[0].out);
+	if (g_workers[0].out.err && !out_err)
+		out_err = g_workers[0].out.err;
 	double secs = (double)(now_ns() - g_start_ns) / 1e9;
 	if (fail) {
 		if (!st.concurrency) /* no engine got going */

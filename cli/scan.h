@@ -39,6 +39,10 @@ struct cli {
 	/* Called for every result, from the worker threads (demo). */
 	void (*observe)(const struct rp_result *r);
 	char *ports_buf;              /* the -p lists joined (c->ports) */
+	bool all;                     /* --all: text shows every result */
+	bool snapshot_all;            /* --snapshot-all */
+	int argc;                     /* the command line (XML's args) */
+	char **argv;
 };
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT

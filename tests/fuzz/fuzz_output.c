@@ -36,8 +36,8 @@
 #include "output.h"
 
 #define STR_MAX 600 /* longer than any string the engine hands out */
-#define TCP_FIELDS 11
-#define HTTP_FIELDS 25
+#define TCP_FIELDS 14
+#define HTTP_FIELDS 28
 
 /* ---- reading the input ------------------------------------------------ */
 
@@ -379,7 +379,7 @@ static bool js_value(struct js *j, struct jstr *o)
 
 static const char *const tcp_keys[TCP_FIELDS] = {
 	"input", "index", "ip", "port", "status", "rtt_us", "attempts",
-	"elapsed_us", "dns_us", "error", "detail",
+	"elapsed_us", "dns_us", "error", "detail", "time", "addr", "service",
 };
 
 static const char *const http_keys[HTTP_FIELDS] = {
@@ -387,7 +387,7 @@ static const char *const http_keys[HTTP_FIELDS] = {
 	"reason", "content_length", "body_bytes", "truncated",
 	"content_type", "server", "location", "redirects", "title",
 	"body_hash", "connect_us", "ttfb_us", "total_us", "attempts",
-	"elapsed_us", "dns_us", "error", "detail",
+	"elapsed_us", "dns_us", "error", "detail", "time", "addr", "service",
 };
 
 static bool is_utf8(const char *s)
@@ -516,12 +516,12 @@ static void check_text(const char *rec, size_t n)
 static void check_format(enum out_format f, unsigned int flags,
 			 const struct rp_result *r, size_t cut)
 {
-	size_t n = out_format_result(NULL, 0, f, flags, r), m;
+	size_t n = out_format_result(NULL, 0, f, flags, r, 0), m;
 	char *buf = malloc(n + 1), *small;
 
 	CHECK(buf);
 	CHECK(n > 0);
-	m = out_format_result(buf, n + 1, f, flags, r);
+	m = out_format_result(buf, n + 1, f, flags, r, 0);
 	CHECK(m == n && strlen(buf) == n && buf[n - 1] == '\n');
 	if (f == OUT_JSONL)
 		check_jsonl(buf, n, flags & OUT_HTTP, r->input);
@@ -533,7 +533,7 @@ static void check_format(enum out_format f, unsigned int flags,
 	cut %= n + 1;
 	small = malloc(cut + 1);
 	CHECK(small);
-	CHECK(out_format_result(small, cut + 1, f, flags, r) == n);
+	CHECK(out_format_result(small, cut + 1, f, flags, r, 0) == n);
 	CHECK(strlen(small) == cut && !memcmp(small, buf, cut));
 	free(small);
 	free(buf);
@@ -572,9 +572,13 @@ static void check_writer(enum out_format f, unsigned int flags,
 	CHECK(o.records + o.skipped == 2);
 	if (flags & OUT_ONLY_OPEN)
 		CHECK(o.skipped == (r->status == keep ? 0 : 2));
-	else
+	else if (f == OUT_JSONL || f == OUT_CSV)
 		CHECK(o.skipped == 0);
-	CHECK(o.bytes == o.records * out_format_result(NULL, 0, f, flags, r) +
+	else /* text: open/ok, and what a person must see */
+		CHECK(o.skipped == (out_shown(f, flags, r) ? 0 : 2));
+	if ((unsigned int)r->status < RP_STATUS__COUNT)
+		CHECK(o.hidden[r->status] == o.skipped);
+	CHECK(o.bytes == o.records * out_format_result(NULL, 0, f, flags, r, 0) +
 			 (f == OUT_CSV ? header_len(flags & OUT_HTTP) : 0));
 	out_release(&o);
 }

@@ -26,8 +26,9 @@ import csv
 import json
 import sys
 
+COMMON = ["time", "addr", "service"]  # every record ends with these
 TCP = ["input", "index", "ip", "port", "status", "rtt_us", "attempts",
-       "elapsed_us", "dns_us", "error", "detail"]
+       "elapsed_us", "dns_us", "error", "detail"] + COMMON
 HTTP = ["input", "index", "url", "ip", "port", "status", "http_status",
         "reason", "content_length", "body_bytes", "truncated",
         "content_type", "server", "location", "redirects", "title",
@@ -37,7 +38,8 @@ HTTP = ["input", "index", "url", "ip", "port", "status", "http_status",
         "tls_version", "cipher", "alpn", "sni", "cert_subject_cn",
         "cert_sans", "cert_issuer_cn", "cert_issuer_org", "cert_not_before",
         "cert_not_after", "cert_days_left", "cert_sha256",
-        "cert_self_signed", "cert_key", "chain_len", "verify", "tls_us"]
+        "cert_self_signed", "cert_key", "chain_len", "verify", "tls_us"
+        ] + COMMON
 STATUSES = {"open", "closed", "filtered", "unreachable", "error",
             "cancelled", "invalid", "ok", "timeout", "reset",
             "protocol-error", "dns-error", "tls-error"}

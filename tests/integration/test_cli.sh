@@ -502,7 +502,7 @@ rm -f "$TMP/big.csv"
 
 # -- 5. closed stdout --
 t0=$(now_ms)
-timeout -k 2 30 "$RINGPROBE" tcp -p 1-65535 127.0.0.1 2>"$TMP/pipe.err" |
+timeout -k 2 30 "$RINGPROBE" tcp -p 1-65535 --all 127.0.0.1 2>"$TMP/pipe.err" |
 	head -1 >"$TMP/pipe.out"
 rc=${PIPESTATUS[0]}
 t1=$(now_ms)

@@ -60,7 +60,8 @@ BANNER=${P[0]} QUIET=${P[1]} SHUT=${P[2]}
 
 cat >"$TMP/jprelude.py" <<PY
 KEYS = ["input", "index", "ip", "port", "status", "rtt_us", "attempts",
-        "elapsed_us", "dns_us", "error", "detail", "banner"]
+        "elapsed_us", "dns_us", "error", "detail", "banner", "time", "addr",
+        "service"]
 BANNER, QUIET, SHUT = $BANNER, $QUIET, $SHUT
 PY
 
@@ -90,9 +91,10 @@ else
 fi
 
 run csv -f csv --banner "127.0.0.1:$BANNER"
-if head -1 "$TMP/csv.jsonl" | grep -q ',detail,banner$' &&
-	grep -q ',SSH-2.0-Test_1.0 ?\[2J$' "$TMP/csv.jsonl"; then
-	pass "CSV: banner is the last column"
+if head -1 "$TMP/csv.jsonl" | grep -q ',detail,banner,time,addr,service$' &&
+	grep -q ',SSH-2.0-Test_1.0 ?\[2J,[^,]*,127.0.0.1:[0-9]*,[^,]*$' \
+		"$TMP/csv.jsonl"; then
+	pass "CSV: banner after detail, before time, addr, service"
 else
 	fail "CSV: $(head -c 300 "$TMP/csv.jsonl")"
 fi

@@ -59,7 +59,7 @@ for ((i = 0; i < RUNS; i++)); do
 	t0=$(now_ms)
 	producer "$mode" |
 		timeout -k 2 10 "$RINGPROBE" tcp -i - --threads "$threads" \
-			-c "$conc" 2>"$TMP/err" | head -n 5 >"$TMP/out"
+			-c "$conc" --all 2>"$TMP/err" | head -n 5 >"$TMP/out"
 	rc=${PIPESTATUS[1]}
 	ms=$(($(now_ms) - t0))
 	runs=$((runs + 1))

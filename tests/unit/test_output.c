@@ -17,6 +17,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@
 #include <cmocka.h>
 
 #include "output.h"
+
+/* the expected records are built in fixed buffers, and checked whole */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "ringprobe.h"
 
 /* ---- fixtures ------------------------------------------------------- */
@@ -151,17 +155,59 @@ static struct rp_result r_dns_error(void)
 
 static char fbuf[1 << 20];
 
+/* The time every fixture's record is formatted with, and its text. */
+#define T_MS 1796032245123LL /* 2026-11-30T09:50:45.123Z */
+#define T_TEXT "2026-11-30T09:50:45.123Z"
+
+/*
+ * Every JSON and CSV record ends with the fields time, addr and service
+ * (output.h). This checks them (no /etc/services is loaded in this test:
+ * service is null) and takes them off, so the exact records below show
+ * the fields before them.
+ */
+static void cut_common(enum out_format f, const struct rp_result *r)
+{
+	char want[160], addr[64];
+	size_t n = strlen(fbuf), m;
+
+	out_where(r->addr, r->addrlen, addr, sizeof(addr));
+	if (f == OUT_JSONL) {
+		if (r->addr)
+			snprintf(want, sizeof(want), ",\"time\":\"" T_TEXT
+				 "\",\"addr\":\"%s\",\"service\":null}\n", addr);
+		else
+			snprintf(want, sizeof(want), ",\"time\":\"" T_TEXT
+				 "\",\"addr\":null,\"service\":null}\n");
+	} else {
+		snprintf(want, sizeof(want), "," T_TEXT ",%s,\n",
+			 r->addr ? addr : "");
+	}
+	m = strlen(want);
+	assert_true(n >= m);
+	assert_string_equal(fbuf + n - m, want);
+	strcpy(fbuf + n - m, f == OUT_JSONL ? "}\n" : "\n");
+}
+
+static bool keep_common; /* fmt_flags: keep time, addr and service */
+
+static int64_t fixed_ms(void)
+{
+	return T_MS;
+}
+
 /* Formats r and checks the snprintf-style contract on the way. */
 static const char *fmt_flags(enum out_format f, unsigned int flags,
 			     const struct rp_result *r)
 {
-	size_t n = out_format_result(fbuf, sizeof(fbuf), f, flags, r);
+	size_t n = out_format_result(fbuf, sizeof(fbuf), f, flags, r, T_MS);
 
 	assert_true(n < sizeof(fbuf));
 	assert_int_equal(n, strlen(fbuf));
 	assert_true(n > 0 && fbuf[n - 1] == '\n');
 	if (f != OUT_CSV) /* CSV may quote a newline; the others escape it */
 		assert_null(memchr(fbuf, '\n', n - 1));
+	if ((f == OUT_JSONL || f == OUT_CSV) && !keep_common)
+		cut_common(f, r);
 	return fbuf;
 }
 
@@ -178,6 +224,23 @@ static const char *fmth(enum out_format f, const struct rp_result *r)
 
 	if (f == OUT_TEXT)
 		assert_true(n < 2 || fbuf[n - 2] != ' ');
+	return fbuf;
+}
+
+/* A whole record, time, addr and service included (the writer's). */
+static const char *fmtw(enum out_format f, const struct rp_result *r)
+{
+	keep_common = true;
+	fmt(f, r);
+	keep_common = false;
+	return fbuf;
+}
+
+static const char *fmthw(enum out_format f, const struct rp_result *r)
+{
+	keep_common = true;
+	fmth(f, r);
+	keep_common = false;
 	return fbuf;
 }
 
@@ -556,8 +619,11 @@ static void test_format_parse(void **state)
 	assert_int_equal(out_format_parse("jsonl"), OUT_JSONL);
 	assert_int_equal(out_format_parse("json"), OUT_JSONL);
 	assert_int_equal(out_format_parse("csv"), OUT_CSV);
-	assert_int_equal(out_format_parse("CSV"), -1);
-	assert_int_equal(out_format_parse("xml"), -1);
+	assert_int_equal(out_format_parse("CSV"), OUT_CSV);
+	assert_int_equal(out_format_parse("JSONL"), OUT_JSONL);
+	assert_int_equal(out_format_parse("grep"), OUT_GREP);
+	assert_int_equal(out_format_parse("xml"), OUT_XML);
+	assert_int_equal(out_format_parse("xmlx"), -1);
 	assert_int_equal(out_format_parse(""), -1);
 	assert_int_equal(out_format_parse("jsonlx"), -1);
 	assert_int_equal(out_format_parse(NULL), -1);
@@ -799,7 +865,7 @@ static void test_random_text(void **state)
 		assert_string_equal(f[8], dns);
 		assert_string_equal(f[10], r.detail ? csv_text(detail) : "");
 
-		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, 0, &r);
+		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, 0, &r, T_MS);
 		t = (const unsigned char *)fbuf;
 		end = t + n - 1;
 		assert_int_equal(*end, '\n');
@@ -930,32 +996,42 @@ static void test_text_records(void **state)
 	(void)state;
 	r = r_open();
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "192.0.2.1:22           open          0.123 ms\n");
+			    "192.0.2.1:22           open                      0.123 ms\n");
 
-	/* IPv6 in brackets; input differs so it is shown */
+	/* IPv6 in brackets; the input, a CIDR block, says nothing more than
+	 * the address: not echoed */
 	r = r_closed6();
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "[2001:db8::1]:443      closed        1.500 ms"
-			    " (2001:db8::/126)\n");
+			    "[2001:db8::1]:443      closed                    1.500 ms\n");
+	r.input = "2001:db8::1"; /* an address without the port: the same */
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "[2001:db8::1]:443      closed                    1.500 ms\n");
+	r.input = "10.0.0-3.1-10"; /* nmap's octet range */
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "[2001:db8::1]:443      closed                    1.500 ms\n");
+	r.input = "db.example.test"; /* a name says more: echoed */
+	assert_string_equal(fmt(OUT_TEXT, &r),
+			    "[2001:db8::1]:443      closed                    1.500 ms"
+			    " (db.example.test)\n");
 	r.input = "[2001:db8::1]:443";
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "[2001:db8::1]:443      closed        1.500 ms\n");
+			    "[2001:db8::1]:443      closed                    1.500 ms\n");
 
 	/* a long IPv6 address overflows the column but stays separated */
 	r = v6("2001:db8:1234:5678:9abc:def0:1234:5678", 65535);
 	r.status = RP_STATUS_OPEN;
 	assert_string_equal(fmt(OUT_TEXT, &r),
 			    "[2001:db8:1234:5678:9abc:def0:1234:5678]:65535 "
-			    "open          0.000 ms\n");
+			    "open                      0.000 ms\n");
 
 	r = r_invalid();
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "-                      invalid              -"
+			    "-                      invalid                          -"
 			    "  t.txt:3: bad address (10.0.0.300:80)\n");
 
 	r = r_error();
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "198.51.100.9:8080      error                -"
+			    "198.51.100.9:8080      error                            -"
 			    "  EADDRNOTAVAIL: local ports exhausted\n");
 
 	r = v4("203.0.113.5", 80);
@@ -963,7 +1039,7 @@ static void test_text_records(void **state)
 	r.err = -EHOSTUNREACH;
 	r.rtt_us = 12345678;
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "203.0.113.5:80         unreachable 12345.678 ms"
+			    "203.0.113.5:80         unreachable             12345.678 ms"
 			    "  EHOSTUNREACH\n");
 
 	r = v4("203.0.113.5", 80);
@@ -971,46 +1047,46 @@ static void test_text_records(void **state)
 	r.err = -ETIMEDOUT;
 	r.input = "203.0.113.0/30";
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "203.0.113.5:80         filtered             -"
-			    " (203.0.113.0/30)\n");
+			    "203.0.113.5:80         filtered                         -"
+			    "\n");
 
 	/* a resolved name: its time after the rtt, before the input */
 	r = r_resolved();
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "192.0.2.5:22           open          0.123 ms"
+			    "192.0.2.5:22           open                      0.123 ms"
 			    " dns 4.210 ms (a.example.test:22)\n");
 	/* answered from the cache (0): not shown */
 	r.dns_us = 0;
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "192.0.2.5:22           open          0.123 ms"
+			    "192.0.2.5:22           open                      0.123 ms"
 			    " (a.example.test:22)\n");
 	/* ending the line: no trailing space; the extreme values */
 	r.input = "192.0.2.5:22";
 	r.dns_us = 1;
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "192.0.2.5:22           open          0.123 ms"
+			    "192.0.2.5:22           open                      0.123 ms"
 			    " dns 0.001 ms\n");
 	r.dns_us = UINT32_MAX;
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "192.0.2.5:22           open          0.123 ms"
+			    "192.0.2.5:22           open                      0.123 ms"
 			    " dns 4294967.295 ms\n");
 
 	/* dns-error: no address, no rtt, the resolver's reason */
 	r = r_dns_error();
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "-                      dns-error            -"
+			    "-                      dns-error                        -"
 			    " dns 8.000 ms  NXDOMAIN"
 			    " (nosuch.example.test:80)\n");
 	r.dns_us = 0;
 	r.detail = "resolver unavailable";
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "-                      dns-error            -"
+			    "-                      dns-error                        -"
 			    "  resolver unavailable"
 			    " (nosuch.example.test:80)\n");
 	r.err = -ENOSPC;
 	r.detail = "name cache full";
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "-                      dns-error            -"
+			    "-                      dns-error                        -"
 			    "  ENOSPC: name cache full"
 			    " (nosuch.example.test:80)\n");
 }
@@ -1023,7 +1099,7 @@ static void test_text_escaping(void **state)
 	r.input = "\x1b]0;pwned\x07\x7f\tcaf\xc3\xa9\xc2\x9b\xff\\";
 	r.detail = "line\r\nnext\x1b[2J";
 	assert_string_equal(fmt(OUT_TEXT, &r),
-			    "-                      invalid              -"
+			    "-                      invalid                          -"
 			    "  line\\x0d\\x0anext\\x1b[2J"
 			    " (\\x1b]0;pwned\\x07\\x7f\\x09caf\xc3\xa9"
 			    "\\xc2\\x9b\\xff\\)\n");
@@ -1039,20 +1115,20 @@ static void test_truncation(void **state)
 
 	(void)state;
 	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
-		full = strlen(fmt(f, &r));
+		full = strlen(fmtw(f, &r));
 		memset(small, 'Z', sizeof(small));
-		n = out_format_result(small, 10, f, 0, &r);
+		n = out_format_result(small, 10, f, 0, &r, T_MS);
 		assert_int_equal(n, full);
 		assert_int_equal(small[9], '\0');
 		assert_memory_equal(small, fbuf, 9);
 		assert_int_equal(small[10], 'Z');
 
 		memset(small, 'Z', sizeof(small));
-		assert_int_equal(out_format_result(small, 0, f, 0, &r), full);
+		assert_int_equal(out_format_result(small, 0, f, 0, &r, T_MS), full);
 		assert_int_equal(small[0], 'Z');
 
 		/* exactly enough room for the text but not the NUL */
-		n = out_format_result(fbuf, full, f, 0, &r);
+		n = out_format_result(fbuf, full, f, 0, &r, T_MS);
 		assert_int_equal(n, full);
 		assert_int_equal(fbuf[full - 1], '\0');
 	}
@@ -1921,7 +1997,7 @@ static void test_http_random_text(void **state)
 		assert_string_equal(f[24], r.detail ? csv_text(detail) : "");
 
 		n = out_format_result(fbuf, sizeof(fbuf), OUT_TEXT, OUT_HTTP,
-				      &r);
+				      &r, T_MS);
 		assert_int_equal(n, strlen(fbuf));
 		t = (const unsigned char *)fbuf;
 		end = t + n - 1;
@@ -1951,17 +2027,17 @@ static void test_http_truncation(void **state)
 
 	(void)state;
 	for (f = OUT_TEXT; f <= OUT_CSV; f++) {
-		full = strlen(fmth(f, &r));
+		full = strlen(fmthw(f, &r));
 		assert_true(full > 100);
 		memset(small, 'Z', sizeof(small));
-		n = out_format_result(small, 10, f, OUT_HTTP, &r);
+		n = out_format_result(small, 10, f, OUT_HTTP, &r, T_MS);
 		assert_int_equal(n, full);
 		assert_int_equal(small[9], '\0');
 		assert_memory_equal(small, fbuf, 9);
 		assert_int_equal(small[10], 'Z');
-		assert_int_equal(out_format_result(NULL, 0, f, OUT_HTTP, &r),
+		assert_int_equal(out_format_result(NULL, 0, f, OUT_HTTP, &r, T_MS),
 				 full);
-		n = out_format_result(fbuf, full, f, OUT_HTTP, &r);
+		n = out_format_result(fbuf, full, f, OUT_HTTP, &r, T_MS);
 		assert_int_equal(n, full);
 		assert_int_equal(fbuf[full - 1], '\0');
 	}
@@ -2095,8 +2171,10 @@ static void test_init_release(void **state)
 
 	(void)state;
 	assert_int_equal(out_init(&o, 1, (enum out_format)7, 0), -EINVAL);
+	o.clock_ms = fixed_ms;
 	out_release(&o);
 	assert_int_equal(out_init(&o, 1, OUT_CSV, OUT_ONLY_OPEN), 0);
+	o.clock_ms = fixed_ms;
 	assert_non_null(o.buf);
 	assert_int_equal(o.cap, OUT_BUF_SIZE);
 	assert_int_equal(o.len, 0);
@@ -2122,6 +2200,7 @@ static void test_header(void **state)
 		char want[512];
 
 		assert_int_equal(out_init(&o, wfd, f, 0), 0);
+		o.clock_ms = fixed_ms;
 		assert_int_equal(out_flush(&o), 0);
 		assert_int_equal(o.writes, 0);
 		out_header(&o);
@@ -2135,9 +2214,9 @@ static void test_header(void **state)
 		snprintf(want, sizeof(want), "%s%s",
 			 f == OUT_CSV ? "input,index,ip,port,status,rtt_us,"
 					"attempts,elapsed_us,dns_us,error,"
-					"detail\n" :
+					"detail,time,addr,service\n" :
 					"",
-			 fmt(f, &r));
+			 fmtw(f, &r));
 		assert_string_equal(c.data, want);
 		free(c.data);
 	}
@@ -2153,6 +2232,7 @@ static void test_only_open(void **state)
 
 	(void)state;
 	assert_int_equal(out_init(&o, wfd, OUT_JSONL, OUT_ONLY_OPEN), 0);
+	o.clock_ms = fixed_ms;
 	out_result(&o, &closed);
 	out_result(&o, &open);
 	out_result(&o, &closed);
@@ -2161,7 +2241,7 @@ static void test_only_open(void **state)
 	assert_int_equal(out_flush(&o), 0);
 	out_release(&o);
 	collector_finish(&c, wfd);
-	snprintf(want, sizeof(want), "%s", fmt(OUT_JSONL, &open));
+	snprintf(want, sizeof(want), "%s", fmtw(OUT_JSONL, &open));
 	assert_string_equal(c.data, want);
 	free(c.data);
 }
@@ -2183,9 +2263,10 @@ static void test_records_whole(void **state)
 
 	(void)state;
 	assert_int_equal(out_init(&o, wfd, OUT_JSONL, 0), 0);
+	o.clock_ms = fixed_ms;
 	for (i = 0; i < count; i++) {
 		struct rp_result r = r_nth(i, detail);
-		size_t n = out_format_result(NULL, 0, OUT_JSONL, 0, &r);
+		size_t n = out_format_result(NULL, 0, OUT_JSONL, 0, &r, T_MS);
 
 		if (n > max_rec)
 			max_rec = n;
@@ -2234,10 +2315,11 @@ static void test_pipe_stream(void **state)
 		uint64_t i;
 
 		assert_int_equal(out_init(&o, wfd, f, 0), 0);
+		o.clock_ms = fixed_ms;
 		for (i = 0; i < count; i++) {
 			struct rp_result r = r_nth(i, detail);
 
-			want_len += out_format_result(NULL, 0, f, 0, &r);
+			want_len += out_format_result(NULL, 0, f, 0, &r, T_MS);
 			out_result(&o, &r);
 			if (i % 7 == 6)
 				assert_int_equal(out_flush(&o), 0);
@@ -2268,6 +2350,7 @@ static void test_nonblocking(void **state)
 	assert_int_equal(fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK),
 			 0);
 	assert_int_equal(out_init(&o, wfd, OUT_JSONL, 0), 0);
+	o.clock_ms = fixed_ms;
 	for (i = 0; i < count; i++) {
 		struct rp_result r = r_nth(i, detail);
 
@@ -2298,17 +2381,18 @@ static void test_large_record(void **state)
 	memset(huge, 'h', big);
 	huge[big] = '\0';
 	r2.detail = huge;
-	n1 = out_format_result(NULL, 0, OUT_CSV, 0, &r1);
-	n2 = out_format_result(NULL, 0, OUT_CSV, 0, &r2);
-	n3 = out_format_result(NULL, 0, OUT_CSV, 0, &r3);
+	n1 = out_format_result(NULL, 0, OUT_CSV, 0, &r1, T_MS);
+	n2 = out_format_result(NULL, 0, OUT_CSV, 0, &r2, T_MS);
+	n3 = out_format_result(NULL, 0, OUT_CSV, 0, &r3, T_MS);
 	assert_true(n2 > OUT_BUF_SIZE);
 	want = malloc(n1 + n2 + n3 + 1);
 	assert_non_null(want);
-	out_format_result(want, n1 + 1, OUT_CSV, 0, &r1);
-	out_format_result(want + n1, n2 + 1, OUT_CSV, 0, &r2);
-	out_format_result(want + n1 + n2, n3 + 1, OUT_CSV, 0, &r3);
+	out_format_result(want, n1 + 1, OUT_CSV, 0, &r1, T_MS);
+	out_format_result(want + n1, n2 + 1, OUT_CSV, 0, &r2, T_MS);
+	out_format_result(want + n1 + n2, n3 + 1, OUT_CSV, 0, &r3, T_MS);
 
 	assert_int_equal(out_init(&o, wfd, OUT_CSV, 0), 0);
+	o.clock_ms = fixed_ms;
 	out_result(&o, &r1);
 	out_result(&o, &r2);
 	out_result(&o, &r3);
@@ -2342,6 +2426,7 @@ static void test_epipe(void **state)
 	assert_int_equal(pipe(fds), 0);
 	close(fds[0]);
 	assert_int_equal(out_init(&o, fds[1], OUT_JSONL, 0), 0);
+	o.clock_ms = fixed_ms;
 	out_result(&o, &r);
 	assert_int_not_equal(o.len, 0);
 	assert_int_equal(out_flush(&o), -EPIPE);
@@ -2370,6 +2455,7 @@ static void test_epipe_buffer_full(void **state)
 	assert_int_equal(pipe(fds), 0);
 	close(fds[0]);
 	assert_int_equal(out_init(&o, fds[1], OUT_JSONL, 0), 0);
+	o.clock_ms = fixed_ms;
 	for (i = 0; i < 5000 && !o.err; i++) {
 		struct rp_result r = r_nth(i, detail);
 
@@ -2402,6 +2488,7 @@ static void test_write_error(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(out_init(&o, fd, OUT_TEXT, 0), 0);
+	o.clock_ms = fixed_ms;
 	out_result(&o, &r);
 	assert_int_equal(out_flush(&o), -EBADF);
 	assert_int_equal(o.err, -EBADF);
@@ -2427,7 +2514,7 @@ static void test_http_writer(void **state)
 		"content_length,body_bytes,truncated,content_type,server,"
 		"location,redirects,title,body_hash,connect_us,ttfb_us,"
 		"total_us,"
-		"attempts,elapsed_us,dns_us,error,detail\n";
+		"attempts,elapsed_us,dns_us,error,detail,time,addr,service\n";
 	struct rp_result full, closed = h_closed(), open = r_open();
 	struct sockaddr_storage a_closed, a_open, a_full;
 	struct collector c;
@@ -2444,12 +2531,14 @@ static void test_http_writer(void **state)
 	/* the header names the JSON keys, in the same order */
 	for (i = 0; i < H_NKEYS; i++) {
 		strcat(keys, http_json_keys[i]);
-		strcat(keys, i + 1 < H_NKEYS ? "," : "\n");
+		strcat(keys, ",");
 	}
+	strcat(keys, "time,addr,service\n");
 	assert_string_equal(keys, header);
 
 	wfd = collector_start(&c, 0);
 	assert_int_equal(out_init(&o, wfd, OUT_CSV, OUT_HTTP), 0);
+	o.clock_ms = fixed_ms;
 	assert_int_equal(o.flags, OUT_HTTP);
 	out_header(&o);
 	out_result(&o, &full);
@@ -2458,8 +2547,8 @@ static void test_http_writer(void **state)
 	out_release(&o);
 	collector_finish(&c, wfd);
 	snprintf(want, sizeof(want), "%s", header);
-	strcat(want, fmth(OUT_CSV, &full));
-	strcat(want, fmth(OUT_CSV, &closed));
+	strcat(want, fmthw(OUT_CSV, &full));
+	strcat(want, fmthw(OUT_CSV, &closed));
 	assert_string_equal(c.data, want);
 	free(c.data);
 
@@ -2470,6 +2559,7 @@ static void test_http_writer(void **state)
 		wfd = collector_start(&c, 0);
 		assert_int_equal(out_init(&o, wfd, OUT_JSONL,
 					  OUT_HTTP | only), 0);
+		o.clock_ms = fixed_ms;
 		out_header(&o);
 		out_result(&o, &closed);
 		out_result(&o, &full);
@@ -2481,10 +2571,10 @@ static void test_http_writer(void **state)
 		collector_finish(&c, wfd);
 		want[0] = '\0';
 		if (!only)
-			strcat(want, fmth(OUT_JSONL, &closed));
-		strcat(want, fmth(OUT_JSONL, &full));
+			strcat(want, fmthw(OUT_JSONL, &closed));
+		strcat(want, fmthw(OUT_JSONL, &full));
 		if (!only)
-			strcat(want, fmth(OUT_JSONL, &open));
+			strcat(want, fmthw(OUT_JSONL, &open));
 		assert_string_equal(c.data, want);
 		free(c.data);
 	}
@@ -2510,17 +2600,18 @@ static void test_http_large_record(void **state)
 	own_addr(&r3, &a3);
 	r2 = h_full();
 	hinfo.title = huge;
-	n1 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r1);
-	n2 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r2);
-	n3 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r3);
+	n1 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r1, T_MS);
+	n2 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r2, T_MS);
+	n3 = out_format_result(NULL, 0, OUT_JSONL, OUT_HTTP, &r3, T_MS);
 	assert_true(n2 > OUT_BUF_SIZE);
 	want = malloc(n1 + n2 + n3 + 1);
 	assert_non_null(want);
-	out_format_result(want, n1 + 1, OUT_JSONL, OUT_HTTP, &r1);
-	out_format_result(want + n1, n2 + 1, OUT_JSONL, OUT_HTTP, &r2);
-	out_format_result(want + n1 + n2, n3 + 1, OUT_JSONL, OUT_HTTP, &r3);
+	out_format_result(want, n1 + 1, OUT_JSONL, OUT_HTTP, &r1, T_MS);
+	out_format_result(want + n1, n2 + 1, OUT_JSONL, OUT_HTTP, &r2, T_MS);
+	out_format_result(want + n1 + n2, n3 + 1, OUT_JSONL, OUT_HTTP, &r3, T_MS);
 
 	assert_int_equal(out_init(&o, wfd, OUT_JSONL, OUT_HTTP), 0);
+	o.clock_ms = fixed_ms;
 	out_result(&o, &r1);
 	out_result(&o, &r2);
 	out_result(&o, &r3);
@@ -2538,6 +2629,191 @@ static void test_http_large_record(void **state)
 	free(c.data);
 	free(want);
 	free(huge);
+}
+
+
+static int count_str(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (; (s = strstr(s, what)); s += strlen(what))
+		n++;
+	return n;
+}
+
+/* -f grep: "ip:port" or a URL per open/ok result, nothing for the rest */
+static void test_grep_records(void **state)
+{
+	struct rp_result r = r_open(), c = r_closed6(), inv = r_invalid();
+	struct rp_result t = r_open();
+	struct rp_tls_info tls;
+	char buf[256];
+
+	(void)state;
+	out_format_result(buf, sizeof(buf), OUT_GREP, 0, &r, T_MS);
+	assert_string_equal(buf, "192.0.2.1:22\n");
+	c.status = RP_STATUS_OPEN;
+	out_format_result(buf, sizeof(buf), OUT_GREP, 0, &c, T_MS);
+	assert_string_equal(buf, "[2001:db8::1]:443\n");
+	c.status = RP_STATUS_CLOSED;
+	assert_int_equal(out_format_result(buf, sizeof(buf), OUT_GREP, 0, &c,
+					   T_MS), 0);
+	assert_int_equal(out_format_result(buf, sizeof(buf), OUT_GREP, 0,
+					   &inv, T_MS), 0);
+	/* tls: the input's host name, else the address */
+	memset(&tls, 0, sizeof(tls));
+	t.status = RP_STATUS_OK;
+	t.tls = &tls;
+	t.input = "a.example.test:22";
+	out_format_result(buf, sizeof(buf), OUT_GREP, OUT_TLS, &t, T_MS);
+	assert_string_equal(buf, "https://a.example.test:22\n");
+	t.input = "192.0.2.0/24";
+	out_format_result(buf, sizeof(buf), OUT_GREP, OUT_TLS, &t, T_MS);
+	assert_string_equal(buf, "https://192.0.2.1:22\n");
+}
+
+/* What each format shows by default, with --open and with --all */
+static void test_shown(void **state)
+{
+	struct rp_result r = r_open();
+
+	(void)state;
+	assert_true(out_shown(OUT_TEXT, 0, &r));
+	r.status = RP_STATUS_CLOSED;
+	assert_false(out_shown(OUT_TEXT, 0, &r));
+	assert_false(out_shown(OUT_GREP, 0, &r));
+	assert_true(out_shown(OUT_TEXT, OUT_ALL, &r));
+	assert_true(out_shown(OUT_JSONL, 0, &r));
+	assert_true(out_shown(OUT_CSV, 0, &r));
+	assert_true(out_shown(OUT_XML, 0, &r));
+	assert_false(out_shown(OUT_JSONL, OUT_ONLY_OPEN, &r));
+	r.status = RP_STATUS_CANCELLED;
+	assert_false(out_shown(OUT_TEXT, 0, &r));
+	for (int s = RP_STATUS_INVALID; s < RP_STATUS__COUNT; s++) {
+		r.status = (enum rp_status)s;
+		assert_int_equal(out_shown(OUT_TEXT, 0, &r),
+				 s == RP_STATUS_INVALID ||
+					 s == RP_STATUS_DNS_ERROR ||
+					 s == RP_STATUS_ERROR);
+	}
+	r.status = RP_STATUS_OK; /* ok is the http/tls open */
+	assert_true(out_shown(OUT_GREP, OUT_HTTP, &r));
+	assert_false(out_shown(OUT_GREP, 0, &r));
+	assert_false(out_shown(OUT_TEXT, 0, &r));
+}
+
+static void test_not_shown(void **state)
+{
+	uint64_t hidden[RP_STATUS__COUNT] = { 0 };
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(out_not_shown(buf, sizeof(buf), hidden), 0);
+	assert_string_equal(buf, "");
+	hidden[RP_STATUS_CLOSED] = 65530;
+	hidden[RP_STATUS_FILTERED] = 2;
+	out_not_shown(buf, sizeof(buf), hidden);
+	assert_string_equal(buf, "Not shown: 65,530 closed, 2 filtered\n");
+	hidden[RP_STATUS_CLOSED] = 1234567;
+	hidden[RP_STATUS_FILTERED] = 0;
+	hidden[RP_STATUS_CANCELLED] = 100;
+	out_not_shown(buf, sizeof(buf), hidden);
+	assert_string_equal(buf, "Not shown: 1,234,567 closed, 100 cancelled\n");
+}
+
+/* A services(5) file of our own: tcp entries, the first name per port.
+ * The table is loaded once per process: this test runs last. */
+static void test_services(void **state)
+{
+	char path[] = "/tmp/rp_test_services.XXXXXX";
+	int fd = mkstemp(path);
+	struct rp_result r = r_open();
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("# comment\nssh\t\t22/tcp\t\t\t# SSH\nssh2 22/tcp\n"
+	      "domain 53/udp\nweb 8080/tcp alias\nbad x/tcp\n", f);
+	fclose(f);
+	services_load(path);
+	unlink(path);
+	assert_string_equal(services_name(22), "ssh");
+	assert_null(services_name(53));
+	assert_string_equal(services_name(8080), "web");
+	assert_null(services_name(65535));
+	assert_null(services_name(70000));
+	keep_common = true;
+	fmt(OUT_JSONL, &r);
+	keep_common = false;
+	assert_non_null(strstr(fbuf, ",\"service\":\"ssh\"}"));
+	fmt(OUT_TEXT, &r);
+	assert_string_equal(fbuf, "192.0.2.1:22           open        ssh"
+				  "           0.123 ms\n");
+	services_load(NULL); /* loaded once: no change */
+	assert_string_equal(services_name(8080), "web");
+}
+
+/* nmap XML: one <host> per record; escaping of hostile text */
+static void test_xml_records(void **state)
+{
+	struct rp_result r = r_open(), inv = r_invalid(), d = r_dns_error();
+	char buf[2048];
+
+	(void)state;
+	out_format_result(buf, sizeof(buf), OUT_XML, 0, &r, T_MS);
+	assert_string_equal(buf,
+		"<host starttime=\"1796032245\"><status state=\"up\" "
+		"reason=\"user-set\" reason_ttl=\"0\"/>\n"
+		"<address addr=\"192.0.2.1\" addrtype=\"ipv4\"/>\n"
+		"<hostnames></hostnames>\n<ports><port protocol=\"tcp\" "
+		"portid=\"22\"><state state=\"open\" reason=\"syn-ack\" "
+		"reason_ttl=\"0\"/></port>\n</ports></host>\n");
+	inv.input = "a&b<c>\"d'\x01\xff\t";
+	out_format_result(buf, sizeof(buf), OUT_XML, 0, &inv, T_MS);
+	assert_string_equal(buf, "<target specification=\"a&amp;b&lt;c&gt;"
+				 "&quot;d&apos;\xef\xbf\xbd\xef\xbf\xbd&#9;\" "
+				 "status=\"skipped\" reason=\"invalid\"/>\n");
+	out_format_result(buf, sizeof(buf), OUT_XML, 0, &d, T_MS);
+	assert_string_equal(buf, "<output type=\"interactive\">dns-error "
+				 "nosuch.example.test:80: NXDOMAIN</output>\n");
+}
+
+/* The writer merges results of one address into one <host> element
+ * while it is in the buffer; a flush ends the merging. */
+static void test_xml_merge(void **state)
+{
+	struct rp_result a = r_open(), b = r_open();
+	struct sockaddr_in sb;
+	struct collector c;
+	struct out o;
+	int wfd = collector_start(&c, 0);
+
+	(void)state;
+	sb = sin4;
+	sb.sin_port = htons(80);
+	b.addr = (const struct sockaddr *)&sb;
+	b.status = RP_STATUS_CLOSED;
+	assert_int_equal(out_init(&o, wfd, OUT_XML, 0), 0);
+	o.clock_ms = fixed_ms;
+	out_result(&o, &a);
+	out_result(&o, &b);
+	assert_int_equal(o.hosts, 1);
+	assert_int_equal(o.records, 2);
+	assert_int_equal(out_flush(&o), 0);
+	out_result(&o, &a);
+	assert_int_equal(o.hosts, 2);
+	assert_int_equal(out_flush(&o), 0);
+	out_release(&o);
+	collector_finish(&c, wfd);
+	assert_non_null(strstr(c.data, "portid=\"22\"><state state=\"open\" "
+				       "reason=\"syn-ack\" reason_ttl=\"0\"/>"
+				       "</port>\n<port protocol=\"tcp\" "
+				       "portid=\"80\"><state state=\"closed\" "
+				       "reason=\"conn-refused\""));
+	assert_int_equal(count_str(c.data, "<host "), 2);
+	assert_int_equal(count_str(c.data, "</host>"), 2);
+	free(c.data);
 }
 
 int main(void)
@@ -2567,6 +2843,12 @@ int main(void)
 		cmocka_unit_test(test_init_release),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_only_open),
+		cmocka_unit_test(test_grep_records),
+		cmocka_unit_test(test_shown),
+		cmocka_unit_test(test_not_shown),
+		cmocka_unit_test(test_xml_records),
+		cmocka_unit_test(test_xml_merge),
+		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_records_whole),
 		cmocka_unit_test(test_pipe_stream),
 		cmocka_unit_test(test_nonblocking),

@@ -33,11 +33,11 @@
 #include "output.h"
 #include "ringprobe.h"
 
-#define RECORDS 200    /* of about 250 bytes: one write of ~50 KiB */
+#define RECORDS 200    /* of about 260 bytes: one write of ~50 KiB */
 #define EXIT_STATUS 7
 
 static int g_wfd = -1;
-static char detail[100];
+static char detail[40]; /* records of about 260 bytes with time, addr, service */
 
 /* Record i, all of the same length: a closed 127.0.0.1:80 with a detail. */
 static struct rp_result result(uint64_t i)
@@ -61,7 +61,7 @@ static size_t record_len(void)
 {
 	struct rp_result r = result(0);
 
-	return out_format_result(NULL, 0, OUT_JSONL, 0, &r);
+	return out_format_result(NULL, 0, OUT_JSONL, 0, &r, 0);
 }
 
 /* The child's writer thread: RECORDS records, one write. */
