@@ -57,6 +57,8 @@ static void usage(FILE *f)
 		"      --threads N          engines (one ring each) on N threads sharing\n"
 		"                           the input and -c (default: the CPUs available)\n"
 		"  -q, --quiet              no progress, summary or per-line diagnostics\n"
+		"      --resume FILE        keep the run's state in FILE; the same command\n"
+		"                           again continues it, appending to -o (jsonl, csv)\n"
 		"\nnames (hostname targets):\n"
 		"      --resolver LIST      DNS servers IP[:PORT],[IPv6]:PORT (default\n"
 		"                           /etc/resolv.conf)\n"
@@ -295,6 +297,7 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_EXPIRING_WITHIN,
 	OPT_SCHEME,
+	OPT_RESUME,
 };
 
 static const struct option long_opts[] = {
@@ -342,6 +345,7 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "scheme", required_argument, NULL, OPT_SCHEME },
+	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -584,6 +588,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_STATS_JSON:
 			c->stats_json = optarg;
+			break;
+		case OPT_RESUME:
+			c->resume = optarg;
 			break;
 		case OPT_ALL_ADDRS:
 			c->eo.dns.all_addrs = 1;

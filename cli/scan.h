@@ -38,6 +38,7 @@ struct cli {
 	uint8_t *filter_status;       /* --filter-status bitmap */
 	/* Called for every result, from the worker threads (demo). */
 	void (*observe)(const struct rp_result *r);
+	const char *resume;           /* --resume FILE */
 };
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT
