@@ -4,7 +4,8 @@
 #
 #  1. kill -9 at random moments: for JSON Lines, CSV, and JSON Lines with
 #     --open, a scan is started with --resume, killed with SIGKILL a random
-#     20 to 1200 ms later, started again with the same command (rate,
+#     random 20 to 700 ms later (half of them then right after the
+#     next state write), started again with the same command (rate,
 #     threads and concurrency may change: they are not part of the run),
 #     RP_RESUME_KILLS times (default 20) or until it completes, now and
 #     then stopped with SIGINT instead (exit 130, no `cancelled` record),
@@ -36,7 +37,7 @@ set -u
 if [ "${1:-}" != --in-netns ]; then
 	for how in -n -rn; do
 		if unshare $how true 2>/dev/null; then
-			exec timeout -k 5 280 unshare $how bash "${BASH_SOURCE[0]}" \
+			exec timeout -k 5 560 unshare $how bash "${BASH_SOURCE[0]}" \
 				--in-netns
 		fi
 	done
@@ -47,7 +48,7 @@ fi
 # shellcheck source=../helpers/t_lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../helpers/t_lib.sh"
 
-need_tools python3 timeout ip
+need_tools python3 timeout ip mkfifo
 need_exec "$RINGPROBE" "$RP_TEST_SERVER"
 if ! ip link set lo up; then
 	echo "SKIP: cannot bring up lo in the namespace"
@@ -146,17 +147,49 @@ run_bg() {
 	PID=$!
 }
 
+# nap: sleeps 1 ms without a fork (a read that times out on a FIFO that
+# nobody writes).
+mkfifo "$TMP/nap"
+exec {NAPFD}<>"$TMP/nap"
+nap() {
+	read -r -t 0.001 -u "$NAPFD"
+}
+
+# after_state NAME [REF]: waits (up to 3 s, while PID runs) until the run
+# writes its state after REF was touched (default: now), then 0 to 3 ms
+# more: the moment right after a state write is when records the state
+# counts may still be on their way to the file, if anything were done out
+# of order. (Every run writes one as it starts, once its signal handlers
+# are in place.)
+after_state() {
+	local i n=$((RANDOM % 4)) ref=${2:-$TMP/ref}
+	[ -n "${2:-}" ] || touch "$ref"
+	for ((i = 0; i < 3000; i++)); do
+		[ "$TMP/$1.state" -nt "$ref" ] && break
+		kill -0 "$PID" 2>/dev/null || return
+		nap
+	done
+	for ((i = 0; i < n; i++)); do nap; done
+}
+
 # storm NAME FMT OPEN: the kills, then the run to the end, then the check.
+# Half the kills come at a random moment 20 to 700 ms after the start,
+# half right after a state write.
 storm() {
-	local name=$1 fmt=$2 open=${3:-} rates=(800 2000 4000) i rc ms
+	local name=$1 fmt=$2 open=${3:-} rates=(600 1500 3000) i rc ms
 	local kills=0 ints=0 done=0 sig torn=$((KILLS / 2))
 	for ((i = 0; i < 2 * KILLS && kills < KILLS; i++)); do
-		run_bg "$name" "$fmt" "$open" "${rates[$((RANDOM % 3))]}" \
-			$((1 + RANDOM % 2)) $((RANDOM % 2 ? 64 : 512))
-		ms=$((20 + RANDOM % 1180))
-		sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 		sig=KILL
 		[ $((RANDOM % 6)) -eq 0 ] && sig=INT
+		touch "$TMP/started"
+		run_bg "$name" "$fmt" "$open" "${rates[$((RANDOM % 3))]}" \
+			$((1 + RANDOM % 2)) $((RANDOM % 2 ? 64 : 512))
+		ms=$((20 + RANDOM % 680))
+		sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+		# A SIGINT before the handlers are in place would be ignored
+		# (bash starts background jobs with SIGINT ignored).
+		[ "$sig" = INT ] && after_state "$name" "$TMP/started"
+		[ $((RANDOM % 2)) -eq 0 ] && after_state "$name"
 		kill -"$sig" "$PID" 2>/dev/null
 		wait_gone "$PID" 10000 || kill -KILL "$PID"
 		wait "$PID" 2>/dev/null
@@ -168,7 +201,7 @@ storm() {
 		if [ "$sig" = INT ]; then
 			ints=$((ints + 1))
 			[ "$rc" -eq 130 ] ||
-				fail "$name: SIGINT: exit $rc, not 130 (seed $SEED)"
+				fail "$name: SIGINT: exit $rc, not 130 (seed $SEED): $(tail -c 300 "$TMP/$name.err")"
 		else
 			kills=$((kills + 1))
 			[ "$rc" -eq 137 ] ||
@@ -226,9 +259,11 @@ refuse() {
 cp "$TMP/targets.txt" "$TMP/t2.txt"
 base=(-i "$TMP/t2.txt" -p 9 -f jsonl -o "$TMP/r.out" --resume "$TMP/r.state")
 # a run stopped early, so that there is something to continue
+touch "$TMP/started"
 "$RINGPROBE" tcp "${base[@]}" -r 2000 --no-progress 2>/dev/null &
 PID=$!
-sleep 0.5
+sleep 0.3
+after_state r "$TMP/started"
 kill -INT "$PID"
 wait "$PID"
 rc=$?
