@@ -77,6 +77,7 @@ struct worker {
 	int nslow;
 	unsigned snap_seen;
 	int ret;                      /* engine create/run failure */
+	char err[200];                /* why create failed, or "" */
 	struct rp_stats st;           /* final counters */
 	uint64_t *pending;            /* --resume: numbers of the records
 	                               * buffered, done once written */
@@ -476,7 +477,8 @@ static void *worker_main(void *arg)
 	int ret;
 
 	/* The ring belongs to the thread that creates it. */
-	ret = rp_engine_create(&e, &w->eo);
+	ret = rp_engine_create_ex(&e, &w->eo, sizeof(w->eo), w->err,
+				  sizeof(w->err));
 	if (ret < 0) {
 		w->ret = ret;
 		/* The others stop too: the run failed. Before we say we are
@@ -607,7 +609,7 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 	return EXIT_OK;
 }
 
-static void engine_error(int ret)
+static void engine_error(int ret, const char *detail)
 {
 	const char *why = "";
 
@@ -616,7 +618,7 @@ static void engine_error(int ret)
 		why = " (concurrency above RLIMIT_NOFILE)";
 		break;
 	case -EINVAL:
-		why = " (check --method, --header, --path, --resolver)";
+	case -E2BIG:
 		break;
 	case -EPERM: /* from io_uring_setup(2) */
 		why = ": io_uring is not permitted here (disabled by "
@@ -627,8 +629,8 @@ static void engine_error(int ret)
 		why = ": this kernel has no io_uring";
 		break;
 	}
-	fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
-		rp_strerror(ret), why);
+	fprintf(stderr, "%s: cannot start the engine: %s%s%s%s\n", prog,
+		rp_strerror(ret), why, detail[0] ? ": " : "", detail);
 }
 
 int cli_scan(struct cli *c, int nargs, char **args)
@@ -814,6 +816,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	uint64_t results = 0, invalid = 0, by_class[10] = { 0 };
 	struct slow slow[SLOWEST_MAX];
 	int nslow = 0, fail = 0, out_err = 0;
+	const char *fail_why = "";
 	memset(&st, 0, sizeof(st));
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &g_workers[i];
@@ -826,15 +829,17 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		tally_merge(&tally, &w->tally);
 		for (int k = 0; k < w->nslow; k++)
 			add_slow(slow, &nslow, &w->slowest[k]);
-		if (w->ret < 0 && !fail)
+		if (w->ret < 0 && !fail) {
 			fail = w->ret;
+			fail_why = w->err;
+		}
 		if (w->out.err && !out_err)
 			out_err = w->out.err;
 	}
 	double secs = (double)(now_ns() - g_start_ns) / 1e9;
 	if (fail) {
 		if (!st.concurrency) /* no engine got going */
-			engine_error(fail);
+			engine_error(fail, fail_why);
 		else
 			fprintf(stderr, "%s: engine failure: %s\n", prog,
 				rp_strerror(fail));

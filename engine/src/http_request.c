@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "abi.h"
 #include "http_request.h"
 #include "ringprobe/version.h"
 #include "target.h"
@@ -65,7 +66,8 @@ static bool is_header_line(const char *h)
 
 /* Builds the shared pieces of the request from the options. */
 int rp__http_request_build(struct rp__http_request *h,
-			   const struct rp_http_opts *o)
+			   const struct rp_http_opts *o, char *err,
+			   size_t errlen)
 {
 	const char *method = o->method ? o->method : "GET";
 	const char *ua = o->user_agent ? o->user_agent
@@ -73,8 +75,16 @@ int rp__http_request_build(struct rp__http_request *h,
 	size_t len;
 	char *p;
 
-	if (!is_token(method) || !is_field_value(ua))
+	if (!is_token(method)) {
+		rp__errf(err, errlen, "http.method: not an HTTP token (letters, "
+			 "digits and !#$%%&'*+-.^_`|~)");
 		return -EINVAL;
+	}
+	if (!is_field_value(ua)) {
+		rp__errf(err, errlen, "http.user_agent: holds a control "
+			 "byte");
+		return -EINVAL;
+	}
 	h->head = strcmp(method, "HEAD") == 0;
 	h->prefix_len = strlen(method) + 1;
 	h->prefix = malloc(h->prefix_len + 1);
@@ -85,8 +95,12 @@ int rp__http_request_build(struct rp__http_request *h,
 	len = sizeof("\r\nUser-Agent: ") + strlen(ua) +
 	      sizeof("\r\nAccept: */*\r\nConnection: close") + 4;
 	for (const char *const *hd = o->headers; hd && *hd; hd++) {
-		if (!is_header_line(*hd))
+		if (!is_header_line(*hd)) {
+			rp__errf(err, errlen, "http.headers[%d]: not 'Name: "
+				 "value' without control bytes",
+				 (int)(hd - o->headers));
 			return -EINVAL;
+		}
 		len += strlen(*hd) + 2;
 	}
 	h->tail = p = malloc(len);

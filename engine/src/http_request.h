@@ -30,7 +30,8 @@ struct rp__http_request {
  * header could inject or break a line, or -ENOMEM. Free with
  * rp__http_request_free() either way. */
 int rp__http_request_build(struct rp__http_request *h,
-			   const struct rp_http_opts *o);
+			   const struct rp_http_opts *o, char *err,
+			   size_t errlen);
 void rp__http_request_free(struct rp__http_request *h);
 
 /* One request of a probe (the first, or one a redirect led to) and the

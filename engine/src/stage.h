@@ -216,6 +216,9 @@ struct rp_engine {
 	size_t host_off;              /* the core's area: TLS server name */
 	const struct rp__names_ops *names; /* the name service */
 	struct rp__dns *dns;          /* its state (dns.c) */
+	char *err;                    /* while creating: the caller's error
+	                               * buffer (rp__errf()), else NULL */
+	size_t errlen;
 	struct rp_stats st;
 };
 

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "abi.h"
 #include "http_parse.h"
 #include "http_request.h"
 #include "stage.h"
@@ -89,10 +90,14 @@ static int http_init(struct rp_engine *e, void **out)
 	h->follow = o->follow;
 	h->any_host = o->follow_any_host != 0;
 	if (h->path[0] != '/' || !rp__wire_text_ok(h->path) ||
-	    strlen(h->path) >= RP__PATH_MAX)
+	    strlen(h->path) >= RP__PATH_MAX) {
+		rp__errf(e->err, e->errlen, "http.path: want /PATH of printable "
+			 "characters without spaces, shorter than %d",
+			 RP__PATH_MAX);
 		ret = -EINVAL;
-	else
-		ret = rp__http_request_build(&h->rq, o);
+	} else {
+		ret = rp__http_request_build(&h->rq, o, e->err, e->errlen);
+	}
 	if (ret < 0) {
 		http_release(e, h);
 		return ret;
