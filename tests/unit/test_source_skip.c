@@ -205,6 +205,30 @@ static void test_seq_echoed(void **state)
 	assert_int_equal(found, 7);
 }
 
+/* An older header's rp_target (up to .tls) gets only what it has. */
+static void test_older_target(void **state)
+{
+	size_t v1 = offsetof(struct rp_target, tls) + sizeof(int);
+	unsigned char buf[sizeof(struct rp_target) + 16];
+	struct rp_source *s = NULL;
+
+	(void)state;
+	assert_int_equal(rp_source_create(&s, NULL, NULL, 0), 0);
+	assert_int_equal(rp_source_add_arg(s, "10.0.0.1:5"), 0);
+	assert_int_equal(rp_source_add_arg(s, "10.0.0.1:6"), 0);
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(rp_source_next_ex(s, (struct rp_target *)buf, v1), 1);
+	for (size_t i = v1; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0xaa);
+	assert_int_equal(rp_source_next_ex(s, (struct rp_target *)buf, v1 - 1),
+			 -1);
+	/* the plain function is the first version's too */
+	assert_int_equal((rp_source_next)(s, (struct rp_target *)buf), 1);
+	for (size_t i = v1; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0xaa);
+	rp_source_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_skip),
 		cmocka_unit_test(test_skip_everything),
 		cmocka_unit_test(test_seq_echoed),
+		cmocka_unit_test(test_older_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
