@@ -195,6 +195,12 @@ static int set_stats_json(struct cli *c, const char *a)
 	return 0;
 }
 
+static int set_resume(struct cli *c, const char *a)
+{
+	c->resume = a;
+	return 0;
+}
+
 static int set_quiet(struct cli *c, const char *a)
 {
 	(void)a;
@@ -520,6 +526,10 @@ const struct opt cli_opts[] = {
 	  set_stats },
 	{ "stats-json", 0, "FILE", CMD_ALL, SECT_OUT,
 	  "write the engine counters to FILE as JSON", NULL, set_stats_json },
+	{ "resume", 0, "FILE", CMD_SCAN, SECT_OUT,
+	  "keep the run's state in FILE; the same command\n"
+	  "again continues it, appending to -o (jsonl, csv)", NULL,
+	  set_resume },
 	{ "quiet", 'q', NULL, CMD_ALL, SECT_OUT,
 	  "no progress, summary or per-line diagnostics", NULL, set_quiet },
 	{ "resolver", 0, "LIST", CMD_SCAN, SECT_NAMES,

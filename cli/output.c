@@ -217,6 +217,8 @@ static int write_all(struct out *o, const char *p, size_t len)
 			pause();
 	}
 	ret = write_locked(o, p, len);
+	if (!ret && o->written)
+		o->written(o->written_arg);
 	atomic_fetch_sub(&writers, 1);
 	if (o->lock)
 		pthread_mutex_unlock(o->lock);

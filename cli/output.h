@@ -152,6 +152,10 @@ struct out {
 	pthread_mutex_t *lock;  /* held around each write of records, when
 	                         * writers of several threads share the fd
 	                         * (NULL: none); set after out_init */
+	void (*written)(void *arg); /* called after each successful write
+	                         * of records, the lock still held (NULL:
+	                         * none); set after out_init */
+	void *written_arg;
 };
 
 /* Writes "ip:port", "[ipv6]:port", or "-" without a usable address, to buf

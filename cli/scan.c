@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "resume.h"
 #include "scan.h"
 #include "tally.h"
 #include "util.h"
@@ -48,6 +49,10 @@
 #define TURN_MS 200
 #define FLUSH_MS 5            /* longest a result waits in the buffer */
 #define FLUSH_BYTES (32 * 1024)
+/* --resume: sequence numbers of the records in a worker's buffer, at
+ * most one per 16 bytes of it (records are longer), plus one written on
+ * its own (a record over OUT_BUF_SIZE). */
+#define PENDING_MAX (OUT_BUF_SIZE / 16 + 1)
 
 #define SNAP_OLDEST 20 /* probes a snapshot lists (--snapshot-all: all) */
 #define SNAP_PHASES 16
@@ -102,9 +107,13 @@ struct worker {
 	int ret;                      /* engine create/run failure */
 	char err[200];                /* why create failed, or "" */
 	struct rp_stats st;           /* final counters */
+	uint64_t *pending;            /* --resume: numbers of the records
+	                               * buffered, done once written */
+	size_t npending;
 };
 
 static struct worker *g_workers;
+static struct resume *g_resume;  /* --resume, or NULL */
 static unsigned g_nworkers;
 static volatile sig_atomic_t g_interrupted;
 static _Atomic unsigned g_snapshot_seq;
@@ -217,6 +226,52 @@ static bool status_listed(const uint8_t *list, const struct rp_result *r)
 	       r->http->status_code < 1000 && list[r->http->status_code];
 }
 
+/* --resume: the writer wrote the worker's buffer (the output lock still
+ * held): the records in it are done. */
+static void on_written(void *arg)
+{
+	struct worker *w = arg;
+
+	resume_done(g_resume, w->pending, w->npending);
+	w->npending = 0;
+}
+
+/* --resume: result r has its record in the buffer (written) or was left
+ * out of the output; either way it counts as done once nothing it
+ * wrote can be lost. */
+static void keep_state(struct worker *w, const struct rp_result *r,
+		       bool written)
+{
+	if (w->out.err)
+		return; /* the run stops: not done */
+	if (!written) {
+		resume_done(g_resume, &r->seq, 1);
+		return;
+	}
+	if (w->out.len == 0) { /* written on its own: out_result() of a
+				* record over OUT_BUF_SIZE, which engine
+				* results cannot make */
+		resume_done(g_resume, &r->seq, 1);
+		return;
+	}
+	if (w->npending == PENDING_MAX) /* cannot happen: see PENDING_MAX */
+		out_flush(&w->out);
+	if (w->npending < PENDING_MAX)
+		w->pending[w->npending++] = r->seq;
+}
+
+/* Whether r passes the filters that leave results out of the output
+ * (--open is the writer's). */
+static bool wanted(const struct cli *c, const struct rp_result *r)
+{
+	if (c->match_status && !status_listed(c->match_status, r))
+		return false;
+	if (c->filter_status && status_listed(c->filter_status, r))
+		return false;
+	return c->expiring < 0 || (r->tls && r->tls->has_cert &&
+				   r->tls->days_left <= c->expiring);
+}
+
 static void on_result(const struct rp_result *r, void *arg)
 {
 	struct worker *w = arg;
@@ -245,14 +300,19 @@ static void on_result(const struct rp_result *r, void *arg)
 	}
 	if (c->observe)
 		c->observe(r);
-	if (c->match_status && !status_listed(c->match_status, r))
+	/* --resume: a cancelled probe is not done; the resumed run probes
+	 * it, so no record of it may be in the output. */
+	if (g_resume && r->status == RP_STATUS_CANCELLED)
 		return;
-	if (c->filter_status && status_listed(c->filter_status, r))
+	if (!wanted(c, r)) {
+		if (g_resume)
+			keep_state(w, r, false);
 		return;
-	if (c->expiring >= 0 && (!r->tls || !r->tls->has_cert ||
-				 r->tls->days_left > c->expiring))
-		return;
+	}
+	uint64_t records = w->out.records;
 	out_result(&w->out, r); /* drops non-open ones under --open */
+	if (g_resume)
+		keep_state(w, r, w->out.records != records);
 	/* stdout closed: end quietly. Not once this worker is done (results
 	 * from rp_engine_destroy()): other engines may be going away. */
 	if (w->out.err && !atomic_load(&w->done))
@@ -711,18 +771,25 @@ static unsigned cpus(void)
 	return 1;
 }
 
+/* The port list the source gets. */
+static const char *source_ports(const struct cli *c)
+{
+	return c->ports ? c->ports : c->http ? "80" : c->tls ? "443" : NULL;
+}
+
 static int open_source(struct cli *c, struct rp_source **src, int nargs,
 		       char **args)
 {
 	char err[256] = "";
 	struct rp_source_opts so = {
-		.ports = c->ports ? c->ports
-			 : c->http ? "80"
-			 : c->tls  ? "443"
-				   : NULL,
+		.ports = source_ports(c),
 		.scheme = c->scheme,
 	};
-	int ret = rp_source_create(src, &so, err, sizeof(err));
+	int ret;
+
+	if (g_resume)
+		resume_source_opts(g_resume, &so);
+	ret = rp_source_create(src, &so, err, sizeof(err));
 
 	if (ret < 0)
 		return die_usage("bad --ports: %s",
@@ -815,7 +882,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	static struct out_run run;
 	static char cmdline[4096];
 	int fd = STDOUT_FILENO, rc;
-	unsigned n;
+	unsigned n = 0;
 	sigset_t sigs, old;
 
 	if (nargs == 0 && c->ninputs == 0)
@@ -825,6 +892,25 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		return die_usage("%s", "-f xml (nmap's XML format) is for tcp "
 				 "scans; use -f jsonl or csv here");
 	services_load(NULL);
+	if (c->resume) {
+		/* h-order: the seed and shard the source is given go here,
+		 * and ord.seed (the state's when continuing) to the source */
+		struct resume_order ord = { 0 };
+
+		rc = resume_open(&g_resume, c, source_ports(c), nargs, args,
+				 &ord, &fd);
+		if (rc != EXIT_OK)
+			return rc;
+		if (resume_complete(g_resume)) {
+			if (!c->quiet)
+				fprintf(stderr, "%s: the run kept in '%s' is "
+					"complete: nothing to do\n", prog,
+					c->resume);
+			resume_close(g_resume);
+			g_resume = NULL;
+			return EXIT_OK;
+		}
+	}
 	rc = open_source(c, &src, nargs, args);
 	if (rc != EXIT_OK)
 		goto out_source;
@@ -850,7 +936,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	}
 	if (n > c->eo.concurrency)
 		n = c->eo.concurrency;
-	if (c->output) {
+	if (c->output && !g_resume) {
 		fd = open(c->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			  0644);
 		if (fd < 0) {
@@ -899,6 +985,15 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		}
 		w->out.lock = &out_lock;
 		w->out.run = &run;
+		if (g_resume) {
+			w->pending = calloc(PENDING_MAX, sizeof(*w->pending));
+			if (!w->pending) {
+				rc = EXIT_RUNTIME;
+				goto out_workers;
+			}
+			w->out.written = on_written;
+			w->out.written_arg = w;
+		}
 	}
 	g_nworkers = n;
 	rp_source_set_notify(src, source_ready, NULL);
@@ -907,8 +1002,14 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		c->progress = g_prog.tty;
 
 	run_info(c, &run, cmdline, sizeof(cmdline));
-	out_header(&g_workers[0].out);
+	if (!g_resume || !resume_appending(g_resume))
+		out_header(&g_workers[0].out);
 	out_flush(&g_workers[0].out);
+	/* from here on the output holds what the state says it does */
+	if (g_resume && resume_save(g_resume, &out_lock, false) < 0) {
+		rc = EXIT_RUNTIME;
+		goto out_workers;
+	}
 	g_start_ns = now_ns();
 	g_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	/* Workers inherit a mask that blocks the signals the main thread
@@ -943,8 +1044,12 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		struct pollfd pfd = { .fd = g_done_fd, .events = POLLIN };
 		eventfd_t ignored;
 
-		if (poll(&pfd, 1, c->progress || g_done_fd < 0 ? 50 : -1) > 0)
+		if (poll(&pfd, 1, c->progress || g_done_fd < 0 ? 50
+				  : g_resume			? 250
+								: -1) > 0)
 			eventfd_read(g_done_fd, &ignored);
+		if (g_resume)
+			resume_tick(g_resume, &out_lock);
 		unsigned seq = atomic_load(&g_snapshot_seq);
 		if (seq != snap_seen) {
 			snap_seen = seq;
@@ -1014,9 +1119,15 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				rp_strerror(fail));
 		rc = EXIT_RUNTIME;
 	}
+	int64_t total = rp_source_total(src);
+	if (g_resume && total >= 0) /* the rest of them: this run's part */
+		total -= (int64_t)resume_before(g_resume);
 	if (c->summary)
 		summary(c, &st, &tally, results, by_class, slow, nslow, secs,
-			rp_source_total(src));
+			total);
+	if (c->summary && g_resume && resume_appending(g_resume))
+		fprintf(stderr, "resumed: %" PRIu64 " targets were done before "
+			"this run\n", resume_before(g_resume));
 	if (c->stats_json) {
 		int ret = write_stats_json(c->stats_json, &st, results, secs, n);
 
@@ -1038,6 +1149,18 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	}
 	if (rc == EXIT_OK && invalid)
 		rc = EXIT_INVALID;
+	if (g_resume) {
+		bool complete = !g_interrupted && !fail && !out_err &&
+				!rp_source_error(src);
+
+		if (resume_save(g_resume, &out_lock, complete) < 0) {
+			if (rc == EXIT_OK)
+				rc = EXIT_RUNTIME;
+		} else if (!complete && !c->quiet) {
+			fprintf(stderr, "%s: state kept in '%s': the same "
+				"command continues the run\n", prog, c->resume);
+		}
+	}
 	if (g_interrupted)
 		rc = EXIT_INTERRUPTED;
 	else if (out_err && out_err != -EPIPE) {
@@ -1052,12 +1175,16 @@ out_workers:
 	for (unsigned i = 0; g_workers && i < n; i++)
 		out_release(&g_workers[i].out);
 	rp_dns_cache_destroy(names);
+out_source:
 	if (fd != STDOUT_FILENO)
 		close(fd);
-out_source:
+	resume_close(g_resume);
+	g_resume = NULL;
 	/* Joins the reader first: source_ready() reads g_workers. */
 	rp_source_destroy(src);
 	g_nworkers = 0;
+	for (unsigned i = 0; g_workers && i < n; i++)
+		free(g_workers[i].pending);
 	free(g_workers);
 	g_workers = NULL;
 	return rc;

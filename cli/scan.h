@@ -43,6 +43,7 @@ struct cli {
 	bool snapshot_all;            /* --snapshot-all */
 	int argc;                     /* the command line (XML's args) */
 	char **argv;
+	const char *resume;           /* --resume FILE */
 };
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT

@@ -13,7 +13,7 @@
  *  - Option structs are zero-initialised and zero means "default".
  *  - Structs grow at their end only. The calls that take a caller's
  *    struct (rp_engine_create(), rp_engine_submit(), rp_engine_stats(),
- *    rp_stats_merge(), rp_source_create()) are macros that pass the
+ *    rp_stats_merge(), rp_source_create(), rp_source_next()) are macros that pass the
  *    struct's size as the caller's header knows it to an _ex function.
  *    The library zero-extends a shorter struct from an older program (zero
  *    is "default") and accepts a longer one from a newer header only when
@@ -186,6 +186,9 @@ struct rp_target {
 	int tls;                      /* RP_PROBE_HTTP: 1 = https (a TLS
 	                               * handshake first); RP_PROBE_TLS
 	                               * targets always do TLS */
+	uint64_t seq;                 /* a source's sequence number (see
+	                               * rp_source_next()); not used by the
+	                               * engine, echoed in rp_result.seq */
 };
 
 /*
@@ -293,6 +296,7 @@ struct rp_result {
 	                               * dropped, bytes other than printable
 	                               * ASCII as '?'; "" if it sent none in
 	                               * time), else NULL */
+	uint64_t seq;                 /* rp_target.seq */
 };
 
 /*
@@ -737,7 +741,36 @@ struct rp_source_opts {
 	                               * "http:8080-8090": it wins over scheme */
 	int scheme;                   /* enum rp_scheme, for targets without
 	                               * a URL (a URL's scheme decides for it) */
+	/* Resuming (see "Resuming a run" below): */
+	uint64_t skip_first;          /* the targets of sequence numbers 0 to
+	                               * skip_first - 1 are not produced */
+	int (*skip)(void *arg, const struct rp_target *t);
+	                              /* called for each later target, fully
+	                               * filled in (seq and index included),
+	                               * before it is produced: nonzero means
+	                               * it is not; NULL: none is skipped */
+	void *skip_arg;               /* passed to skip */
 };
+
+/*
+ * Resuming a run. rp_source_next() gives every target it makes a
+ * sequence number, rp_target.seq: 0, 1, 2, ... in the order it makes
+ * them, a deterministic order for the same inputs and options. A skipped
+ * target keeps its number and its index, and the targets after it keep
+ * theirs, so a run that records which numbers got their results can be
+ * continued by another process, with skip_first = the first number not
+ * yet done and skip saying which later ones were: the targets it then
+ * produces are exactly the rest, with the same seq and index as in the
+ * first run. The engine echoes seq in rp_result.seq.
+ *
+ * skip is called from rp_source_next() with the source's lock held (and
+ * so never by two threads at once, in sequence-number order): it must not
+ * call the source. Skipped targets are not counted by
+ * rp_source_produced() or rp_source_invalid(). Skipping the first
+ * skip_first targets still makes them, one by one, in the calls of
+ * rp_source_next() that follow (at tens of millions a second for
+ * addresses, at the input's reading speed for files).
+ */
 
 /* Returns 0 and *out, -EINVAL with the ports spec bad (message in err),
  * -E2BIG for a newer header's opts setting a field this library does not
@@ -780,11 +813,21 @@ RP_API void rp_source_set_notify(struct rp_source *s, void (*fn)(void *),
 
 /*
  * Produces the next target. Returns 1 with *t filled (its strings valid
- * until the next call), 0 when none is available yet (the notify function
- * will be called), -1 at the end of all input. Thread-safe: several engines
- * may pull from one source. Usable directly as an rp_pull_fn.
+ * until the next call; seq is its sequence number, see "Resuming a run"),
+ * 0 when none is available yet (the notify function will be called), -1
+ * at the end of all input. Thread-safe: several engines
+ * may pull from one source. Usable directly as an rp_pull_fn:
+ * rp_engine_set_source(e, rp_source_next, s) gives the engine whole
+ * targets (seq included), whatever the plain function's version.
+ * rp_source_next_ex() takes the size of *t as the caller's header knows
+ * it (see "Structs grow" at the top) and fills what both know; -1 if
+ * t_size is below the first version's.
  */
 RP_API int rp_source_next(void *source, struct rp_target *t);
+RP_API int rp_source_next_ex(void *source, struct rp_target *t,
+			     size_t t_size);
+#define rp_source_next(source, t)                                              \
+	rp_source_next_ex((source), (t), sizeof(struct rp_target))
 
 /* Targets produced so far. */
 RP_API uint64_t rp_source_produced(const struct rp_source *s);

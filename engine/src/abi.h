@@ -10,6 +10,9 @@
 /* The end of member m of type T: sizes of a struct's first versions. */
 #define RP__END(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
 
+/* rp_target as the first version had it. */
+#define RP__TARGET_V1 RP__END(struct rp_target, tls)
+
 /* rp_stats as the first version had it. */
 #define RP__STATS_V1 RP__END(struct rp_stats, rtt_hist)
 

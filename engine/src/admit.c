@@ -73,6 +73,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	copy_text(s->input, t->input);
 	s->index = t->index;
 	s->user = t->user;
+	s->seq = t->seq;
 	s->cancel = 0;
 	s->nmore = s->imore = 0;
 	s->attempts = 0;
@@ -137,7 +138,7 @@ static void rate_take(struct rp_engine *e)
 }
 
 /* rp_target as the first version had it. */
-#define TARGET_V1 RP__END(struct rp_target, tls)
+#define TARGET_V1 RP__TARGET_V1
 
 int rp_engine_submit_ex(struct rp_engine *e, const struct rp_target *t,
 			size_t target_size)
@@ -196,7 +197,12 @@ void rp__admit(struct rp_engine *e)
 		return;
 	while (e->nfree && rp__rate_ok(e)) {
 		memset(&t, 0, sizeof(t));
-		int got = e->pull(e->pull_arg, &t);
+		/* rp_source_next as a pull function: the whole target (the
+		 * plain function fills only the first version's fields). */
+		int got = e->pull == (rp_source_next)
+				  ? rp_source_next_ex(e->pull_arg, &t,
+						      sizeof(t))
+				  : e->pull(e->pull_arg, &t);
 
 		if (got < 0) {
 			e->pull_done = true;

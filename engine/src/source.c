@@ -119,8 +119,12 @@ int rp_source_create_ex(struct rp_source **out,
 		set_msg(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (opts)
+	if (opts) {
 		s->scheme = opts->scheme;
+		s->skip_first = opts->skip_first;
+		s->skip = opts->skip;
+		s->skip_arg = opts->skip_arg;
+	}
 	if (opts && opts->ports) {
 		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
 		if (r) {
@@ -397,17 +401,13 @@ static void make_invalid(struct rp_source *s, const struct line *l,
 	s->invalid++;
 }
 
-int rp_source_next(void *source, struct rp_target *t)
+/* Makes the next target of the sequence into *t (zeroed): returns 1, 0
+ * or -1 as rp_source_next() does. Lock held. */
+static int make_next(struct rp_source *s, struct rp_target *t)
 {
-	struct rp_source *s = source;
 	char reason[160];
 	struct line *l;
-	int r = 1;
 
-	if (!s || !t)
-		return -1;
-	memset(t, 0, sizeof(*t));
-	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		if (s->cur) {
 			if (rp__iter_next(&s->it, &t->addr, &t->addrlen)) {
@@ -420,7 +420,7 @@ int rp_source_next(void *source, struct rp_target *t)
 						 : rp__ports_tls(&s->ports,
 								 s->it.port,
 								 s->scheme);
-				break;
+				return 1;
 			}
 			free(s->cur);
 			s->cur = NULL;
@@ -429,11 +429,9 @@ int rp_source_next(void *source, struct rp_target *t)
 		if (!l) {
 			if (s->reader_running || s->next_file < s->nfiles) {
 				s->want_notify = true;
-				r = 0;
-			} else {
-				r = -1;
+				return 0;
 			}
-			break;
+			return -1;
 		}
 		if (l->err) {
 			make_invalid(s, l, l->reason, t);
@@ -445,12 +443,64 @@ int rp_source_next(void *source, struct rp_target *t)
 			continue;
 		}
 		free(l);
-		break;
+		return 1;
 	}
+}
+
+/* Whether the target just made is left out (rp_source_opts.skip_first,
+ * .skip: resuming). Lock held. */
+static bool skipped(struct rp_source *s, const struct rp_target *t)
+{
+	if (t->seq >= s->skip_first &&
+	    !(s->skip && s->skip(s->skip_arg, t)))
+		return false;
+	if (t->status == RP_STATUS_INVALID)
+		s->invalid--; /* counted by make_invalid(): not produced */
+	return true;
+}
+
+/* The next target, into the library's own struct. */
+static int next_full(void *source, struct rp_target *t)
+{
+	struct rp_source *s = source;
+	int r;
+
+	if (!s || !t)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	do {
+		memset(t, 0, sizeof(*t));
+		r = make_next(s, t);
+		/* The sequence is the input's order, so a target's number is
+		 * its index too. */
+		if (r == 1)
+			t->seq = t->index = s->seq++;
+	} while (r == 1 && skipped(s, t));
 	if (r == 1)
-		t->index = s->produced++;
+		s->produced++;
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+int rp_source_next_ex(void *source, struct rp_target *t, size_t t_size)
+{
+	struct rp_target full;
+	int r;
+
+	if (!t || t_size < RP__TARGET_V1)
+		return -1;
+	if (t_size >= sizeof(full)) { /* ours, or a newer header's */
+		memset(t, 0, t_size);
+		return next_full(source, t);
+	}
+	r = next_full(source, &full);
+	memcpy(t, &full, t_size); /* an older header's: what both know */
+	return r;
+}
+
+int(rp_source_next)(void *source, struct rp_target *t)
+{
+	return rp_source_next_ex(source, t, RP__TARGET_V1);
 }
 
 /* The counters are read under the lock; the struct is never really const

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringprobe.h"
 #include "target.h"
 
 #define QUEUE_MAX (1u << 20)	/* bytes of queued lines with headers */
@@ -75,6 +76,11 @@ struct rp_source {
 	pthread_cond_t notified;	/* a notify call has returned */
 
 	uint64_t produced;		/* targets produced */
+	uint64_t seq;			/* targets made (produced or skipped):
+					 * the next one's sequence number */
+	uint64_t skip_first;		/* rp_source_opts: resuming */
+	int (*skip)(void *, const struct rp_target *);
+	void *skip_arg;
 	uint64_t invalid;		/* INVALID targets produced */
 	uint64_t counted;		/* targets of every line parsed */
 	int error;			/* first read error, or 0 */

@@ -102,6 +102,7 @@ struct slot {
 	socklen_t addrlen;
 	uint64_t index;               /* caller's ordinal */
 	void *user;                   /* caller's pointer */
+	uint64_t seq;                 /* rp_target.seq, echoed */
 	char input[RP_INPUT_MAX];     /* copy of the input text */
 };
 
