@@ -39,7 +39,13 @@ static void usage(FILE *f)
 		"completes. TARGET: IP, HOST, IP:PORT, HOST:PORT, [IPv6]:PORT, CIDR,\n"
 		"or a URL http[s]://HOST[:PORT]/PATH.\n"
 		"\n"
-		"  -p, --ports LIST         ports for targets without one (22,80,8000-8100)\n"
+		"  -p, --ports LIST         ports for targets without one (22,80,8000-8100;\n"
+		"                           tcp default: --top-ports 100)\n"
+		"      --top-ports N        the N most common TCP ports (nmap's table)\n"
+		"      --exclude-ports LIST never probe these ports\n"
+		"      --exclude LIST       never probe these addresses, CIDR blocks or\n"
+		"                           ranges (10.0.0.0/8,192.0.2.1-192.0.2.9,::1)\n"
+		"      --exclude-file FILE  ... nor those of FILE (one or more a line, #)\n"
 		"  -i, --input FILE         read targets from FILE, one per line ('-' = stdin)\n"
 		"  -c, --concurrency N      probes in flight (default %d)\n"
 		"  -r, --rate N             new probes per second (0 = unlimited, default)\n"
@@ -257,6 +263,44 @@ static int parse_status_list(const char *s, uint8_t **bitmap)
 	}
 }
 
+/* --exclude LIST, --exclude-file FILE: into c->exclude. Returns 0, or
+ * EXIT_USAGE after saying what is wrong. */
+static int add_exclude(struct cli *c, bool file, const char *arg)
+{
+	char err[400];
+	int r;
+
+	if (!c->exclude && rp_exclude_create(&c->exclude) < 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return -EXIT_USAGE;
+	}
+	r = file ? rp_exclude_add_file(c->exclude, arg, err, sizeof(err))
+		 : rp_exclude_add(c->exclude, arg, err, sizeof(err));
+	if (r < 0) {
+		die_usage("bad --exclude%s: %s", file ? "-file" : "",
+			  err[0] ? err : rp_strerror(r));
+		return -EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* --exclude-ports LIST: a port list, checked as the engine reads them. */
+static int check_ports(const char *list)
+{
+	struct rp_source_opts so = { .ports = list };
+	struct rp_source *s;
+	char err[256];
+	int r = rp_source_create(&s, &so, err, sizeof(err));
+
+	if (r < 0) {
+		die_usage("bad --exclude-ports: %s",
+			  err[0] ? err : rp_strerror(r));
+		return -EXIT_USAGE;
+	}
+	rp_source_destroy(s);
+	return 0;
+}
+
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
 	OPT_TIMEOUT,
@@ -295,6 +339,10 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_EXPIRING_WITHIN,
 	OPT_SCHEME,
+	OPT_EXCLUDE,
+	OPT_EXCLUDE_FILE,
+	OPT_TOP_PORTS,
+	OPT_EXCLUDE_PORTS,
 };
 
 static const struct option long_opts[] = {
@@ -342,6 +390,10 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "scheme", required_argument, NULL, OPT_SCHEME },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
+	{ "top-ports", required_argument, NULL, OPT_TOP_PORTS },
+	{ "exclude-ports", required_argument, NULL, OPT_EXCLUDE_PORTS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -600,6 +652,22 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		case OPT_STATS:
 			c->stats = c->summary = true;
 			break;
+		case OPT_EXCLUDE:
+		case OPT_EXCLUDE_FILE:
+			if (add_exclude(c, opt == OPT_EXCLUDE_FILE, optarg) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_TOP_PORTS:
+			if (parse_uint(optarg, 65535, &v) < 0 || v == 0)
+				return die_usage("bad --top-ports '%s': want 1 "
+						 "to 65535", optarg);
+			c->top_ports = (uint32_t)v;
+			break;
+		case OPT_EXCLUDE_PORTS:
+			if (check_ports(optarg) < 0)
+				return EXIT_USAGE;
+			c->exclude_ports = optarg;
+			break;
 		case 'q':
 			c->quiet = true;
 			break;
@@ -743,5 +811,6 @@ int main(int argc, char **argv)
 	free(c.headers);
 	free(c.match_status);
 	free(c.filter_status);
+	rp_exclude_destroy(c.exclude);
 	return rc;
 }
