@@ -257,7 +257,7 @@ static const char *parse_block(char *buf, char *slash, struct rp__u128 *lo,
 				       : "prefix length above /128";
 	if (*fam == AF_INET) {
 		uint32_t v = load4(a);
-		uint32_t host = p == 0 ? UINT32_MAX : (UINT32_MAX >> p);
+		uint32_t host = p == 32 ? 0 : (uint32_t)(0xffffffffull >> p);
 
 		*lo = (struct rp__u128){ 0, v & ~host };
 		*hi = (struct rp__u128){ 0, v | host };
