@@ -40,7 +40,7 @@ HTTP = ["input", "index", "url", "ip", "port", "status", "http_status",
         "cert_self_signed", "cert_key", "chain_len", "verify", "tls_us"]
 STATUSES = {"open", "closed", "filtered", "unreachable", "error",
             "cancelled", "invalid", "ok", "timeout", "reset",
-            "protocol-error", "dns-error", "tls-error"}
+            "protocol-error", "dns-error", "tls-error", "excluded"}
 
 
 def record_json(line, keys):
