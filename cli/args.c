@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,59 @@ static int set_ports(struct cli *c, const char *a)
 	strcpy(p + have, a);
 	c->ports = c->ports_buf = p;
 	return 0;
+}
+
+/* --top-ports N: nmap's N most common TCP ports, added to -p's. */
+static int set_top_ports(struct cli *c, const char *a)
+{
+	uint64_t v;
+
+	if (parse_uint(a, 65535, &v) < 0 || v == 0)
+		return OPT_BAD;
+	c->top_ports = (uint32_t)v;
+	return 0;
+}
+
+/* --exclude-ports LIST: a port list, checked as the engine reads them. */
+static int set_exclude_ports(struct cli *c, const char *a)
+{
+	struct rp_source_opts so = { .ports = a };
+	struct rp_source *s;
+	char err[256];
+	int r = rp_source_create(&s, &so, err, sizeof(err));
+
+	if (r < 0)
+		return die_usage("bad --exclude-ports: %s",
+				 err[0] ? err : rp_strerror(r));
+	rp_source_destroy(s);
+	c->exclude_ports = a;
+	return 0;
+}
+
+/* --exclude LIST, --exclude-file FILE: into c->exclude. */
+static int add_exclude(struct cli *c, bool file, const char *a)
+{
+	char err[400];
+	int r;
+
+	if (!c->exclude && rp_exclude_create(&c->exclude) < 0)
+		return die_usage("out of memory");
+	r = file ? rp_exclude_add_file(c->exclude, a, err, sizeof(err))
+		 : rp_exclude_add(c->exclude, a, err, sizeof(err));
+	if (r < 0)
+		return die_usage("bad --exclude%s: %s", file ? "-file" : "",
+				 err[0] ? err : rp_strerror(r));
+	return 0;
+}
+
+static int set_exclude(struct cli *c, const char *a)
+{
+	return add_exclude(c, false, a);
+}
+
+static int set_exclude_file(struct cli *c, const char *a)
+{
+	return add_exclude(c, true, a);
 }
 
 static int set_input(struct cli *c, const char *a)
@@ -474,6 +528,18 @@ const struct opt cli_opts[] = {
 	  "ports for targets without one: 22,80,8000-8100;\n"
 	  "-p- is all; repeatable (the lists add up)",
 	  "ports and ranges like 22,80,8000-8100", set_ports },
+	{ "top-ports", 0, "N", CMD_SCAN, SECT_RUN,
+	  "the N most common TCP ports (nmap's table), added\n"
+	  "to -p's; tcp without -p: --top-ports 100",
+	  "1 to 65535", set_top_ports },
+	{ "exclude-ports", 0, "LIST", CMD_SCAN, SECT_RUN,
+	  "never probe these ports", NULL, set_exclude_ports },
+	{ "exclude", 0, "LIST", CMD_SCAN, SECT_RUN,
+	  "never probe these addresses, CIDR blocks or\n"
+	  "ranges (10.0.0.0/8,192.0.2.1-192.0.2.9,::1)", NULL, set_exclude },
+	{ "exclude-file", 0, "FILE", CMD_SCAN, SECT_RUN,
+	  "... nor those of FILE (one or more a line, #)", NULL,
+	  set_exclude_file },
 	{ "input", 'i', "FILE", CMD_SCAN, SECT_RUN,
 	  "read targets from FILE, one per line ('-' = stdin;\n"
 	  "-iL works too); repeatable", NULL, set_input },

@@ -181,5 +181,6 @@ int main(int argc, char **argv)
 	free(c.match_status);
 	free(c.filter_status);
 	free(c.ports_buf);
+	rp_exclude_destroy(c.exclude);
 	return rc;
 }

@@ -612,7 +612,8 @@ static void summary(const struct cli *c, const struct rp_stats *st,
 
 /* --stats-json: the merged counters as one JSON object. */
 static int write_stats_json(const char *path, const struct rp_stats *st,
-			    uint64_t results, double secs, unsigned threads)
+			    uint64_t results, double secs, unsigned threads,
+			    uint64_t excluded)
 {
 	FILE *f = fopen(path, "we");
 
@@ -630,11 +631,12 @@ static int write_stats_json(const char *path, const struct rp_stats *st,
 	fprintf(f, "},\"sqes\":%" PRIu64 ",\"enters\":%" PRIu64
 		",\"cqes\":%" PRIu64 ",\"stale_cqes\":%" PRIu64
 		",\"attempts\":%" PRIu64 ",\"syscalls_other\":%" PRIu64
-		",\"max_inflight\":%u,\"rtt_us\":{\"count\":%" PRIu64
+		",\"max_inflight\":%u,\"excluded_in_ranges\":%" PRIu64
+		",\"rtt_us\":{\"count\":%" PRIu64
 		",\"min\":%" PRIu64 ",\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
 		",\"p99\":%" PRIu64 ",\"max\":%" PRIu64 "}}\n",
 		st->sqes, st->enters, st->cqes, st->stale_cqes, st->attempts,
-		st->syscalls_other, st->max_inflight, st->rtt_count,
+		st->syscalls_other, st->max_inflight, excluded, st->rtt_count,
 		st->rtt_min_us, rp_stats_percentile(st, 50),
 		rp_stats_percentile(st, 90), rp_stats_percentile(st, 99),
 		st->rtt_max_us);
@@ -774,16 +776,30 @@ static unsigned cpus(void)
 /* The port list the source gets. */
 static const char *source_ports(const struct cli *c)
 {
-	return c->ports ? c->ports : c->http ? "80" : c->tls ? "443" : NULL;
+	return c->ports	      ? c->ports
+	       : c->top_ports ? NULL /* --top-ports alone */
+	       : c->http      ? "80"
+	       : c->tls	      ? "443"
+			      : NULL;
 }
 
 static int open_source(struct cli *c, struct rp_source **src, int nargs,
 		       char **args)
 {
-	char err[256] = "";
+	char err[400] = "";
+	bool deflt = !c->ports && !c->top_ports; /* no port list given */
 	struct rp_source_opts so = {
 		.ports = source_ports(c),
 		.scheme = c->scheme,
+		/* tcp's default is nmap's top 100; without nmap's table a
+		 * target that needs it says so (top_ports_soft) */
+		.top_ports = c->top_ports ? c->top_ports
+			     : deflt && !c->http && !c->tls ? DEFAULT_TOP_PORTS
+							    : 0,
+		.top_ports_soft = !c->top_ports,
+		.services = getenv("RINGPROBE_NMAP_SERVICES"),
+		.exclude_ports = c->exclude_ports,
+		.exclude = c->exclude,
 	};
 	int ret;
 
@@ -791,6 +807,9 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 		resume_source_opts(g_resume, &so);
 	ret = rp_source_create(src, &so, err, sizeof(err));
 
+	if (ret < 0 && c->top_ports && (!c->ports || strstr(err, "nmap")))
+		return die_usage("--top-ports %u: %s", c->top_ports,
+				 err[0] ? err : rp_strerror(ret));
 	if (ret < 0)
 		return die_usage("bad --ports: %s",
 				 err[0] ? err : rp_strerror(ret));
@@ -952,6 +971,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		goto out_workers;
 	}
 	c->eo.dns.shared = names; /* each name resolved once, not per thread */
+	c->eo.exclude = c->exclude; /* every connect is checked */
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &g_workers[i];
 
@@ -1128,8 +1148,13 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	if (c->summary && g_resume && resume_appending(g_resume))
 		fprintf(stderr, "resumed: %" PRIu64 " targets were done before "
 			"this run\n", resume_before(g_resume));
+	if (c->summary && (c->exclude || c->exclude_ports))
+		fprintf(stderr, "excluded %" PRIu64 " targets in ranges (an "
+			"excluded address or port: not probed, no result)\n",
+			rp_source_excluded(src));
 	if (c->stats_json) {
-		int ret = write_stats_json(c->stats_json, &st, results, secs, n);
+		int ret = write_stats_json(c->stats_json, &st, results, secs, n,
+					   rp_source_excluded(src));
 
 		if (ret < 0) {
 			fprintf(stderr, "%s: cannot write '%s': %s\n", prog,

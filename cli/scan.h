@@ -44,7 +44,13 @@ struct cli {
 	int argc;                     /* the command line (XML's args) */
 	char **argv;
 	const char *resume;           /* --resume FILE */
+	struct rp_exclude *exclude;   /* --exclude, --exclude-file, or NULL */
+	uint32_t top_ports;           /* --top-ports N, or 0 */
+	const char *exclude_ports;    /* --exclude-ports LIST */
 };
+
+/* tcp without -p or --top-ports probes this many of nmap's top ports. */
+#define DEFAULT_TOP_PORTS 100
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT
  * (snapshot) and ignores SIGPIPE. */

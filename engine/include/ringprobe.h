@@ -115,6 +115,12 @@ RP_API unsigned rp_version_number(void);
  *               A handshake that does not complete in time is TIMEOUT.
  *               A completed handshake is OK (RP_PROBE_TLS) or goes on to
  *               HTTP, whatever the verification said (rp_tls_info.verify).
+ *
+ * Exclude lists (rp_engine_opts.exclude, rp_source_opts.exclude) add:
+ *  EXCLUDED     the target's address (or its port, rp_source_opts.
+ *               exclude_ports) is excluded: nothing was sent to it.
+ *               rp_result.addr is that address when it is known (a
+ *               name's address once resolved), attempts is 0
  */
 #define RP_STATUS_MAP(X)                                                       \
 	X(OPEN, "open")                                                        \
@@ -129,7 +135,8 @@ RP_API unsigned rp_version_number(void);
 	X(RESET, "reset")                                                      \
 	X(PROTOCOL_ERROR, "protocol-error")                                    \
 	X(DNS_ERROR, "dns-error")                                              \
-	X(TLS_ERROR, "tls-error")
+	X(TLS_ERROR, "tls-error")                                              \
+	X(EXCLUDED, "excluded")
 
 enum rp_status {
 	RP_STATUS_NONE = 0, /* not an outcome: "probe this target" */
@@ -162,7 +169,10 @@ RP_API const char *rp_strerror(int err);
 
 struct rp_target {
 	struct sockaddr_storage addr; /* IPv4 or IPv6 address with the port */
-	socklen_t addrlen;            /* 0 when status is set */
+	socklen_t addrlen;            /* 0 when status is set, except that
+	                               * an EXCLUDED target may carry the
+	                               * address it names (it is reported
+	                               * as rp_result.addr) */
 	const char *input;            /* original input text, or NULL */
 	uint64_t index;               /* caller's ordinal, echoed in result */
 	void *user;                   /* caller's pointer, echoed in result */
@@ -421,7 +431,9 @@ struct rp_http_opts {
  *   "redirect to URL failed: STATUS" (and " (DETAIL)" when the failure
  *                                     had one)
  * A probe cancelled during a later hop is CANCELLED, with the last
- * response in rp_result.http.
+ * response in rp_result.http. A hop to an excluded address
+ * (rp_engine_opts.exclude) is never connected to: it fails as
+ * "redirect to URL failed: excluded".
  */
 
 /* Name resolution options (zero = default). Resolution runs inside the
@@ -466,6 +478,8 @@ RP_API void rp_dns_cache_destroy(struct rp_dns_cache *c);
 #define RP_DNS_CACHE_MAX (1u << 24)   /* rp_dns_opts.cache_size, and the size
                                        * of rp_dns_cache_create() */
 
+struct rp_exclude; /* an exclude list: see "exclude lists" below */
+
 struct rp_engine_opts {
 	uint32_t concurrency;         /* probe slots; default 1024 */
 	uint32_t rate;                /* new probes per second, 0 = unlimited;
@@ -485,6 +499,15 @@ struct rp_engine_opts {
 	struct rp_http_opts http;     /* with RP_PROBE_HTTP */
 	struct rp_tls_opts tls;       /* with RP_PROBE_TLS and https targets */
 	struct rp_dns_opts dns;       /* for targets with a name */
+	const struct rp_exclude *exclude; /* addresses never connected to
+	                               * (NULL: none): a probe whose address
+	                               * is in it ends EXCLUDED before any
+	                               * socket is made, whether the address
+	                               * came with the target, from a name
+	                               * (every address with all_addrs) or
+	                               * from a redirect. Shared, read-only:
+	                               * it must outlive the engine and not
+	                               * change while the engine exists */
 };
 
 struct rp_engine;
@@ -750,7 +773,38 @@ struct rp_source_opts {
 	                               * before it is produced: nonzero means
 	                               * it is not; NULL: none is skipped */
 	void *skip_arg;               /* passed to skip */
+	uint32_t top_ports;           /* also the N most common TCP ports of
+	                               * nmap's frequency table (services)
+	                               * that exclude_ports does not name,
+	                               * added to ports; 0: none */
+	const char *services;         /* that table; NULL: RP_NMAP_SERVICES */
+	int top_ports_soft;           /* 1: a table that cannot be read is no
+	                               * error: the source goes on without
+	                               * those ports, and a target left with
+	                               * no port is INVALID, its detail naming
+	                               * the missing table */
+	const char *exclude_ports;    /* port list never probed: removed from
+	                               * ports and top_ports, and a target
+	                               * that names one ("192.0.2.1:25", a
+	                               * URL) is EXCLUDED */
+	const struct rp_exclude *exclude; /* addresses never produced for
+	                               * probing. A target inside a block
+	                               * (CIDR) whose address is in it is
+	                               * skipped: not produced, not in
+	                               * rp_source_total(), counted by
+	                               * rp_source_excluded(). A target of a
+	                               * single address (an address line, each
+	                               * of its ports, a URL with an address)
+	                               * is produced EXCLUDED with that address,
+	                               * so it still has its one result. Names
+	                               * are resolved by the engine: give the
+	                               * engines the same set
+	                               * (rp_engine_opts.exclude). Read-only;
+	                               * must outlive the source */
 };
+
+/* Where Debian's nmap-common puts nmap's port frequency table. */
+#define RP_NMAP_SERVICES "/usr/share/nmap/nmap-services"
 
 /*
  * Resuming a run. rp_source_next() gives every target it makes a
@@ -839,6 +893,10 @@ RP_API int64_t rp_source_total(const struct rp_source *s);
 /* Counts of bad lines (INVALID targets) produced so far. */
 RP_API uint64_t rp_source_invalid(const struct rp_source *s);
 
+/* Targets inside blocks skipped so far because their address (or port) is
+ * excluded (rp_source_opts.exclude, exclude_ports). */
+RP_API uint64_t rp_source_excluded(const struct rp_source *s);
+
 /* If reading a file failed (I/O error, or a directory: -EISDIR), the
  * negative errno of the first failure; else 0. A file whose read fails
  * gives the lines read from it before the failure (a partial last line
@@ -848,6 +906,62 @@ RP_API int rp_source_error(const struct rp_source *s);
 /* The name of the file of that first failure ("<stdin>" for standard
  * input), valid until rp_source_destroy(); NULL if none failed. */
 RP_API const char *rp_source_error_file(const struct rp_source *s);
+
+/* ---- exclude lists ------------------------------------------------------ */
+
+/*
+ * A set of IPv4 and IPv6 addresses never to probe (a blocklist), for
+ * rp_engine_opts.exclude and rp_source_opts.exclude. Kept as sorted,
+ * merged ranges: a lookup is a binary search, and a million blocks take
+ * about 8 MB (IPv4) and load in well under a second.
+ *
+ * Text, for lists and files alike: items separated by commas or blanks,
+ * "#" starts a comment to the end of the line, blank lines are skipped.
+ * An item is an address ("192.0.2.1", "2001:db8::1"), a CIDR block
+ * ("192.0.2.0/24", "2001:db8::/32", "0.0.0.0/0", "::/0"; host bits are
+ * ignored) or a range of one family ("192.0.2.10-192.0.2.20"). IPv4
+ * addresses spelled as IPv4-mapped IPv6 ("::ffff:192.0.2.0/120") are
+ * excluded in both spellings; an IPv6 item that merely covers the mapped
+ * space ("::/0") excludes the mapped spelling, not the IPv4 addresses.
+ *
+ * Building is not thread-safe; once built and handed to engines and
+ * sources the set is only read (from any number of threads) and must not
+ * change.
+ */
+struct rp_exclude;
+
+/* Returns 0 and an empty set in *out, or -ENOMEM. */
+RP_API int rp_exclude_create(struct rp_exclude **out);
+
+/* Frees it (NULL is fine); nothing may use it any more. */
+RP_API void rp_exclude_destroy(struct rp_exclude *x);
+
+/*
+ * Adds the items of a list ("192.0.2.0/24,2001:db8::1"). Each call sorts
+ * and merges the whole set: add many items in one list or file, not one
+ * call each. Returns 0; -EINVAL for a bad item or an empty list, with err
+ * "'ITEM': reason"; -ENOMEM. A call that fails adds nothing. err (may be
+ * NULL) receives at most errlen bytes, NUL-terminated.
+ */
+RP_API int rp_exclude_add(struct rp_exclude *x, const char *list, char *err,
+			  size_t errlen);
+
+/*
+ * Adds the items of a file ("-" is standard input), any number per line.
+ * Returns 0; -EINVAL with err "FILE:LINE: 'ITEM': reason" (or a line over
+ * 1024 bytes); -errno when it cannot be read, with err "FILE: reason";
+ * -ENOMEM. A call that fails adds nothing.
+ */
+RP_API int rp_exclude_add_file(struct rp_exclude *x, const char *path,
+			       char *err, size_t errlen);
+
+/* 1 if the address of sa (AF_INET or AF_INET6; the port is ignored) is in
+ * the set, else 0 (also for NULL x or sa, or another family). */
+RP_API int rp_exclude_has(const struct rp_exclude *x,
+			  const struct sockaddr *sa);
+
+/* The number of disjoint ranges the set holds, both families. */
+RP_API size_t rp_exclude_ranges(const struct rp_exclude *x);
 
 #ifdef __cplusplus
 }

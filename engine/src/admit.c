@@ -89,7 +89,11 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	RP_TRACE_START(s->index, slot_idx(e, s));
 
 	if (t->status != RP_STATUS_NONE) {
-		s->addrlen = 0;
+		/* an excluded address is worth reporting (never probed) */
+		s->addrlen = t->status == RP_STATUS_EXCLUDED && addr_ok(t)
+				     ? t->addrlen : 0;
+		if (s->addrlen)
+			memcpy(&s->addr, &t->addr, t->addrlen);
 		if (t->detail) {
 			s->detail = rp__slot_detail(e, s);
 			copy_text(rp__slot_detail(e, s), t->detail);

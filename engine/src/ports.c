@@ -5,9 +5,13 @@
  * that rp__ports_next() walks a sparse set in a few word tests per step:
  * the expansion of a target over a port set (expand.c) calls it once per
  * target. Like the rest of the target module it is pure, and strict: every
- * rejected item is quoted with a reason.
+ * rejected item is quoted with a reason. The one exception to "pure" is
+ * rp__ports_top(), which reads nmap's port frequency table: it lives here
+ * so that embedders get --top-ports through rp_source_opts as the CLI does.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,6 +40,110 @@ void rp__ports_add(struct rp__ports *p, int lo, int hi)
 		p->words[w >> 6] |= 1ULL << (w & 63);
 		p->count++;
 	}
+}
+
+void rp__ports_remove(struct rp__ports *p, const struct rp__ports *q)
+{
+	for (unsigned int w = 0; w < 65536 / 64; w++) {
+		uint64_t drop = p->bits[w] & q->bits[w];
+
+		if (!drop)
+			continue;
+		p->bits[w] &= ~drop;
+		p->count -= (uint32_t)__builtin_popcountll(drop);
+		if (!p->bits[w])
+			p->words[w >> 6] &= ~(1ULL << (w & 63));
+	}
+}
+
+struct freq {
+	double f;
+	int port;
+};
+
+static int by_freq(const void *a, const void *b)
+{
+	const struct freq *x = a, *y = b;
+
+	if (x->f != y->f)
+		return x->f > y->f ? -1 : 1;
+	return x->port - y->port;
+}
+
+/* Reads the "port/tcp frequency" entries of the table into *out (one per
+ * port, the highest frequency if listed twice). Returns the count or
+ * -errno. */
+static int read_table(FILE *f, struct freq **out)
+{
+	double *best = calloc(65536, sizeof(*best)); /* 0: not listed */
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+
+	*out = NULL;
+	if (!best)
+		return -ENOMEM;
+	while (getline(&line, &cap, f) > 0) {
+		char name[128], proto[8];
+		unsigned port;
+		double fr;
+
+		if (line[0] == '#' ||
+		    sscanf(line, "%127s %u/%7s %lf", name, &port, proto, &fr) != 4 ||
+		    strcmp(proto, "tcp") || port < 1 || port > 65535 ||
+		    !(fr >= 0 && fr <= 1))
+			continue;
+		if (best[port] == 0)
+			n++;
+		if (fr > best[port] || best[port] == 0)
+			best[port] = fr > 0 ? fr : 1e-300; /* listed */
+	}
+	free(line);
+	*out = malloc((size_t)(n ? n : 1) * sizeof(**out));
+	if (*out) {
+		n = 0;
+		for (int p = 1; p < 65536; p++)
+			if (best[p] > 0)
+				(*out)[n++] = (struct freq){ best[p], p };
+	}
+	free(best);
+	return *out ? n : -ENOMEM;
+}
+
+int rp__ports_top(struct rp__ports *p, const char *path, uint32_t n,
+		  const struct rp__ports *skip, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	struct freq *t;
+	int r;
+
+	if (!f) {
+		r = -errno;
+		set_err(err, errlen, "cannot read nmap's port frequency table "
+			"%s: %s%s", path, strerror(-r),
+			r == -ENOENT ? " (Debian: install nmap-common)" : "");
+		return r;
+	}
+	r = read_table(f, &t);
+	fclose(f);
+	if (r == 0)
+		set_err(err, errlen, "%s: no TCP port with a frequency in it",
+			path);
+	if (r <= 0) {
+		if (r < 0)
+			set_err(err, errlen, "%s: %s", path, strerror(-r));
+		free(t);
+		return r < 0 ? r : -EINVAL;
+	}
+	qsort(t, (size_t)r, sizeof(*t), by_freq);
+	for (int i = 0; i < r && n; i++) {
+		if (skip && rp__ports_has(skip, t[i].port))
+			continue;
+		rp__ports_add(p, t[i].port, t[i].port);
+		n--;
+	}
+	free(t);
+	return 0;
 }
 
 static bool bit(const uint64_t *b, int port)

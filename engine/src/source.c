@@ -132,6 +132,13 @@ int rp_source_create_ex(struct rp_source **out,
 			return r;
 		}
 	}
+	if (opts) {
+		r = rp__screen_setup(s, opts, err, errlen);
+		if (r) {
+			free(s);
+			return r;
+		}
+	}
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->stop_fd < 0) {
 		r = -errno;
@@ -206,7 +213,7 @@ int rp_source_add_arg(struct rp_source *s, const char *text)
 		if (!l)
 			r = -ENOMEM;
 	} else {
-		r = rp__line_make(&s->ports, text, len, &l, &count);
+		r = rp__line_make(s, text, len, &l, &count);
 	}
 	if (!r) {
 		s->nargs++; /* blank arguments are numbered too */
@@ -420,6 +427,8 @@ static int make_next(struct rp_source *s, struct rp_target *t)
 						 : rp__ports_tls(&s->ports,
 								 s->it.port,
 								 s->scheme);
+				if (rp__screen(s, s->cur, t))
+					continue; /* excluded, in a block */
 				return 1;
 			}
 			free(s->cur);
@@ -437,7 +446,10 @@ static int make_next(struct rp_source *s, struct rp_target *t)
 			make_invalid(s, l, l->reason, t);
 		} else if (rp__iter_init(&s->it, &l->spec, &s->ports, reason,
 					 sizeof(reason))) {
-			make_invalid(s, l, reason, t);
+			/* no port, and the top ports could not be read */
+			make_invalid(s, l, s->noport[0] && !l->spec.port &&
+						   !s->ports.count
+					   ? s->noport : reason, t);
 		} else {
 			s->cur = l;
 			continue;
@@ -537,6 +549,15 @@ uint64_t rp_source_invalid(const struct rp_source *s)
 {
 	struct rp_source *m = locked(s);
 	uint64_t v = m->invalid;
+
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}
+
+uint64_t rp_source_excluded(const struct rp_source *s)
+{
+	struct rp_source *m = locked(s);
+	uint64_t v = m->excluded;
 
 	pthread_mutex_unlock(&m->lock);
 	return v;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ringprobe.h"
+#include "exclude.h"
 #include "target.h"
 
 #define QUEUE_MAX (1u << 20)	/* bytes of queued lines with headers */
@@ -46,6 +47,11 @@ struct rp_source {
 					 * the reader-only part */
 	struct rp__ports ports;		/* read-only after create */
 	int scheme;			/* rp_source_opts.scheme */
+	/* read-only after create too (source_screen.c) */
+	const struct rp_exclude *exclude; /* rp_source_opts.exclude */
+	struct rp__ports xports;	/* rp_source_opts.exclude_ports */
+	char noport[320];		/* why a target has no port, when the
+					 * top ports could not be read; or "" */
 
 	struct line *args, **args_tail;	/* arguments not yet produced */
 	uint64_t nargs;			/* arguments added */
@@ -82,6 +88,8 @@ struct rp_source {
 	int (*skip)(void *, const struct rp_target *);
 	void *skip_arg;
 	uint64_t invalid;		/* INVALID targets produced */
+	uint64_t excluded;		/* block targets skipped (excluded) */
+	struct rp__exclude_cache xcache; /* the lookups of rp__screen() */
 	uint64_t counted;		/* targets of every line parsed */
 	int error;			/* first read error, or 0 */
 	uint32_t error_file;		/* the file it was in (files[]) */
@@ -101,7 +109,7 @@ static inline void add_count(uint64_t *counted, uint64_t n)
  * struct line, and says how many targets it will produce. *out is NULL for
  * a blank or comment line. Returns 0 or -ENOMEM.
  */
-int rp__line_make(const struct rp__ports *ports, const char *text,
+int rp__line_make(const struct rp_source *s, const char *text,
 		  size_t len, struct line **out, uint64_t *count);
 
 /* A line over the limit: keeps a prefix of it for the input text. */
@@ -109,6 +117,24 @@ struct line *rp__line_long(const char *prefix, size_t len,
 			   const char *reason);
 
 void rp__line_free_all(struct line *l);
+
+/* ---- exclusion and the port set (source_screen.c) ---- */
+
+/* Sets up the port set's additions (top ports) and removals (exclude
+ * ports), and the exclude list, from o. Returns 0 or -errno with a
+ * message in err. */
+int rp__screen_setup(struct rp_source *s, const struct rp_source_opts *o,
+		     char *err, size_t errlen);
+
+/* How many of the count targets of the good line l are skipped as
+ * excluded (a block's excluded addresses, or its excluded own port). */
+uint64_t rp__screen_skipped(const struct rp_source *s, const struct line *l);
+
+/* The target t, just expanded from the good line l: returns true if it
+ * is to be skipped (excluded, inside a block; counted), else false, with
+ * t made EXCLUDED if it is a single target that is excluded. Lock held. */
+bool rp__screen(struct rp_source *s, const struct line *l,
+		struct rp_target *t);
 
 /* Starts the reader with every signal blocked: signals are the
  * application's business, on its own threads. Returns 0 or -errno. */

@@ -53,9 +53,10 @@ static struct line *line_alloc(const char *text, size_t len,
 	return l;
 }
 
-int rp__line_make(const struct rp__ports *ports, const char *text,
+int rp__line_make(const struct rp_source *s, const char *text,
 		  size_t len, struct line **out, uint64_t *count)
 {
+	const struct rp__ports *ports = &s->ports;
 	struct rp__spec spec;
 	char reason[160];
 	struct line *l;
@@ -79,7 +80,8 @@ int rp__line_make(const struct rp__ports *ports, const char *text,
 	}
 	*count = 1; /* bad line or no port: one result */
 	if (!r && rp__spec_count(&spec, ports))
-		*count = rp__spec_count(&spec, ports);
+		*count = rp__spec_count(&spec, ports) -
+			 rp__screen_skipped(s, l);
 	*out = l;
 	return 0;
 }
@@ -208,7 +210,7 @@ static int cut_line(struct rp_source *s, struct batch *b, uint32_t file,
 		if (!l)
 			return -ENOMEM;
 	} else {
-		r = rp__line_make(&s->ports, text, len, &l, &count);
+		r = rp__line_make(s, text, len, &l, &count);
 		if (r || !l)
 			return r;
 	}

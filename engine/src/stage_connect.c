@@ -23,6 +23,9 @@
  * completed after all (the answer came while the loop or the kernel was
  * too busy to see it in time: open), or the error it ended with.
  *
+ * An address on the exclude list (rp_engine_opts.exclude) ends the probe
+ * EXCLUDED before its socket is made.
+ *
  *   CONNECTING --ok--> next stage, or OPEN
  *       | refused: CLOSED   unreachable: UNREACHABLE   error: ERROR
  *       | timeout --> VERIFYING --pending--> retry (CONNECTING) or FILTERED
@@ -36,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exclude.h"
 #include "stage.h"
 #include "stats.h"
 #include "uring_compat.h"
@@ -56,6 +60,7 @@ struct connect {
 	bool quickack_off;            /* the next stage writes first */
 	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
 	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
+	struct rp__exclude_cache xcache; /* last exclude lookup */
 	int nlocal;                   /* addresses of this host */
 	struct sockaddr_storage local[LOCAL_ADDRS_MAX];
 };
@@ -280,6 +285,16 @@ static void connect_start(struct rp_engine *e, struct slot *s)
 	struct connect_slot *cs = priv(e, s);
 	int ret;
 
+	/* Every connect of every probe starts here, whatever gave the
+	 * address (the target, a name, --all-addrs, a redirect): the one
+	 * place to refuse an excluded one, before any socket exists. */
+	if (e->o.exclude &&
+	    rp__exclude_sa(e->o.exclude, (const struct sockaddr *)&s->addr,
+			   &state(e)->xcache)) {
+		rp__set_phase(e, s, PHASE_CONNECTING);
+		rp__done(e, s, RP_STATUS_EXCLUDED, 0);
+		return;
+	}
 	cs->self_risk = self_connect_risk(state(e), s, cs);
 	ret = start_attempt(e, s);
 	if (ret < 0) {

@@ -301,15 +301,9 @@ static bool follow(struct rp_engine *e, struct slot *s)
 		not_followed(h, s, r, what);
 		return false;
 	}
-	/*
-	 * NEEDSWORK (--exclude): every address a redirect leads to must pass
-	 * the exclude list, as the targets do. An address literal is known
-	 * here (next->addr, when name is ""): check it at this point and end
-	 * the probe like not_followed() if it is excluded. A name's
-	 * addresses are known only once resolved, so the same check belongs
-	 * where rp__resolved() hands the probe on, which covers targets and
-	 * redirects alike.
-	 */
+	/* An excluded address (a literal here, or a name's once resolved)
+	 * is refused where every connect starts (stage_connect.c): the hop
+	 * then fails as "excluded" (hop_failed()). */
 	hs->redirects++;
 	hs->cur ^= 1;
 	next->started = false;

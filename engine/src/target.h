@@ -55,6 +55,22 @@ bool rp__ports_has(const struct rp__ports *p, int port);
 int rp__ports_parse(struct rp__ports *p, const char *spec, char *err,
 		    size_t errlen);
 
+/* Removes every port of q from p (schemes are kept: they only matter for
+ * ports in the set). */
+void rp__ports_remove(struct rp__ports *p, const struct rp__ports *q);
+
+/*
+ * Adds to p the n most common TCP ports of nmap's frequency table at path
+ * (the "name port/tcp frequency" lines of nmap-services) that are not in
+ * skip (may be NULL), as nmap's --top-ports with --exclude-ports: by
+ * frequency, highest first, ties by port number; all of them if the
+ * table has fewer.
+ * Returns 0, or -errno with a message naming the file in err: the open
+ * error (-ENOENT: not installed), or -EINVAL if it has no TCP entry.
+ */
+int rp__ports_top(struct rp__ports *p, const char *path, uint32_t n,
+		  const struct rp__ports *skip, char *err, size_t errlen);
+
 /* Does a target on port speak TLS (HTTP probes)? Its scheme in the list
  * if it has one, else scheme (an RP_SCHEME_*: AUTO means https on 443 and
  * 8443 only). */

@@ -42,7 +42,7 @@ HTTP = ["input", "index", "url", "ip", "port", "status", "http_status",
         ] + COMMON
 STATUSES = {"open", "closed", "filtered", "unreachable", "error",
             "cancelled", "invalid", "ok", "timeout", "reset",
-            "protocol-error", "dns-error", "tls-error"}
+            "protocol-error", "dns-error", "tls-error", "excluded"}
 
 
 def record_json(line, keys):
