@@ -194,7 +194,7 @@ storm() {
 		wait_gone "$PID" 10000 || kill -KILL "$PID"
 		wait "$PID" 2>/dev/null
 		rc=$?
-		if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; then
+		if [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ]; then
 			done=1 # it completed before the signal
 			break
 		fi
@@ -220,7 +220,7 @@ storm() {
 		$open -o "$TMP/$name.out" --resume "$TMP/$name.state" \
 		--no-progress 2>>"$TMP/$name.err"
 	rc=$?
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
 		fail "$name: the last run: exit $rc (seed $SEED): $(tail -c 300 "$TMP/$name.err")"
 		return
 	fi
@@ -269,7 +269,7 @@ wait "$PID"
 rc=$?
 [ "$rc" -eq 130 ] || fail "refusals: the first run: exit $rc, not 130"
 cp "$TMP/r.out" "$TMP/r.before"
-refuse "other ports" "--ports: was '9', now '10'" "${base[@]}" -p 10
+refuse "other ports" "--ports: was '9', now '9,10'" "${base[@]}" -p 10
 refuse "another timeout" "--timeout: was 'default', now '3s'" \
 	"${base[@]}" --timeout 3s
 refuse "--open added" "--open: was 'no', now 'yes'" "${base[@]}" --open
