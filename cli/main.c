@@ -57,6 +57,13 @@ static void usage(FILE *f)
 		"      --threads N          engines (one ring each) on N threads sharing\n"
 		"                           the input and -c (default: the CPUs available)\n"
 		"  -q, --quiet              no progress, summary or per-line diagnostics\n"
+		"\norder and shards:\n"
+		"      --seed N             key of the random order (default: random,\n"
+		"                           printed in the summary and --stats-json)\n"
+		"      --no-shuffle         probe in input order\n"
+		"      --shuffle-window N   lines of a file shuffled together (default\n"
+		"                           65536); blocks are always walked shuffled\n"
+		"      --shard I/N          probe part I (0-based) of N; needs --seed\n"
 		"\nnames (hostname targets):\n"
 		"      --resolver LIST      DNS servers IP[:PORT],[IPv6]:PORT (default\n"
 		"                           /etc/resolv.conf)\n"
@@ -295,6 +302,10 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_EXPIRING_WITHIN,
 	OPT_SCHEME,
+	OPT_SEED,
+	OPT_SHARD,
+	OPT_SHUFFLE_WINDOW,
+	OPT_NO_SHUFFLE,
 };
 
 static const struct option long_opts[] = {
@@ -342,6 +353,10 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "scheme", required_argument, NULL, OPT_SCHEME },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "shuffle-window", required_argument, NULL, OPT_SHUFFLE_WINDOW },
+	{ "no-shuffle", no_argument, NULL, OPT_NO_SHUFFLE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -603,6 +618,15 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		case 'q':
 			c->quiet = true;
 			break;
+		case OPT_SEED:
+		case OPT_SHARD:
+		case OPT_SHUFFLE_WINDOW:
+		case OPT_NO_SHUFFLE:
+			for (f = 0; long_opts[f].val != opt; f++)
+				;
+			if (order_option(c, long_opts[f].name, optarg))
+				return EXIT_USAGE;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
@@ -617,6 +641,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	if (c->eo.tls.min_version && c->eo.tls.max_version &&
 	    c->eo.tls.min_version > c->eo.tls.max_version)
 		return die_usage("--tls-min is above --tls-max");
+	f = order_finish(c);
+	if (f)
+		return f;
 	if (c->quiet) {
 		c->progress = 0;
 		c->summary = c->stats = false;

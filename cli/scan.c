@@ -326,6 +326,12 @@ static void summary(const struct cli *c, const struct rp_stats *st,
 			fprintf(stderr, " %s %" PRIu64, rp_status_name(s),
 				st->by_status[s]);
 	fputc('\n', stderr);
+	fprintf(stderr, "order: %s, seed %" PRIu64, c->no_shuffle ? "input order"
+		: "shuffled", c->seed);
+	if (c->shards)
+		fprintf(stderr, ", shard %" PRIu32 "/%" PRIu32, c->shard,
+			c->shards);
+	fputc('\n', stderr);
 	if (c->http) {
 		fprintf(stderr, "http status:");
 		for (int k = 1; k < 10; k++)
@@ -365,14 +371,19 @@ static void summary(const struct cli *c, const struct rp_stats *st,
 }
 
 /* --stats-json: the merged counters as one JSON object. */
-static int write_stats_json(const char *path, const struct rp_stats *st,
+static int write_stats_json(const struct cli *c, const struct rp_stats *st,
 			    uint64_t results, double secs, unsigned threads)
 {
-	FILE *f = fopen(path, "we");
+	FILE *f = fopen(c->stats_json, "we");
 
 	if (!f)
 		return -errno;
-	fprintf(f, "{\"results\":%" PRIu64 ",\"seconds\":%.6f,"
+	fprintf(f, "{\"seed\":%" PRIu64 ",\"shuffle\":%s,", c->seed,
+		c->no_shuffle ? "false" : "true");
+	if (c->shards)
+		fprintf(f, "\"shard\":%" PRIu32 ",\"shards\":%" PRIu32 ",",
+			c->shard, c->shards);
+	fprintf(f, "\"results\":%" PRIu64 ",\"seconds\":%.6f,"
 		"\"probes_per_s\":%.1f,\"threads\":%u,\"concurrency\":%u,"
 		"\"direct\":%s,\"setup_flags\":%u,\"by_status\":{",
 		results, secs, secs > 0 ? (double)results / secs : 0, threads,
@@ -519,7 +530,10 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 				   : NULL,
 		.scheme = c->scheme,
 	};
-	int ret = rp_source_create(src, &so, err, sizeof(err));
+	int ret;
+
+	order_source_opts(c, &so);
+	ret = rp_source_create(src, &so, err, sizeof(err));
 
 	if (ret < 0)
 		return die_usage("bad --ports: %s",
@@ -739,7 +753,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		summary(c, &st, &tally, results, by_class, slow, nslow, secs,
 			rp_source_total(src));
 	if (c->stats_json) {
-		int ret = write_stats_json(c->stats_json, &st, results, secs, n);
+		int ret = write_stats_json(c, &st, results, secs, n);
 
 		if (ret < 0) {
 			fprintf(stderr, "%s: cannot write '%s': %s\n", prog,

@@ -38,7 +38,27 @@ struct cli {
 	uint8_t *filter_status;       /* --filter-status bitmap */
 	/* Called for every result, from the worker threads (demo). */
 	void (*observe)(const struct rp_result *r);
+	/* Order and shards (order.c). */
+	uint64_t seed;                /* --seed, or a random one */
+	bool seed_set;                /* --seed given */
+	bool no_shuffle;              /* --no-shuffle */
+	uint32_t shuffle_window;      /* --shuffle-window; 0: default */
+	uint32_t shard, shards;       /* --shard I/N; shards 0: none */
 };
+
+#define RP_WINDOW_MAX (1u << 24)
+
+/* Parses order option name ("seed", "shard", "shuffle-window",
+ * "no-shuffle") with its argument into c: 0, or EXIT_USAGE with the
+ * message printed. */
+int order_option(struct cli *c, const char *name, const char *arg);
+
+/* After all options: refuses --shard without --seed, picks a random seed
+ * when none was given. 0, or an exit code with the message printed. */
+int order_finish(struct cli *c);
+
+/* The order and shard fields of the source's options. */
+void order_source_opts(const struct cli *c, struct rp_source_opts *so);
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT
  * (snapshot) and ignores SIGPIPE. */

@@ -685,10 +685,21 @@ struct rp_source_opts {
 	                               * "http:8080-8090": it wins over scheme */
 	int scheme;                   /* enum rp_scheme, for targets without
 	                               * a URL (a URL's scheme decides for it) */
+	/* Order and shards. All zero: input order, every target. */
+	int shuffle;                  /* 1: a pseudo-random order set by seed
+	                               * (see rp_source_next()) */
+	uint64_t seed;                /* the order's key: same inputs, options
+	                               * and seed give the same order */
+	uint32_t shuffle_window;      /* lines held to shuffle among; 0:
+	                               * RP_SHUFFLE_WINDOW, at most 1 << 24 */
+	uint32_t shard;               /* this part, 0 <= shard < shards */
+	uint32_t shards;              /* parts; 0 or 1: the whole input */
 };
 
-/* Returns 0 and *out, -EINVAL with the ports spec bad (message in err), or
- * -ENOMEM. err (may be NULL) receives a message of at most errlen bytes. */
+#define RP_SHUFFLE_WINDOW 65536
+
+/* Returns 0 and *out, -EINVAL with the ports spec bad, shard >= shards
+ * or shuffle_window too large (message in err), or -ENOMEM. err (may be NULL) receives a message of at most errlen bytes. */
 RP_API int rp_source_create(struct rp_source **out,
 			    const struct rp_source_opts *opts, char *err,
 			    size_t errlen);
@@ -723,6 +734,26 @@ RP_API void rp_source_set_notify(struct rp_source *s, void (*fn)(void *),
  * until the next call), 0 when none is available yet (the notify function
  * will be called), -1 at the end of all input. Thread-safe: several engines
  * may pull from one source. Usable directly as an rp_pull_fn.
+ *
+ * t->index is the target's position in the input after expansion
+ * (arguments first, then files; a line's targets address-major, ports
+ * ascending), whatever the order it is produced in. Without shuffle,
+ * targets come in index order. With shuffle, the source keeps a window of
+ * up to shuffle_window lines, taken in input order, and each target comes
+ * from a line of the window picked at random; a line's own targets (a
+ * CIDR x ports) come in the order of a keyed permutation of them, so a
+ * block is spread over its whole length in O(1) memory. The order depends
+ * only on the input, the options and the seed, never on timing or on how
+ * many engines pull: to keep it so, a shuffling source waits (returns 0)
+ * until its window is full or the input is over, so a slow pipe is not
+ * probed before shuffle_window lines (or its end) have arrived.
+ *
+ * With shards = N > 1, the targets at positions I, I + N, I + 2N, ... of
+ * that order (counting every target, bad lines included) are produced and
+ * the others skipped: N sources with the same inputs, options and seed
+ * and shard = 0 .. N-1 produce disjoint parts, whose union is the whole,
+ * each within one target of 1/N of it. rp_source_produced(),
+ * rp_source_total() and rp_source_invalid() count this shard's targets.
  */
 RP_API int rp_source_next(void *source, struct rp_target *t);
 

@@ -86,6 +86,36 @@ static void set_msg(char *err, size_t errlen, const char *msg)
 
 /* ---- the public API ----------------------------------------------------- */
 
+/* Takes the order and shard options. Returns 0 or -EINVAL. */
+static int order_opts(struct rp_source *s, const struct rp_source_opts *o,
+		      char *err, size_t errlen)
+{
+	char msg[96];
+
+	if (o->shards > 1 && o->shard >= o->shards) {
+		snprintf(msg, sizeof(msg),
+			 "shard %" PRIu32 " of %" PRIu32 ": want 0 to %" PRIu32,
+			 o->shard, o->shards, o->shards - 1);
+		set_msg(err, errlen, msg);
+		return -EINVAL;
+	}
+	if (o->shuffle_window > RP__WINDOW_MAX) {
+		set_msg(err, errlen, "shuffle window too large (max 16777216)");
+		return -EINVAL;
+	}
+	if (o->shards > 1) {
+		s->shards = o->shards;
+		s->shard = o->shard;
+	}
+	s->shuffle = o->shuffle != 0;
+	s->seed = o->seed;
+	s->rng = rp__mix64(o->seed ^ 0x5eed5eed5eed5eedull);
+	if (s->shuffle)
+		s->win_cap = o->shuffle_window ? o->shuffle_window
+					       : RP_SHUFFLE_WINDOW;
+	return 0;
+}
+
 int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 		     char *err, size_t errlen)
 {
@@ -101,8 +131,16 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 		set_msg(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (opts)
+	s->shards = 1;
+	s->win_cap = 1;
+	if (opts) {
 		s->scheme = opts->scheme;
+		r = order_opts(s, opts, err, errlen);
+		if (r) {
+			free(s);
+			return r;
+		}
+	}
 	if (opts && opts->ports) {
 		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
 		if (r) {
@@ -110,10 +148,13 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 			return r;
 		}
 	}
-	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	rp__ports_index_init(&s->pidx, &s->ports);
+	s->win = calloc(s->win_cap, sizeof(*s->win));
+	s->stop_fd = s->win ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 	if (s->stop_fd < 0) {
-		r = -errno;
+		r = s->win ? -errno : -ENOMEM;
 		set_msg(err, errlen, strerror(-r));
+		free(s->win);
 		free(s);
 		return r;
 	}
@@ -153,7 +194,9 @@ void rp_source_destroy(struct rp_source *s)
 	free(s->files);
 	rp__line_free_all(s->args);
 	rp__line_free_all(s->head);
-	free(s->cur);
+	for (uint32_t w = 0; w < s->nwin; w++)
+		free(s->win[w]);
+	free(s->win);
 	close(s->stop_fd);
 	pthread_cond_destroy(&s->notified);
 	pthread_cond_destroy(&s->space);
@@ -373,58 +416,90 @@ static void make_invalid(struct rp_source *s, const struct line *l,
 	s->invalid++;
 }
 
+/* Takes lines into the window, in input order, until it is full or none
+ * is queued. Lock held. */
+static void fill(struct rp_source *s)
+{
+	struct line *l;
+
+	while (s->nwin < s->win_cap && (l = pop(s))) {
+		l->base = s->next_base;
+		s->next_base += l->count;
+		if (s->shuffle && l->count > 1)
+			rp__perm_init(&l->perm, l->count,
+				      rp__mix64(s->seed ^ rp__mix64(l->base)));
+		s->win[s->nwin++] = l;
+	}
+}
+
+/* Fills t with target k (in input order) of line l. Lock held. */
+static void make_target(struct rp_source *s, const struct line *l,
+			uint64_t k, struct rp_target *t)
+{
+	struct rp__iter it;
+	char reason[160];
+	int port;
+
+	t->index = l->base + k;
+	if (l->err) {
+		make_invalid(s, l, l->reason, t);
+		return;
+	}
+	if (rp__iter_init(&it, &l->spec, &s->ports, reason, sizeof(reason))) {
+		make_invalid(s, l, reason, t);
+		return;
+	}
+	port = rp__spec_at(&l->spec, &s->ports, &s->pidx, k, &t->addr,
+			   &t->addrlen);
+	set_text(l, t);
+	if (!l->spec.family)
+		set_name(l, t, port);
+	t->tls = l->spec.kind == RP__SPEC_URL
+			 ? l->spec.scheme == RP__SCHEME_HTTPS
+			 : rp__ports_tls(&s->ports, port, s->scheme);
+}
+
 int rp_source_next(void *source, struct rp_target *t)
 {
 	struct rp_source *s = source;
-	char reason[160];
 	struct line *l;
-	int r = 1;
+	uint32_t j;
+	uint64_t k;
+	bool mine;
+	int r;
 
 	if (!s || !t)
 		return -1;
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		if (s->cur) {
-			if (rp__iter_next(&s->it, &t->addr, &t->addrlen)) {
-				set_text(s->cur, t);
-				if (!s->cur->spec.family)
-					set_name(s->cur, t, s->it.port);
-				t->tls = s->cur->spec.kind == RP__SPEC_URL
-						 ? s->cur->spec.scheme ==
-							   RP__SCHEME_HTTPS
-						 : rp__ports_tls(&s->ports,
-								 s->it.port,
-								 s->scheme);
-				break;
-			}
-			free(s->cur);
-			s->cur = NULL;
-		}
-		l = pop(s);
-		if (!l) {
-			if (s->reader_running || s->next_file < s->nfiles) {
-				s->want_notify = true;
-				r = 0;
-			} else {
-				r = -1;
-			}
+		bool more = s->reader_running || s->next_file < s->nfiles;
+
+		fill(s);
+		/* a partial window would make the order depend on timing */
+		if (!s->nwin || (s->nwin < s->win_cap && more)) {
+			s->want_notify = more;
+			r = more ? 0 : -1;
 			break;
 		}
-		if (l->err) {
-			make_invalid(s, l, l->reason, t);
-		} else if (rp__iter_init(&s->it, &l->spec, &s->ports, reason,
-					 sizeof(reason))) {
-			make_invalid(s, l, reason, t);
-		} else {
-			s->cur = l;
-			continue;
+		j = s->nwin > 1 ? rp__rand_below(&s->rng, s->nwin) : 0;
+		l = s->win[j];
+		k = l->taken++;
+		if (s->shuffle && l->count > 1)
+			k = rp__perm_at(&l->perm, k);
+		mine = s->pos++ % s->shards == s->shard;
+		if (mine)
+			make_target(s, l, k, t);
+		if (l->taken == l->count) {
+			s->win[j] = s->win[--s->nwin];
+			free(l);
 		}
-		free(l);
-		break;
+		if (mine) {
+			s->produced++;
+			r = 1;
+			break;
+		}
 	}
-	if (r == 1)
-		t->index = s->produced++;
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -453,8 +528,12 @@ int64_t rp_source_total(const struct rp_source *s)
 	struct rp_source *m = locked(s);
 	int64_t v = -1;
 
+	uint64_t n = m->counted;
+
+	/* this shard's: positions shard, shard + shards, ... below n */
+	n = n > m->shard ? (n - m->shard - 1) / m->shards + 1 : 0;
 	if (!m->reader_running && m->next_file == m->nfiles)
-		v = m->counted > INT64_MAX ? INT64_MAX : (int64_t)m->counted;
+		v = n > INT64_MAX ? INT64_MAX : (int64_t)n;
 	pthread_mutex_unlock(&m->lock);
 	return v;
 }

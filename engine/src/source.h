@@ -13,12 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "order.h"
 #include "target.h"
 
 #define QUEUE_MAX (1u << 20)	/* bytes of queued lines with headers */
 #define READ_SIZE (64u << 10)	/* bytes per read(2) */
 #define QUOTE_MAX 64		/* bytes of a bad line quoted in a detail */
 #define ARG_FILE UINT32_MAX	/* struct line.file of an argument */
+#define RP__WINDOW_MAX (1u << 24)	/* largest shuffle window, lines */
 
 /* One non-empty line or argument, parsed, waiting to be produced. */
 struct line {
@@ -29,6 +31,11 @@ struct line {
 	bool too_long;		/* over RP__LINE_MAX: text is a prefix */
 	struct rp__spec spec;	/* spec.off is 0: text is trimmed */
 	size_t size;		/* bytes charged to the queue */
+	uint64_t count;		/* targets it gives (1 if bad) */
+	uint64_t base;		/* index of its first target (set when it
+				 * enters the window) */
+	uint64_t taken;		/* its targets taken so far */
+	struct rp__perm perm;	/* the order they are taken in */
 	const char *reason;	/* why it is bad, or NULL */
 	size_t len;		/* bytes in text */
 	char text[];		/* text, NUL, reason, NUL */
@@ -63,8 +70,18 @@ struct rp_source {
 	struct line *head, **tail;	/* lines read, not yet produced */
 	size_t queued;			/* bytes in that queue */
 
-	struct line *cur;		/* the line being expanded */
-	struct rp__iter it;		/* its position */
+	/* The window (source.c): lines taken from args and the queue in
+	 * input order, each target drawn from a line picked at random. */
+	struct line **win;
+	uint32_t nwin, win_cap;		/* lines in it, lines it holds */
+	bool shuffle;			/* rp_source_opts.shuffle */
+	uint64_t seed;			/* rp_source_opts.seed */
+	uint64_t rng;			/* the picks' generator state */
+	uint64_t next_base;		/* index of the next line's first
+					 * target */
+	uint64_t pos;			/* targets drawn, every shard's */
+	uint32_t shard, shards;		/* ours, of how many (>= 1) */
+	struct rp__ports_index pidx;	/* random access to ports */
 
 	void (*notify)(void *);
 	void *notify_arg;

@@ -80,6 +80,7 @@ int rp__line_make(const struct rp__ports *ports, const char *text,
 	*count = 1; /* bad line or no port: one result */
 	if (!r && rp__spec_count(&spec, ports))
 		*count = rp__spec_count(&spec, ports);
+	l->count = *count;
 	*out = l;
 	return 0;
 }
@@ -93,6 +94,7 @@ struct line *rp__line_long(const char *prefix, size_t len,
 	if (l) {
 		l->too_long = true;
 		l->err = -EINVAL;
+		l->count = 1;
 	}
 	return l;
 }
