@@ -135,14 +135,11 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 	s->win_cap = 1;
 	if (opts) {
 		s->scheme = opts->scheme;
-		r = order_opts(s, opts, err, errlen);
-		if (r) {
-			free(s);
-			return r;
-		}
-	}
-	if (opts && opts->ports) {
-		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
+		r = opts->ports ? rp__ports_parse(&s->ports, opts->ports, err,
+						  errlen)
+				: 0;
+		if (!r)
+			r = order_opts(s, opts, err, errlen);
 		if (r) {
 			free(s);
 			return r;
@@ -416,9 +413,7 @@ static void make_invalid(struct rp_source *s, const struct line *l,
 	s->invalid++;
 }
 
-/* Takes lines into the window, in input order, until it is full or none
- * is queued. Lock held. */
-static void fill(struct rp_source *s)
+void rp__source_fill(struct rp_source *s)
 {
 	struct line *l;
 
@@ -475,7 +470,7 @@ int rp_source_next(void *source, struct rp_target *t)
 	for (;;) {
 		bool more = s->reader_running || s->next_file < s->nfiles;
 
-		fill(s);
+		rp__source_fill(s);
 		/* a partial window would make the order depend on timing */
 		if (!s->nwin || (s->nwin < s->win_cap && more)) {
 			s->want_notify = more;

@@ -121,6 +121,11 @@ struct line *rp__line_long(const char *prefix, size_t len,
 
 void rp__line_free_all(struct line *l);
 
+/* Takes lines into the window, in input order, until it is full or none
+ * is queued: called by consumers, and by the reader as it queues lines so
+ * that a window fills without waiting for consumers. Lock held. */
+void rp__source_fill(struct rp_source *s);
+
 /* Starts the reader with every signal blocked: signals are the
  * application's business, on its own threads. Returns 0 or -errno. */
 int rp__reader_start(struct rp_source *s);

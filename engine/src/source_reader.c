@@ -168,6 +168,7 @@ static int flush(struct rp_source *s, struct batch *b)
 	s->tail = b->tail;
 	s->queued += b->bytes;
 	add_count(&s->counted, b->count);
+	rp__source_fill(s);
 	notify_unlock(s);
 	b->head = NULL;
 	b->tail = &b->head;

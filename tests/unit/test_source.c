@@ -399,7 +399,7 @@ static void test_bad_port_list(void **state)
 		{ "80,,81", "empty" },
 		{ "http", "'http'" },
 	};
-	struct rp_source_opts o;
+	struct rp_source_opts o = { 0 };
 	struct rp_source *s;
 	char err[160];
 	size_t i;
