@@ -27,7 +27,7 @@ in_netns() {
 	local seed=424242 whole=$TMP/whole.csv n i cnt lo hi pids=() rc
 
 	ip link set lo up || { fail "ip link set lo up"; return; }
-	timeout -k 2 120 "$RINGPROBE" tcp -p 1-4 --connect-timeout 500ms \
+	timeout -k 2 240 "$RINGPROBE" tcp -p 1-4 --connect-timeout 500ms \
 		-f csv --no-progress --seed "$seed" 127.64.0.0/16 \
 		>"$whole" 2>"$TMP/whole.err"
 	rc=$?
@@ -40,7 +40,7 @@ in_netns() {
 	pass "whole run: 262144 results"
 
 	for i in 0 1 2 3; do
-		timeout -k 2 120 "$RINGPROBE" tcp -p 1-4 --connect-timeout 500ms \
+		timeout -k 2 240 "$RINGPROBE" tcp -p 1-4 --connect-timeout 500ms \
 			-f csv --no-progress --seed "$seed" --shard "$i/4" \
 			--summary --stats-json "$TMP/s$i.json" 127.64.0.0/16 \
 			>"$TMP/s$i.csv" 2>"$TMP/s$i.err" &
@@ -168,7 +168,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null ||
 	skip "namespace part needs root, unshare and ip"
 	[ "$FAILS" -eq 0 ] && exit 77
 else
-	timeout -k 2 280 unshare -n bash "${BASH_SOURCE[0]}" --in-netns "$TMP" \
+	timeout -k 2 560 unshare -n bash "${BASH_SOURCE[0]}" --in-netns "$TMP" \
 		>"$TMP/ns.log" 2>&1
 	rc=$?
 	cat "$TMP/ns.log"
