@@ -120,12 +120,13 @@ for bad in 4/4 1 x/2 1/0 -1/3; do
 	fi
 done
 
-# -- a file with bad lines, 3 shards, on 127.0.0.1 (closed ports) --
+# -- a file with bad lines, 3 shards, on 127.0.0.1 ports 20000-29999 (below
+# the ephemeral range: closed unless someone listens there) --
 for ((i = 0; i < 3000; i++)); do
 	if ((i % 100 == 7)); then
 		echo "bad!$i"
 	else
-		echo "127.0.0.1:$((40000 + i % 20000))"
+		echo "127.0.0.1:$((20000 + i % 10000))"
 	fi
 done >"$TMP/list"
 timeout -k 2 60 "$RINGPROBE" tcp -f csv --no-progress --seed 5 \
@@ -137,8 +138,10 @@ for i in 0 1 2; do
 done
 cat "$TMP"/l[0-2].csv >"$TMP/lmerged.csv"
 bad=$(grep -c '^bad!' "$TMP/lmerged.csv")
+# (status left out: on the shared loopback another program may listen)
 if [ "$(key "$TMP/lwhole.csv" | wc -l)" -eq 3000 ] &&
-	cmp -s <(key "$TMP/lwhole.csv") <(key "$TMP/lmerged.csv") &&
+	cmp -s <(key "$TMP/lwhole.csv" | cut -d, -f1-4) \
+		<(key "$TMP/lmerged.csv" | cut -d, -f1-4) &&
 	[ "$bad" -eq 30 ]; then
 	pass "file lines: 3 shards == the whole, 30 bad lines once each"
 else
