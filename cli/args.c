@@ -98,6 +98,27 @@ static int set_exclude_file(struct cli *c, const char *a)
 	return add_exclude(c, true, a);
 }
 
+/* --seed, --shard, --shuffle-window, --no-shuffle: order.c. */
+static int set_seed(struct cli *c, const char *a)
+{
+	return order_option(c, "seed", a);
+}
+
+static int set_shard(struct cli *c, const char *a)
+{
+	return order_option(c, "shard", a);
+}
+
+static int set_shuffle_window(struct cli *c, const char *a)
+{
+	return order_option(c, "shuffle-window", a);
+}
+
+static int set_no_shuffle(struct cli *c, const char *a)
+{
+	return order_option(c, "no-shuffle", a);
+}
+
 static int set_input(struct cli *c, const char *a)
 {
 	c->inputs[c->ninputs++] = a;
@@ -540,6 +561,17 @@ const struct opt cli_opts[] = {
 	{ "exclude-file", 0, "FILE", CMD_SCAN, SECT_RUN,
 	  "... nor those of FILE (one or more a line, #)", NULL,
 	  set_exclude_file },
+	{ "seed", 0, "N", CMD_SCAN, SECT_RUN,
+	  "the order's key: the same seed, inputs and options\n"
+	  "give the same order (default: random, shown in\n"
+	  "the summary)", NULL, set_seed },
+	{ "shard", 0, "I/N", CMD_SCAN, SECT_RUN,
+	  "probe part I (0-based) of N; needs --seed", NULL, set_shard },
+	{ "shuffle-window", 0, "N", CMD_SCAN, SECT_RUN,
+	  "input lines shuffled among (default 65536)", NULL,
+	  set_shuffle_window },
+	{ "no-shuffle", 0, NULL, CMD_SCAN, SECT_RUN,
+	  "probe in input order", NULL, set_no_shuffle },
 	{ "input", 'i', "FILE", CMD_SCAN, SECT_RUN,
 	  "read targets from FILE, one per line ('-' = stdin;\n"
 	  "-iL works too); repeatable", NULL, set_input },

@@ -172,6 +172,8 @@ int main(int argc, char **argv)
 	if (!c.inputs || !c.headers)
 		return EXIT_RUNTIME;
 	rc = opts_parse(&c, cmd, argc - 1, argv + 1);
+	if (rc == 0)
+		rc = order_finish(&c);
 	if (rc == OPTS_DONE)
 		rc = EXIT_OK;
 	else if (rc == 0)

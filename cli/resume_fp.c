@@ -244,6 +244,10 @@ static int add_options(struct fp *f, const struct cli *c, const char *ports,
 	r |= fp_add(f, "--ports", ports);
 	r |= add_u64(f, "--scheme", (uint64_t)c->scheme);
 	r |= fp_add(f, "--shard", shard);
+	r |= fp_add(f, "--no-shuffle", c->no_shuffle ? "yes" : "no");
+	r |= add_u64(f, "--shuffle-window", c->shuffle_window);
+	r |= add_u64(f, "--top-ports", c->top_ports);
+	r |= fp_add(f, "--exclude-ports", c->exclude_ports);
 	r |= fp_add(f, "--format", format_name(c->format));
 	r |= fp_add(f, "--output", c->output);
 	r |= fp_add(f, "--open", c->only_open ? "yes" : "no");

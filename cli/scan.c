@@ -572,6 +572,12 @@ static void summary(const struct cli *c, const struct rp_stats *st,
 			fprintf(stderr, " %s %" PRIu64, rp_status_name(s),
 				st->by_status[s]);
 	fputc('\n', stderr);
+	fprintf(stderr, "order: %s, seed %" PRIu64, c->no_shuffle ? "input order"
+		: "shuffled", c->seed);
+	if (c->shards)
+		fprintf(stderr, ", shard %" PRIu32 "/%" PRIu32, c->shard,
+			c->shards);
+	fputc('\n', stderr);
 	if (c->http) {
 		fprintf(stderr, "http status:");
 		for (int k = 1; k < 10; k++)
@@ -611,15 +617,20 @@ static void summary(const struct cli *c, const struct rp_stats *st,
 }
 
 /* --stats-json: the merged counters as one JSON object. */
-static int write_stats_json(const char *path, const struct rp_stats *st,
+static int write_stats_json(const struct cli *c, const struct rp_stats *st,
 			    uint64_t results, double secs, unsigned threads,
 			    uint64_t excluded)
 {
-	FILE *f = fopen(path, "we");
+	FILE *f = fopen(c->stats_json, "we");
 
 	if (!f)
 		return -errno;
-	fprintf(f, "{\"results\":%" PRIu64 ",\"seconds\":%.6f,"
+	fprintf(f, "{\"seed\":%" PRIu64 ",\"shuffle\":%s,", c->seed,
+		c->no_shuffle ? "false" : "true");
+	if (c->shards)
+		fprintf(f, "\"shard\":%" PRIu32 ",\"shards\":%" PRIu32 ",",
+			c->shard, c->shards);
+	fprintf(f, "\"results\":%" PRIu64 ",\"seconds\":%.6f,"
 		"\"probes_per_s\":%.1f,\"threads\":%u,\"concurrency\":%u,"
 		"\"direct\":%s,\"setup_flags\":%u,\"by_status\":{",
 		results, secs, secs > 0 ? (double)results / secs : 0, threads,
@@ -803,6 +814,8 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 	};
 	int ret;
 
+	order_source_opts(c, &so);
+
 	if (g_resume)
 		resume_source_opts(g_resume, &so);
 	ret = rp_source_create(src, &so, err, sizeof(err));
@@ -912,14 +925,16 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				 "scans; use -f jsonl or csv here");
 	services_load(NULL);
 	if (c->resume) {
-		/* h-order: the seed and shard the source is given go here,
-		 * and ord.seed (the state's when continuing) to the source */
-		struct resume_order ord = { 0 };
+		struct resume_order ord = { .explicit_seed = c->seed_set,
+					    .seed = c->seed,
+					    .shard = c->shard,
+					    .shards = c->shards };
 
 		rc = resume_open(&g_resume, c, source_ports(c), nargs, args,
 				 &ord, &fd);
 		if (rc != EXIT_OK)
 			return rc;
+		c->seed = ord.seed; /* the state's, when continuing a run */
 		if (resume_complete(g_resume)) {
 			if (!c->quiet)
 				fprintf(stderr, "%s: the run kept in '%s' is "
@@ -1153,7 +1168,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			"excluded address or port: not probed, no result)\n",
 			rp_source_excluded(src));
 	if (c->stats_json) {
-		int ret = write_stats_json(c->stats_json, &st, results, secs, n,
+		int ret = write_stats_json(c, &st, results, secs, n,
 					   rp_source_excluded(src));
 
 		if (ret < 0) {

@@ -47,7 +47,28 @@ struct cli {
 	struct rp_exclude *exclude;   /* --exclude, --exclude-file, or NULL */
 	uint32_t top_ports;           /* --top-ports N, or 0 */
 	const char *exclude_ports;    /* --exclude-ports LIST */
+	/* Order and shards (order.c). */
+	uint64_t seed;                /* --seed, or a random one */
+	bool seed_set;                /* --seed given */
+	bool no_shuffle;              /* --no-shuffle */
+	uint32_t shuffle_window;      /* --shuffle-window; 0: default */
+	uint32_t shard, shards;       /* --shard I/N; shards 0: none */
 };
+
+#define RP_WINDOW_MAX (1u << 24)
+
+/* Parses order option name ("seed", "shard", "shuffle-window",
+ * "no-shuffle") with its argument into c: 0, or EXIT_USAGE with the
+ * message printed. */
+int order_option(struct cli *c, const char *name, const char *arg);
+
+/* After all options: refuses --shard without --seed, picks a random seed
+ * when none was given. 0, or an exit code with the message printed. */
+int order_finish(struct cli *c);
+
+/* The order and shard fields of the source's options. */
+void order_source_opts(const struct cli *c, struct rp_source_opts *so);
+
 
 /* tcp without -p or --top-ports probes this many of nmap's top ports. */
 #define DEFAULT_TOP_PORTS 100

@@ -801,7 +801,18 @@ struct rp_source_opts {
 	                               * engines the same set
 	                               * (rp_engine_opts.exclude). Read-only;
 	                               * must outlive the source */
+	/* Order and shards. All zero: input order, every target. */
+	int shuffle;                  /* 1: a pseudo-random order set by seed
+	                               * (see rp_source_next()) */
+	uint64_t seed;                /* the order's key: same inputs, options
+	                               * and seed give the same order */
+	uint32_t shuffle_window;      /* lines held to shuffle among; 0:
+	                               * RP_SHUFFLE_WINDOW, at most 1 << 24 */
+	uint32_t shard;               /* this part, 0 <= shard < shards */
+	uint32_t shards;              /* parts; 0 or 1: the whole input */
 };
+
+#define RP_SHUFFLE_WINDOW 65536
 
 /* Where Debian's nmap-common puts nmap's port frequency table. */
 #define RP_NMAP_SERVICES "/usr/share/nmap/nmap-services"
@@ -815,7 +826,10 @@ struct rp_source_opts {
  * continued by another process, with skip_first = the first number not
  * yet done and skip saying which later ones were: the targets it then
  * produces are exactly the rest, with the same seq and index as in the
- * first run. The engine echoes seq in rp_result.seq.
+ * first run. The engine echoes seq in rp_result.seq. seq is the target's
+ * position in the order targets are drawn (see rp_source_next()): with
+ * shards, a source's own positions only; a position whose target is
+ * excluded inside a block has no target.
  *
  * skip is called from rp_source_next() with the source's lock held (and
  * so never by two threads at once, in sequence-number order): it must not
@@ -826,7 +840,8 @@ struct rp_source_opts {
  * addresses, at the input's reading speed for files).
  */
 
-/* Returns 0 and *out, -EINVAL with the ports spec bad (message in err),
+/* Returns 0 and *out, -EINVAL with the ports spec bad, shard >= shards
+ * or shuffle_window too large (message in err),
  * -E2BIG for a newer header's opts setting a field this library does not
  * know, or -ENOMEM. err (may be NULL) receives a message of at most errlen
  * bytes. opts may be NULL (all defaults). */
@@ -876,6 +891,27 @@ RP_API void rp_source_set_notify(struct rp_source *s, void (*fn)(void *),
  * rp_source_next_ex() takes the size of *t as the caller's header knows
  * it (see "Structs grow" at the top) and fills what both know; -1 if
  * t_size is below the first version's.
+ *
+ *
+ * t->index is the target's position in the input after expansion
+ * (arguments first, then files; a line's targets address-major, ports
+ * ascending), whatever the order it is produced in. Without shuffle,
+ * targets come in index order. With shuffle, the source keeps a window of
+ * up to shuffle_window lines, taken in input order, and each target comes
+ * from a line of the window picked at random; a line's own targets (a
+ * CIDR x ports) come in the order of a keyed permutation of them, so a
+ * block is spread over its whole length in O(1) memory. The order depends
+ * only on the input, the options and the seed, never on timing or on how
+ * many engines pull: to keep it so, a shuffling source waits (returns 0)
+ * until its window is full or the input is over, so a slow pipe is not
+ * probed before shuffle_window lines (or its end) have arrived.
+ *
+ * With shards = N > 1, the targets at positions I, I + N, I + 2N, ... of
+ * that order (counting every target, bad lines included) are produced and
+ * the others skipped: N sources with the same inputs, options and seed
+ * and shard = 0 .. N-1 produce disjoint parts, whose union is the whole,
+ * each within one target of 1/N of it. rp_source_produced(),
+ * rp_source_total() and rp_source_invalid() count this shard's targets.
  */
 RP_API int rp_source_next(void *source, struct rp_target *t);
 RP_API int rp_source_next_ex(void *source, struct rp_target *t,

@@ -6,13 +6,16 @@
  * .1:22, ...), produced one at a time by struct rp__iter in O(1) memory:
  * a /8 costs no more than one address. A CIDR walk is an ordinal added to
  * the network address; a hostname has no address yet and yields only its
- * ports. rp__spec_count() says up front how many targets that makes.
+ * ports. rp__spec_count() says up front how many targets that makes, and
+ * rp__spec_at() makes the k-th of them directly, for the source's
+ * shuffled order (order.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
 #include "lex.h"
+#include "order.h"
 #include "target.h"
 
 /* Expandable: an address or block, a hostname (one target per port,
@@ -61,6 +64,40 @@ int rp__iter_init(struct rp__iter *it, const struct rp__spec *spec,
 	return 0;
 }
 
+/* Fills *ss and *len with address idx of spec (*len 0 for a name) on
+ * port. */
+static void fill_addr(const struct rp__spec *spec, uint64_t idx, int port,
+		      struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (!spec->family) {
+		/* a name: no address yet, only it->port */
+		*len = 0;
+		return;
+	}
+	if (spec->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		sin->sin_addr.s_addr =
+			htonl(ntohl(spec->addr.v4.s_addr) + (uint32_t)idx);
+		*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		uint32_t low;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		sin6->sin6_addr = spec->addr.v6;
+		/* at most 20 host bits, all in the last word, all zero */
+		memcpy(&low, &sin6->sin6_addr.s6_addr[12], 4);
+		low = htonl(ntohl(low) | (uint32_t)idx);
+		memcpy(&sin6->sin6_addr.s6_addr[12], &low, 4);
+		*len = sizeof(*sin6);
+	}
+}
+
 int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
 		  socklen_t *len)
 {
@@ -87,33 +124,21 @@ int rp__iter_next(struct rp__iter *it, struct sockaddr_storage *ss,
 		idx = it->addr;
 	}
 	it->port = port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!spec->family) {
-		/* a name: no address yet, only it->port */
-		*len = 0;
-		return 1;
-	}
-	if (spec->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sin->sin_addr.s_addr =
-			htonl(ntohl(spec->addr.v4.s_addr) + (uint32_t)idx);
-		*len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-		uint32_t low;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		sin6->sin6_addr = spec->addr.v6;
-		/* at most 20 host bits, all in the last word, all zero */
-		memcpy(&low, &sin6->sin6_addr.s6_addr[12], 4);
-		low = htonl(ntohl(low) | (uint32_t)idx);
-		memcpy(&sin6->sin6_addr.s6_addr[12], &low, 4);
-		*len = sizeof(*sin6);
-	}
+	fill_addr(spec, idx, port, ss, len);
 	return 1;
+}
+
+int rp__spec_at(const struct rp__spec *spec, const struct rp__ports *ports,
+		const struct rp__ports_index *pidx, uint64_t k,
+		struct sockaddr_storage *ss, socklen_t *len)
+{
+	uint64_t idx = k;
+	int port = spec->port;
+
+	if (!port) {
+		idx = k / pidx->count;
+		port = rp__ports_at(pidx, ports, (uint32_t)(k % pidx->count));
+	}
+	fill_addr(spec, idx, port, ss, len);
+	return port;
 }

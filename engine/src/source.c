@@ -87,6 +87,36 @@ static void set_msg(char *err, size_t errlen, const char *msg)
 
 /* ---- the public API ----------------------------------------------------- */
 
+/* Takes the order and shard options. Returns 0 or -EINVAL. */
+static int order_opts(struct rp_source *s, const struct rp_source_opts *o,
+		      char *err, size_t errlen)
+{
+	char msg[96];
+
+	if (o->shards > 1 && o->shard >= o->shards) {
+		snprintf(msg, sizeof(msg),
+			 "shard %" PRIu32 " of %" PRIu32 ": want 0 to %" PRIu32,
+			 o->shard, o->shards, o->shards - 1);
+		set_msg(err, errlen, msg);
+		return -EINVAL;
+	}
+	if (o->shuffle_window > RP__WINDOW_MAX) {
+		set_msg(err, errlen, "shuffle window too large (max 16777216)");
+		return -EINVAL;
+	}
+	if (o->shards > 1) {
+		s->shards = o->shards;
+		s->shard = o->shard;
+	}
+	s->shuffle = o->shuffle != 0;
+	s->seed = o->seed;
+	s->rng = rp__mix64(o->seed ^ 0x5eed5eed5eed5eedull);
+	if (s->shuffle)
+		s->win_cap = o->shuffle_window ? o->shuffle_window
+					       : RP_SHUFFLE_WINDOW;
+	return 0;
+}
+
 /* rp_source_opts as the first version had it. */
 #define SOURCE_OPTS_V1 RP__END(struct rp_source_opts, scheme)
 
@@ -119,30 +149,34 @@ int rp_source_create_ex(struct rp_source **out,
 		set_msg(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	s->shards = 1;
+	s->win_cap = 1;
 	if (opts) {
 		s->scheme = opts->scheme;
 		s->skip_first = opts->skip_first;
 		s->skip = opts->skip;
 		s->skip_arg = opts->skip_arg;
-	}
-	if (opts && opts->ports) {
-		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
+		r = opts->ports ? rp__ports_parse(&s->ports, opts->ports, err,
+						  errlen)
+				: 0;
+		if (!r)
+			r = order_opts(s, opts, err, errlen);
+		/* top ports and excluded ports change the port set: before
+		 * its index is built */
+		if (!r)
+			r = rp__screen_setup(s, opts, err, errlen);
 		if (r) {
 			free(s);
 			return r;
 		}
 	}
-	if (opts) {
-		r = rp__screen_setup(s, opts, err, errlen);
-		if (r) {
-			free(s);
-			return r;
-		}
-	}
-	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	rp__ports_index_init(&s->pidx, &s->ports);
+	s->win = calloc(s->win_cap, sizeof(*s->win));
+	s->stop_fd = s->win ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 	if (s->stop_fd < 0) {
-		r = -errno;
+		r = s->win ? -errno : -ENOMEM;
 		set_msg(err, errlen, strerror(-r));
+		free(s->win);
 		free(s);
 		return r;
 	}
@@ -188,7 +222,9 @@ void rp_source_destroy(struct rp_source *s)
 	free(s->files);
 	rp__line_free_all(s->args);
 	rp__line_free_all(s->head);
-	free(s->cur);
+	for (uint32_t w = 0; w < s->nwin; w++)
+		free(s->win[w]);
+	free(s->win);
 	close(s->stop_fd);
 	pthread_cond_destroy(&s->notified);
 	pthread_cond_destroy(&s->space);
@@ -223,6 +259,7 @@ int rp_source_add_arg(struct rp_source *s, const char *text)
 			*s->args_tail = l;
 			s->args_tail = &l->next;
 			add_count(&s->counted, count);
+			add_count(&s->screened, l->screened);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -408,55 +445,51 @@ static void make_invalid(struct rp_source *s, const struct line *l,
 	s->invalid++;
 }
 
-/* Makes the next target of the sequence into *t (zeroed): returns 1, 0
- * or -1 as rp_source_next() does. Lock held. */
-static int make_next(struct rp_source *s, struct rp_target *t)
+void rp__source_fill(struct rp_source *s)
 {
-	char reason[160];
 	struct line *l;
 
-	for (;;) {
-		if (s->cur) {
-			if (rp__iter_next(&s->it, &t->addr, &t->addrlen)) {
-				set_text(s->cur, t);
-				if (!s->cur->spec.family)
-					set_name(s->cur, t, s->it.port);
-				t->tls = s->cur->spec.kind == RP__SPEC_URL
-						 ? s->cur->spec.scheme ==
-							   RP__SCHEME_HTTPS
-						 : rp__ports_tls(&s->ports,
-								 s->it.port,
-								 s->scheme);
-				if (rp__screen(s, s->cur, t))
-					continue; /* excluded, in a block */
-				return 1;
-			}
-			free(s->cur);
-			s->cur = NULL;
-		}
-		l = pop(s);
-		if (!l) {
-			if (s->reader_running || s->next_file < s->nfiles) {
-				s->want_notify = true;
-				return 0;
-			}
-			return -1;
-		}
-		if (l->err) {
-			make_invalid(s, l, l->reason, t);
-		} else if (rp__iter_init(&s->it, &l->spec, &s->ports, reason,
-					 sizeof(reason))) {
-			/* no port, and the top ports could not be read */
-			make_invalid(s, l, s->noport[0] && !l->spec.port &&
-						   !s->ports.count
-					   ? s->noport : reason, t);
-		} else {
-			s->cur = l;
-			continue;
-		}
-		free(l);
-		return 1;
+	while (s->nwin < s->win_cap && (l = pop(s))) {
+		l->base = s->next_base;
+		s->next_base += l->count;
+		if (s->shuffle && l->count > 1)
+			rp__perm_init(&l->perm, l->count,
+				      rp__mix64(s->seed ^ rp__mix64(l->base)));
+		s->win[s->nwin++] = l;
 	}
+}
+
+/* Fills t with target k (in input order) of line l: returns false when
+ * it is to be skipped (an excluded address or port inside a block;
+ * counted by rp__screen()). Lock held. */
+static bool make_target(struct rp_source *s, const struct line *l,
+			uint64_t k, struct rp_target *t)
+{
+	struct rp__iter it;
+	char reason[160];
+	int port;
+
+	t->index = l->base + k;
+	if (l->err) {
+		make_invalid(s, l, l->reason, t);
+		return true;
+	}
+	if (rp__iter_init(&it, &l->spec, &s->ports, reason, sizeof(reason))) {
+		/* no port, and the top ports could not be read */
+		make_invalid(s, l, s->noport[0] && !l->spec.port &&
+					   !s->ports.count
+				   ? s->noport : reason, t);
+		return true;
+	}
+	port = rp__spec_at(&l->spec, &s->ports, &s->pidx, k, &t->addr,
+			   &t->addrlen);
+	set_text(l, t);
+	if (!l->spec.family)
+		set_name(l, t, port);
+	t->tls = l->spec.kind == RP__SPEC_URL
+			 ? l->spec.scheme == RP__SCHEME_HTTPS
+			 : rp__ports_tls(&s->ports, port, s->scheme);
+	return !rp__screen(s, l, port, t);
 }
 
 /* Whether the target just made is left out (rp_source_opts.skip_first,
@@ -471,25 +504,57 @@ static bool skipped(struct rp_source *s, const struct rp_target *t)
 	return true;
 }
 
-/* The next target, into the library's own struct. */
+/*
+ * The next target, into the library's own struct. Targets are drawn from
+ * the window: a random line, and its next target in the line's own
+ * permutation. Position pos in that sequence is the target's seq; shard I
+ * of N takes the positions I, I + N, ...
+ */
 static int next_full(void *source, struct rp_target *t)
 {
 	struct rp_source *s = source;
+	struct line *l;
+	uint32_t j;
+	uint64_t k, pos;
+	bool keep;
 	int r;
 
 	if (!s || !t)
 		return -1;
 	pthread_mutex_lock(&s->lock);
-	do {
-		memset(t, 0, sizeof(*t));
-		r = make_next(s, t);
-		/* The sequence is the input's order, so a target's number is
-		 * its index too. */
-		if (r == 1)
-			t->seq = t->index = s->seq++;
-	} while (r == 1 && skipped(s, t));
-	if (r == 1)
-		s->produced++;
+	for (;;) {
+		bool more = s->reader_running || s->next_file < s->nfiles;
+
+		rp__source_fill(s);
+		/* a partial window would make the order depend on timing */
+		if (!s->nwin || (s->nwin < s->win_cap && more)) {
+			s->want_notify = more;
+			r = more ? 0 : -1;
+			break;
+		}
+		j = s->nwin > 1 ? rp__rand_below(&s->rng, s->nwin) : 0;
+		l = s->win[j];
+		k = l->taken++;
+		if (s->shuffle && l->count > 1)
+			k = rp__perm_at(&l->perm, k);
+		pos = s->pos++;
+		keep = pos % s->shards == s->shard;
+		if (keep) {
+			memset(t, 0, sizeof(*t));
+			keep = make_target(s, l, k, t);
+			t->seq = pos;
+			keep = keep && !skipped(s, t);
+		}
+		if (l->taken == l->count) {
+			s->win[j] = s->win[--s->nwin];
+			free(l);
+		}
+		if (keep) {
+			s->produced++;
+			r = 1;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -539,8 +604,21 @@ int64_t rp_source_total(const struct rp_source *s)
 	struct rp_source *m = locked(s);
 	int64_t v = -1;
 
+	uint64_t n = m->counted;
+
+	/* this shard's: positions shard, shard + shards, ... below n */
+	n = n > m->shard ? (n - m->shard - 1) / m->shards + 1 : 0;
+	/* less what exclusion skips in blocks: exact for the whole (known
+	 * as lines are parsed) and once every position is drawn (counted
+	 * as skipped), a shard's share of it until then */
+	if (m->shards == 1)
+		n -= m->screened < n ? m->screened : n;
+	else if (m->pos == m->counted)
+		n -= m->excluded < n ? m->excluded : n;
+	else
+		n -= m->screened / m->shards < n ? m->screened / m->shards : n;
 	if (!m->reader_running && m->next_file == m->nfiles)
-		v = m->counted > INT64_MAX ? INT64_MAX : (int64_t)m->counted;
+		v = n > INT64_MAX ? INT64_MAX : (int64_t)n;
 	pthread_mutex_unlock(&m->lock);
 	return v;
 }

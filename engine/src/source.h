@@ -15,12 +15,14 @@
 
 #include "ringprobe.h"
 #include "exclude.h"
+#include "order.h"
 #include "target.h"
 
 #define QUEUE_MAX (1u << 20)	/* bytes of queued lines with headers */
 #define READ_SIZE (64u << 10)	/* bytes per read(2) */
 #define QUOTE_MAX 64		/* bytes of a bad line quoted in a detail */
 #define ARG_FILE UINT32_MAX	/* struct line.file of an argument */
+#define RP__WINDOW_MAX (1u << 24)	/* largest shuffle window, lines */
 
 /* One non-empty line or argument, parsed, waiting to be produced. */
 struct line {
@@ -31,6 +33,12 @@ struct line {
 	bool too_long;		/* over RP__LINE_MAX: text is a prefix */
 	struct rp__spec spec;	/* spec.off is 0: text is trimmed */
 	size_t size;		/* bytes charged to the queue */
+	uint64_t count;		/* targets it gives (1 if bad) */
+	uint64_t screened;	/* of them, excluded inside a block */
+	uint64_t base;		/* index of its first target (set when it
+				 * enters the window) */
+	uint64_t taken;		/* its targets taken so far */
+	struct rp__perm perm;	/* the order they are taken in */
 	const char *reason;	/* why it is bad, or NULL */
 	size_t len;		/* bytes in text */
 	char text[];		/* text, NUL, reason, NUL */
@@ -70,8 +78,18 @@ struct rp_source {
 	struct line *head, **tail;	/* lines read, not yet produced */
 	size_t queued;			/* bytes in that queue */
 
-	struct line *cur;		/* the line being expanded */
-	struct rp__iter it;		/* its position */
+	/* The window (source.c): lines taken from args and the queue in
+	 * input order, each target drawn from a line picked at random. */
+	struct line **win;
+	uint32_t nwin, win_cap;		/* lines in it, lines it holds */
+	bool shuffle;			/* rp_source_opts.shuffle */
+	uint64_t seed;			/* rp_source_opts.seed */
+	uint64_t rng;			/* the picks' generator state */
+	uint64_t next_base;		/* index of the next line's first
+					 * target */
+	uint64_t pos;			/* targets drawn, every shard's */
+	uint32_t shard, shards;		/* ours, of how many (>= 1) */
+	struct rp__ports_index pidx;	/* random access to ports */
 
 	void (*notify)(void *);
 	void *notify_arg;
@@ -82,8 +100,6 @@ struct rp_source {
 	pthread_cond_t notified;	/* a notify call has returned */
 
 	uint64_t produced;		/* targets produced */
-	uint64_t seq;			/* targets made (produced or skipped):
-					 * the next one's sequence number */
 	uint64_t skip_first;		/* rp_source_opts: resuming */
 	int (*skip)(void *, const struct rp_target *);
 	void *skip_arg;
@@ -91,6 +107,8 @@ struct rp_source {
 	uint64_t excluded;		/* block targets skipped (excluded) */
 	struct rp__exclude_cache xcache; /* the lookups of rp__screen() */
 	uint64_t counted;		/* targets of every line parsed */
+	uint64_t screened;		/* of them, excluded inside blocks
+					 * (rp__screen_skipped()) */
 	int error;			/* first read error, or 0 */
 	uint32_t error_file;		/* the file it was in (files[]) */
 
@@ -133,8 +151,12 @@ uint64_t rp__screen_skipped(const struct rp_source *s, const struct line *l);
 /* The target t, just expanded from the good line l: returns true if it
  * is to be skipped (excluded, inside a block; counted), else false, with
  * t made EXCLUDED if it is a single target that is excluded. Lock held. */
-bool rp__screen(struct rp_source *s, const struct line *l,
+bool rp__screen(struct rp_source *s, const struct line *l, int port,
 		struct rp_target *t);
+/* Takes lines into the window, in input order, until it is full or none
+ * is queued: called by consumers, and by the reader as it queues lines so
+ * that a window fills without waiting for consumers. Lock held. */
+void rp__source_fill(struct rp_source *s);
 
 /* Starts the reader with every signal blocked: signals are the
  * application's business, on its own threads. Returns 0 or -errno. */

@@ -28,6 +28,7 @@ struct batch {
 	struct line *head, **tail;
 	size_t bytes;		/* sum of line.size */
 	uint64_t count;		/* targets the lines expand to */
+	uint64_t screened;	/* of them, excluded inside blocks */
 };
 
 /* ---- lines -------------------------------------------------------------- */
@@ -80,8 +81,9 @@ int rp__line_make(const struct rp_source *s, const char *text,
 	}
 	*count = 1; /* bad line or no port: one result */
 	if (!r && rp__spec_count(&spec, ports))
-		*count = rp__spec_count(&spec, ports) -
-			 rp__screen_skipped(s, l);
+		*count = rp__spec_count(&spec, ports);
+	l->count = *count;
+	l->screened = *count > 1 ? rp__screen_skipped(s, l) : 0;
 	*out = l;
 	return 0;
 }
@@ -95,6 +97,7 @@ struct line *rp__line_long(const char *prefix, size_t len,
 	if (l) {
 		l->too_long = true;
 		l->err = -EINVAL;
+		l->count = 1;
 	}
 	return l;
 }
@@ -168,11 +171,14 @@ static int flush(struct rp_source *s, struct batch *b)
 	s->tail = b->tail;
 	s->queued += b->bytes;
 	add_count(&s->counted, b->count);
+	add_count(&s->screened, b->screened);
+	rp__source_fill(s);
 	notify_unlock(s);
 	b->head = NULL;
 	b->tail = &b->head;
 	b->bytes = 0;
 	b->count = 0;
+	b->screened = 0;
 	return 0;
 }
 
@@ -184,6 +190,7 @@ static int batch_add(struct batch *b, struct line *l, uint64_t count)
 	b->tail = &l->next;
 	b->bytes += l->size;
 	b->count += count;
+	b->screened += l->screened;
 	return 0;
 }
 

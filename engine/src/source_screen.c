@@ -113,10 +113,9 @@ uint64_t rp__screen_skipped(const struct rp_source *s, const struct line *l)
 	return ports && s->exclude ? block_excluded(s, l) * ports : 0;
 }
 
-bool rp__screen(struct rp_source *s, const struct line *l,
+bool rp__screen(struct rp_source *s, const struct line *l, int port,
 		struct rp_target *t)
 {
-	int port = s->it.port;
 	bool xport = rp__ports_has(&s->xports, port);
 
 	if (!xport && (!t->addrlen ||
