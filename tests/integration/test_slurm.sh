@@ -278,12 +278,15 @@ print(("PASS: " if ok else "FAIL: ") +
 sys.exit(0 if ok else 1)
 PY
 shards=()
-[ "$sharded" -eq 1 ] && shards=("$TMP"/out/shard-*-of-$n.jsonl)
+[ "$sharded" -eq 1 ] && shards=("$TMP"/out/shard-*-of-"$n".jsonl)
 "$PY" "$SRC/tests/helpers/t_shards.py" "Slurm array" "$TMP/full.jsonl" \
 	"$TMP/out/merged.jsonl" "${shards[@]}" || FAILS=$((FAILS + 1))
 logs=("$TMP"/submit/ringprobe-"$job"_*.log)
-[ "${#logs[@]}" -eq "$n" ] && pass "one log per task ($n)" ||
+if [ "${#logs[@]}" -eq "$n" ]; then
+	pass "one log per task ($n)"
+else
 	fail "task logs: ${logs[*]}"
+fi
 
 stop_cluster
 [ "$FAILS" -eq 0 ]
