@@ -897,7 +897,8 @@ static void engine_error(int ret, const char *detail)
 	case -EPERM: /* from io_uring_setup(2) */
 		why = ": io_uring is not permitted here (disabled by "
 		      "/proc/sys/kernel/io_uring_disabled, or blocked by a "
-		      "seccomp policy, as container runtimes do by default)";
+		      "seccomp policy, as container runtimes do by default; "
+		      "see docs/SCALE-OUT.md for a profile that allows it)";
 		break;
 	case -ENOSYS:
 		why = ": this kernel has no io_uring";
