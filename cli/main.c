@@ -43,6 +43,10 @@ static void usage(FILE *f)
 		"  -i, --input FILE         read targets from FILE, one per line ('-' = stdin)\n"
 		"  -c, --concurrency N      probes in flight (default %d)\n"
 		"  -r, --rate N             new probes per second (0 = unlimited, default)\n"
+		"      --max-per-host N     probes in flight to one address (default %d,\n"
+		"                           0 = no limit)\n"
+		"      --host-delay D       least time between two probes to one address\n"
+		"                           (e.g. 10ms; default none)\n"
 		"      --connect-timeout D  per connect attempt (default 1s; e.g. 500ms)\n"
 		"      --timeout D          overall per probe, retries included (default 5s)\n"
 		"      --retries N          re-probe filtered targets N more times (default 0)\n"
@@ -109,7 +113,8 @@ static void usage(FILE *f)
 		"\n"
 		"Exit: 0 done, 1 runtime failure, 2 usage or input error, 130 interrupted.\n"
 		"SIGUSR1 or SIGQUIT prints the probes in flight and the counters.\n",
-		prog, prog, prog, prog, DEFAULT_CONCURRENCY);
+		prog, prog, prog, prog, DEFAULT_CONCURRENCY,
+		DEFAULT_MAX_PER_HOST);
 }
 
 /* Strict unsigned parse: digits only, within max. */
@@ -295,6 +300,8 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_EXPIRING_WITHIN,
 	OPT_SCHEME,
+	OPT_MAX_PER_HOST,
+	OPT_HOST_DELAY,
 };
 
 static const struct option long_opts[] = {
@@ -342,6 +349,8 @@ static const struct option long_opts[] = {
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "scheme", required_argument, NULL, OPT_SCHEME },
+	{ "max-per-host", required_argument, NULL, OPT_MAX_PER_HOST },
+	{ "host-delay", required_argument, NULL, OPT_HOST_DELAY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -560,6 +569,20 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return die_usage("bad --scheme '%s': want http, "
 						 "https or auto", optarg);
 			break;
+		case OPT_MAX_PER_HOST:
+			if (parse_uint(optarg, 1000000, &v) < 0)
+				return die_usage("bad --max-per-host '%s': want "
+						 "0 (no limit) to 1000000",
+						 optarg);
+			c->max_per_host = (int64_t)v;
+			break;
+		case OPT_HOST_DELAY:
+			if (rp_parse_duration(optarg, &v) < 0 ||
+			    v > RP_TIMEOUT_MAX_NS)
+				return die_usage("bad --host-delay '%s': want a "
+						 "duration like 10ms", optarg);
+			c->eo.host_delay_ns = v;
+			break;
 		case OPT_EXPIRING_WITHIN:
 			if (parse_uint(optarg, 100000, &v) < 0)
 				return die_usage("bad --expiring-within '%s': "
@@ -698,7 +721,8 @@ static int demo(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .progress = -1, .format = OUT_TEXT, .expiring = -1 };
+	struct cli c = { .progress = -1, .format = OUT_TEXT, .expiring = -1,
+			 .max_per_host = -1 };
 	const char *cmd;
 	int rc;
 

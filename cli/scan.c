@@ -564,6 +564,23 @@ static void engine_error(int ret)
 		rp_strerror(ret), why);
 }
 
+/*
+ * Per-host limits are kept by each engine for its own probes, so over n
+ * engines the cap is shared out (each engine at least 1: so no more
+ * engines than the cap), and a host delay, which engines could not keep
+ * between them, runs one engine. Returns the number of engines.
+ */
+static unsigned per_host_threads(struct cli *c, unsigned n)
+{
+	c->eo.max_per_host = c->max_per_host < 0 ? DEFAULT_MAX_PER_HOST
+						 : (uint32_t)c->max_per_host;
+	if (c->eo.host_delay_ns)
+		return 1;
+	if (c->eo.max_per_host && n > c->eo.max_per_host)
+		return c->eo.max_per_host;
+	return n;
+}
+
 int cli_scan(struct cli *c, int nargs, char **args)
 {
 	struct rp_source *src = NULL;
@@ -583,6 +600,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	n = c->threads ? c->threads : cpus();
 	if (n > c->eo.concurrency)
 		n = c->eo.concurrency;
+	n = per_host_threads(c, n);
 	if (raise_nofile(c->eo.concurrency, n) < 0) {
 		rc = EXIT_USAGE;
 		goto out_source;
@@ -614,6 +632,10 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.concurrency = c->eo.concurrency / n +
 				    (i < c->eo.concurrency % n);
 		w->eo.rate = c->eo.rate / n + (i < c->eo.rate % n);
+		/* Per-host limits hold over all engines: the cap is shared
+		 * out exactly (per_host_threads() made n <= the cap). */
+		w->eo.max_per_host = c->eo.max_per_host / n +
+				     (i < c->eo.max_per_host % n);
 		if (c->eo.dns.concurrency) {
 			w->eo.dns.concurrency = c->eo.dns.concurrency / n +
 						(i < c->eo.dns.concurrency % n);

@@ -72,6 +72,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	copy_text(s->input, t->input);
 	s->index = t->index;
 	s->user = t->user;
+	s->host = SLOT_NONE;
 	s->cancel = 0;
 	s->nmore = s->imore = 0;
 	s->attempts = 0;
