@@ -64,6 +64,7 @@ struct worker {
 	pthread_t th;
 	_Atomic uint64_t results;     /* read by the progress line */
 	_Atomic uint32_t inflight;
+	_Atomic uint32_t host_waiting; /* of them, on a per-host limit */
 	_Atomic bool done;
 	uint64_t invalid;
 	uint64_t by_class[10];        /* HTTP results by status class */
@@ -248,9 +249,17 @@ static void progress_line(struct rp_source *src)
 	uint32_t inflight = 0;
 	char tot[32] = "?", eta[32] = "?";
 
-	for (unsigned i = 0; i < g_nworkers; i++)
+	uint32_t waiting = 0;
+	char wait[48] = "";
+
+	for (unsigned i = 0; i < g_nworkers; i++) {
 		inflight += atomic_load_explicit(&g_workers[i].inflight,
 						 memory_order_relaxed);
+		waiting += atomic_load_explicit(&g_workers[i].host_waiting,
+						memory_order_relaxed);
+	}
+	if (waiting)
+		snprintf(wait, sizeof(wait), " (%u waiting per host)", waiting);
 	double rate = secs > 0 ? (double)done / secs : 0;
 	if (total >= 0) {
 		snprintf(tot, sizeof(tot), "%" PRId64, total);
@@ -260,8 +269,8 @@ static void progress_line(struct rp_source *src)
 	}
 	pthread_mutex_lock(&err_lock);
 	fprintf(stderr,
-		"\r\033[K%" PRIu64 "/%s done, %.0f/s, %u in flight, %.1fs, ETA %s",
-		done, tot, rate, inflight, secs, eta);
+		"\r\033[K%" PRIu64 "/%s done, %.0f/s, %u in flight%s, %.1fs, "
+		"ETA %s", done, tot, rate, inflight, wait, secs, eta);
 	pthread_mutex_unlock(&err_lock);
 }
 
@@ -307,7 +316,8 @@ static void snapshot(struct worker *w, struct rp_engine *e)
 	rp_engine_stats(e, &st);
 	pthread_mutex_lock(&err_lock);
 	fprintf(stderr, "\r\033[Kringprobe snapshot (engine %u): %u probes in "
-		"flight\n", (unsigned)(w - g_workers), st.inflight);
+		"flight, %u waiting on a per-host limit\n",
+		(unsigned)(w - g_workers), st.inflight, st.host_waiting);
 	rp_engine_inflight(e, print_probe, NULL);
 	print_counters(&st, (double)(now_ns() - g_start_ns) / 1e9);
 	pthread_mutex_unlock(&err_lock);
@@ -443,6 +453,9 @@ static void *worker_main(void *arg)
 		if (w->c->progress) { /* only the progress line reads it */
 			rp_engine_stats(e, &st);
 			atomic_store_explicit(&w->inflight, st.inflight,
+					      memory_order_relaxed);
+			atomic_store_explicit(&w->host_waiting,
+					      st.host_waiting,
 					      memory_order_relaxed);
 		}
 		unsigned seq = atomic_load(&g_snapshot_seq);

@@ -461,8 +461,10 @@ struct rp_engine_opts {
 	 * addresses go on; the time it waits is not part of any timeout (its
 	 * clocks, elapsed_us included, start when it leaves the wait), and
 	 * cancel, stop and destroy end it CANCELLED like any probe. Memory
-	 * stays fixed (a table of 2 x concurrency addresses, allocated at
-	 * create when a limit is set). */
+	 * stays fixed: a table of 2 x concurrency addresses (at least 65,536
+	 * with a delay), allocated at create when a limit is set; a probe to
+	 * a new address that finds it full waits until an entry's delay
+	 * ends. */
 	uint32_t max_per_host;        /* probes in flight to one address at
 	                               * once; 0 = unlimited */
 	uint64_t host_delay_ns;       /* least time between the starts of two
