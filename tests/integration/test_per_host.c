@@ -16,9 +16,11 @@
  *    probes waiting, then destroying one with probes waiting: one result
  *    per target every time, waiters CANCELLED.
  *
- * The servers are threads of this test (plain sockets on 127.0.0.1 and
- * 127.0.0.2, ports from bind(0)): each accepts, logs the accept time and
- * how many of its connections are open, holds the connection hold_ms,
+ * The servers are child processes of this test (plain sockets on
+ * 127.0.0.1 and 127.0.0.2, ports from bind(0); processes, not threads, so
+ * that they run under valgrind too, where a thread waits while another is
+ * in io_uring_enter): each accepts, logs in shared memory the accept time
+ * and how many of its connections are open, holds the connection hold_ms,
  * then sends "hi\n" and closes.
  */
 #include <arpa/inet.h>
@@ -29,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ringprobe.h"
@@ -45,23 +50,24 @@ struct holder {
 	int hold_ms;
 	int lfd;
 	int port;
-	pthread_t th;
-	volatile int quit;
-	pthread_mutex_t mu;
+	pid_t pid;
+	int quit;
 	int open;                     /* connections held now */
 	int max_open;                 /* most held at once */
 	int accepted;
 	uint64_t accept_ns[HOLD_MAX];
 };
 
-static void *holder_main(void *arg)
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+static void holder_main(struct holder *h)
 {
-	struct holder *h = arg;
 	int fds[HOLD_MAX];
 	uint64_t until[HOLD_MAX];
 	int n = 0;
 
-	while (!h->quit) {
+	while (!LD(h->quit)) {
 		struct pollfd p = {.fd = h->lfd, .events = POLLIN};
 		uint64_t now = t_now_ns();
 		for (int i = n - 1; i >= 0; i--) {
@@ -73,9 +79,7 @@ static void *holder_main(void *arg)
 			n--;
 			fds[i] = fds[n];
 			until[i] = until[n];
-			pthread_mutex_lock(&h->mu);
-			h->open--;
-			pthread_mutex_unlock(&h->mu);
+			ST(h->open, h->open - 1);
 		}
 		if (poll(&p, 1, 5) <= 0)
 			continue;
@@ -88,30 +92,33 @@ static void *holder_main(void *arg)
 		}
 		fds[n] = fd;
 		until[n++] = t_now_ns() + (uint64_t)h->hold_ms * MS;
-		pthread_mutex_lock(&h->mu);
 		if (h->accepted < HOLD_MAX)
 			h->accept_ns[h->accepted] = t_now_ns();
-		h->accepted++;
-		if (++h->open > h->max_open)
-			h->max_open = h->open;
-		pthread_mutex_unlock(&h->mu);
+		ST(h->open, h->open + 1);
+		if (h->open > h->max_open)
+			ST(h->max_open, h->open);
+		ST(h->accepted, h->accepted + 1);
 	}
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
-	return NULL;
 }
 
-static int holder_start(struct t_scen *sc, struct holder *h, const char *ip,
-			int hold_ms)
+static struct holder *holder_start(struct t_scen *sc, const char *ip,
+				   int hold_ms)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	int one = 1;
+	struct holder *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
+	if (h == MAP_FAILED) {
+		CHECK(sc, 0, "mmap: %s", strerror(errno));
+		return NULL;
+	}
 	memset(h, 0, sizeof(*h));
 	h->ip = ip;
 	h->hold_ms = hold_ms;
-	pthread_mutex_init(&h->mu, NULL);
 	inet_pton(AF_INET, ip, &a.sin_addr);
 	h->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -121,31 +128,39 @@ static int holder_start(struct t_scen *sc, struct holder *h, const char *ip,
 		CHECK(sc, 0, "listener on %s: %s", ip, strerror(errno));
 		if (h->lfd >= 0)
 			close(h->lfd);
-		return -1;
+		munmap(h, sizeof(*h));
+		return NULL;
 	}
 	h->port = ntohs(a.sin_port);
-	if (pthread_create(&h->th, NULL, holder_main, h)) {
-		close(h->lfd);
-		CHECK(sc, 0, "cannot start the server thread");
-		return -1;
+	h->pid = fork();
+	if (h->pid == 0) {
+		alarm(120); /* never outlive the test by much */
+		holder_main(h);
+		_exit(0);
 	}
-	return 0;
+	if (h->pid < 0) {
+		close(h->lfd);
+		munmap(h, sizeof(*h));
+		CHECK(sc, 0, "cannot start the server process");
+		return NULL;
+	}
+	return h;
 }
 
 static void holder_stop(struct holder *h)
 {
-	h->quit = 1;
-	pthread_join(h->th, NULL);
+	if (!h)
+		return;
+	ST(h->quit, 1);
+	if (waitpid(h->pid, NULL, 0) < 0)
+		kill(h->pid, SIGKILL);
 	close(h->lfd);
-	pthread_mutex_destroy(&h->mu);
+	munmap(h, sizeof(*h));
 }
 
 static int holder_accepted(struct holder *h)
 {
-	pthread_mutex_lock(&h->mu);
-	int n = h->accepted;
-	pthread_mutex_unlock(&h->mu);
-	return n;
+	return LD(h->accepted);
 }
 
 static void target_at(struct rp_target *t, const char *ip, int port,
@@ -214,11 +229,11 @@ static uint64_t first_arrival(const struct t_rec *r, uint64_t lo, uint64_t hi,
 
 static void cap_body(struct t_scen *sc)
 {
-	struct holder a, b;
+	struct holder *a, *b;
 
-	if (holder_start(sc, &a, "127.0.0.1", CAP_HOLD))
+	if (!(a = holder_start(sc, "127.0.0.1", CAP_HOLD)))
 		return;
-	if (holder_start(sc, &b, "127.0.0.2", 0))
+	if (!(b = holder_start(sc, "127.0.0.2", 0)))
 		goto out_a;
 	struct t_rec *r = t_rec_new(sc, CAP_A + CAP_B, 0);
 	struct rp_engine_opts o = {
@@ -236,8 +251,8 @@ static void cap_body(struct t_scen *sc)
 	r->hook = sample_waiting;
 	uint64_t t0 = t_now_ns();
 	/* Host A's probes first: they must not hold back host B's. */
-	submit_n(sc, e, "127.0.0.1", a.port, 0, CAP_A);
-	submit_n(sc, e, "127.0.0.2", b.port, CAP_A, CAP_B);
+	submit_n(sc, e, "127.0.0.1", a->port, 0, CAP_A);
+	submit_n(sc, e, "127.0.0.2", b->port, CAP_A, CAP_B);
 	struct t_idx_pred all = {r, CAP_A + CAP_B};
 	t_run_until(e, t_got_all, &all, 20000);
 	double ms = t_ms_since(t0);
@@ -246,13 +261,13 @@ static void cap_body(struct t_scen *sc)
 	for (uint64_t i = 0; i < CAP_A + CAP_B; i++)
 		CHECK(sc, r->st[i] == RP_STATUS_OPEN, "index %llu: %s",
 		      (unsigned long long)i, t_sname(r->st[i]));
-	for (int k = 0; k < 200 && holder_accepted(&a) < CAP_A; k++)
+	for (int k = 0; k < 200 && holder_accepted(a) < CAP_A; k++)
 		t_sleep_ms(10);
-	CHECK(sc, a.max_open <= 2,
+	CHECK(sc, a->max_open <= 2,
 	      "server A had %d connections open at once (max_per_host 2)",
-	      a.max_open);
-	CHECK(sc, a.accepted == CAP_A, "server A accepted %d of %d",
-	      a.accepted, CAP_A);
+	      a->max_open);
+	CHECK(sc, a->accepted == CAP_A, "server A accepted %d of %d",
+	      a->accepted, CAP_A);
 	/* 12 held 150 ms, two at a time: at least 6 rounds. */
 	CHECK(sc, ms >= (CAP_A / 2) * CAP_HOLD * 0.9,
 	      "host A's %d probes took only %.0f ms at 2 at a time", CAP_A, ms);
@@ -280,9 +295,9 @@ static void cap_body(struct t_scen *sc)
 	rp_engine_destroy(e);
 out_rec:
 	t_rec_free(r);
-	holder_stop(&b);
+	holder_stop(b);
 out_a:
-	holder_stop(&a);
+	holder_stop(a);
 }
 
 static void test_cap(void **state)
@@ -296,10 +311,10 @@ static void test_cap(void **state)
 
 static void wait_past_timeout_body(struct t_scen *sc)
 {
-	struct holder a;
+	struct holder *a;
 	const unsigned n = 6;
 
-	if (holder_start(sc, &a, "127.0.0.1", 150))
+	if (!(a = holder_start(sc, "127.0.0.1", 150)))
 		return;
 	struct t_rec *r = t_rec_new(sc, n, 0);
 	struct rp_engine_opts o = {
@@ -313,7 +328,7 @@ static void wait_past_timeout_body(struct t_scen *sc)
 	if (!e)
 		goto out;
 	uint64_t t0 = t_now_ns();
-	submit_n(sc, e, "127.0.0.1", a.port, 0, n);
+	submit_n(sc, e, "127.0.0.1", a->port, 0, n);
 	struct t_idx_pred all = {r, n};
 	t_run_until(e, t_got_all, &all, 20000);
 	double ms = t_ms_since(t0);
@@ -330,11 +345,11 @@ static void wait_past_timeout_body(struct t_scen *sc)
 		      (unsigned long long)i,
 		      (unsigned long long)r->elapsed_us[i]);
 	}
-	CHECK(sc, a.max_open <= 1, "server had %d open at once", a.max_open);
+	CHECK(sc, a->max_open <= 1, "server had %d open at once", a->max_open);
 	rp_engine_destroy(e);
 out:
 	t_rec_free(r);
-	holder_stop(&a);
+	holder_stop(a);
 }
 
 static void test_wait_past_timeout(void **state)
@@ -354,10 +369,10 @@ static void test_wait_past_timeout(void **state)
 
 static void delay_body(struct t_scen *sc)
 {
-	struct holder a;
+	struct holder *a;
 	char ips[OTHERS][16];
 
-	if (holder_start(sc, &a, "127.0.0.1", 0))
+	if (!(a = holder_start(sc, "127.0.0.1", 0)))
 		return;
 	struct t_rec *r = t_rec_new(sc, DELAY_N + OTHERS, 0);
 	struct rp_engine_opts o = {
@@ -368,25 +383,23 @@ static void delay_body(struct t_scen *sc)
 	if (!e)
 		goto out;
 	uint64_t t0 = t_now_ns();
-	submit_n(sc, e, "127.0.0.1", a.port, 0, DELAY_N);
+	submit_n(sc, e, "127.0.0.1", a->port, 0, DELAY_N);
 	/* One probe each to other addresses (the port is closed there: the
 	 * listener is bound to 127.0.0.1 only). */
 	for (unsigned i = 0; i < OTHERS; i++) {
 		snprintf(ips[i], sizeof(ips[i]), "127.0.0.%u", 3 + i);
-		submit_n(sc, e, ips[i], a.port, DELAY_N + i, 1);
+		submit_n(sc, e, ips[i], a->port, DELAY_N + i, 1);
 	}
 	struct t_idx_pred all = {r, DELAY_N + OTHERS};
 	t_run_until(e, t_got_all, &all, 20000);
 	t_check_each_index_once(sc, r, DELAY_N + OTHERS);
 	/* A connect completes before the server's accept() returns. */
-	for (int k = 0; k < 200 && holder_accepted(&a) < DELAY_N; k++)
+	for (int k = 0; k < 200 && holder_accepted(a) < DELAY_N; k++)
 		t_sleep_ms(10);
-	pthread_mutex_lock(&a.mu);
-	int acc = a.accepted;
+	int acc = a->accepted;
 	uint64_t span = acc == DELAY_N
-				? a.accept_ns[DELAY_N - 1] - a.accept_ns[0]
+				? a->accept_ns[DELAY_N - 1] - a->accept_ns[0]
 				: 0;
-	pthread_mutex_unlock(&a.mu);
 	CHECK(sc, acc == DELAY_N, "server accepted %d of %d", acc, DELAY_N);
 	/* A lower bound over the span: scheduling delays on a busy machine
 	 * can only postpone the first accept by some ms, never bring the
@@ -406,7 +419,7 @@ static void delay_body(struct t_scen *sc)
 	rp_engine_destroy(e);
 out:
 	t_rec_free(r);
-	holder_stop(&a);
+	holder_stop(a);
 }
 
 static void test_delay(void **state)
@@ -430,10 +443,10 @@ static void check_waiters_cancelled(struct t_scen *sc, const struct t_rec *r,
 
 static void cancel_stop_body(struct t_scen *sc)
 {
-	struct holder a;
+	struct holder *a;
 	const unsigned n = 8;
 
-	if (holder_start(sc, &a, "127.0.0.1", 1000))
+	if (!(a = holder_start(sc, "127.0.0.1", 1000)))
 		return;
 	struct rp_engine_opts o = {
 		.concurrency = 16,
@@ -446,7 +459,7 @@ static void cancel_stop_body(struct t_scen *sc)
 	struct rp_engine *e = t_engine_new(sc, r, o);
 	if (!e)
 		goto out_rec;
-	submit_n(sc, e, "127.0.0.1", a.port, 0, n);
+	submit_n(sc, e, "127.0.0.1", a->port, 0, n);
 	t_run_until(e, NULL, NULL, 50);
 	int rc = rp_engine_cancel(e, 4);
 	CHECK(sc, rc == 0, "cancel of a waiting probe: %s", rp_strerror(rc));
@@ -472,13 +485,13 @@ static void cancel_stop_body(struct t_scen *sc)
 	e = t_engine_new(sc, r, o);
 	if (!e)
 		goto out_rec;
-	submit_n(sc, e, "127.0.0.1", a.port, 0, n);
+	submit_n(sc, e, "127.0.0.1", a->port, 0, n);
 	t_run_until(e, NULL, NULL, 50);
 	rp_engine_destroy(e);
 	check_waiters_cancelled(sc, r, n, "destroy");
 out_rec:
 	t_rec_free(r);
-	holder_stop(&a);
+	holder_stop(a);
 }
 
 static void test_cancel_stop(void **state)
