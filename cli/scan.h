@@ -12,7 +12,7 @@
 #include "ringprobe.h"
 
 #define DEFAULT_CONCURRENCY 4096
-#define DEFAULT_MAX_PER_HOST 256 /* probes in flight to one address */
+#define DEFAULT_MAX_PER_HOST 1024 /* probes in flight to one address */
 
 struct cli {
 	const char *ports;            /* -p */
