@@ -169,6 +169,24 @@ static int set_duration(const char *a, uint64_t *ns)
 	return 0;
 }
 
+static int set_max_per_host(struct cli *c, const char *a)
+{
+	uint64_t v;
+
+	if (parse_uint(a, 1000000, &v) < 0)
+		return OPT_BAD;
+	c->max_per_host = (int64_t)v;
+	return 0;
+}
+
+static int set_host_delay(struct cli *c, const char *a)
+{
+	int r = set_duration(a, &c->eo.host_delay_ns);
+
+	return r ? r : c->eo.host_delay_ns > RP_TIMEOUT_MAX_NS ? OPT_BAD : 0;
+}
+
+
 static int set_connect_timeout(struct cli *c, const char *a)
 {
 	return set_duration(a, &c->eo.connect_timeout_ns);
@@ -582,6 +600,13 @@ const struct opt cli_opts[] = {
 	  "new probes per second, over all threads\n"
 	  "(0 = unlimited, default)",
 	  "probes per second, 0 = unlimited", set_rate },
+	{ "max-per-host", 0, "N", CMD_ALL, SECT_RUN,
+	  "probes in flight to one address (default "
+	  STR(DEFAULT_MAX_PER_HOST) ",\n0 = no limit)",
+	  "0 to 1000000", set_max_per_host },
+	{ "host-delay", 0, "D", CMD_ALL, SECT_RUN,
+	  "least time between two probes to one address\n"
+	  "(e.g. 10ms; default none)", DUR, set_host_delay },
 	{ "threads", 0, "N", CMD_ALL, SECT_RUN,
 	  "engines (one ring each) on N threads sharing\n"
 	  "the input, -c and -r (default: the CPUs available)",

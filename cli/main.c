@@ -137,7 +137,8 @@ static int run(struct cli *c, unsigned cmd, int nargs, char **args)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .progress = -1, .format = OUT_TEXT, .expiring = -1 };
+	struct cli c = { .progress = -1, .format = OUT_TEXT, .expiring = -1,
+			 .max_per_host = -1 };
 	unsigned cmd;
 	int rc;
 

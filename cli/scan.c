@@ -331,15 +331,6 @@ static struct {
 	unsigned next;
 } g_prog;
 
-/* Probes waiting on per-host limits: the counter h-perhost adds to
- * rp_stats. MERGE(h-perhost): return that field here (e.g.
- * st->host_waiting); until then 0 and the line leaves it out. */
-static uint32_t perhost_waiting(const struct rp_stats *st)
-{
-	(void)st;
-	return 0;
-}
-
 /* Results per second over the last RATE_WINDOW samples (the recent
  * rate, not the average since the start). */
 static double recent_rate(uint64_t now, uint64_t done)
@@ -705,7 +696,7 @@ static void *worker_main(void *arg)
 			atomic_store_explicit(&w->inflight, st.inflight,
 					      memory_order_relaxed);
 			atomic_store_explicit(&w->waiting,
-					      perhost_waiting(&st),
+					      st.host_waiting,
 					      memory_order_relaxed);
 		}
 		unsigned seq = atomic_load(&g_snapshot_seq);
@@ -908,6 +899,23 @@ static void engine_error(int ret, const char *detail)
 		rp_strerror(ret), why, detail[0] ? ": " : "", detail);
 }
 
+/*
+ * Per-host limits are kept by each engine for its own probes, so over n
+ * engines the cap is shared out (each engine at least 1: so no more
+ * engines than the cap), and a host delay, which engines could not keep
+ * between them, runs one engine. Returns the number of engines.
+ */
+static unsigned per_host_threads(struct cli *c, unsigned n)
+{
+	c->eo.max_per_host = c->max_per_host < 0 ? DEFAULT_MAX_PER_HOST
+						 : (uint32_t)c->max_per_host;
+	if (c->eo.host_delay_ns)
+		return 1;
+	if (c->eo.max_per_host && n > c->eo.max_per_host)
+		return c->eo.max_per_host;
+	return n;
+}
+
 int cli_scan(struct cli *c, int nargs, char **args)
 {
 	struct rp_source *src = NULL;
@@ -999,6 +1007,10 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		w->eo.concurrency = c->eo.concurrency / n +
 				    (i < c->eo.concurrency % n);
 		w->eo.rate = c->eo.rate / n + (i < c->eo.rate % n);
+		/* Per-host limits hold over all engines: the cap is shared
+		 * out exactly (per_host_threads() made n <= the cap). */
+		w->eo.max_per_host = c->eo.max_per_host / n +
+				     (i < c->eo.max_per_host % n);
 		if (c->eo.dns.concurrency) {
 			w->eo.dns.concurrency = c->eo.dns.concurrency / n +
 						(i < c->eo.dns.concurrency % n);

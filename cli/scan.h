@@ -12,6 +12,7 @@
 #include "ringprobe.h"
 
 #define DEFAULT_CONCURRENCY 4096
+#define DEFAULT_MAX_PER_HOST 1024 /* probes in flight to one address */
 
 struct cli {
 	const char *ports;            /* -p */
@@ -19,6 +20,7 @@ struct cli {
 	int ninputs;
 	struct rp_engine_opts eo;     /* engine options (whole run) */
 	uint32_t threads;             /* engines, one per thread; 0: CPUs */
+	int64_t max_per_host;         /* --max-per-host, or -1: the default */
 	enum out_format format;
 	const char *output;           /* -o */
 	const char *stats_json;       /* --stats-json */

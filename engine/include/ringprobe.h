@@ -508,6 +508,20 @@ struct rp_engine_opts {
 	                               * from a redirect. Shared, read-only:
 	                               * it must outlive the engine and not
 	                               * change while the engine exists */
+	/* Per-host limits, on the address a probe connects to (after name
+	 * resolution; the port does not count). A probe that would pass one
+	 * waits in its slot (rp_stats.host_waiting) while probes to other
+	 * addresses go on; the time it waits is not part of any timeout (its
+	 * clocks, elapsed_us included, start when it leaves the wait), and
+	 * cancel, stop and destroy end it CANCELLED like any probe. Memory
+	 * stays fixed: a table of 2 x concurrency addresses (at least 65,536
+	 * with a delay), allocated at create when a limit is set; a probe to
+	 * a new address that finds it full waits until an entry's delay
+	 * ends. */
+	uint32_t max_per_host;        /* probes in flight to one address at
+	                               * once; 0 = unlimited */
+	uint64_t host_delay_ns;       /* least time between the starts of two
+	                               * probes to one address; 0 = none */
 };
 
 struct rp_engine;
@@ -675,6 +689,9 @@ struct rp_stats {
 	uint64_t rtt_min_us;
 	uint64_t rtt_max_us;
 	uint32_t rtt_hist[RP_HIST_BUCKETS];
+	uint32_t host_waiting;        /* of inflight: probes waiting now for a
+	                               * per-host limit (max_per_host,
+	                               * host_delay_ns) */
 };
 
 /* Copies the engine's counters into *st (st_size: its size, as the

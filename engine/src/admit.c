@@ -74,6 +74,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->index = t->index;
 	s->user = t->user;
 	s->seq = t->seq;
+	s->host = SLOT_NONE;
 	s->cancel = 0;
 	s->nmore = s->imore = 0;
 	s->attempts = 0;

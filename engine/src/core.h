@@ -29,6 +29,25 @@ void rp__begin(struct rp_engine *e, struct slot *s, const char *name);
 /* Reports every PHASE_DONE slot. */
 void rp__deliver_done(struct rp_engine *e);
 
+/* Runs the first stage of a probe that waited for its host. */
+void rp__slot_start(struct rp_engine *e, struct slot *s);
+
+/* hosts.c: per-host limits (all no-ops when none is set). */
+int rp__hosts_init(struct rp_engine *e);
+void rp__hosts_release(struct rp_engine *e);
+/* May s connect to s->addr now? true: it is counted against its host;
+ * false: it waits (PHASE_WAITING) and rp__hosts_tick() starts it. */
+bool rp__host_admit(struct rp_engine *e, struct slot *s);
+/* s ends (or stops waiting): its host's next waiter may go. */
+void rp__host_leave(struct rp_engine *e, struct slot *s);
+/* Stop: every waiting probe ends CANCELLED. */
+void rp__hosts_cancel_all(struct rp_engine *e);
+/* Once per turn: starts the waiters whose host allows them now. */
+void rp__hosts_tick(struct rp_engine *e);
+/* Time until a waiter may start (0: now; UINT64_MAX: none waits on a
+ * timer). */
+uint64_t rp__hosts_wait_ns(const struct rp_engine *e, uint64_t now);
+
 /* admit.c */
 bool rp__rate_ok(const struct rp_engine *e);
 void rp__admit(struct rp_engine *e);

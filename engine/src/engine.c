@@ -74,6 +74,7 @@ static const char *opts_problem(const struct rp_engine_opts *o)
 	OVER(dns.timeout_ns, RP_TIMEOUT_MAX_NS);
 	OVER(dns.tries, RP_DNS_TRIES_MAX);
 	OVER(dns.cache_size, RP_DNS_CACHE_MAX);
+	OVER(host_delay_ns, RP_TIMEOUT_MAX_NS);
 #undef OVER
 	return NULL;
 }
@@ -87,6 +88,7 @@ static void teardown(struct rp_engine *e)
 	for (unsigned k = e->nstages; k-- > 0;)
 		if (e->stages[k].state && e->stages[k].ops->release)
 			e->stages[k].ops->release(e, e->stages[k].state);
+	rp__hosts_release(e);
 	rp__slots_release(e);
 	if (e->notify_fd >= 0)
 		close(e->notify_fd);
@@ -109,7 +111,7 @@ static int setup(struct rp_engine *e)
 	for (e->nstages = 0; kind[e->nstages]; e->nstages++)
 		e->stages[e->nstages].ops = kind[e->nstages];
 	ret = rp__slots_init(e, e->names->priv_size(&e->o));
-	if (ret < 0)
+	if (ret < 0 || (ret = rp__hosts_init(e)) < 0)
 		return ret;
 
 	/* One turn reaps up to a full slot table and refills it: about
@@ -325,6 +327,7 @@ static const char *const phase_names[PHASE__COUNT] = {
 	[PHASE_HANDSHAKING] = "handshaking",
 	[PHASE_SENDING] = "sending",
 	[PHASE_RECEIVING] = "receiving",
+	[PHASE_WAITING] = "waiting",
 };
 
 int rp_engine_inflight(const struct rp_engine *e,

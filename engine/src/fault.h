@@ -44,6 +44,8 @@ struct rp__fault_knobs {
 	                               * 0: as sized from the concurrency */
 	unsigned ring_entries;        /* SQ and CQ entries (power of 2, at
 	                               * least 8); 0: as sized */
+	unsigned host_entries;        /* entries of the per-host table
+	                               * (hosts.c); 0: as sized */
 };
 
 extern struct rp__fault_knobs rp__fault;

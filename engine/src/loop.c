@@ -80,6 +80,7 @@ static void begin_stop(struct rp_engine *e)
 		if (e->slots[i].phase >= PHASE_ACTIVE)
 			e->slots[i].cancel = 1;
 	e->names->cancel_all(e);
+	rp__hosts_cancel_all(e);
 }
 
 /* Async-signal-safe; a full eventfd (EAGAIN) is already a wakeup. */
@@ -138,6 +139,9 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 	found->cancel = 1;
 	if (found->phase == PHASE_RESOLVING) {
 		e->names->forget(e, found);
+		rp__done(e, found, RP_STATUS_CANCELLED, 0);
+	} else if (found->phase == PHASE_WAITING) {
+		rp__host_leave(e, found);
 		rp__done(e, found, RP_STATUS_CANCELLED, 0);
 	} else {
 		cancel_op(e, found);
@@ -254,6 +258,10 @@ static uint64_t timer_ns(struct rp_engine *e, uint64_t now)
 		ns = until - now;
 	}
 	uint64_t dns_ns = e->names->wait_ns(e, now);
+	uint64_t host_ns = rp__hosts_wait_ns(e, now);
+
+	if (host_ns < ns)
+		ns = host_ns;
 	return dns_ns < ns ? dns_ns : ns;
 }
 
@@ -321,6 +329,7 @@ int rp__turn(struct rp_engine *e, int timeout_ms)
 	if (!e->stopping &&
 	    atomic_load_explicit(&e->stop_req, memory_order_relaxed))
 		begin_stop(e);
+	rp__hosts_tick(e); /* waiters first: they hold slots already */
 	if (!e->stopping)
 		rp__admit(e);
 	if (!e->wake_armed && !e->stopping)

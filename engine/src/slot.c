@@ -159,11 +159,12 @@ void rp__set_host(struct rp_engine *e, struct slot *s, const char *name,
 #define B(p) (1u << (p))
 static const unsigned legal[PHASE__COUNT] = {
 	[PHASE_FREE] = B(PHASE_DONE) | B(PHASE_RESOLVING) |
-		       B(PHASE_CONNECTING),
+		       B(PHASE_CONNECTING) | B(PHASE_WAITING),
 	[PHASE_DONE] = B(PHASE_REPORTING),
-	[PHASE_REPORTING] = B(PHASE_FREE) | B(PHASE_CONNECTING),
+	[PHASE_REPORTING] = B(PHASE_FREE) | B(PHASE_CONNECTING) |
+			    B(PHASE_WAITING),
 	[PHASE_RESOLVING] = B(PHASE_DONE) | B(PHASE_CONNECTING) |
-			    B(PHASE_REPORTING),
+			    B(PHASE_REPORTING) | B(PHASE_WAITING),
 	[PHASE_CONNECTING] = B(PHASE_REPORTING) | B(PHASE_DONE) |
 			     B(PHASE_VERIFYING) | B(PHASE_CONNECTING) |
 			     B(PHASE_HANDSHAKING) | B(PHASE_SENDING) |
@@ -176,7 +177,10 @@ static const unsigned legal[PHASE__COUNT] = {
 	[PHASE_SENDING] = B(PHASE_REPORTING) | B(PHASE_SENDING) |
 			  B(PHASE_RECEIVING),
 	[PHASE_RECEIVING] = B(PHASE_REPORTING) | B(PHASE_RESOLVING) |
-			    B(PHASE_CONNECTING) | B(PHASE_DONE),
+			    B(PHASE_CONNECTING) | B(PHASE_DONE) |
+			    B(PHASE_WAITING),
+	[PHASE_WAITING] = B(PHASE_CONNECTING) | B(PHASE_DONE) |
+			  B(PHASE_REPORTING),
 };
 #undef B
 #endif
@@ -281,18 +285,31 @@ static void start_stage(struct rp_engine *e, struct slot *s, unsigned k)
 	e->stages[k].ops->start(e, s);
 }
 
+void rp__slot_start(struct rp_engine *e, struct slot *s)
+{
+	start_stage(e, s, 0);
+}
+
+/* A connection to s->addr begins, unless its host is at a per-host limit:
+ * then the probe waits, and hosts.c starts it later. */
+static void connect_first(struct rp_engine *e, struct slot *s)
+{
+	if (rp__host_admit(e, s))
+		start_stage(e, s, 0);
+}
+
 void rp__begin(struct rp_engine *e, struct slot *s, const char *name)
 {
 	s->stage = 0;
 	if (name)
 		e->names->resolve(e, s, name);
 	else
-		start_stage(e, s, 0);
+		connect_first(e, s);
 }
 
 void rp__resolved(struct rp_engine *e, struct slot *s)
 {
-	start_stage(e, s, 0);
+	connect_first(e, s);
 }
 
 void rp__stage_done(struct rp_engine *e, struct slot *s)
@@ -331,7 +348,7 @@ static bool next_addr(struct rp_engine *e, struct slot *s, int status)
 	for (unsigned k = 0; k < e->nstages; k++)
 		if (e->stages[k].ops->rewind)
 			e->stages[k].ops->rewind(e, s);
-	start_stage(e, s, 0);
+	connect_first(e, s);
 	return true;
 }
 
@@ -361,6 +378,7 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		if (e->stages[k].ops->info)
 			e->stages[k].ops->info(e, s, &res);
 	rp__close_socket(e, s);
+	rp__host_leave(e, s);
 	e->st.by_status[res.status]++;
 	e->st.completed++;
 	RP_TRACE_DONE(s->index, (int)res.status, res.elapsed_us);

@@ -33,6 +33,7 @@
 
 struct rp__dns;
 struct rp__bufs;
+struct rp__hosts;
 
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS 1000000ull
@@ -64,6 +65,7 @@ enum rp__phase {
 	PHASE_HANDSHAKING,/* TLS: the handshake is under way */
 	PHASE_SENDING,    /* HTTP: the request is being sent */
 	PHASE_RECEIVING,  /* HTTP: the response is being read */
+	PHASE_WAITING,    /* its address is at a per-host limit (hosts.c) */
 	PHASE__COUNT
 };
 
@@ -103,6 +105,9 @@ struct slot {
 	uint64_t index;               /* caller's ordinal */
 	void *user;                   /* caller's pointer */
 	uint64_t seq;                 /* rp_target.seq, echoed */
+	uint32_t host;                /* its entry in the per-host table
+	                               * (hosts.c), or SLOT_NONE */
+	uint64_t wait_ns;             /* PHASE_WAITING: since when */
 	char input[RP_INPUT_MAX];     /* copy of the input text */
 };
 
@@ -219,6 +224,7 @@ struct rp_engine {
 	char *err;                    /* while creating: the caller's error
 	                               * buffer (rp__errf()), else NULL */
 	size_t errlen;
+	struct rp__hosts *hosts;      /* per-host limits (hosts.c), or NULL */
 	struct rp_stats st;
 };
 

@@ -32,6 +32,7 @@ static void merge(struct rp_stats *dst, const struct rp_stats *src)
 	dst->stale_cqes += src->stale_cqes;
 	dst->syscalls_other += src->syscalls_other;
 	dst->inflight += src->inflight;
+	dst->host_waiting += src->host_waiting;
 	dst->max_inflight += src->max_inflight; /* engines run side by side */
 	dst->concurrency += src->concurrency;
 	dst->direct = dst->direct || src->direct;
