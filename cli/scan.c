@@ -973,6 +973,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				prog, c->eo.rate, c->eo.rate, n);
 		n = c->eo.rate;
 	}
+	n = per_host_threads(c, n);
 	if (raise_nofile(&c->eo.concurrency, n, explicit_c, c->quiet) < 0) {
 		rc = EXIT_USAGE;
 		goto out_source;
