@@ -37,6 +37,7 @@ static void usage(FILE *f)
 		"(http, https), or does a TLS handshake and reports the certificate\n"
 		"(tls), with io_uring, printing one result per target as each probe\n"
 		"completes. TARGET: IP, HOST, IP:PORT, HOST:PORT, [IPv6]:PORT, CIDR,\n"
+		"a range (10.0.0.1-254, 10.0.0-3.*, 10.0.0.250-10.0.1.5, ::1-::5),\n"
 		"or a URL http[s]://HOST[:PORT]/PATH.\n"
 		"\n"
 		"  -p, --ports LIST         ports for targets without one (22,80,8000-8100)\n"
@@ -67,6 +68,7 @@ static void usage(FILE *f)
 		"      --no-hosts           do not read /etc/hosts\n"
 		"      --all-addrs          probe every address of a name (up to 8),\n"
 		"                           one result each (default: the first)\n"
+		"  -n, --no-resolve         never resolve: a name is an invalid line\n"
 		"\ntcp only:\n"
 		"      --banner             read the first line each open port sends;\n"
 		"                           the banner field (text: 'banner: LINE')\n"
@@ -343,6 +345,7 @@ static const struct option long_opts[] = {
 	{ "expiring-within", required_argument, NULL, OPT_EXPIRING_WITHIN },
 	{ "scheme", required_argument, NULL, OPT_SCHEME },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "no-resolve", no_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -353,7 +356,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	uint64_t v;
 	int opt, f;
 
-	while ((opt = getopt_long(argc, argv, "p:i:c:r:f:o:H:46qhV", long_opts,
+	while ((opt = getopt_long(argc, argv, "p:i:c:r:f:o:H:46nqhV", long_opts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -596,6 +599,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case '6':
 			c->eo.dns.family = AF_INET6;
+			break;
+		case 'n':
+			c->no_resolve = 1;
 			break;
 		case OPT_STATS:
 			c->stats = c->summary = true;

@@ -518,6 +518,7 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 			 : c->tls  ? "443"
 				   : NULL,
 		.scheme = c->scheme,
+		.no_resolve = c->no_resolve,
 	};
 	int ret = rp_source_create(src, &so, err, sizeof(err));
 

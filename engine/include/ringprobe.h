@@ -685,6 +685,11 @@ struct rp_source_opts {
 	                               * "http:8080-8090": it wins over scheme */
 	int scheme;                   /* enum rp_scheme, for targets without
 	                               * a URL (a URL's scheme decides for it) */
+	int no_resolve;               /* never resolve (nmap -n): a line naming
+	                               * a host (a hostname, or a URL with one)
+	                               * is one INVALID target whose detail says
+	                               * so. Addresses and ranges are never
+	                               * resolved either way */
 };
 
 /* Returns 0 and *out, -EINVAL with the ports spec bad (message in err), or

@@ -101,8 +101,10 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 		set_msg(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (opts)
+	if (opts) {
 		s->scheme = opts->scheme;
+		s->no_resolve = opts->no_resolve;
+	}
 	if (opts && opts->ports) {
 		r = rp__ports_parse(&s->ports, opts->ports, err, errlen);
 		if (r) {
@@ -178,7 +180,8 @@ int rp_source_add_arg(struct rp_source *s, const char *text)
 		if (!l)
 			r = -ENOMEM;
 	} else {
-		r = rp__line_make(&s->ports, text, len, &l, &count);
+		r = rp__line_make(&s->ports, s->no_resolve, text, len, &l,
+				  &count);
 	}
 	if (!r) {
 		s->nargs++; /* blank arguments are numbered too */

@@ -45,6 +45,7 @@ struct rp_source {
 					 * the reader-only part */
 	struct rp__ports ports;		/* read-only after create */
 	int scheme;			/* rp_source_opts.scheme */
+	bool no_resolve;		/* rp_source_opts.no_resolve */
 
 	struct line *args, **args_tail;	/* arguments not yet produced */
 	uint64_t nargs;			/* arguments added */
@@ -93,10 +94,12 @@ static inline void add_count(uint64_t *counted, uint64_t n)
 /*
  * Parses one line (text[0, len), at most RP__LINE_MAX bytes) into a new
  * struct line, and says how many targets it will produce. *out is NULL for
- * a blank or comment line. Returns 0 or -ENOMEM.
+ * a blank or comment line. With no_resolve, a line naming a host (a
+ * hostname, or a URL with one) is an invalid line. Returns 0 or -ENOMEM.
  */
-int rp__line_make(const struct rp__ports *ports, const char *text,
-		  size_t len, struct line **out, uint64_t *count);
+int rp__line_make(const struct rp__ports *ports, bool no_resolve,
+		  const char *text, size_t len, struct line **out,
+		  uint64_t *count);
 
 /* A line over the limit: keeps a prefix of it for the input text. */
 struct line *rp__line_long(const char *prefix, size_t len,

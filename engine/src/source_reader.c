@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,8 +54,11 @@ static struct line *line_alloc(const char *text, size_t len,
 	return l;
 }
 
-int rp__line_make(const struct rp__ports *ports, const char *text,
-		  size_t len, struct line **out, uint64_t *count)
+#define NO_RESOLVE_REASON "a name, and -n (no_resolve) forbids resolving it"
+
+int rp__line_make(const struct rp__ports *ports, bool no_resolve,
+		  const char *text, size_t len, struct line **out,
+		  uint64_t *count)
 {
 	struct rp__spec spec;
 	char reason[160];
@@ -66,6 +70,10 @@ int rp__line_make(const struct rp__ports *ports, const char *text,
 	r = rp__target_parse(text, len, &spec, reason, sizeof(reason));
 	if (!r && spec.kind == RP__SPEC_EMPTY)
 		return 0;
+	if (!r && no_resolve && !spec.family) {
+		r = -EINVAL;
+		snprintf(reason, sizeof(reason), "%s", NO_RESOLVE_REASON);
+	}
 	l = line_alloc(text + spec.off, spec.len, r ? reason : NULL);
 	if (!l)
 		return -ENOMEM;
@@ -202,7 +210,8 @@ static int cut_line(struct rp_source *s, struct batch *b, uint32_t file,
 		if (!l)
 			return -ENOMEM;
 	} else {
-		r = rp__line_make(&s->ports, s->lbuf, len, &l, &count);
+		r = rp__line_make(&s->ports, s->no_resolve, s->lbuf, len, &l,
+				  &count);
 		if (r || !l)
 			return r;
 	}
