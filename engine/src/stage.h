@@ -103,6 +103,9 @@ struct slot {
 	uint64_t index;               /* caller's ordinal */
 	void *user;                   /* caller's pointer */
 	char input[RP_INPUT_MAX];     /* copy of the input text */
+	uint64_t cancel_ns;           /* when the cancel was asked (set with
+	                               * cancel): an op whose own timer was
+	                               * due by then ends as a timeout */
 };
 
 /* ---- the stage interface ------------------------------------------------ */

@@ -314,7 +314,7 @@ static void timed_out(struct rp_engine *e, struct slot *s, int res)
 	int ret;
 
 	if (s->attempts <= e->o.retries && e->now_ns < s->deadline_ns &&
-	    !e->stopping) {
+	    !e->stopping && !s->cancel) {
 		rp__close_socket(e, s);
 		ret = start_attempt(e, s);
 		if (ret == 0)
@@ -358,7 +358,7 @@ static void connect_on_cqe(struct rp_engine *e, struct slot *s,
 		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		return;
 	case END_TIMEOUT:
-		if (res == -ECANCELED)
+		if (res == -ECANCELED && !s->cancel)
 			verify(e, s); /* our timer: ask the socket first */
 		else
 			timed_out(e, s, res);
