@@ -160,6 +160,15 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* A CQE no stage will see: what it carries goes back (a provided buffer,
+ * a descriptor it installed). */
+static void drop_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
+{
+	rp__buf_put(e, cqe);
+	if (rp__ud_op(cqe->user_data) == RP__OP_FDINSTALL && cqe->res >= 0)
+		close(cqe->res);
+}
+
 /* Dispatches one completion: the core's own ops here, a probe's op to the
  * stage that runs it (or to the transport below that stage, whose op it
  * is). */
@@ -194,13 +203,13 @@ static void on_cqe(struct rp_engine *e, const struct io_uring_cqe *cqe)
 	if (!s || s->gen != rp__ud_gen(ud) || s->phase < PHASE_ACTIVE ||
 	    s->ops == 0) {
 		e->st.stale_cqes++;
-		rp__buf_put(e, cqe); /* what it carries goes back */
+		drop_cqe(e, cqe);
 		return;
 	}
 	s->ops--;
 	if (s->cancel && !timed_out_first(s, cqe->res)) {
 		/* Whatever the op says, the caller asked first. */
-		rp__buf_put(e, cqe);
+		drop_cqe(e, cqe);
 		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		return;
 	}
