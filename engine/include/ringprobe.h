@@ -252,7 +252,13 @@ struct rp_result {
 	                               * also why a redirect was not followed,
 	                               * or how the hop it led to failed) */
 	uint32_t rtt_us;              /* connect round trip of the last attempt
-	                               * (OPEN, CLOSED, UNREACHABLE), else 0 */
+	                               * (OPEN, CLOSED, UNREACHABLE), else 0.
+	                               * A completed connect: the kernel's
+	                               * TCP_INFO tcpi_rtt (SYN/SYN-ACK). Else
+	                               * (refused, unreachable): from the turn
+	                               * that queued the connect to the wait
+	                               * that posted its answer, an upper
+	                               * bound with queueing included */
 	uint32_t attempts;            /* connect attempts made (0 if none) */
 	uint64_t elapsed_us;          /* from first submission to result */
 	uint32_t dns_us;              /* name resolution time (0: none, or
