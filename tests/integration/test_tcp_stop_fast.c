@@ -119,7 +119,16 @@ static void stop_after_expiry_body(struct t_scen *sc)
 		int rc = rp_engine_submit(e, &t);
 		CHECK(sc, rc == 0, "submit %d: %s", i, rp_strerror(rc));
 	}
-	t_run_until(e, NULL, NULL, 30); /* the chains go in */
+	/* every probe started (a busy machine may need several turns) */
+	struct rp_stats st;
+	for (int i = 0; i < 200; i++) {
+		rp_engine_stats(e, &st);
+		if (st.attempts >= EXP_N)
+			break;
+		t_run_until(e, NULL, NULL, 5);
+	}
+	CHECK(sc, st.attempts == EXP_N, "%llu of %d probes started",
+	      (unsigned long long)st.attempts, EXP_N);
 	CHECK(sc, r->n == 0, "%llu results before the timeout",
 	      (unsigned long long)r->n);
 	t_sleep_ms(400); /* every timer fires; nobody reaps */
