@@ -72,6 +72,7 @@ struct worker {
 	int nslow;
 	unsigned snap_seen;
 	int ret;                      /* engine create/run failure */
+	char err[200];                /* why create failed, or "" */
 	struct rp_stats st;           /* final counters */
 };
 
@@ -416,7 +417,8 @@ static void *worker_main(void *arg)
 	int ret;
 
 	/* The ring belongs to the thread that creates it. */
-	ret = rp_engine_create(&e, &w->eo);
+	ret = rp_engine_create_ex(&e, &w->eo, sizeof(w->eo), w->err,
+				  sizeof(w->err));
 	if (ret < 0) {
 		w->ret = ret;
 		/* The others stop too: the run failed. Before we say we are
@@ -465,30 +467,43 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Raises RLIMIT_NOFILE's soft limit to what the concurrency needs. */
-static int raise_nofile(uint32_t concurrency, unsigned threads)
+/*
+ * Raises RLIMIT_NOFILE's soft limit to what the concurrency needs. When the
+ * hard limit is too low for it, a concurrency the user did not ask for is
+ * lowered to fit (saying so); one asked for with -c is refused.
+ */
+static int raise_nofile(uint32_t *concurrency, unsigned threads,
+			bool explicit_c, bool quiet)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)concurrency + FD_RESERVE +
-		      (rlim_t)threads * ENGINE_FD_RESERVE;
+	rlim_t room = FD_RESERVE + (rlim_t)threads * ENGINE_FD_RESERVE;
+	rlim_t need = (rlim_t)*concurrency + room;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		rlim_t room = need - concurrency;
+		rlim_t fit = rl.rlim_max > room ? rl.rlim_max - room : 0;
 
-		fprintf(stderr,
-			"%s: concurrency %u needs %llu file descriptors, but the "
-			"RLIMIT_NOFILE hard limit is %llu: raise it (ulimit -Hn, "
-			"limits.conf) or use -c %llu or less\n",
-			prog, concurrency, (unsigned long long)need,
-			(unsigned long long)rl.rlim_max,
-			(unsigned long long)(rl.rlim_max > room
-						     ? rl.rlim_max - room
-						     : 0));
-		return -EMFILE;
+		if (explicit_c || fit < threads) {
+			fprintf(stderr,
+				"%s: concurrency %u needs %llu file descriptors, "
+				"but the RLIMIT_NOFILE hard limit is %llu: raise "
+				"it (ulimit -Hn, limits.conf) or use -c %llu or "
+				"less\n", prog, *concurrency,
+				(unsigned long long)need,
+				(unsigned long long)rl.rlim_max,
+				(unsigned long long)fit);
+			return -EMFILE;
+		}
+		if (!quiet)
+			fprintf(stderr, "%s: concurrency %llu, not %u: the "
+				"RLIMIT_NOFILE hard limit is %llu (ulimit -Hn)\n",
+				prog, (unsigned long long)fit, *concurrency,
+				(unsigned long long)rl.rlim_max);
+		*concurrency = (uint32_t)fit;
+		need = rl.rlim_max;
 	}
 	rl.rlim_cur = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -541,7 +556,7 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 	return EXIT_OK;
 }
 
-static void engine_error(int ret)
+static void engine_error(int ret, const char *detail)
 {
 	const char *why = "";
 
@@ -550,7 +565,7 @@ static void engine_error(int ret)
 		why = " (concurrency above RLIMIT_NOFILE)";
 		break;
 	case -EINVAL:
-		why = " (check --method, --header, --path, --resolver)";
+	case -E2BIG:
 		break;
 	case -EPERM: /* from io_uring_setup(2) */
 		why = ": io_uring is not permitted here (disabled by "
@@ -561,8 +576,8 @@ static void engine_error(int ret)
 		why = ": this kernel has no io_uring";
 		break;
 	}
-	fprintf(stderr, "%s: cannot start the engine: %s%s\n", prog,
-		rp_strerror(ret), why);
+	fprintf(stderr, "%s: cannot start the engine: %s%s%s%s\n", prog,
+		rp_strerror(ret), why, detail[0] ? ": " : "", detail);
 }
 
 int cli_scan(struct cli *c, int nargs, char **args)
@@ -579,15 +594,28 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	rc = open_source(c, &src, nargs, args);
 	if (rc != EXIT_OK)
 		goto out_source;
-	if (!c->eo.concurrency)
+	bool explicit_c = c->eo.concurrency != 0;
+	if (!explicit_c)
 		c->eo.concurrency = DEFAULT_CONCURRENCY;
 	n = c->threads ? c->threads : cpus();
 	if (n > c->eo.concurrency)
 		n = c->eo.concurrency;
-	if (raise_nofile(c->eo.concurrency, n) < 0) {
+	/* The rate is shared exactly: no thread may get less than one probe
+	 * per second (rounding that up broke the total), so a rate below the
+	 * thread count runs on fewer threads. */
+	if (c->eo.rate && n > c->eo.rate) {
+		if (c->threads && !c->quiet)
+			fprintf(stderr, "%s: --rate %u runs on %u threads, not "
+				"%u: each starts one probe per second at least\n",
+				prog, c->eo.rate, c->eo.rate, n);
+		n = c->eo.rate;
+	}
+	if (raise_nofile(&c->eo.concurrency, n, explicit_c, c->quiet) < 0) {
 		rc = EXIT_USAGE;
 		goto out_source;
 	}
+	if (n > c->eo.concurrency)
+		n = c->eo.concurrency;
 	if (c->output) {
 		fd = open(c->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			  0644);
@@ -623,8 +651,6 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		} else {
 			w->eo.dns.concurrency = (64 + n - 1) / n; /* 64 in all */
 		}
-		if (c->eo.rate && !w->eo.rate)
-			w->eo.rate = 1;
 		w->eo.on_result = on_result;
 		w->eo.arg = w;
 		if (out_init(&w->out, fd, c->format,
@@ -710,6 +736,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 	uint64_t results = 0, invalid = 0, by_class[10] = { 0 };
 	struct slow slow[SLOWEST_MAX];
 	int nslow = 0, fail = 0, out_err = 0;
+	const char *fail_why = "";
 	memset(&st, 0, sizeof(st));
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &g_workers[i];
@@ -722,15 +749,17 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		tally_merge(&tally, &w->tally);
 		for (int k = 0; k < w->nslow; k++)
 			add_slow(slow, &nslow, &w->slowest[k]);
-		if (w->ret < 0 && !fail)
+		if (w->ret < 0 && !fail) {
 			fail = w->ret;
+			fail_why = w->err;
+		}
 		if (w->out.err && !out_err)
 			out_err = w->out.err;
 	}
 	double secs = (double)(now_ns() - g_start_ns) / 1e9;
 	if (fail) {
 		if (!st.concurrency) /* no engine got going */
-			engine_error(fail);
+			engine_error(fail, fail_why);
 		else
 			fprintf(stderr, "%s: engine failure: %s\n", prog,
 				rp_strerror(fail));
@@ -759,7 +788,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 			rc = EXIT_USAGE;
 	}
 	if (rc == EXIT_OK && invalid)
-		rc = EXIT_USAGE;
+		rc = EXIT_INVALID;
 	if (g_interrupted)
 		rc = EXIT_INTERRUPTED;
 	else if (out_err && out_err != -EPIPE) {

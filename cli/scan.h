@@ -39,6 +39,7 @@ struct cli {
 	uint8_t *filter_status;       /* --filter-status bitmap */
 	/* Called for every result, from the worker threads (demo). */
 	void (*observe)(const struct rp_result *r);
+	char *ports_buf;              /* the -p lists joined (c->ports) */
 };
 
 /* Installs the handlers for SIGINT/SIGTERM (stop), SIGUSR1/SIGQUIT

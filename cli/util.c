@@ -8,6 +8,7 @@
 #include "util.h"
 
 const char *prog = "ringprobe";
+const char *usage_cmd;
 
 int die_usage(const char *fmt, ...)
 {
@@ -17,6 +18,7 @@ int die_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	fprintf(stderr, "\nTry '%s%s%s --help'.\n", prog, usage_cmd ? " " : "",
+		usage_cmd ? usage_cmd : "");
 	return EXIT_USAGE;
 }

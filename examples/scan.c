@@ -2,7 +2,7 @@
  * scan.c - a TCP port scan driven from the program's own epoll loop: how
  * to embed libringprobe in an event loop you already have.
  *
- *   scan [-r RATE] ADDRESS PORT[-PORT]...
+ *   scan [-r RATE] [-t MS] ADDRESS PORT[-PORT]...
  *
  * Probes each port of ADDRESS (IPv4 or IPv6) at most 256 at a time and at
  * most RATE new probes per second (0, the default: no limit), prints each
@@ -10,6 +10,11 @@
  *
  *   127.0.0.1:22 open 48us
  *   3 probes: 1 open, 2 closed, 0 filtered, 0 other
+ *
+ * The program's own work shares the loop with the engine's: with -t, a
+ * timer prints "tick: RESULTS/SUBMITTED" on stderr every MS milliseconds,
+ * and a line "q" on standard input stops the scan (the probes in flight
+ * end CANCELLED, still one result each).
  *
  * Exit status: 0 when every probe got its result, 1 on a failure, 2 on
  * bad arguments.
@@ -38,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <ringprobe.h>
@@ -50,6 +56,8 @@ struct scan {
 	int range;                    /* the range being submitted */
 	unsigned next, last;          /* its next port and its last one */
 	uint64_t submitted, results, open, closed, filtered, other;
+	unsigned tick_ms;             /* -t: the timer's period, 0 = none */
+	int stopped;                  /* "q" was read: submit no more */
 };
 
 /* "80" or "8000-8100" into *lo and *hi; 0, or -1 if it is not one. */
@@ -97,7 +105,7 @@ static void set_port(struct scan *s, unsigned port)
  */
 static int submit_more(struct rp_engine *e, struct scan *s)
 {
-	while (s->next <= s->last || next_range(s)) {
+	while (!s->stopped && (s->next <= s->last || next_range(s))) {
 		struct rp_target t = { .addrlen = s->addrlen,
 				       .index = s->submitted };
 		int rc;
@@ -168,37 +176,95 @@ static void on_result(const struct rp_result *r, void *arg)
 	printf("\n");
 }
 
+/* The program's own fds: standard input and, with -t, a periodic timer
+ * (*tfd, else -1). Returns 0 or -errno. */
+static int add_own_fds(int ep, struct scan *s, int *tfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.fd = STDIN_FILENO; /* a file or /dev/null cannot be polled */
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0 &&
+	    errno != EPERM)
+		return -errno;
+	if (!s->tick_ms)
+		return 0;
+	struct itimerspec it = {
+		.it_interval = { .tv_sec = s->tick_ms / 1000,
+				 .tv_nsec = (long)(s->tick_ms % 1000) * 1000000 },
+	};
+	it.it_value = it.it_interval;
+	*tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ev.data.fd = *tfd;
+	if (*tfd < 0 || timerfd_settime(*tfd, 0, &it, NULL) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, *tfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* What the program does when its own fds are ready. */
+static void own_work(struct rp_engine *e, struct scan *s, int ep, int fd,
+		     int tfd)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (fd == tfd) {
+		uint64_t expirations;
+
+		if (read(tfd, &expirations, sizeof(expirations)) > 0)
+			fprintf(stderr, "tick: %llu/%llu\n",
+				(unsigned long long)s->results,
+				(unsigned long long)s->submitted);
+		return;
+	}
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n <= 0) { /* end of input: stop watching it */
+		epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+		return;
+	}
+	if (buf[0] == 'q' && !s->stopped) {
+		s->stopped = 1;
+		rp_engine_stop(e); /* what is in flight ends CANCELLED */
+	}
+}
+
 /*
  * The loop contract of rp_engine_fd() in ringprobe.h: submit until
  * -EAGAIN, wait until the engine's fd is readable or rp_engine_timeout()
- * passes, then one rp_engine_run(e, 0). Here the only fd in the epoll set
- * is the engine's; a real program adds its own next to it. The engine's
- * fd need not be read: rp_engine_run() drains it.
+ * passes, then one rp_engine_run(e, 0). The program's own fds share the
+ * epoll set with the engine's. The engine's fd need not be read:
+ * rp_engine_run() drains it.
  */
 static int run_loop(struct rp_engine *e, struct scan *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN }, evs[8];
-	int ep, fd, rc;
+	int ep, fd, tfd = -1, n, rc;
 
 	fd = rp_engine_fd(e);
 	if (fd < 0)
 		return fd;
+	ev.data.fd = fd;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		rc = -errno;
 		goto out;
 	}
+	rc = add_own_fds(ep, s, &tfd);
+	if (rc < 0)
+		goto out;
 	for (;;) {
 		rc = submit_more(e, s);
 		if (rc < 0)
 			break;
-		/* -1: no engine timer pending, only the fd matters */
-		if (epoll_wait(ep, evs, 8, rp_engine_timeout(e)) < 0 &&
-		    errno != EINTR) {
+		/* -1: no engine timer pending, only the fds matter */
+		n = epoll_wait(ep, evs, 8, rp_engine_timeout(e));
+		if (n < 0 && errno != EINTR) {
 			rc = -errno;
 			break;
 		}
-		/* (a program would handle its own ready fds in evs here) */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.fd != fd)
+				own_work(e, s, ep, evs[i].data.fd, tfd);
 		rc = rp_engine_run(e, 0);
 		if (rc < 0)
 			break;
@@ -206,10 +272,13 @@ static int run_loop(struct rp_engine *e, struct scan *s)
 		 * set, the engine cannot know that more ports are to come
 		 * (the rate limit may have held them back), so the loop
 		 * ends only when none is left to submit. */
-		if (rc == 0 && s->next > s->last && s->range >= s->nranges)
+		if (rc == 0 && (s->stopped || (s->next > s->last &&
+					       s->range >= s->nranges)))
 			break;
 	}
 out:
+	if (tfd >= 0)
+		close(tfd);
 	if (ep >= 0)
 		close(ep);
 	return rc;
@@ -217,7 +286,7 @@ out:
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: scan [-r RATE] ADDRESS PORT[-PORT]...\n");
+	fprintf(stderr, "usage: scan [-r RATE] [-t MS] ADDRESS PORT[-PORT]...\n");
 	return 2;
 }
 
@@ -233,12 +302,18 @@ int main(int argc, char **argv)
 	char *end;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "r:")) != -1) {
-		if (opt != 'r')
+	while ((opt = getopt(argc, argv, "r:t:")) != -1) {
+		unsigned long v;
+
+		if (opt != 'r' && opt != 't')
 			return usage();
-		o.rate = (uint32_t)strtoul(optarg, &end, 10);
-		if (end == optarg || *end)
+		v = strtoul(optarg, &end, 10);
+		if (end == optarg || *end || v > 100000000)
 			return usage();
+		if (opt == 'r')
+			o.rate = (uint32_t)v;
+		else
+			s.tick_ms = (unsigned)v;
 	}
 	if (argc - optind < 2)
 		return usage();

@@ -11,6 +11,27 @@
  *  - Calls return 0 (or a count) on success and a negative errno on failure.
  *    The global errno is never part of the contract.
  *  - Option structs are zero-initialised and zero means "default".
+ *  - Structs grow at their end only. The calls that take a caller's
+ *    struct (rp_engine_create(), rp_engine_submit(), rp_engine_stats(),
+ *    rp_stats_merge(), rp_source_create()) are macros that pass the
+ *    struct's size as the caller's header knows it to an _ex function.
+ *    The library zero-extends a shorter struct from an older program (zero
+ *    is "default") and accepts a longer one from a newer header only when
+ *    the bytes it does not know are zero (-E2BIG otherwise), as Linux's
+ *    extensible syscall structs do (openat2, clone3); structs it fills
+ *    (rp_stats) get what both know. So a program built against an older
+ *    header keeps working with a newer library of the same major version.
+ *    The plain names are functions as well, for taking their address and
+ *    for bindings that call symbols: they take the struct's first version,
+ *    the fields up to rp_engine_opts.dns, rp_target.tls, rp_stats.rtt_hist
+ *    and rp_source_opts.scheme.
+ *    Structs nested by value (rp_http_opts, rp_tls_opts, rp_dns_opts)
+ *    keep their layout for the SONAME's life: later options of theirs go
+ *    at the end of rp_engine_opts. Structs the library hands out
+ *    (rp_result and what it points to, rp_probe_info) grow at their end;
+ *    a program reads only the fields its header has. rp_stats.by_status
+ *    has room for RP_STATUS_SLOTS statuses, so new statuses do not move
+ *    the fields after it.
  *  - One engine per thread: every call except rp_engine_stop() and
  *    rp_engine_wake() must be made from the thread that created the engine.
  *  - Inside the result callback the engine may be called, with limits: see
@@ -19,7 +40,7 @@
  *    (except a target source reading a file, see rp_source_add_file()) and
  *    writes nothing to stdout or stderr.
  *
- * No ABI promises are made before 1.0.
+ * The SONAME is libringprobe.so.0; within it, structs only grow (above).
  */
 #ifndef RINGPROBE_H
 #define RINGPROBE_H
@@ -42,6 +63,11 @@ extern "C" {
 
 /* Version of the library actually linked, as a string like "0.1.0". */
 RP_API const char *rp_version(void);
+
+/* The same as a number, RP_VERSION_HEX's encoding ((major << 16) |
+ * (minor << 8) | patch): compare it with RP_VERSION_HEX, the header's, to
+ * check at run time that the library is at least as new as the header. */
+RP_API unsigned rp_version_number(void);
 
 /*
  * Probe outcomes. A probe outcome is not an error of the call that made it:
@@ -478,10 +504,21 @@ struct rp_engine;
  * when rp_tls_opts.cafile cannot be read as PEM certificates, -ENOMEM,
  * -EMFILE when the concurrency exceeds what RLIMIT_NOFILE allows (raise the
  * soft limit first), or the ring setup error (-ENOSYS, -EPERM when io_uring
- * is disabled).
+ * is disabled); -E2BIG when opts comes from a newer header and sets a field
+ * this library does not know.
+ * rp_engine_create_ex() is the same with the size of *opts as the caller
+ * knows it (see "Structs grow" at the top) and an error buffer: on failure,
+ * err (if not NULL) receives up to errlen bytes saying which option was bad
+ * and why ("timeout_ns: above RP_TIMEOUT_MAX_NS", "http.method: 'GE T' is
+ * not an HTTP token").
  */
 RP_API int rp_engine_create(struct rp_engine **out,
 			    const struct rp_engine_opts *opts);
+RP_API int rp_engine_create_ex(struct rp_engine **out,
+			       const struct rp_engine_opts *opts,
+			       size_t opts_size, char *err, size_t errlen);
+#define rp_engine_create(out, opts)                                            \
+	rp_engine_create_ex((out), (opts), sizeof(struct rp_engine_opts), NULL, 0)
 
 /*
  * Cancels whatever is in flight, waits for the kernel to let go of it, and
@@ -506,6 +543,10 @@ RP_API int rp_engine_destroy(struct rp_engine *e);
  * timeouts, elapsed_us) start at this call.
  */
 RP_API int rp_engine_submit(struct rp_engine *e, const struct rp_target *t);
+RP_API int rp_engine_submit_ex(struct rp_engine *e, const struct rp_target *t,
+			       size_t target_size);
+#define rp_engine_submit(e, t)                                                 \
+	rp_engine_submit_ex((e), (t), sizeof(struct rp_target))
 
 /* Sets (or with fn NULL clears) the pull source. */
 RP_API void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn,
@@ -542,6 +583,9 @@ RP_API int rp_engine_cancel(struct rp_engine *e, uint64_t index);
 /*
  * Asks the engine to stop: no new targets are taken, everything in flight
  * is cancelled and reported CANCELLED, and rp_engine_run() then returns 0.
+ * A probe whose own timeout was already due when the stop was asked (its
+ * answer not yet reaped) reports that timeout instead: FILTERED for a
+ * connect, TIMEOUT for a later phase.
  * Safe from any thread and from a signal handler (an atomic flag and an
  * eventfd write).
  */
@@ -591,8 +635,9 @@ RP_API int rp_engine_timeout(struct rp_engine *e);
 
 /* Engine counters, cumulative since create. */
 #define RP_HIST_BUCKETS 1024
+#define RP_STATUS_SLOTS 32            /* room for statuses yet to come */
 struct rp_stats {
-	uint64_t by_status[RP_STATUS__COUNT]; /* results by rp_status */
+	uint64_t by_status[RP_STATUS_SLOTS]; /* results by rp_status */
 	uint64_t submitted;           /* targets accepted */
 	uint64_t completed;           /* results delivered */
 	uint64_t attempts;            /* connect attempts (with retries) */
@@ -614,11 +659,21 @@ struct rp_stats {
 	uint32_t rtt_hist[RP_HIST_BUCKETS];
 };
 
-/* Copies the engine's counters into *st. */
+/* Copies the engine's counters into *st (st_size: its size, as the
+ * caller's header knows it). */
 RP_API void rp_engine_stats(const struct rp_engine *e, struct rp_stats *st);
+RP_API void rp_engine_stats_ex(const struct rp_engine *e, struct rp_stats *st,
+			       size_t st_size);
+#define rp_engine_stats(e, st)                                                 \
+	rp_engine_stats_ex((e), (st), sizeof(struct rp_stats))
 
-/* Adds src's counters into dst (sums; max for maxima, min for minima). */
+/* Adds src's counters into dst (sums; max for maxima, min for minima);
+ * both are st_size bytes long, as the caller's header knows them. */
 RP_API void rp_stats_merge(struct rp_stats *dst, const struct rp_stats *src);
+RP_API void rp_stats_merge_ex(struct rp_stats *dst, const struct rp_stats *src,
+			      size_t st_size);
+#define rp_stats_merge(dst, src)                                               \
+	rp_stats_merge_ex((dst), (src), sizeof(struct rp_stats))
 
 /* The p-th percentile (0..100) of the RTT histogram, in microseconds
  * (upper bound of its bucket, within about 6%); 0 if empty. */
@@ -698,11 +753,19 @@ struct rp_source_opts {
 	                               * resolved either way */
 };
 
-/* Returns 0 and *out, -EINVAL with the ports spec bad (message in err), or
- * -ENOMEM. err (may be NULL) receives a message of at most errlen bytes. */
+/* Returns 0 and *out, -EINVAL with the ports spec bad (message in err),
+ * -E2BIG for a newer header's opts setting a field this library does not
+ * know, or -ENOMEM. err (may be NULL) receives a message of at most errlen
+ * bytes. opts may be NULL (all defaults). */
 RP_API int rp_source_create(struct rp_source **out,
 			    const struct rp_source_opts *opts, char *err,
 			    size_t errlen);
+RP_API int rp_source_create_ex(struct rp_source **out,
+			       const struct rp_source_opts *opts,
+			       size_t opts_size, char *err, size_t errlen);
+#define rp_source_create(out, opts, err, errlen)                               \
+	rp_source_create_ex((out), (opts), sizeof(struct rp_source_opts),      \
+			    (err), (errlen))
 
 /* Frees the source, stopping and joining its reader thread. */
 RP_API void rp_source_destroy(struct rp_source *s);

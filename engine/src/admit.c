@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "abi.h"
 #include "core.h"
 #include "trace.h"
 
@@ -135,12 +136,24 @@ static void rate_take(struct rp_engine *e)
 	e->rate_next_ns += e->rate_interval_ns;
 }
 
-int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
+/* rp_target as the first version had it. */
+#define TARGET_V1 RP__END(struct rp_target, tls)
+
+int rp_engine_submit_ex(struct rp_engine *e, const struct rp_target *t,
+			size_t target_size)
 {
+	struct rp_target copy;
 	int ret;
 
 	if (!e || !t)
 		return -EINVAL;
+	if (target_size != sizeof(*t)) { /* another version's struct */
+		ret = rp__struct_in(&copy, sizeof(copy), t, target_size,
+				    TARGET_V1);
+		if (ret < 0)
+			return ret;
+		t = &copy;
+	}
 	if (e->stopping || atomic_load_explicit(&e->stop_req,
 						memory_order_relaxed))
 		return -ESHUTDOWN;
@@ -159,6 +172,11 @@ int rp_engine_submit(struct rp_engine *e, const struct rp_target *t)
 		e->rate_refused = false;
 	}
 	return ret;
+}
+
+int(rp_engine_submit)(struct rp_engine *e, const struct rp_target *t)
+{
+	return rp_engine_submit_ex(e, t, TARGET_V1);
 }
 
 void rp_engine_set_source(struct rp_engine *e, rp_pull_fn fn, void *arg)

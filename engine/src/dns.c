@@ -25,6 +25,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "dns.h"
 
 
@@ -105,8 +106,11 @@ static int dns_init(struct rp_engine *e, size_t priv_off)
 		return -ENOMEM;
 	d->family = o->family;
 	if (d->family != AF_UNSPEC && d->family != AF_INET &&
-	    d->family != AF_INET6)
+	    d->family != AF_INET6) {
+		rp__errf(e->err, e->errlen, "dns.family: want AF_UNSPEC, "
+			 "AF_INET or AF_INET6");
 		return -EINVAL;
+	}
 	d->max_active = o->concurrency ? o->concurrency : 64;
 	n = o->cache_size ? o->cache_size : 16384;
 	if (n < e->o.concurrency + 1)
@@ -155,6 +159,8 @@ static int dns_init(struct rp_engine *e, size_t priv_off)
 		ret = ares_set_servers_ports_csv(d->ch, o->servers);
 		if (ret != ARES_SUCCESS) {
 			ares_destroy(d->ch);
+			rp__errf(e->err, e->errlen, "dns.servers: %s",
+				 ares_strerror(ret));
 			return ret == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 		}
 	}

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "core.h"
 
 /* The probe kinds: each an ordered list of stages. */
@@ -59,17 +60,22 @@ static unsigned pow2_at_least(unsigned v)
 /* Refuses values the engine cannot represent: a timeout that would wrap
  * the clock, a redirect count past the stage's counter, a cache whose
  * table size would overflow. */
-static bool opts_ok(const struct rp_engine_opts *o)
+static const char *opts_problem(const struct rp_engine_opts *o)
 {
-	return o->connect_timeout_ns <= RP_TIMEOUT_MAX_NS &&
-	       o->timeout_ns <= RP_TIMEOUT_MAX_NS &&
-	       o->banner_wait_ns <= RP_TIMEOUT_MAX_NS &&
-	       o->http.io_timeout_ns <= RP_TIMEOUT_MAX_NS &&
-	       o->http.follow <= RP_FOLLOW_MAX &&
-	       o->tls.handshake_timeout_ns <= RP_TIMEOUT_MAX_NS &&
-	       o->dns.timeout_ns <= RP_TIMEOUT_MAX_NS &&
-	       o->dns.tries <= RP_DNS_TRIES_MAX &&
-	       o->dns.cache_size <= RP_DNS_CACHE_MAX;
+#define OVER(field, max) if (o->field > (max)) return #field ": above " #max
+	if (o->concurrency >= RP__UD_MAX_SLOTS)
+		return "concurrency: above the slot table's limit";
+	OVER(connect_timeout_ns, RP_TIMEOUT_MAX_NS);
+	OVER(timeout_ns, RP_TIMEOUT_MAX_NS);
+	OVER(banner_wait_ns, RP_TIMEOUT_MAX_NS);
+	OVER(http.io_timeout_ns, RP_TIMEOUT_MAX_NS);
+	OVER(http.follow, RP_FOLLOW_MAX);
+	OVER(tls.handshake_timeout_ns, RP_TIMEOUT_MAX_NS);
+	OVER(dns.timeout_ns, RP_TIMEOUT_MAX_NS);
+	OVER(dns.tries, RP_DNS_TRIES_MAX);
+	OVER(dns.cache_size, RP_DNS_CACHE_MAX);
+#undef OVER
+	return NULL;
 }
 
 /* Everything create set up; safe on a partly built engine. */
@@ -95,8 +101,11 @@ static int setup(struct rp_engine *e)
 	bool fallback;
 	int ret;
 
-	if (!kind)
+	if (!kind) {
+		rp__errf(e->err, e->errlen, "kind: %d is no rp_probe_kind",
+			 (int)e->o.kind);
 		return -EINVAL;
+	}
 	for (e->nstages = 0; kind[e->nstages]; e->nstages++)
 		e->stages[e->nstages].ops = kind[e->nstages];
 	ret = rp__slots_init(e, e->names->priv_size(&e->o));
@@ -142,18 +151,41 @@ static int setup(struct rp_engine *e)
 	return 0;
 }
 
-int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
+/* The struct as the first version had it: anything shorter is no
+ * rp_engine_opts at all. */
+#define OPTS_V1 RP__END(struct rp_engine_opts, dns)
+
+int rp_engine_create_ex(struct rp_engine **out,
+			const struct rp_engine_opts *opts, size_t opts_size,
+			char *err, size_t errlen)
 {
 	struct rp_engine *e;
 	struct rlimit rl;
+	const char *why;
 	int ret;
 
-	if (!out || !opts || !opts->on_result)
+	if (err && errlen)
+		err[0] = '\0';
+	if (!out || !opts) {
+		rp__errf(err, errlen, "no %s", out ? "options" : "out pointer");
 		return -EINVAL;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->o = *opts;
+	ret = rp__struct_in(&e->o, sizeof(e->o), opts, opts_size, OPTS_V1);
+	if (ret < 0 || !e->o.on_result) {
+		rp__errf(err, errlen, ret == -E2BIG ? "options set a field this "
+					       "library (%s) does not know"
+				      : ret < 0 ? "options: %s is no "
+						  "rp_engine_opts size"
+						: "on_result: required",
+			 ret == -E2BIG ? rp_version() : "the size given");
+		free(e);
+		return ret < 0 ? ret : -EINVAL;
+	}
+	e->err = err;
+	e->errlen = errlen;
 	e->names = &rp__dns_names;
 	e->wake_fd = -1;
 	e->r.ring.ring_fd = -1;
@@ -165,7 +197,9 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 		e->o.connect_timeout_ns = NS_PER_SEC;
 	if (!e->o.timeout_ns)
 		e->o.timeout_ns = (e->o.kind == RP_PROBE_HTTP ? 10u : 5u) * NS_PER_SEC;
-	if (e->o.concurrency >= RP__UD_MAX_SLOTS || !opts_ok(&e->o)) {
+	why = opts_problem(&e->o);
+	if (why) {
+		rp__errf(err, errlen, "%s", why);
 		free(e);
 		return -EINVAL;
 	}
@@ -173,10 +207,14 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	 * descriptors for the ring, eventfds and the caller's files. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    (rlim_t)e->o.concurrency + 16 > rl.rlim_cur) {
+		rp__errf(err, errlen, "concurrency: %u needs more descriptors "
+			 "than RLIMIT_NOFILE (%llu) allows", e->o.concurrency,
+			 (unsigned long long)rl.rlim_cur);
 		free(e);
 		return -EMFILE;
 	}
 	ret = setup(e);
+	e->err = NULL; /* the caller's buffer, only while creating */
 	if (ret < 0) {
 		teardown(e);
 		return ret;
@@ -195,6 +233,11 @@ int rp_engine_create(struct rp_engine **out, const struct rp_engine_opts *opts)
 	rp__arm_wake(e);
 	*out = e;
 	return 0;
+}
+
+int(rp_engine_create)(struct rp_engine **out, const struct rp_engine_opts *opts)
+{
+	return rp_engine_create_ex(out, opts, OPTS_V1, NULL, 0);
 }
 
 /* Probes the kernel never let go of in time are reported all the same, so
@@ -256,12 +299,20 @@ int rp_engine_fd(struct rp_engine *e)
 	return e->notify_fd;
 }
 
-void rp_engine_stats(const struct rp_engine *e, struct rp_stats *st)
+void rp_engine_stats_ex(const struct rp_engine *e, struct rp_stats *st,
+			size_t st_size)
 {
-	*st = e->st;
-	st->sqes = e->r.sqes;
-	st->enters = e->r.enters;
-	st->inflight = e->inflight;
+	struct rp_stats now = e->st;
+
+	now.sqes = e->r.sqes;
+	now.enters = e->r.enters;
+	now.inflight = e->inflight;
+	rp__struct_out(st, st_size, &now, sizeof(now));
+}
+
+void(rp_engine_stats)(const struct rp_engine *e, struct rp_stats *st)
+{
+	rp_engine_stats_ex(e, st, RP__STATS_V1);
 }
 
 static const char *const phase_names[PHASE__COUNT] = {

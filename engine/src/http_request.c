@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "abi.h"
 #include "http_request.h"
 #include "ringprobe/version.h"
 #include "target.h"
@@ -63,39 +64,117 @@ static bool is_header_line(const char *h)
 	       is_field_value(colon + 1);
 }
 
-/* Builds the shared pieces of the request from the options. */
+/* The headers ringprobe sends of its own after Host, in this order. */
+static const char *const builtin[] = { "User-Agent", "Accept", "Connection" };
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
+
+/* Is header line hd (valid) named name? */
+static bool named(const char *hd, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncasecmp(hd, name, n) && hd[n] == ':';
+}
+
+/* Its value without the blanks before it: "" asks that the header of that
+ * name not be sent at all (curl's -H 'Name:'). */
+static const char *value_of(const char *hd)
+{
+	const char *v = strchr(hd, ':') + 1;
+
+	return v + strspn(v, " \t");
+}
+
+/* Does an extra header take the place of the one named name? */
+static bool replaced(const struct rp_http_opts *o, const char *name)
+{
+	for (const char *const *hd = o->headers; hd && *hd; hd++)
+		if (named(*hd, name))
+			return true;
+	return false;
+}
+
+/*
+ * The Host header: the last extra "Host:" line replaces the one each
+ * request gets from its target (rp__http_hop.vhost says where it
+ * applies); an empty one drops it.
+ */
+static int host_override(struct rp__http_request *h,
+			 const struct rp_http_opts *o)
+{
+	const char *v = NULL;
+
+	for (const char *const *hd = o->headers; hd && *hd; hd++)
+		if (named(*hd, "Host"))
+			v = value_of(*hd);
+	if (!v)
+		return 0;
+	h->host_set = true;
+	if (!*v)
+		return 0;
+	h->host_len = strlen(v);
+	if (h->host_len >= RP__HOST_MAX)
+		return -EINVAL;
+	h->host = strdup(v);
+	return h->host ? 0 : -ENOMEM;
+}
+
+/*
+ * Builds the shared pieces of the request from the options. An extra
+ * header replaces ringprobe's own of the same name (without regard to
+ * case), as curl's -H does, and one with an empty value is not sent.
+ */
 int rp__http_request_build(struct rp__http_request *h,
-			   const struct rp_http_opts *o)
+			   const struct rp_http_opts *o, char *err,
+			   size_t errlen)
 {
 	const char *method = o->method ? o->method : "GET";
 	const char *ua = o->user_agent ? o->user_agent
 				       : "ringprobe/" RP_VERSION_STRING;
-	size_t len;
+	const char *values[NBUILTIN] = { ua, "*/*", "close" };
+	size_t len = 4;
 	char *p;
+	int ret;
 
-	if (!is_token(method) || !is_field_value(ua))
+	if (!is_token(method)) {
+		rp__errf(err, errlen, "http.method: not an HTTP token (letters, "
+			 "digits and !#$%%&'*+-.^_`|~)");
 		return -EINVAL;
+	}
+	if (!is_field_value(ua)) {
+		rp__errf(err, errlen, "http.user_agent: holds a control "
+			 "byte");
+		return -EINVAL;
+	}
 	h->head = strcmp(method, "HEAD") == 0;
 	h->prefix_len = strlen(method) + 1;
 	h->prefix = malloc(h->prefix_len + 1);
 	if (!h->prefix)
 		return -ENOMEM;
 	snprintf(h->prefix, h->prefix_len + 1, "%s ", method);
-
-	len = sizeof("\r\nUser-Agent: ") + strlen(ua) +
-	      sizeof("\r\nAccept: */*\r\nConnection: close") + 4;
 	for (const char *const *hd = o->headers; hd && *hd; hd++) {
-		if (!is_header_line(*hd))
+		if (!is_header_line(*hd)) {
+			rp__errf(err, errlen, "http.headers[%d]: not 'Name: "
+				 "value' without control bytes",
+				 (int)(hd - o->headers));
 			return -EINVAL;
+		}
 		len += strlen(*hd) + 2;
 	}
+	ret = host_override(h, o);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < NBUILTIN; i++)
+		len += strlen(builtin[i]) + strlen(values[i]) + 4;
 	h->tail = p = malloc(len);
 	if (!h->tail)
 		return -ENOMEM;
-	p += sprintf(p, "\r\nUser-Agent: %s\r\nAccept: */*\r\nConnection: close",
-		     ua);
+	for (size_t i = 0; i < NBUILTIN; i++)
+		if (!replaced(o, builtin[i]))
+			p += sprintf(p, "\r\n%s: %s", builtin[i], values[i]);
 	for (const char *const *hd = o->headers; hd && *hd; hd++)
-		p += sprintf(p, "\r\n%s", *hd);
+		if (*value_of(*hd) && !named(*hd, "Host"))
+			p += sprintf(p, "\r\n%s", *hd);
 	p += sprintf(p, "\r\n\r\n");
 	h->tail_len = (size_t)(p - h->tail);
 	return 0;
@@ -105,7 +184,8 @@ void rp__http_request_free(struct rp__http_request *h)
 {
 	free(h->prefix);
 	free(h->tail);
-	h->prefix = h->tail = NULL;
+	free(h->host);
+	h->prefix = h->tail = h->host = NULL;
 }
 
 /* ---- the Host value and target of a request -------------------------- */
@@ -261,6 +341,7 @@ static enum rp__redirect url_target(const struct rp__spec *sp, const char *u,
 	memcpy(next->host, u + sp->auth_off, sp->auth_len);
 	next->host[sp->auth_len] = '\0';
 	next->host_len = (uint16_t)sp->auth_len;
+	next->vhost = false; /* a -H Host is for the target's own host */
 	rp__spec_path(sp, u, next->path, sizeof(next->path));
 	next->path_len = (uint16_t)strlen(next->path);
 	memset(&next->addr, 0, sizeof(next->addr));
@@ -329,6 +410,7 @@ enum rp__redirect rp__http_redirect(const struct rp__http_hop *from,
 		next->addr = from->addr;
 		next->addrlen = from->addrlen;
 		next->tls = from->tls;
+		next->vhost = from->vhost; /* the same host: the same Host */
 		return RP__REDIRECT_FOLLOW;
 	}
 	if (enc[0] == '/') { /* "//host/path": the same scheme */

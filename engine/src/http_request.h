@@ -24,13 +24,20 @@ struct rp__http_request {
 	char *tail;                   /* "\r\nUser-Agent: ...\r\n\r\n" */
 	size_t tail_len;
 	bool head;                    /* method is HEAD: no body */
+	bool host_set;                /* an extra header says Host: then
+	                               * host is its value, NULL to send none */
+	char *host;
+	size_t host_len;
 };
 
-/* Builds them from o. Returns 0, -EINVAL when a method, User-Agent or
- * header could inject or break a line, or -ENOMEM. Free with
+/* Builds them from o: ringprobe's headers, each replaced by an extra one
+ * of the same name (an empty value: not sent), then the extra ones.
+ * Returns 0, -EINVAL when a method, User-Agent or header could inject or
+ * break a line (or a Host value is too long), or -ENOMEM. Free with
  * rp__http_request_free() either way. */
 int rp__http_request_build(struct rp__http_request *h,
-			   const struct rp_http_opts *o);
+			   const struct rp_http_opts *o, char *err,
+			   size_t errlen);
 void rp__http_request_free(struct rp__http_request *h);
 
 /* One request of a probe (the first, or one a redirect led to) and the
@@ -41,6 +48,9 @@ struct rp__http_hop {
 	socklen_t addrlen;
 	bool started;                 /* connected and sending */
 	bool tls;                     /* https */
+	bool vhost;                   /* send rp__http_request.host instead:
+	                               * the target's own host (the first
+	                               * request, redirects to a path) */
 	uint32_t connect_us;          /* connect round trip */
 	uint64_t sent_ns;             /* request fully sent */
 	uint64_t first_ns;            /* first response byte */

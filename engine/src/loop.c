@@ -148,7 +148,7 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 	 * (on_cqe()), even an op that had finished in the kernel: the
 	 * caller asked before learning the outcome. */
 	found->cancel = 1;
-	found->cancel_ns = rp__clock_ns();
+	found->cancel_ns = 0; /* the caller asked: CANCELLED, whatever */
 	if (found->phase == PHASE_RESOLVING) {
 		e->names->forget(e, found);
 		rp__done(e, found, RP_STATUS_CANCELLED, 0);

@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "ringprobe.h"
+#include "abi.h"
 #include "source.h"
 
 static _Thread_local char tl_input[RP__LINE_MAX + 8];
@@ -86,15 +87,32 @@ static void set_msg(char *err, size_t errlen, const char *msg)
 
 /* ---- the public API ----------------------------------------------------- */
 
-int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
-		     char *err, size_t errlen)
+/* rp_source_opts as the first version had it. */
+#define SOURCE_OPTS_V1 RP__END(struct rp_source_opts, scheme)
+
+int rp_source_create_ex(struct rp_source **out,
+			const struct rp_source_opts *opts, size_t opts_size,
+			char *err, size_t errlen)
 {
+	struct rp_source_opts o;
 	struct rp_source *s;
 	int r;
 
 	set_msg(err, errlen, "");
 	if (!out)
 		return -EINVAL;
+	if (opts) { /* another version's struct: what both know */
+		r = rp__struct_in(&o, sizeof(o), opts, opts_size,
+				  SOURCE_OPTS_V1);
+		if (r < 0) {
+			set_msg(err, errlen, r == -E2BIG
+					     ? "options set a field this library "
+					       "does not know"
+					     : "not an rp_source_opts");
+			return r;
+		}
+		opts = &o;
+	}
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -126,6 +144,12 @@ int rp_source_create(struct rp_source **out, const struct rp_source_opts *opts,
 	s->tail = &s->head;
 	*out = s;
 	return 0;
+}
+
+int(rp_source_create)(struct rp_source **out, const struct rp_source_opts *opts,
+		      char *err, size_t errlen)
+{
+	return rp_source_create_ex(out, opts, SOURCE_OPTS_V1, err, errlen);
 }
 
 void rp_source_destroy(struct rp_source *s)

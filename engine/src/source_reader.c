@@ -193,24 +193,30 @@ static int batch_add(struct batch *b, struct line *l, uint64_t count)
 	return 0;
 }
 
-/* A complete line of len bytes in s->lbuf (its "\n" removed). */
+/* A complete line of len bytes in s->lbuf (its "\n" removed). A UTF-8
+ * byte order mark before a file's first line (editors on Windows write
+ * one) is not part of it. */
 static int cut_line(struct rp_source *s, struct batch *b, uint32_t file,
 		    uint64_t lineno, size_t len)
 {
+	const char *text = s->lbuf;
 	struct line *l;
 	uint64_t count;
 	int r;
 
-	if (len && s->lbuf[len - 1] == '\r')
+	if (lineno == 1 && len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+		text += 3;
+		len -= 3;
+	}
+	if (len && text[len - 1] == '\r')
 		len--;
 	if (len > RP__LINE_MAX) {
-		l = rp__line_long(s->lbuf, len,
-				  "line too long (max 1024 bytes)");
+		l = rp__line_long(text, len, "line too long (max 1024 bytes)");
 		count = 1;
 		if (!l)
 			return -ENOMEM;
 	} else {
-		r = rp__line_make(&s->ports, s->no_resolve, s->lbuf, len, &l,
+		r = rp__line_make(&s->ports, s->no_resolve, text, len, &l,
 				  &count);
 		if (r || !l)
 			return r;

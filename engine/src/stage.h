@@ -103,9 +103,10 @@ struct slot {
 	uint64_t index;               /* caller's ordinal */
 	void *user;                   /* caller's pointer */
 	char input[RP_INPUT_MAX];     /* copy of the input text */
-	uint64_t cancel_ns;           /* when the cancel was asked (set with
-	                               * cancel): an op whose own timer was
-	                               * due by then ends as a timeout */
+	uint64_t cancel_ns;           /* when a stop cancelled it (0 for
+	                               * rp_engine_cancel()): an op whose own
+	                               * timer was due by then ends as a
+	                               * timeout */
 };
 
 /* ---- the stage interface ------------------------------------------------ */
@@ -218,6 +219,9 @@ struct rp_engine {
 	size_t host_off;              /* the core's area: TLS server name */
 	const struct rp__names_ops *names; /* the name service */
 	struct rp__dns *dns;          /* its state (dns.c) */
+	char *err;                    /* while creating: the caller's error
+	                               * buffer (rp__errf()), else NULL */
+	size_t errlen;
 	struct rp_stats st;
 };
 

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "abi.h"
 #include "http_parse.h"
 #include "http_request.h"
 #include "stage.h"
@@ -89,10 +90,14 @@ static int http_init(struct rp_engine *e, void **out)
 	h->follow = o->follow;
 	h->any_host = o->follow_any_host != 0;
 	if (h->path[0] != '/' || !rp__wire_text_ok(h->path) ||
-	    strlen(h->path) >= RP__PATH_MAX)
+	    strlen(h->path) >= RP__PATH_MAX) {
+		rp__errf(e->err, e->errlen, "http.path: want /PATH of printable "
+			 "characters without spaces, shorter than %d",
+			 RP__PATH_MAX);
 		ret = -EINVAL;
-	else
-		ret = rp__http_request_build(&h->rq, o);
+	} else {
+		ret = rp__http_request_build(&h->rq, o, e->err, e->errlen);
+	}
 	if (ret < 0) {
 		http_release(e, h);
 		return ret;
@@ -121,6 +126,7 @@ static int http_take(struct rp_engine *e, struct slot *s,
 
 	if (ret < 0)
 		s->detail = "request path or host too long";
+	hs->hop[0].vhost = state(e)->rq.host_set;
 	rp__http_origin_set(&hs->origin, t);
 	hs->cur = 0;
 	hs->redirects = 0;
@@ -189,6 +195,11 @@ static void http_start(struct rp_engine *e, struct slot *s)
 	hs->iov[1] = (struct iovec){ hp->path, hp->path_len };
 	hs->iov[2] = (struct iovec){ (void *)mid, sizeof(mid) - 1 };
 	hs->iov[3] = (struct iovec){ hp->host, hp->host_len };
+	if (hp->vhost) { /* -H Host: its value, or no Host at all */
+		if (!h->rq.host)
+			hs->iov[2].iov_len = sizeof(" HTTP/1.1") - 1;
+		hs->iov[3] = (struct iovec){ h->rq.host, h->rq.host_len };
+	}
 	hs->iov[4] = (struct iovec){ h->rq.tail, h->rq.tail_len };
 	memset(&hs->msg, 0, sizeof(hs->msg));
 	hs->msg.msg_iov = hs->iov;

@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "abi.h"
 #include "stage.h"
 #include "tls_cert.h"
 
@@ -96,13 +97,17 @@ static int alpn_wire(const char *list, unsigned char *out, size_t cap,
 	return 0;
 }
 
-static int set_versions(SSL_CTX *ctx, const struct rp_tls_opts *o)
+static int set_versions(struct rp_engine *e, SSL_CTX *ctx,
+			const struct rp_tls_opts *o)
 {
 	int lo = o->min_version, hi = o->max_version;
 
 	if ((lo && (lo < RP_TLS_1_0 || lo > RP_TLS_1_3)) ||
-	    (hi && (hi < RP_TLS_1_0 || hi > RP_TLS_1_3)) || (lo && hi && lo > hi))
+	    (hi && (hi < RP_TLS_1_0 || hi > RP_TLS_1_3)) || (lo && hi && lo > hi)) {
+		rp__errf(e->err, e->errlen, "tls.min_version, max_version: %#x, "
+			 "%#x is no range of rp_tls_version", lo, hi);
 		return -EINVAL;
+	}
 	/* Debian's OpenSSL refuses TLS 1.0 and 1.1 at its default security
 	 * level (2): asking for them means level 0, the legacy ciphers and
 	 * SHA-1 signatures they need. */
@@ -131,8 +136,9 @@ static void tls_release(struct rp_engine *e, void *st)
 }
 
 /* One context for the engine: read-only once probes run. */
-static int make_ctx(struct tls *t, const struct rp_engine_opts *eo)
+static int make_ctx(struct rp_engine *e, struct tls *t)
 {
+	const struct rp_engine_opts *eo = &e->o;
 	const struct rp_tls_opts *o = &eo->tls;
 	const char *alpn = o->alpn;
 	unsigned char wire[256];
@@ -154,18 +160,24 @@ static int make_ctx(struct tls *t, const struct rp_engine_opts *eo)
 	 * directory at every verification. */
 	if (!SSL_CTX_load_verify_file(t->ctx, o->cafile ? o->cafile
 							 : X509_get_default_cert_file()) &&
-	    o->cafile)
+	    o->cafile) {
+		rp__errf(e->err, e->errlen, "tls.cafile: %s holds no PEM "
+			 "certificate that can be read", o->cafile);
 		return -ENOENT;
+	}
 	ERR_clear_error(); /* a system without a bundle verifies nothing */
-	ret = set_versions(t->ctx, o);
+	ret = set_versions(e, t->ctx, o);
 	if (ret < 0)
 		return ret;
 	if (!alpn && eo->kind == RP_PROBE_HTTP)
 		alpn = "http/1.1";
 	if (alpn && alpn[0]) {
 		if (alpn_wire(alpn, wire, sizeof(wire), &wlen) < 0 ||
-		    SSL_CTX_set_alpn_protos(t->ctx, wire, wlen) != 0)
+		    SSL_CTX_set_alpn_protos(t->ctx, wire, wlen) != 0) {
+			rp__errf(e->err, e->errlen, "tls.alpn: not a list of "
+				 "protocol names like h2,http/1.1");
 			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -183,13 +195,16 @@ static int tls_init(struct rp_engine *e, void **out)
 				? e->o.tls.handshake_timeout_ns
 				: UINT64_MAX / 2;
 	t->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	ret = t->sha256 ? make_ctx(t, &e->o) : -ENOMEM;
+	ret = t->sha256 ? make_ctx(e, t) : -ENOMEM;
 	if (ret == 0 && e->o.tls.sni) {
 		t->sni = strdup(e->o.tls.sni);
 		if (!t->sni)
 			ret = -ENOMEM;
 		else if (!rp__wire_text_ok(t->sni) || strlen(t->sni) > 253)
 			ret = -EINVAL;
+		if (ret == -EINVAL)
+			rp__errf(e->err, e->errlen, "tls.sni: want a host name "
+				 "of printable characters, at most 253");
 	}
 	if (ret < 0) {
 		tls_release(e, t);

@@ -2,7 +2,13 @@
  * stats.c - merging counters and reading percentiles from the RTT
  * histogram. Recording happens inline (stats.h) on the completion path.
  */
+#include <string.h>
+
+#include "abi.h"
 #include "stats.h"
+
+_Static_assert(RP_STATUS__COUNT <= RP_STATUS_SLOTS,
+	       "rp_stats.by_status is full: a new status needs a new major");
 
 uint64_t rp__hist_upper(unsigned b)
 {
@@ -13,7 +19,7 @@ uint64_t rp__hist_upper(unsigned b)
 	return ((16u + sub + 1u) << (e - 4u)) - 1u;
 }
 
-void rp_stats_merge(struct rp_stats *dst, const struct rp_stats *src)
+static void merge(struct rp_stats *dst, const struct rp_stats *src)
 {
 	for (int i = 0; i < RP_STATUS__COUNT; i++)
 		dst->by_status[i] += src->by_status[i];
@@ -39,6 +45,27 @@ void rp_stats_merge(struct rp_stats *dst, const struct rp_stats *src)
 	dst->rtt_count += src->rtt_count;
 	for (int i = 0; i < RP_HIST_BUCKETS; i++)
 		dst->rtt_hist[i] += src->rtt_hist[i];
+}
+
+void rp_stats_merge_ex(struct rp_stats *dst, const struct rp_stats *src,
+		       size_t st_size)
+{
+	struct rp_stats d, sr;
+
+	if (st_size == sizeof(d)) {
+		merge(dst, src);
+		return;
+	}
+	/* another version's struct: merge what both know */
+	rp__struct_out(&d, sizeof(d), dst, st_size);
+	rp__struct_out(&sr, sizeof(sr), src, st_size);
+	merge(&d, &sr);
+	rp__struct_out(dst, st_size, &d, sizeof(d));
+}
+
+void(rp_stats_merge)(struct rp_stats *dst, const struct rp_stats *src)
+{
+	rp_stats_merge_ex(dst, src, RP__STATS_V1);
 }
 
 uint64_t rp_stats_percentile(const struct rp_stats *st, double p)

@@ -22,6 +22,11 @@ const char *rp_version(void)
 	return RP_VERSION_STRING;
 }
 
+unsigned rp_version_number(void)
+{
+	return RP_VERSION_HEX;
+}
+
 const char *rp_status_name(enum rp_status s)
 {
 	if ((unsigned)s >= RP_STATUS__COUNT)

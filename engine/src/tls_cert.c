@@ -12,91 +12,39 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "http_text.h"
 #include "tls_cert.h"
 
-#define REPLACEMENT 0xfffdu
-
-/* Decodes one character of s (n > 0 bytes): its code point, or U+FFFD for
- * a maximal ill-formed subpart (Unicode's "substitution of maximal
- * subparts"). Returns the bytes used. */
-static size_t u8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1, v = c & 0x1fu;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2, v = c & 0x0fu;
-		lo = c == 0xe0 ? 0xa0 : lo; /* no overlong forms */
-		hi = c == 0xed ? 0x9f : hi; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3, v = c & 0x07u;
-		lo = c == 0xf0 ? 0x90 : lo;
-		hi = c == 0xf4 ? 0x8f : hi; /* at most U+10FFFF */
-	} else {
-		*cp = REPLACEMENT;
-		return 1;
-	}
-	for (size_t i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi) {
-			*cp = REPLACEMENT;
-			return i;
-		}
-		v = v << 6 | (s[i] & 0x3fu);
-		lo = 0x80, hi = 0xbf;
-	}
-	*cp = v;
-	return need + 1;
-}
-
-static size_t u8_put(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
+/* Text from a certificate as UTF-8 without controls: the decoder and
+ * encoder HTTP text uses, so both hand out the same kind of string. */
 void rp__tls_text(char *dst, size_t cap, const unsigned char *src, size_t len)
 {
-	size_t d = 0, i = 0;
+	struct rp__u8 dec = { 0 };
+	uint32_t cp[2];
+	size_t d = 0;
 	char enc[4];
 
-	while (i < len) {
-		uint32_t cp;
-		size_t k;
+	for (size_t i = 0; i <= len; i++) {
+		unsigned int n;
 
-		i += u8_next(src + i, len - i, &cp);
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			cp = REPLACEMENT;
-		k = u8_put(cp, enc);
-		if (d + k + 1 > cap)
+		if (i < len) {
+			n = rp__u8_feed(&dec, src[i], cp);
+		} else if (dec.need) { /* cut inside a character */
+			cp[0] = 0xfffdu;
+			n = 1;
+		} else {
 			break;
-		memcpy(dst + d, enc, k);
-		d += k;
+		}
+		for (unsigned int j = 0; j < n; j++) {
+			size_t k = rp__utf8_encode(cp[j], enc);
+
+			if (d + k + 1 > cap)
+				goto out;
+			memcpy(dst + d, enc, k);
+			d += k;
+		}
 	}
+out:
 	dst[d] = '\0';
 }
 

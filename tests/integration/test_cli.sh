@@ -387,10 +387,10 @@ printf '127.0.0.1:%s\n127.0.0.1:99999\n127.0.0.1:%s\n' "$OPEN_PORT" \
 timeout -k 2 20 "$RINGPROBE" tcp -f jsonl --no-progress -i "$tfile" \
 	>"$TMP/bad.jsonl" 2>"$TMP/bad.err"
 rc=$?
-if [ $rc -eq 2 ]; then
-	pass "a bad target line makes the exit 2"
+if [ $rc -eq 3 ]; then
+	pass "a bad target line makes the exit 3 (completed, some lines invalid)"
 else
-	fail "a bad target line: exit $rc, expected 2"
+	fail "a bad target line: exit $rc, expected 3"
 fi
 if jsonl_check "$TMP/bad.jsonl" --lines 3 --count-status invalid=1 \
 	--count-status open=1 --count-status closed=1 &&

@@ -335,13 +335,14 @@ check odd 2 "upper-case name; name:port overrides -p" \
 	"by['n00004.test:$OPEN'][0]['port'] == $OPEN" \
 	"by['n00004.test:$OPEN'][0]['ip'] == W['n00004.test']"
 
-# Names that cannot be names: one invalid result each, exit 2 (bad input).
+# Names that cannot be names: one invalid result each, exit 3 (the scan
+# completed with invalid lines).
 long=$(printf 'a%.0s' {1..300}).test
 run badname tcp "${RES[@]}" -p "$CPORT" "$long" bad..name
-if [ "$RC" -eq 2 ] && jcheck "$TMP/badname.jsonl" 2 \
+if [ "$RC" -eq 3 ] && jcheck "$TMP/badname.jsonl" 2 \
 	'all(x["status"] == "invalid" and x["detail"] for x in R)' \
 	>"$TMP/badname.chk" 2>&1; then
-	pass "a 305-byte name and 'bad..name': invalid results, exit 2"
+	pass "a 305-byte name and 'bad..name': invalid results, exit 3"
 else
 	fail "bad names: exit $RC"
 	cat "$TMP/badname.chk"

@@ -53,6 +53,8 @@
  *    /echo         200, title "ua=U|x-test=X|host=H" from those request
  *                  headers ("-" if absent), then the request head as
  *                  received in the body
+ *    /headers      200, title "host,user-agent,...|host=H": the request's
+ *                  header names in order, lowercased, and its Host
  *    /hostile      a title with ESC sequences, quotes, commas, CR and LF,
  *                  and a Server header with quotes and commas
  *    anything else 404 with a small body
@@ -75,6 +77,7 @@
  * break the thing it is tested against.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -790,6 +793,34 @@ static void r_echo(struct conn *c)
 	free(title);
 }
 
+/* /headers: the title lists the request's header names in order,
+ * lowercased, then "|host=" and its first Host value. */
+static void r_headers(struct conn *c)
+{
+	char names[2048], host[256], body[2400];
+	size_t n = 0;
+	const char *p = strstr(c->req, "\r\n");
+
+	names[0] = '\0';
+	while (p && p[2] != '\r' && n + 80 < sizeof(names)) {
+		const char *line = p + 2;
+		size_t len = strcspn(line, ":\r");
+
+		p = strstr(line, "\r\n");
+		for (size_t i = 0; i < len && i < 64; i++)
+			names[n++] = (char)tolower((unsigned char)line[i]);
+		names[n++] = ',';
+		names[n] = '\0';
+	}
+	if (n)
+		names[n - 1] = '\0';
+	req_header(c, "Host", host, sizeof(host));
+	int bl = snprintf(body, sizeof(body), "<title>%s|host=%s</title>\n",
+			  names, host);
+	add_head(c, 200, "OK", "text/html", bl, "");
+	add_body(c, body, (size_t)bl);
+}
+
 static void r_hostile(struct conn *c)
 {
 	static const char body[] =
@@ -835,6 +866,7 @@ static const struct {
 	{"/entities", r_entities},
 	{"/head-cl", r_head_cl},
 	{"/echo", r_echo},
+	{"/headers", r_headers},
 	{"/hostile", r_hostile},
 };
 
