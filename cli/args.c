@@ -359,6 +359,13 @@ static int set_no_hosts(struct cli *c, const char *a)
 	return 0;
 }
 
+static int set_no_resolve(struct cli *c, const char *a)
+{
+	(void)a;
+	c->no_resolve = 1;
+	return 0;
+}
+
 static int set_all_addrs(struct cli *c, const char *a)
 {
 	(void)a;
@@ -674,6 +681,8 @@ const struct opt cli_opts[] = {
 	{ "all-addrs", 0, NULL, CMD_SCAN, SECT_NAMES,
 	  "probe every address of a name (up to 8),\n"
 	  "one result each (default: the first)", NULL, set_all_addrs },
+	{ "no-resolve", 'n', NULL, CMD_SCAN, SECT_NAMES,
+	  "never resolve: a name is an invalid line", NULL, set_no_resolve },
 	{ "banner", 0, NULL, CMD_TCP, SECT_TCP,
 	  "read the first line each open port sends;\n"
 	  "the banner field (text: 'banner: LINE')", NULL, set_banner },

@@ -398,7 +398,7 @@ void opts_help(FILE *f, unsigned cmd)
 		cmd == CMD_DEMO ? "" : " [TARGET...]", cmds[k].what);
 	if (cmd != CMD_DEMO)
 		fprintf(f, "TARGET: IP, HOST, IP:PORT, HOST:PORT, [IPv6]:PORT, "
-			   "CIDR%s.\n",
+			   "CIDR, range (10.0.0.1-254, 10.0.0.1-10.0.1.5)%s.\n",
 			cmd == CMD_HTTP ? ", or a URL http[s]://HOST[:PORT]/PATH"
 					: "");
 	for (int s = 0; s < SECT__COUNT; s++) {
@@ -432,6 +432,7 @@ void opts_overview(FILE *f)
 		"(http, https), or does a TLS handshake and reports the certificate\n"
 		"(tls), with io_uring, printing one result per target as each probe\n"
 		"completes. TARGET: IP, HOST, IP:PORT, HOST:PORT, [IPv6]:PORT, CIDR,\n"
+		"a range (10.0.0.1-254, 10.0.0-3.*, 10.0.0.250-10.0.1.5, ::1-::5),\n"
 		"or a URL http[s]://HOST[:PORT]/PATH. With no TARGET and no -i,\n"
 		"targets are read from standard input when it is a pipe or a file.\n"
 		"\n"

@@ -802,6 +802,7 @@ static int open_source(struct cli *c, struct rp_source **src, int nargs,
 		.services = getenv("RINGPROBE_NMAP_SERVICES"),
 		.exclude_ports = c->exclude_ports,
 		.exclude = c->exclude,
+		.no_resolve = c->no_resolve,
 	};
 	int ret;
 

@@ -34,6 +34,7 @@ struct cli {
 	bool tls;                     /* `ringprobe tls` */
 	int expiring;                 /* --expiring-within DAYS, or -1 */
 	int scheme;                   /* --scheme: an RP_SCHEME_* */
+	int no_resolve;               /* -n: names are invalid lines */
 	const char **headers;         /* -H lines, NULL-terminated */
 	int nheaders;
 	uint8_t *match_status;        /* --match-status bitmap of 0..999 */

@@ -291,7 +291,13 @@ struct rp_result {
 	                               * also why a redirect was not followed,
 	                               * or how the hop it led to failed) */
 	uint32_t rtt_us;              /* connect round trip of the last attempt
-	                               * (OPEN, CLOSED, UNREACHABLE), else 0 */
+	                               * (OPEN, CLOSED, UNREACHABLE), else 0.
+	                               * A completed connect: the kernel's
+	                               * TCP_INFO tcpi_rtt (SYN/SYN-ACK). Else
+	                               * (refused, unreachable): from the turn
+	                               * that queued the connect to the wait
+	                               * that posted its answer, an upper
+	                               * bound with queueing included */
 	uint32_t attempts;            /* connect attempts made (0 if none) */
 	uint64_t elapsed_us;          /* from first submission to result */
 	uint32_t dns_us;              /* name resolution time (0: none, or
@@ -618,6 +624,9 @@ RP_API int rp_engine_cancel(struct rp_engine *e, uint64_t index);
 /*
  * Asks the engine to stop: no new targets are taken, everything in flight
  * is cancelled and reported CANCELLED, and rp_engine_run() then returns 0.
+ * A probe whose own timeout was already due when the stop was asked (its
+ * answer not yet reaped) reports that timeout instead: FILTERED for a
+ * connect, TIMEOUT for a later phase.
  * Safe from any thread and from a signal handler (an atomic flag and an
  * eventfd write).
  */
@@ -827,6 +836,11 @@ struct rp_source_opts {
 	                               * RP_SHUFFLE_WINDOW, at most 1 << 24 */
 	uint32_t shard;               /* this part, 0 <= shard < shards */
 	uint32_t shards;              /* parts; 0 or 1: the whole input */
+	int no_resolve;               /* never resolve (nmap -n): a line naming
+	                               * a host (a hostname, or a URL with one)
+	                               * is one INVALID target whose detail says
+	                               * so. Addresses and ranges are never
+	                               * resolved either way */
 };
 
 #define RP_SHUFFLE_WINDOW 65536

@@ -225,9 +225,10 @@ enum rp__end rp__classify(const struct rp_engine *e, const struct slot *s,
 	switch (res) {
 	case -ECANCELED:
 		/* Our link timeout fired, or we cancelled the op. The expiry
-		 * is on the kernel's clock: not yet passed = not ours. */
-		return s->cancel || e->now_ns < s->expire_ns ? END_CANCELLED
-							      : END_TIMEOUT;
+		 * is on the kernel's clock: not yet passed = not ours. A
+		 * cancelled probe gets here only when its timer was due
+		 * before the cancel was asked (loop.c): a timeout. */
+		return e->now_ns < s->expire_ns ? END_CANCELLED : END_TIMEOUT;
 	case -ETIMEDOUT:
 		return END_TIMEOUT;
 	case -ECONNREFUSED:

@@ -156,6 +156,7 @@ int rp_source_create_ex(struct rp_source **out,
 		s->skip_first = opts->skip_first;
 		s->skip = opts->skip;
 		s->skip_arg = opts->skip_arg;
+		s->no_resolve = opts->no_resolve;
 		r = opts->ports ? rp__ports_parse(&s->ports, opts->ports, err,
 						  errlen)
 				: 0;

@@ -60,6 +60,7 @@ struct rp_source {
 	struct rp__ports xports;	/* rp_source_opts.exclude_ports */
 	char noport[320];		/* why a target has no port, when the
 					 * top ports could not be read; or "" */
+	bool no_resolve;		/* rp_source_opts.no_resolve */
 
 	struct line *args, **args_tail;	/* arguments not yet produced */
 	uint64_t nargs;			/* arguments added */
@@ -125,7 +126,8 @@ static inline void add_count(uint64_t *counted, uint64_t n)
 /*
  * Parses one line (text[0, len), at most RP__LINE_MAX bytes) into a new
  * struct line, and says how many targets it will produce. *out is NULL for
- * a blank or comment line. Returns 0 or -ENOMEM.
+ * a blank or comment line. With no_resolve, a line naming a host (a
+ * hostname, or a URL with one) is an invalid line. Returns 0 or -ENOMEM.
  */
 int rp__line_make(const struct rp_source *s, const char *text,
 		  size_t len, struct line **out, uint64_t *count);

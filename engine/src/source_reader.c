@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,8 @@ static struct line *line_alloc(const char *text, size_t len,
 	return l;
 }
 
+#define NO_RESOLVE_REASON "a name, and -n (no_resolve) forbids resolving it"
+
 int rp__line_make(const struct rp_source *s, const char *text,
 		  size_t len, struct line **out, uint64_t *count)
 {
@@ -68,6 +71,10 @@ int rp__line_make(const struct rp_source *s, const char *text,
 	r = rp__target_parse(text, len, &spec, reason, sizeof(reason));
 	if (!r && spec.kind == RP__SPEC_EMPTY)
 		return 0;
+	if (!r && s->no_resolve && !spec.family) {
+		r = -EINVAL;
+		snprintf(reason, sizeof(reason), "%s", NO_RESOLVE_REASON);
+	}
 	l = line_alloc(text + spec.off, spec.len, r ? reason : NULL);
 	if (!l)
 		return -ENOMEM;

@@ -109,6 +109,10 @@ struct slot {
 	                               * (hosts.c), or SLOT_NONE */
 	uint64_t wait_ns;             /* PHASE_WAITING: since when */
 	char input[RP_INPUT_MAX];     /* copy of the input text */
+	uint64_t cancel_ns;           /* when a stop cancelled it (0 for
+	                               * rp_engine_cancel()): an op whose own
+	                               * timer was due by then ends as a
+	                               * timeout */
 };
 
 /* ---- the stage interface ------------------------------------------------ */

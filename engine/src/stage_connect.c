@@ -32,6 +32,7 @@
  */
 #include <errno.h>
 #include <ifaddrs.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@
 #define VERIFY_NS (100 * NS_PER_MS) /* bound on the post-timeout check */
 
 struct connect_slot {
-	uint64_t attempt_ns;          /* this attempt submitted */
+	uint64_t attempt_ns;          /* this attempt queued (turn clock) */
 	uint32_t port_range;          /* IP_LOCAL_PORT_RANGE optval */
 	bool self_risk;               /* target on this host, port ephemeral */
 };
@@ -61,6 +62,7 @@ struct connect {
 	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
 	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
 	struct rp__exclude_cache xcache; /* last exclude lookup */
+	bool fd_install;              /* kernel has IORING_OP_FIXED_FD_INSTALL */
 	int nlocal;                   /* addresses of this host */
 	struct sockaddr_storage local[LOCAL_ADDRS_MAX];
 };
@@ -176,6 +178,13 @@ static int connect_init(struct rp_engine *e, void **out)
 	/* Stages are in place before any init runs (engine.c). */
 	c->quickack_off = e->nstages > 1 && e->stages[1].ops->sends_first;
 	local_setup(c);
+	if (e->r.direct) {
+		struct io_uring_probe *p = io_uring_get_probe_ring(&e->r.ring);
+
+		c->fd_install = p && io_uring_opcode_supported(
+					     p, IORING_OP_FIXED_FD_INSTALL);
+		io_uring_free_probe(p);
+	}
 	*out = c;
 	return 0;
 }
@@ -329,7 +338,7 @@ static void timed_out(struct rp_engine *e, struct slot *s, int res)
 	int ret;
 
 	if (s->attempts <= e->o.retries && e->now_ns < s->deadline_ns &&
-	    !e->stopping) {
+	    !e->stopping && !s->cancel) {
 		rp__close_socket(e, s);
 		ret = start_attempt(e, s);
 		if (ret == 0)
@@ -340,6 +349,52 @@ static void timed_out(struct rp_engine *e, struct slot *s, int res)
 	rp__finish(e, s, RP_STATUS_FILTERED, res);
 }
 
+/* The kernel's smoothed round trip of a connected socket, from its
+ * SYN/SYN-ACK exchange: TCP_INFO's tcpi_rtt, in microseconds. */
+static void kernel_rtt(struct rp_engine *e, struct slot *s, int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	e->st.syscalls_other++;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct tcp_info, tcpi_rtt) + sizeof(ti.tcpi_rtt) &&
+	    ti.tcpi_rtt)
+		s->rtt_us = ti.tcpi_rtt;
+}
+
+/* Connected: the round trip from the kernel, then the next stage. A
+ * direct socket has no fd for getsockopt(2) (and io_uring's GETSOCKOPT
+ * command takes SOL_SOCKET options only), so it is lent to one for the
+ * call: IORING_OP_FIXED_FD_INSTALL, answered in fd_installed(). */
+static void connected(struct rp_engine *e, struct slot *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!e->r.direct) {
+		kernel_rtt(e, s, s->fd);
+	} else if (state(e)->fd_install &&
+		   (sqe = rp__ring_reserve(&e->r, 1))) {
+		rp__prep_fd_install(sqe, slot_fd(e, s));
+		sqe->user_data =
+			rp__ud(s->gen, slot_idx(e, s), RP__OP_FDINSTALL);
+		s->op = RP__OP_FDINSTALL;
+		s->ops = 1;
+		return;
+	}
+	rp__stage_done(e, s);
+}
+
+static void fd_installed(struct rp_engine *e, struct slot *s, int res)
+{
+	if (res >= 0) {
+		kernel_rtt(e, s, res);
+		close(res);
+		e->st.syscalls_other++;
+	}
+	rp__stage_done(e, s);
+}
+
 /* A connect chain's single CQE: from CONNECT (or VERIFY), or from the
  * chain member that failed before it. */
 static void connect_on_cqe(struct rp_engine *e, struct slot *s,
@@ -348,6 +403,12 @@ static void connect_on_cqe(struct rp_engine *e, struct slot *s,
 	enum rp__op op = rp__ud_op(cqe->user_data);
 	int res = cqe->res;
 
+	if (op == RP__OP_FDINSTALL) {
+		fd_installed(e, s, res);
+		return;
+	}
+	/* Until the kernel says better: from the turn that queued the
+	 * attempt to the one that reaped its answer, queueing included. */
 	s->rtt_us = (uint32_t)((e->now_ns - priv(e, s)->attempt_ns) / 1000u);
 	if (op == RP__OP_VERIFY) {
 		if (res == -EISCONN)
@@ -364,7 +425,7 @@ static void connect_on_cqe(struct rp_engine *e, struct slot *s,
 	}
 	switch (rp__classify(e, s, res)) {
 	case END_OK:
-		rp__stage_done(e, s);
+		connected(e, s);
 		return;
 	case END_REFUSED:
 		rp__finish(e, s, RP_STATUS_CLOSED, res);
@@ -373,7 +434,7 @@ static void connect_on_cqe(struct rp_engine *e, struct slot *s,
 		rp__finish(e, s, RP_STATUS_CANCELLED, 0);
 		return;
 	case END_TIMEOUT:
-		if (res == -ECANCELED)
+		if (res == -ECANCELED && !s->cancel)
 			verify(e, s); /* our timer: ask the socket first */
 		else
 			timed_out(e, s, res);

@@ -105,6 +105,8 @@ static int parse_v6(const char *s, size_t n, struct rp__spec *out, char *err,
 	size_t alen = slash ? (size_t)(slash - s) : n, i;
 	unsigned long prefix = 128;
 
+	if (memchr(s, '-', n))
+		return rp__range6_parse(s, n, out, err, errlen);
 	if (memchr(s, '%', n)) {
 		set_err(err, errlen, "IPv6 zone ids are not supported");
 		return -EINVAL;
@@ -297,19 +299,15 @@ static int classify(const char *t, size_t n, struct rp__spec *out, char *err,
 		out->naddrs = 1ULL << (32 - prefix);
 	} else {
 		for (i = 0; i < hlen; i++)
-			if (!is_digit(host[i]) && host[i] != '.')
+			if (!is_digit(host[i]) && host[i] != '.' &&
+			    host[i] != '-' && host[i] != '*')
 				break;
 		if (i == hlen) {
-			/* only digits and dots: an IPv4 address or nothing
-			 * (no top-level domain is numeric) */
-			if (parse_v4(host, hlen, &out->addr.v4)) {
-				set_err(err, errlen, "bad IPv4 address");
+			/* only digits, dots, "-" and "*": an IPv4 address,
+			 * a range or nothing (no top-level domain is
+			 * numeric), never a name to resolve */
+			if (rp__range4_parse(host, hlen, out, err, errlen))
 				return -EINVAL;
-			}
-			out->kind = RP__SPEC_ADDR;
-			out->family = AF_INET;
-			out->prefix = 32;
-			out->naddrs = 1;
 		} else {
 			if (parse_hostname(host, hlen, err, errlen))
 				return -EINVAL;
@@ -388,6 +386,10 @@ static int parse_url(const char *t, size_t n, size_t slen, size_t base,
 	}
 	if (classify(auth, alen, out, err, errlen))
 		return -EINVAL;
+	if (out->naddrs > 1) {
+		set_err(err, errlen, "a URL names one host, not a range");
+		return -EINVAL;
+	}
 	/* classify saw no "/" (it ends the authority): ADDR or HOSTNAME */
 	out->kind = RP__SPEC_URL;
 	out->scheme = scheme;

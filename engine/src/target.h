@@ -90,6 +90,9 @@ enum rp__spec_kind {
 	RP__SPEC_HOSTNAME,	/* a DNS name, resolved by the engine */
 	RP__SPEC_URL,		/* an http:// or https:// URL: one address
 				 * (or a DNS name) and one port */
+	RP__SPEC_RANGE,		/* first-last addresses, IPv4 or IPv6 (at
+				 * most 2^20 addresses for IPv6) */
+	RP__SPEC_OCTETS,	/* an IPv4 octet range "10.0.0-3.1-10" */
 };
 
 /* The scheme of a URL line. */
@@ -135,6 +138,8 @@ struct rp__spec {
 				 * path_len); it may be empty or start with
 				 * "?": see rp__spec_path() */
 	size_t path_len;
+	uint8_t oct_lo[4];	/* OCTETS: each octet runs oct_lo..oct_hi */
+	uint8_t oct_hi[4];
 };
 
 /*
@@ -154,6 +159,15 @@ struct rp__spec {
  *   10.0.0.0/8  10.0.0.0/8:80    CIDR4, host bits may be set (normalised)
  *   2001:db8::/120  [2001:db8::/120]:80
  *                                CIDR6, prefix /108../128
+ *   10.0.0.1-254  10.0.0-3.1-10  10.0.*.1  10.0.0.1-9:80
+ *                                OCTETS: each octet "N", "N-M" (N <= M)
+ *                                or "*" (0-255), as in nmap
+ *   10.0.0.250-10.0.1.5  [::1-::5]:80  2001:db8::1-2001:db8::ff
+ *                                RANGE: first-last, inclusive, first <=
+ *                                last; IPv6 at most 2^20 addresses. Text
+ *                                of only digits, dots, "-" and "*" is
+ *                                never a hostname: if it is no address
+ *                                or range, the line is invalid
  *   example.com  example.com:80  HOSTNAME: letters, digits, "-" and "_",
  *                                labels 1-63 bytes not starting or ending
  *                                with "-", at most 253 bytes, one optional
@@ -191,6 +205,26 @@ int rp__target_parse(const char *text, size_t len, struct rp__spec *out,
  */
 uint64_t rp__spec_count(const struct rp__spec *spec,
 			const struct rp__ports *ports);
+
+/*
+ * Address ranges (range.c): s[0, n) is text of digits, dots, "-" and "*"
+ * (range4) or an IPv6 text with a "-" (range6). Fills out->kind (ADDR,
+ * OCTETS or RANGE), family, addr, naddrs, oct_lo/oct_hi. Returns 0, or
+ * -EINVAL with a reason naming the part at fault.
+ */
+int rp__range4_parse(const char *s, size_t n, struct rp__spec *out,
+		     char *err, size_t errlen);
+int rp__range6_parse(const char *s, size_t n, struct rp__spec *out,
+		     char *err, size_t errlen);
+
+/*
+ * The address at ordinal idx (0 <= idx < naddrs) of a spec with an
+ * address (ADDR, CIDR*, RANGE, OCTETS: ascending order), with `port`:
+ * *ss zeroed and filled, *len its size. O(1): the address space of a
+ * spec is indexable by position, whatever its shape.
+ */
+void rp__spec_addr(const struct rp__spec *spec, uint64_t idx, int port,
+		   struct sockaddr_storage *ss, socklen_t *len);
 
 /*
  * The HTTP request target of a URL spec parsed from `input`, written to

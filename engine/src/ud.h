@@ -29,6 +29,8 @@ enum rp__op {
 	RP__OP_CANCEL,     /* async cancel; its own CQE is ignored */
 	RP__OP_WAKE,       /* read of the wake eventfd */
 	RP__OP_PROBE,      /* create-time feature test */
+	RP__OP_FDINSTALL,  /* a connected direct socket lent to a real fd,
+	                    * for getsockopt(TCP_INFO): res is that fd */
 };
 
 #define RP__UD_NOSLOT 0xffffffu

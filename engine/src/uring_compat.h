@@ -33,4 +33,18 @@ static inline void rp__prep_setsockopt_direct(struct io_uring_sqe *sqe,
 	sqe->flags |= IOSQE_FIXED_FILE;
 }
 
+#ifndef IORING_OP_FIXED_FD_INSTALL
+#define IORING_OP_FIXED_FD_INSTALL 54 /* kernel 6.8 */
+#endif
+
+/* Installs direct descriptor file_index as a regular (O_CLOEXEC) fd of
+ * the process: the CQE's res is the new fd. */
+static inline void rp__prep_fd_install(struct io_uring_sqe *sqe,
+				       int file_index)
+{
+	io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, file_index, NULL, 0,
+			 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
 #endif

@@ -1594,7 +1594,7 @@ static void test_stdin(void **state)
 		"invalid argument 1: bad port '0' (must be 1-65535): "
 		"'1.1.1.1:0'",
 		"2.2.2.2:2",
-		"invalid <stdin>:2: bad IPv4 address: '300.1.1.1'",
+		"invalid <stdin>:2: bad IPv4 address: octet 1 '300' is not 0-255: '300.1.1.1'",
 		"3.3.3.3:3",
 		NULL,
 	};
