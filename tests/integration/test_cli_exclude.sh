@@ -251,7 +251,8 @@ pycheck "no table, no port: one invalid result naming the table" \
 	"$TMP/nt.jsonl" \
 	'len(R) == 1 and R[0]["status"] == "invalid" and
 	 "no-such-table" in R[0]["detail"] and "nmap-common" in R[0]["detail"]'
-[ $rc -eq 2 ] && pass "... exit 2" || fail "no table, no port: exit $rc"
+# an invalid line: the scan completed, exit 3
+[ $rc -eq 3 ] && pass "... exit 3" || fail "no table, no port: exit $rc"
 "$RINGPROBE" tcp -q -f csv 127.0.0.1:9 >/dev/null 2>"$TMP/err"
 expect_exit_msg "no table, ip:port: probed as before" $? 0
 "$RINGPROBE" tcp --top-ports 10 127.0.0.1 >/dev/null 2>"$TMP/err"

@@ -79,8 +79,10 @@ checkv file 4 "ranges in a file; a reversed one is one invalid line" \
 run bad -p "$P" 127.0.0.300 127.0.0.5-2 127.1.2.5-127.1.2.1 1-2
 checkv bad 4 "malformed addresses and ranges are invalid with a reason" \
 	'all(x["status"] == "invalid" for x in R)' \
-	'"not 0-255" in R[0]["detail"]' '"goes down" in R[1]["detail"]' \
-	'"before its start" in R[2]["detail"]' '"not 4" in R[3]["detail"]'
+	'"not 0-255" in by["127.0.0.300"][0]["detail"]' \
+	'"goes down" in by["127.0.0.5-2"][0]["detail"]' \
+	'"before its start" in by["127.1.2.5-127.1.2.1"][0]["detail"]' \
+	'"not 4" in by["1-2"][0]["detail"]'
 
 # -n: a name is an invalid line that says -n; addresses still work
 run n -n -p "$P" rp-no-such-name.test 127.0.0.2
