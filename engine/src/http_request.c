@@ -132,7 +132,7 @@ int rp__http_request_build(struct rp__http_request *h,
 	const char *ua = o->user_agent ? o->user_agent
 				       : "ringprobe/" RP_VERSION_STRING;
 	const char *values[NBUILTIN] = { ua, "*/*", "close" };
-	size_t len = 4;
+	size_t len = 5; /* the closing "\r\n\r\n" and sprintf's NUL */
 	char *p;
 	int ret;
 
