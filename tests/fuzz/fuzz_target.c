@@ -117,7 +117,18 @@ static void check_expand(const struct rp__spec *sp,
 
 			CHECK(len == sizeof(*sin) && sin->sin_family == AF_INET);
 			CHECK(ntohs(sin->sin_port) == port);
-			CHECK((a & mask) == net);
+			if (sp->kind == RP__SPEC_OCTETS) {
+				for (int i = 0; i < 4; i++) {
+					unsigned o = a >> (24 - 8 * i) & 0xff;
+
+					CHECK(o >= sp->oct_lo[i] &&
+					      o <= sp->oct_hi[i]);
+				}
+			} else if (sp->kind == RP__SPEC_RANGE) {
+				CHECK(a >= net && a - net < sp->naddrs);
+			} else {
+				CHECK((a & mask) == net);
+			}
 			memcpy(addr, &sin->sin_addr, 4);
 		} else {
 			const struct sockaddr_in6 *sin6 = (const void *)&ss;
@@ -125,9 +136,12 @@ static void check_expand(const struct rp__spec *sp,
 			CHECK(len == sizeof(*sin6) &&
 			      sin6->sin6_family == AF_INET6);
 			CHECK(ntohs(sin6->sin6_port) == port);
-			CHECK(sp->prefix >= RP__CIDR6_MIN_PREFIX);
-			/* the first 12 bytes are the network's */
-			CHECK(!memcmp(&sin6->sin6_addr, &sp->addr.v6, 12));
+			if (sp->kind != RP__SPEC_RANGE) {
+				CHECK(sp->prefix >= RP__CIDR6_MIN_PREFIX);
+				/* the first 12 bytes are the network's */
+				CHECK(!memcmp(&sin6->sin6_addr, &sp->addr.v6,
+					      12));
+			}
 			memcpy(addr, &sin6->sin6_addr, 16);
 		}
 		/* address-major, ascending: (address, port) only grows */
@@ -179,6 +193,22 @@ static void check_line(const char *text, size_t len,
 		CHECK(sp.prefix >= RP__CIDR6_MIN_PREFIX && sp.prefix <= 128);
 		CHECK(sp.naddrs == 1ull << (128 - sp.prefix));
 		break;
+	case RP__SPEC_RANGE:
+		CHECK(sp.family == AF_INET || sp.family == AF_INET6);
+		CHECK(sp.naddrs >= 1);
+		CHECK(sp.family == AF_INET || sp.naddrs <= 1ull << 20);
+		break;
+	case RP__SPEC_OCTETS: {
+		uint64_t n = 1;
+
+		CHECK(sp.family == AF_INET);
+		for (int i = 0; i < 4; i++) {
+			CHECK(sp.oct_lo[i] <= sp.oct_hi[i]);
+			n *= (uint64_t)(sp.oct_hi[i] - sp.oct_lo[i]) + 1;
+		}
+		CHECK(sp.naddrs == n);
+		break;
+	}
 	case RP__SPEC_HOSTNAME:
 		CHECK(sp.family == 0 && sp.naddrs == 0);
 		CHECK(sp.host_len >= 1 && sp.host_len <= 254);
