@@ -16,26 +16,10 @@
 #include <cmocka.h>
 
 #include "ringprobe.h"
+#include "sa_text.h"
 #include "target.h"
 
 static struct rp__ports ports;
-
-static void fmt(const struct sockaddr_storage *ss, char *buf, size_t n)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(buf, n, "%s:%u", a, ntohs(sin->sin_port));
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(buf, n, "[%s]:%u", a, ntohs(sin6->sin6_port));
-	}
-}
 
 static void parse_ok(const char *text, struct rp__spec *sp)
 {
@@ -60,13 +44,13 @@ static void expand(const char *text, const char *pl, const char *const *want)
 	assert_int_equal(rp__ports_parse(&ports, pl, err, sizeof(err)), 0);
 	assert_int_equal(rp__iter_init(&it, &sp, &ports, err, sizeof(err)), 0);
 	while (rp__iter_next(&it, &ss, &len)) {
-		fmt(&ss, a, sizeof(a));
+		sa_text(&ss, a, sizeof(a));
 		if (!want[n] || strcmp(a, want[n]))
 			fail_msg("'%s': target %zu is %s, want %s", text, n, a,
 				 want[n] ? want[n] : "(end)");
 		rp__spec_addr(&sp, sp.port ? n : n / ports.count, it.port,
 			      &at, &alen);
-		fmt(&at, b, sizeof(b));
+		sa_text(&at, b, sizeof(b));
 		assert_int_equal(alen, len);
 		assert_string_equal(a, b);
 		n++;
@@ -148,12 +132,12 @@ static void test_range_by_position(void **state)
 	(void)state;
 	parse_ok("*.*.*.*", &sp);
 	rp__spec_addr(&sp, 0xfffffffeULL, 1, &ss, &len);
-	fmt(&ss, a, sizeof(a));
+	sa_text(&ss, a, sizeof(a));
 	assert_string_equal(a, "255.255.255.254:1");
 	parse_ok("1-2.0-255.7.100-199", &sp);
 	assert_int_equal(sp.naddrs, 2 * 256 * 100);
 	rp__spec_addr(&sp, 256 * 100 + 3 * 100 + 42, 5, &ss, &len);
-	fmt(&ss, a, sizeof(a));
+	sa_text(&ss, a, sizeof(a));
 	assert_string_equal(a, "2.3.7.142:5");
 }
 

@@ -16,25 +16,8 @@
 #include <cmocka.h>
 
 #include "ringprobe.h"
+#include "sa_text.h"
 #include "target.h"
-
-/* "1.2.3.4:80" or "[::1]:80" */
-static void fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(buf, n, "%s:%u", a, ntohs(sin->sin_port));
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(buf, n, "[%s]:%u", a, ntohs(sin6->sin6_port));
-	}
-}
 
 /* ---- durations ---------------------------------------------------------- */
 
@@ -634,7 +617,7 @@ static uint64_t expand(const char *text, const char *portspec,
 			assert_int_equal(it.port,
 					 ntohs(((struct sockaddr_in *)&ss)
 						       ->sin_port));
-			fmt_addr(&ss, a, sizeof(a));
+			sa_text(&ss, a, sizeof(a));
 		}
 		if (want) {
 			if (!want[n])
@@ -697,7 +680,7 @@ static void test_expand_counts(void **state)
 	while (rp__iter_next(&it, &ss, &len))
 		n++;
 	assert_int_equal(n, 1u << 20);
-	fmt_addr(&ss, a, sizeof(a));
+	sa_text(&ss, a, sizeof(a));
 	assert_string_equal(a, "[fd00::f:ffff]:7");
 
 	/* carries across octets */
@@ -707,7 +690,7 @@ static void test_expand_counts(void **state)
 	for (n = 0; rp__iter_next(&it, &ss, &len); n++)
 		;
 	assert_int_equal(n, 512);
-	fmt_addr(&ss, a, sizeof(a));
+	sa_text(&ss, a, sizeof(a));
 	assert_string_equal(a, "10.0.1.255:9");
 
 	/* counts without walking: /0 times every port */
