@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -352,7 +353,10 @@ void *tls_conn_main(void *arg)
 	}
 	SSL_free(c->ssl);
 	c->ssl = NULL;
-	ERR_clear_error();
+	/* Free this thread's OpenSSL state (its error queue) now: the thread
+	 * is detached, and main may exit as soon as we signal, before the
+	 * thread-exit destructor would run (LeakSanitizer saw the 904 bytes). */
+	OPENSSL_thread_stop();
 
 	pthread_mutex_lock(&sv->lock);
 	close(c->fd);
