@@ -446,18 +446,52 @@ static void make_invalid(struct rp_source *s, const struct line *l,
 	s->invalid++;
 }
 
+/*
+ * The ports of a line that names one address (with more than RP__PORT_RUN
+ * of them) are shuffled in runs of RP__PORT_RUN neighbours: the runs in
+ * random order, each run's ports in turn. Every probe goes to that one
+ * host whatever the order, so a finer shuffle spreads nothing, and the
+ * kernel connects to neighbouring ports faster: a fully shuffled
+ * -p 1-65535 127.0.0.1 took 1.27x the time of input order, in runs 1.004x
+ * (perf/order/ab.sh). Lines of many addresses stay shuffled target by
+ * target. See docs/DESIGN.md, "Runs of ports on one address".
+ */
+#define RP__PORT_RUN 4096
+
 void rp__source_fill(struct rp_source *s)
 {
 	struct line *l;
 
 	while (s->nwin < s->win_cap && (l = pop(s))) {
+		uint32_t nports = l->spec.port ? 1 : s->pidx.count;
+
 		l->base = s->next_base;
 		s->next_base += l->count;
+		l->run = 1;
+		l->span = l->count;
+		if (s->shuffle && !l->err && l->count == nports &&
+		    nports > RP__PORT_RUN) {
+			l->run = RP__PORT_RUN;
+			l->span = (l->count + RP__PORT_RUN - 1) / RP__PORT_RUN *
+				  RP__PORT_RUN;
+		}
 		if (s->shuffle && l->count > 1)
-			rp__perm_init(&l->perm, l->count,
+			rp__perm_init(&l->perm, l->span / l->run,
 				      rp__mix64(s->seed ^ rp__mix64(l->base)));
 		s->win[s->nwin++] = l;
 	}
+}
+
+/* The target (in input order) at the next position of l, or l->count
+ * for a position past the end of its last run. */
+static uint64_t draw(const struct rp_source *s, struct line *l)
+{
+	uint64_t k = l->taken++;
+
+	if (!s->shuffle || l->count <= 1)
+		return k;
+	k = rp__perm_at(&l->perm, k / l->run) * l->run + k % l->run;
+	return k < l->count ? k : l->count;
 }
 
 /* Fills t with target k (in input order) of line l: returns false when
@@ -535,18 +569,19 @@ static int next_full(void *source, struct rp_target *t)
 		}
 		j = s->nwin > 1 ? rp__rand_below(&s->rng, s->nwin) : 0;
 		l = s->win[j];
-		k = l->taken++;
-		if (s->shuffle && l->count > 1)
-			k = rp__perm_at(&l->perm, k);
-		pos = s->pos++;
-		keep = pos % s->shards == s->shard;
+		k = draw(s, l);
+		keep = k < l->count;
+		if (keep) {
+			pos = s->pos++;
+			keep = pos % s->shards == s->shard;
+		}
 		if (keep) {
 			memset(t, 0, sizeof(*t));
 			keep = make_target(s, l, k, t);
 			t->seq = pos;
 			keep = keep && !skipped(s, t);
 		}
-		if (l->taken == l->count) {
+		if (l->taken == l->span) {
 			s->win[j] = s->win[--s->nwin];
 			free(l);
 		}

@@ -37,8 +37,11 @@ struct line {
 	uint64_t screened;	/* of them, excluded inside a block */
 	uint64_t base;		/* index of its first target (set when it
 				 * enters the window) */
-	uint64_t taken;		/* its targets taken so far */
-	struct rp__perm perm;	/* the order they are taken in */
+	uint64_t taken;		/* positions of span drawn so far */
+	uint64_t span;		/* positions to draw: count, or whole runs */
+	uint32_t run;		/* targets per run drawn together (1: each
+				 * alone); see rp__source_fill() */
+	struct rp__perm perm;	/* the order the runs are taken in */
 	const char *reason;	/* why it is bad, or NULL */
 	size_t len;		/* bytes in text */
 	char text[];		/* text, NUL, reason, NUL */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
 
 #include "order.h"
 #include "ringprobe.h"
@@ -287,6 +288,72 @@ static void test_source_shards(void **state)
 	free(whole.index);
 }
 
+/* Every port of one target once, in the order drawn; returns how many. */
+static unsigned draw_ports(const char *arg, const char *ports, uint64_t seed,
+			   uint32_t shard, uint32_t shards, uint16_t *out)
+{
+	struct rp_source_opts o = { .ports = ports, .shuffle = 1,
+				    .seed = seed, .shard = shard,
+				    .shards = shards };
+	struct rp_source *s;
+	struct rp_target t;
+	unsigned n = 0;
+	int rc;
+
+	assert_int_equal(rp_source_create(&s, &o, NULL, 0), 0);
+	assert_int_equal(rp_source_add_arg(s, arg), 0);
+	while ((rc = rp_source_next(s, &t)) >= 0) {
+		assert_int_equal(rc, 1);
+		assert_true(n < 65535);
+		out[n++] = ntohs(((struct sockaddr_in *)&t.addr)->sin_port);
+	}
+	rp_source_destroy(s);
+	return n;
+}
+
+/*
+ * The ports of a line naming one address are shuffled in runs of 4096
+ * neighbours (engine/src/source.c, RP__PORT_RUN): each run's ports in
+ * turn, the runs in a seeded random order; every port once, shards still
+ * exact. Lines of several addresses stay shuffled target by target.
+ */
+static void test_source_port_runs(void **state)
+{
+	static uint16_t p[65535], q[65535];
+	uint8_t seen[65536] = { 0 };
+	unsigned n = draw_ports("127.0.0.1", "1-65535", 3, 0, 0, p);
+	unsigned runs = 0, in_place = 0, jumps;
+
+	(void)state;
+	assert_int_equal(n, 65535);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(seen[p[i]]++, 0);
+	/* a run starts at port 1 + 4096 k and goes up one port at a time */
+	for (unsigned i = 0; i < n; i++) {
+		if ((p[i] - 1) % 4096 == 0) {
+			in_place += p[i] == runs * 4096 + 1;
+			runs++;
+		} else {
+			assert_true(i > 0);
+			assert_int_equal(p[i], p[i - 1] + 1);
+		}
+	}
+	assert_int_equal(runs, 16);
+	assert_true(in_place < 8); /* the runs are shuffled */
+	/* shard 1 of 3 is positions 1, 4, 7, ... of the whole order */
+	n = draw_ports("127.0.0.1", "1-65535", 3, 1, 3, q);
+	assert_int_equal(n, 65535 / 3);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(q[i], p[1 + 3 * i]);
+	/* two addresses: no run of 8 neighbouring ports in 2 x 4096 */
+	n = draw_ports("127.0.0.0/31", "1-4096", 3, 0, 0, p);
+	assert_int_equal(n, 8192);
+	jumps = 0;
+	for (unsigned i = 1; i < n; i++)
+		jumps += p[i] != p[i - 1] + 1;
+	assert_true(jumps > n - n / 16);
+}
+
 static void test_source_bad_opts(void **state)
 {
 	struct rp_source_opts o = { .shard = 4, .shards = 4 };
@@ -312,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_ports_at),
 		cmocka_unit_test(test_source_shuffle),
 		cmocka_unit_test(test_source_shards),
+		cmocka_unit_test(test_source_port_runs),
 		cmocka_unit_test(test_source_bad_opts),
 	};
 
