@@ -244,6 +244,51 @@ print(" ".join(str(p) for p in sorted(json.loads(l)["port"] for l in open(sys.ar
 else
 	skip "$NMAP is not installed (Debian: nmap-common)"
 fi
+# ---- a resumed run may widen the exclude list (README, "Resuming") -------
+# Exclusions do not move targets in the order: stop a run part-way, resume
+# it with half the block excluded, and the output holds every address of
+# the other half once, and nothing of the excluded half after the resume.
+R_ARGS=(tcp -q -f jsonl -p 9 --seed 5 -o "$TMP/rs.jsonl"
+	--resume "$TMP/rs.state" 127.64.0.0/24)
+timeout -k 2 60 "$RINGPROBE" "${R_ARGS[@]}" -r 200 2>"$TMP/rs.err" &
+rpid=$!
+for _ in $(seq 200); do # until 20 records are on disk (at most 10 s)
+	[ "$(wc -l <"$TMP/rs.jsonl" 2>/dev/null || echo 0)" -ge 20 ] && break
+	sleep 0.05
+done
+kill -INT $rpid
+wait $rpid
+rc=$?
+n1=$(wc -l <"$TMP/rs.jsonl")
+if [ $rc -eq 130 ] && [ "$n1" -ge 20 ] && [ "$n1" -lt 256 ]; then
+	pass "resume: the first run stopped after $n1 of 256 (exit 130)"
+else
+	fail "resume: the first run: exit $rc, $n1 records (want 130, 20..255)"
+fi
+seen_reset
+timeout -k 2 60 "$RINGPROBE" "${R_ARGS[@]}" --exclude 127.64.0.128/25 \
+	2>>"$TMP/rs.err"
+expect_exit_msg "resume with a wider exclude list" $? 0
+never_seen "resume with --exclude 127.64.0.128/25" \
+	127.64.0.128 127.64.0.129 127.64.0.200 127.64.0.255
+"$PY" - "$TMP/rs.jsonl" "$n1" <<'PY' >"$TMP/py.out" 2>&1
+import json, sys
+R = [json.loads(l) for l in open(sys.argv[1])]
+n1 = int(sys.argv[2])
+ips = [r["ip"] for r in R]
+low = {f"127.64.0.{i}" for i in range(128)}
+assert len(ips) == len(set(ips)), "an address twice"
+assert low <= set(ips), f"missing {sorted(low - set(ips))[:5]}"
+late = [ip for ip in ips[n1:] if ip not in low]
+assert not late, f"excluded addresses probed after the resume: {late[:5]}"
+PY
+if [ $? -eq 0 ]; then
+	pass "resume: 127.64.0.0-127 each once, none of .128/25 after it"
+else
+	fail "resume with a wider exclude list"
+	head -c 2000 "$TMP/py.out"
+fi
+
 export RINGPROBE_NMAP_SERVICES=$TMP/no-such-table
 "$RINGPROBE" tcp -q -f jsonl 127.0.0.1 >"$TMP/nt.jsonl" 2>"$TMP/err"
 rc=$?
