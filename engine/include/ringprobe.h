@@ -628,7 +628,10 @@ RP_API int rp_engine_cancel(struct rp_engine *e, uint64_t index);
  * answer not yet reaped) reports that timeout instead: FILTERED for a
  * connect, TIMEOUT for a later phase.
  * Safe from any thread and from a signal handler (an atomic flag and an
- * eventfd write).
+ * eventfd write). The sockets of the probes it cancels are not closed one
+ * by one: the kernel closes them all when rp_engine_destroy() releases the
+ * ring (so a stop at -c 4096 takes milliseconds); destroy a stopped engine
+ * soon, or a cancelled connect's socket keeps its SYN retransmits going.
  */
 RP_API void rp_engine_stop(struct rp_engine *e);
 

@@ -257,6 +257,15 @@ void rp__close_socket(struct rp_engine *e, struct slot *s)
 	/* Direct: the file slot holds a socket once SOCKET succeeded. */
 	if (e->r.direct ? !s->has_socket : s->fd < 0)
 		return;
+	/* A stop leaves its sockets in the ring's file table (no slot is
+	 * taken again after it): the kernel closes them all when the ring
+	 * goes at rp_engine_destroy(), in the background, instead of one
+	 * close op each before the stop's results come out (2048 closes
+	 * took ~12 ms of a Ctrl-C at -c 4096). */
+	if (e->stopping && e->r.direct) {
+		s->has_socket = 0;
+		return;
+	}
 	sqe = rp__ring_reserve(&e->r, 1);
 	if (!sqe) {
 		if (s->fd >= 0)

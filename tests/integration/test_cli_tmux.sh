@@ -95,8 +95,14 @@ tm kill-session -t t
 for i in $(seq 0 4095); do
 	echo "127.0.$((1 + i / 256)).$((i % 256))"
 done >"$TMP/4096.txt"
-tm new-session -d -s t -x 160 -y 40 \
-	"'$RINGPROBE' tcp -p $DROP -c 4096 --connect-timeout 30s --timeout 60s --summary --progress -i '$TMP/4096.txt'; echo EXIT=\$? END=\$(date +%s%N); sleep 60"
+# bash, for a clock read without a fork at the end ($EPOCHREALTIME)
+cat >"$TMP/pane2.sh" <<EOF
+'$RINGPROBE' tcp -p $DROP -c 4096 --connect-timeout 30s --timeout 60s \\
+	--summary --progress -i '$TMP/4096.txt'
+echo EXIT=\$? END=\${EPOCHREALTIME/./}000
+sleep 60
+EOF
+tm new-session -d -s t -x 160 -y 40 "bash '$TMP/pane2.sh'"
 if wait_screen ' 4096 in flight' 20; then
 	screen >"$TMP/s1"
 	sleep 0.5
