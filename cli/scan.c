@@ -719,10 +719,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void discard_result(const struct rp_result *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+/* Whether this kernel lets the engine keep its sockets in the ring's own
+ * file table (rp_stats.direct): asks a one-slot engine. */
+static bool sockets_direct(void)
+{
+	struct rp_engine_opts o = { .concurrency = 1,
+				    .on_result = discard_result };
+	struct rp_engine *e;
+	struct rp_stats st;
+
+	if (rp_engine_create(&e, &o) < 0)
+		return false;
+	rp_engine_stats(e, &st);
+	rp_engine_destroy(e);
+	return st.direct;
+}
+
 /*
  * Raises RLIMIT_NOFILE's soft limit to what the concurrency needs. When the
  * hard limit is too low for it, a concurrency the user did not ask for is
  * lowered to fit (saying so); one asked for with -c is refused.
+ *
+ * Sockets in a ring's own file table (direct descriptors, when the kernel
+ * has them) take no descriptor of the process: the limit bounds each
+ * ring's table instead, so the threads together hold threads x the limit.
+ * Otherwise every socket is a descriptor of the process.
  */
 static int raise_nofile(uint32_t *concurrency, unsigned threads,
 			bool explicit_c, bool quiet)
@@ -738,13 +765,23 @@ static int raise_nofile(uint32_t *concurrency, unsigned threads,
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
 		rlim_t fit = rl.rlim_max > room ? rl.rlim_max - room : 0;
 
+		if (rl.rlim_max > room && sockets_direct()) {
+			/* each engine's table: its share and its reserve */
+			rlim_t per = rl.rlim_max - ENGINE_FD_RESERVE;
+			rlim_t share = (*concurrency + threads - 1) / threads;
+
+			if (share <= per) {
+				need = rl.rlim_max;
+				goto raise;
+			}
+			fit = per * threads;
+		}
 		if (explicit_c || fit < threads) {
 			fprintf(stderr,
-				"%s: concurrency %u needs %llu file descriptors, "
-				"but the RLIMIT_NOFILE hard limit is %llu: raise "
-				"it (ulimit -Hn, limits.conf) or use -c %llu or "
+				"%s: concurrency %u does not fit: the "
+				"RLIMIT_NOFILE hard limit is %llu: raise it "
+				"(ulimit -Hn, limits.conf) or use -c %llu or "
 				"less\n", prog, *concurrency,
-				(unsigned long long)need,
 				(unsigned long long)rl.rlim_max,
 				(unsigned long long)fit);
 			return -EMFILE;
@@ -757,6 +794,7 @@ static int raise_nofile(uint32_t *concurrency, unsigned threads,
 		*concurrency = (uint32_t)fit;
 		need = rl.rlim_max;
 	}
+raise:
 	rl.rlim_cur = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
 		fprintf(stderr, "%s: cannot raise RLIMIT_NOFILE to %llu: %s\n",

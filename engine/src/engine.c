@@ -205,8 +205,11 @@ int rp_engine_create_ex(struct rp_engine **out,
 		free(e);
 		return -EINVAL;
 	}
-	/* Sockets, direct or not, count against RLIMIT_NOFILE; keep a few
-	 * descriptors for the ring, eventfds and the caller's files. */
+	/* A ring's file table (direct sockets) may not be larger than
+	 * RLIMIT_NOFILE, and fallback sockets are the process's descriptors:
+	 * either way one engine's slots must fit the limit, with a few
+	 * descriptors kept for the ring, eventfds and the caller's files.
+	 * (Engines on other threads have tables of their own.) */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    (rlim_t)e->o.concurrency + 16 > rl.rlim_cur) {
 		rp__errf(err, errlen, "concurrency: %u needs more descriptors "

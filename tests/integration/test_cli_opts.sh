@@ -187,5 +187,30 @@ RC=$?
 expect_exit_msg "hard limit 200, -c 4096: refused naming the limit" "$RC" 2 \
 	"hard limit is 200"
 
+# Direct descriptors live in each ring's table, not the process's: with
+# them, 2 threads hold 2 x (limit - 16) sockets (README, "-c"); without
+# them (older kernels), the process's limit bounds all of them.
+(ulimit -n 1100 && timeout -k 2 30 "$RINGPROBE" tcp -f jsonl --no-progress \
+	--threads 2 -c 2000 -p 9 --stats-json "$TMP/lim.json" 127.77.0.0/21 \
+	>"$TMP/out" 2>"$TMP/err" </dev/null)
+RC=$?
+if python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["direct"] else 1)' "$TMP/lim.json" 2>/dev/null; then
+	slots=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["concurrency"])' "$TMP/lim.json")
+	if [ "$RC" -eq 0 ] && [ "$(wc -l <"$TMP/out")" -eq 2048 ] &&
+		[ "$slots" -eq 2000 ]; then
+		pass "hard limit 1100, direct descriptors: -c 2000 on 2 threads runs (2000 slots, 2048 results)"
+	else
+		fail "hard limit 1100, -c 2000 on 2 threads: exit $RC, $slots slots: $(head -c 200 "$TMP/err")"
+	fi
+	(ulimit -n 1100 && timeout -k 2 20 "$RINGPROBE" tcp -c 2200 --threads 2 \
+		-p 9 127.0.0.1 >"$TMP/out" 2>"$TMP/err" </dev/null)
+	expect_exit_msg "hard limit 1100, -c 2200 on 2 threads: refused, fit 2168" \
+		$? 2 "hard limit is 1100" "-c 2168 or less"
+elif [ "$RC" -eq 2 ] && grep -q 'hard limit is 1100' "$TMP/err"; then
+	pass "hard limit 1100, no direct descriptors: -c 2000 refused"
+else
+	fail "hard limit 1100, -c 2000: exit $RC: $(head -c 200 "$TMP/err")"
+fi
+
 [ "$FAILS" -eq 0 ] || exit 1
 exit 0
