@@ -14,7 +14,7 @@
  *
  * The state file, text, one item per line:
  *
- *     ringprobe-resume 1
+ *     ringprobe-resume 2
  *     opt <key> TAB <value>          the fingerprint (resume_fp.c)
  *     seed <N>
  *     output-bytes <N>               the size of -o when this was taken
@@ -120,10 +120,22 @@ static int skip(void *arg, const struct rp_target *t)
 	return done;
 }
 
+/* A position that gives no target (excluded inside a block) is done as
+ * soon as it is drawn, or the watermark would stop at it. */
+static void gone(void *arg, uint64_t seq)
+{
+	struct resume *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	mark(r, seq);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void resume_source_opts(struct resume *r, struct rp_source_opts *so)
 {
 	so->skip_first = r->next;
 	so->skip = skip;
+	so->gone = gone;
 	so->skip_arg = r;
 }
 

@@ -104,7 +104,9 @@ int fp_build(struct fp *f, const struct cli *c, const char *ports,
 int tail_read(int fd, const char *path, bool csv, uint64_t from,
 	      uint64_t **idx, size_t *nidx);
 
-#define STATE_MAGIC "ringprobe-resume 1"
+/* The version says which order of targets the state's numbers are in: 2
+ * since one address's ports are drawn in runs (engine/src/source.c). */
+#define STATE_MAGIC "ringprobe-resume 2"
 
 /* Numbers done: all below w, and the bits set above (resume_track.c). */
 struct track {

@@ -242,6 +242,20 @@ static int parse_state(struct resume *r, FILE *in, const struct fp *f,
 			line[--len] = '\0';
 		if (lineno == 1) {
 			bad = strcmp(line, STATE_MAGIC) != 0;
+			if (bad && !strncmp(line, STATE_MAGIC,
+					    sizeof(STATE_MAGIC) - 2)) {
+				fprintf(stderr, "%s: cannot resume: '%s' was "
+					"written by another version of "
+					"ringprobe (%s; this one writes "
+					"%s), whose order of targets "
+					"differs: finish the run with that "
+					"version, or remove the file to start "
+					"again\n", prog, r->path, line,
+					STATE_MAGIC);
+				free(seen);
+				free(line);
+				return EXIT_USAGE;
+			}
 			continue;
 		}
 		if (!v) {

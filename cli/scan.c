@@ -45,7 +45,8 @@
 
 #define SLOWEST_MAX 5
 #define FD_RESERVE 32        /* descriptors kept for everything but sockets */
-#define ENGINE_FD_RESERVE 16 /* what rp_engine_create() keeps per engine */
+#define ENGINE_FD_RESERVE 16 /* what rp_engine_create() keeps per engine
+                              * (engine.c: concurrency + 16 <= the limit) */
 #define TURN_MS 200
 #define FLUSH_MS 5            /* longest a result waits in the buffer */
 #define FLUSH_BYTES (32 * 1024)
@@ -764,10 +765,22 @@ static int raise_nofile(uint32_t *concurrency, unsigned threads,
 		return 0;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
 		rlim_t fit = rl.rlim_max > room ? rl.rlim_max - room : 0;
+		rlim_t per = rl.rlim_max - ENGINE_FD_RESERVE;
 
-		if (rl.rlim_max > room && sockets_direct()) {
+		if (rl.rlim_max <= room) {
+			fprintf(stderr, "%s: the RLIMIT_NOFILE hard limit %llu "
+				"is too low: %u threads need %llu descriptors "
+				"of their own before any probe (ulimit -Hn, "
+				"limits.conf)\n", prog,
+				(unsigned long long)rl.rlim_max, threads,
+				(unsigned long long)room + 1);
+			return -EMFILE;
+		}
+		/* the probe engine needs its own room: ask at the limit */
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (sockets_direct()) {
 			/* each engine's table: its share and its reserve */
-			rlim_t per = rl.rlim_max - ENGINE_FD_RESERVE;
 			rlim_t share = (*concurrency + threads - 1) / threads;
 
 			if (share <= per) {

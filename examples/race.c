@@ -33,13 +33,15 @@ struct race {
 	unsigned n;
 	int winner;                   /* its index, or -1 */
 	unsigned cancelled;
+	uint64_t id[MAX_CANDIDATES];  /* each probe's handle */
 };
 
 /*
- * Called once per candidate. The first OPEN wins and cancels the others:
- * rp_engine_cancel() is allowed from inside the callback, and each
- * cancelled probe still gets its one result (CANCELLED), so the engine's
- * count of results is the count of candidates whatever happens.
+ * Called once per candidate. The first OPEN wins and cancels the others
+ * by their handles (O(1) each): rp_engine_cancel_id() is allowed from
+ * inside the callback, and each cancelled probe still gets its one result
+ * (CANCELLED), so the engine's count of results is the count of
+ * candidates whatever happens.
  */
 static void on_result(const struct rp_result *r, void *arg)
 {
@@ -50,7 +52,8 @@ static void on_result(const struct rp_result *r, void *arg)
 		printf("winner %s after %uus\n", r->input, r->rtt_us);
 		for (unsigned i = 0; i < ra->n; i++)
 			if (i != r->index)
-				rp_engine_cancel(ra->e, i); /* -ENOENT if done */
+				/* -ENOENT if that one is done already */
+				rp_engine_cancel_id(ra->e, ra->id[i]);
 		return;
 	}
 	if (r->status == RP_STATUS_CANCELLED)
@@ -110,7 +113,7 @@ int main(int argc, char **argv)
 			 strchr(argv[i], ':') ? "[%s]:%lu" : "%s:%lu", argv[i],
 			 port);
 		/* every slot is free: no -EAGAIN with concurrency >= n */
-		rc = rp_engine_submit(ra.e, &t);
+		rc = rp_engine_submit_id(ra.e, &t, sizeof(t), &ra.id[ra.n]);
 		if (rc < 0) {
 			fprintf(stderr, "race: %s: %s\n", argv[i],
 				rp_strerror(rc));

@@ -199,7 +199,32 @@ struct rp_target {
 	uint64_t seq;                 /* a source's sequence number (see
 	                               * rp_source_next()); not used by the
 	                               * engine, echoed in rp_result.seq */
+	/*
+	 * Per-target choices: zero (NULL) keeps the engine's, from
+	 * rp_engine_opts, so one engine can run a mix of checks.
+	 */
+	int kind;                     /* 0, or RP_TARGET_KIND(k): probe kind k
+	                               * instead of the engine's. The engine's
+	                               * kind must include k's steps: an
+	                               * RP_PROBE_HTTP engine also runs TCP and
+	                               * TLS probes (with its ALPN, http/1.1 by
+	                               * default), TLS and BANNER engines also
+	                               * TCP ones; any other k is -EINVAL */
+	uint64_t connect_timeout_ns;  /* 0: rp_engine_opts.connect_timeout_ns
+	                               * (at most RP_TIMEOUT_MAX_NS) */
+	uint64_t timeout_ns;          /* 0: rp_engine_opts.timeout_ns (at
+	                               * most RP_TIMEOUT_MAX_NS) */
+	const char *method;           /* HTTP: NULL: the engine's method */
+	const char *const *headers;   /* HTTP: NULL: the engine's extra
+	                               * headers; else the ones this request
+	                               * sends instead (the rules of
+	                               * rp_http_opts.headers; copied). A bad
+	                               * method or header makes the result
+	                               * INVALID, its detail says why */
 };
+
+/* rp_target.kind for probe kind k (0 there means the engine's kind). */
+#define RP_TARGET_KIND(k) ((int)(k) + 1)
 
 /*
  * What an HTTP probe learned; strings are bounded, decoded and borrowed
@@ -313,6 +338,11 @@ struct rp_result {
 	                               * ASCII as '?'; "" if it sent none in
 	                               * time), else NULL */
 	uint64_t seq;                 /* rp_target.seq */
+	int kind;                     /* the rp_probe_kind the probe ran
+	                               * (the engine's, or the target's) */
+	uint64_t id;                  /* the probe's handle, as
+	                               * rp_engine_submit_id() gave it; 0 for
+	                               * targets pulled from a source */
 };
 
 /*
@@ -622,16 +652,35 @@ RP_API int rp_engine_run_all(struct rp_engine *e);
 RP_API int rp_engine_cancel(struct rp_engine *e, uint64_t index);
 
 /*
+ * rp_engine_submit_ex() that also hands out the probe's handle: *id (when
+ * id is not NULL) is set when the target is accepted, to a value never 0
+ * and never the same for two probes of this engine while either is in
+ * flight; rp_result.id carries it. Returns as rp_engine_submit().
+ */
+RP_API int rp_engine_submit_id(struct rp_engine *e, const struct rp_target *t,
+			       size_t target_size, uint64_t *id);
+
+/*
+ * Cancels the probe with this handle in O(1) (rp_engine_cancel() looks
+ * through every slot). Returns as rp_engine_cancel(): 0, -EALREADY, or
+ * -ENOENT when no probe with this handle is in flight (its result was
+ * already delivered, or the handle is no handle of this engine's).
+ */
+RP_API int rp_engine_cancel_id(struct rp_engine *e, uint64_t id);
+
+/*
  * Asks the engine to stop: no new targets are taken, everything in flight
  * is cancelled and reported CANCELLED, and rp_engine_run() then returns 0.
  * A probe whose own timeout was already due when the stop was asked (its
  * answer not yet reaped) reports that timeout instead: FILTERED for a
  * connect, TIMEOUT for a later phase.
  * Safe from any thread and from a signal handler (an atomic flag and an
- * eventfd write). The sockets of the probes it cancels are not closed one
- * by one: the kernel closes them all when rp_engine_destroy() releases the
- * ring (so a stop at -c 4096 takes milliseconds); destroy a stopped engine
- * soon, or a cancelled connect's socket keeps its SYN retransmits going.
+ * eventfd write). With direct descriptors (rp_stats.direct), the sockets
+ * of the probes it cancels are not closed one by one: the kernel closes
+ * them all when rp_engine_destroy() releases the ring (so a stop at
+ * -c 4096 takes milliseconds). Destroy a stopped engine soon: until then
+ * those sockets stay open (a cancelled connect's keeps retransmitting its
+ * SYN, an established one holds its connection).
  */
 RP_API void rp_engine_stop(struct rp_engine *e);
 
@@ -844,6 +893,12 @@ struct rp_source_opts {
 	                               * is one INVALID target whose detail says
 	                               * so. Addresses and ranges are never
 	                               * resolved either way */
+	void (*gone)(void *arg, uint64_t seq);
+	                              /* resuming: called with skip_arg for
+	                               * each sequence number from skip_first
+	                               * on that gives no target (an address
+	                               * excluded inside a block), so that the
+	                               * run can count it done; NULL: none */
 };
 
 #define RP_SHUFFLE_WINDOW 65536

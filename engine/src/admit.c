@@ -45,12 +45,16 @@ static bool addr_ok(const struct rp_target *t)
 }
 
 /* Is t something the engine can take? A preset outcome always is. */
-static bool target_ok(const struct rp_target *t)
+static bool target_ok(const struct rp_engine *e, const struct rp_target *t)
 {
 	if ((unsigned)t->status >= RP_STATUS__COUNT)
 		return false;
 	if (t->status != RP_STATUS_NONE)
 		return true;
+	if ((t->kind && rp__kind_nstages(e, t->kind - 1) < 0) ||
+	    t->timeout_ns > RP_TIMEOUT_MAX_NS ||
+	    t->connect_timeout_ns > RP_TIMEOUT_MAX_NS)
+		return false;
 	/* host, path and name go on the wire: nothing in them may end a
 	 * line or split the request line. */
 	if (!rp__wire_text_ok(t->host) || !rp__wire_text_ok(t->path) ||
@@ -61,12 +65,13 @@ static bool target_ok(const struct rp_target *t)
 	return addr_ok(t);
 }
 
-/* Takes a free slot for t and starts it (or queues its preset outcome). */
-static int take(struct rp_engine *e, const struct rp_target *t)
+/* Takes a free slot for t and starts it (or queues its preset outcome).
+ * With id, the probe gets a handle, stored there. */
+static int take(struct rp_engine *e, const struct rp_target *t, uint64_t *id)
 {
 	struct slot *s;
 
-	if (!target_ok(t))
+	if (!target_ok(e, t))
 		return -EINVAL;
 	s = rp__slot_take(e);
 	e->st.submitted++;
@@ -74,6 +79,9 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->index = t->index;
 	s->user = t->user;
 	s->seq = t->seq;
+	s->by_id = id != NULL;
+	if (id)
+		*id = rp__slot_id(e, s);
 	s->host = SLOT_NONE;
 	s->cancel = 0;
 	s->nmore = s->imore = 0;
@@ -81,12 +89,18 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 	s->rtt_us = 0;
 	s->ops = 0;
 	s->stage = 0;
-	s->tls = e->o.kind == RP_PROBE_TLS || t->tls;
+	s->kind = (uint8_t)(t->kind && t->status == RP_STATUS_NONE
+				    ? t->kind - 1 : (int)e->o.kind);
+	s->nstages = (uint8_t)rp__kind_nstages(e, s->kind);
+	s->tls = s->kind == RP_PROBE_TLS || t->tls;
 	s->reached = 0;
 	s->detail = NULL;
 	s->dns_us = 0;
 	s->start_ns = e->now_ns;
-	s->deadline_ns = e->now_ns + e->o.timeout_ns;
+	s->timeout_ns = t->timeout_ns ? t->timeout_ns : e->o.timeout_ns;
+	s->connect_timeout_ns = t->connect_timeout_ns ? t->connect_timeout_ns
+						      : e->o.connect_timeout_ns;
+	s->deadline_ns = e->now_ns + s->timeout_ns;
 	RP_TRACE_START(s->index, slot_idx(e, s));
 
 	if (t->status != RP_STATUS_NONE) {
@@ -109,7 +123,7 @@ static int take(struct rp_engine *e, const struct rp_target *t)
 		memcpy(&s->addr, &t->addr, t->addrlen);
 		s->addrlen = t->addrlen;
 	}
-	for (unsigned k = 0; k < e->nstages; k++) {
+	for (unsigned k = 0; k < s->nstages; k++) {
 		const struct rp__stage_ops *ops = e->stages[k].ops;
 		int ret;
 
@@ -145,8 +159,8 @@ static void rate_take(struct rp_engine *e)
 /* rp_target as the first version had it. */
 #define TARGET_V1 RP__TARGET_V1
 
-int rp_engine_submit_ex(struct rp_engine *e, const struct rp_target *t,
-			size_t target_size)
+int rp_engine_submit_id(struct rp_engine *e, const struct rp_target *t,
+			size_t target_size, uint64_t *id)
 {
 	struct rp_target copy;
 	int ret;
@@ -172,12 +186,18 @@ int rp_engine_submit_ex(struct rp_engine *e, const struct rp_target *t,
 		e->rate_refused = true; /* rp_engine_timeout() owes a wakeup */
 		return -EAGAIN;
 	}
-	ret = take(e, t);
+	ret = take(e, t, id);
 	if (ret == 0) {
 		rate_take(e);
 		e->rate_refused = false;
 	}
 	return ret;
+}
+
+int rp_engine_submit_ex(struct rp_engine *e, const struct rp_target *t,
+			size_t target_size)
+{
+	return rp_engine_submit_id(e, t, target_size, NULL);
 }
 
 int(rp_engine_submit)(struct rp_engine *e, const struct rp_target *t)
@@ -217,13 +237,13 @@ void rp__admit(struct rp_engine *e)
 			e->pull_idle = true;
 			return;
 		}
-		if (take(e, &t) < 0) {
+		if (take(e, &t, NULL) < 0) {
 			/* A pull source must not lose a target: report a
 			 * malformed one rather than dropping it. */
 			t.status = RP_STATUS_INVALID;
 			t.detail = "malformed target from source";
 			t.addrlen = 0;
-			(void)take(e, &t);
+			(void)take(e, &t, NULL);
 		}
 		rate_take(e);
 	}

@@ -22,8 +22,6 @@ int rp__slots_init(struct rp_engine *e, size_t dns_priv);
 void rp__slots_release(struct rp_engine *e);
 /* Takes the free slot at the head of the free list (nfree > 0). */
 struct slot *rp__slot_take(struct rp_engine *e);
-/* The preset detail text area of s (RP_INPUT_MAX bytes). */
-char *rp__slot_detail(struct rp_engine *e, struct slot *s);
 /* Starts a taken probe: resolves name first, or runs its first stage. */
 void rp__begin(struct rp_engine *e, struct slot *s, const char *name);
 /* Reports every PHASE_DONE slot. */

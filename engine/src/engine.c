@@ -48,6 +48,19 @@ static const struct rp__stage_ops *const *kind_stages(enum rp_probe_kind k)
 	}
 }
 
+int rp__kind_nstages(const struct rp_engine *e, int k)
+{
+	const struct rp__stage_ops *const *kind = kind_stages(k);
+	unsigned n = 0;
+
+	if (!kind)
+		return -EINVAL;
+	for (; kind[n]; n++)
+		if (n >= e->nstages || e->stages[n].ops != kind[n])
+			return -EINVAL;
+	return (int)n;
+}
+
 static unsigned pow2_at_least(unsigned v)
 {
 	unsigned p = 1;

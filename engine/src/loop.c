@@ -126,21 +126,9 @@ void rp_engine_wake(struct rp_engine *e)
 	errno = saved;
 }
 
-int rp_engine_cancel(struct rp_engine *e, uint64_t index)
+/* rp_engine_cancel() of the probe in slot found. */
+static int cancel_slot(struct rp_engine *e, struct slot *found)
 {
-	struct slot *found = NULL;
-
-	/* O(concurrency): cancelling one probe is rare, and an index map
-	 * would cost every probe a hash insert and delete. */
-	for (uint32_t i = 0; i < e->o.concurrency; i++) {
-		struct slot *s = &e->slots[i];
-
-		if (s->phase != PHASE_FREE && s->index == index &&
-		    (!found || s->start_ns >= found->start_ns))
-			found = s;
-	}
-	if (!found)
-		return -ENOENT;
 	if (found->phase < PHASE_ACTIVE)
 		return -EALREADY; /* decided, or being reported */
 	if (found->cancel)
@@ -160,6 +148,36 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 		cancel_op(e, found);
 	}
 	return 0;
+}
+
+int rp_engine_cancel(struct rp_engine *e, uint64_t index)
+{
+	struct slot *found = NULL;
+
+	/* O(concurrency): an index map would cost every probe a hash
+	 * insert and delete; rp_engine_cancel_id() is the O(1) way. */
+	for (uint32_t i = 0; i < e->o.concurrency; i++) {
+		struct slot *s = &e->slots[i];
+
+		if (s->phase != PHASE_FREE && s->index == index &&
+		    (!found || s->start_ns >= found->start_ns))
+			found = s;
+	}
+	return found ? cancel_slot(e, found) : -ENOENT;
+}
+
+int rp_engine_cancel_id(struct rp_engine *e, uint64_t id)
+{
+	uint32_t idx = (uint32_t)id - 1u;
+	struct slot *s;
+
+	if (!e || !(uint32_t)id || idx >= e->o.concurrency)
+		return -ENOENT;
+	s = &e->slots[idx];
+	if (s->phase == PHASE_FREE || !s->by_id ||
+	    s->gen != (uint32_t)(id >> 32))
+		return -ENOENT;
+	return cancel_slot(e, s);
 }
 
 /* ---- the loop ---------------------------------------------------------- */

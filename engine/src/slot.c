@@ -121,6 +121,9 @@ struct slot *rp__slot_take(struct rp_engine *e)
 
 static void slot_release(struct rp_engine *e, struct slot *s)
 {
+	for (unsigned k = 0; k < s->nstages; k++)
+		if (e->stages[k].ops->end)
+			e->stages[k].ops->end(e, s);
 	s->gen++;
 	s->phase = PHASE_FREE;
 	s->next = e->free_head;
@@ -261,7 +264,8 @@ void rp__close_socket(struct rp_engine *e, struct slot *s)
 	 * taken again after it): the kernel closes them all when the ring
 	 * goes at rp_engine_destroy(), in the background, instead of one
 	 * close op each before the stop's results come out (2048 closes
-	 * took ~12 ms of a Ctrl-C at -c 4096). */
+	 * took ~12 ms of a Ctrl-C at -c 4096). Fallback sockets are the
+	 * process's descriptors: those are closed as ever. */
 	if (e->stopping && e->r.direct) {
 		s->has_socket = 0;
 		return;
@@ -324,7 +328,7 @@ void rp__resolved(struct rp_engine *e, struct slot *s)
 
 void rp__stage_done(struct rp_engine *e, struct slot *s)
 {
-	if (s->stage + 1u < e->nstages)
+	if (s->stage + 1u < s->nstages)
 		start_stage(e, s, s->stage + 1u);
 	else
 		rp__finish(e, s, RP_STATUS_OPEN, 0);
@@ -353,7 +357,7 @@ static bool next_addr(struct rp_engine *e, struct slot *s, int status)
 	s->rtt_us = 0;
 	s->detail = NULL;
 	s->start_ns = e->now_ns;
-	s->deadline_ns = e->now_ns + e->o.timeout_ns;
+	s->deadline_ns = e->now_ns + s->timeout_ns;
 	s->reached = 0;
 	for (unsigned k = 0; k < e->nstages; k++)
 		if (e->stages[k].ops->rewind)
@@ -378,6 +382,8 @@ void rp__finish(struct rp_engine *e, struct slot *s, enum rp_status status,
 		.detail = s->detail,
 		.attempts = s->attempts,
 		.dns_us = s->dns_us,
+		.kind = s->kind,
+		.id = s->by_id ? rp__slot_id(e, s) : 0,
 	};
 
 	res.elapsed_us = (e->now_ns - s->start_ns) / 1000u;

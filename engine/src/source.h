@@ -107,6 +107,7 @@ struct rp_source {
 	uint64_t skip_first;		/* rp_source_opts: resuming */
 	int (*skip)(void *, const struct rp_target *);
 	void *skip_arg;
+	void (*gone)(void *, uint64_t);
 	uint64_t invalid;		/* INVALID targets produced */
 	uint64_t excluded;		/* block targets skipped (excluded) */
 	struct rp__exclude_cache xcache; /* the lookups of rp__screen() */

@@ -88,6 +88,11 @@ struct slot {
 	                               * (TLS), or 0: they use the socket */
 	uint8_t nmore;                /* --all-addrs: addresses after this */
 	uint8_t imore;                /* next of them */
+	uint8_t kind;                 /* its rp_probe_kind (the engine's, or
+	                               * the target's own) */
+	uint8_t nstages;              /* the stages of that kind: the first
+	                               * nstages of the engine's */
+	uint8_t by_id;                /* submitted by rp_engine_submit_id() */
 	uint32_t next;                /* free list or done list link */
 	uint32_t dns_us;              /* name resolution time */
 	uint16_t port;                /* port of a target given by name */
@@ -98,6 +103,8 @@ struct slot {
 	const char *detail;           /* reason text, or NULL */
 	uint64_t start_ns;            /* probe started (submit, or restart) */
 	uint64_t deadline_ns;         /* start + overall timeout */
+	uint64_t timeout_ns;          /* its overall timeout */
+	uint64_t connect_timeout_ns;  /* its connect timeout */
 	uint64_t expire_ns;           /* the op in flight's link timeout */
 	struct __kernel_timespec ts;  /* that timeout, read at submit */
 	struct sockaddr_storage addr; /* target */
@@ -169,6 +176,10 @@ struct rp__stage_ops {
 	void (*info)(struct rp_engine *e, struct slot *s, struct rp_result *r);
 	/* The probe starts over on another address (--all-addrs). */
 	void (*rewind)(struct rp_engine *e, struct slot *s);
+	/* The probe is over (its result delivered, the slot about to be
+	 * free): drop what take() allocated. Called for each stage of the
+	 * probe's kind, whether take() ran or not. */
+	void (*end)(struct rp_engine *e, struct slot *s);
 	/* The probe's connection is closing (result, redirect, retry):
 	 * drop what the stage holds for it. Called for every stage of the
 	 * kind, whether the probe reached it or not. */
@@ -181,6 +192,10 @@ struct rp__stage {
 	size_t priv_off;              /* its per-slot area, in the slot's
 	                               * block of e->priv */
 };
+
+/* The number of stages a probe of kind k runs on engine e (the first
+ * ones of e's kind), or -EINVAL when e's kind does not include k's. */
+int rp__kind_nstages(const struct rp_engine *e, int k);
 
 extern const struct rp__stage_ops rp__stage_connect;
 extern const struct rp__stage_ops rp__stage_http;
@@ -236,6 +251,14 @@ static inline uint32_t slot_idx(const struct rp_engine *e,
 				const struct slot *s)
 {
 	return (uint32_t)(s - e->slots);
+}
+
+/* The handle of the probe in slot s (rp_engine_submit_id()): its
+ * generation and index, never 0. */
+static inline uint64_t rp__slot_id(const struct rp_engine *e,
+				   const struct slot *s)
+{
+	return (uint64_t)s->gen << 32 | ((uint64_t)slot_idx(e, s) + 1u);
 }
 
 /* The per-slot area at offset off of slot s's block. */
@@ -349,6 +372,11 @@ void rp__resolved(struct rp_engine *e, struct slot *s);
 /* May s go on the wire (NULL may)? No control byte, no DEL, no space:
  * nothing in it can end a line or split a request line (admit.c). */
 bool rp__wire_text_ok(const char *s);
+
+/* The slot's own detail text area (RP_INPUT_MAX bytes): where a preset
+ * outcome's detail is copied, or a stage writes a reason of its own that
+ * s->detail then points to. */
+char *rp__slot_detail(struct rp_engine *e, struct slot *s);
 
 /* The host name a TLS connection of s names (SNI): the target's name,
  * its URL's host, or a redirect's; "" for an address (slot.c). */

@@ -58,7 +58,8 @@ struct connect_slot {
 };
 
 struct connect {
-	bool quickack_off;            /* the next stage writes first */
+	bool quickack_off;            /* the next stage writes first (for
+	                               * probes that run it) */
 	uint16_t eph_lo, eph_hi;      /* ip_local_port_range */
 	bool port_range_ok;           /* kernel has IP_LOCAL_PORT_RANGE */
 	struct rp__exclude_cache xcache; /* last exclude lookup */
@@ -208,10 +209,12 @@ static int fallback_socket(struct rp_engine *e, struct slot *s,
 		s->detail = "socket creation failed";
 		return -errno;
 	}
-	e->st.syscalls_other += 1u + c->quickack_off + cs->self_risk;
+	bool qa_off = c->quickack_off && s->nstages > 1;
+
+	e->st.syscalls_other += 1u + qa_off + cs->self_risk;
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst_linger,
 		       sizeof(rst_linger)) < 0 ||
-	    (c->quickack_off &&
+	    (qa_off &&
 	     setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no_quickack,
 			sizeof(no_quickack)) < 0) ||
 	    (cs->self_risk && setsockopt(fd, SOL_IP, IP_LOCAL_PORT_RANGE,
@@ -247,6 +250,7 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 	struct connect_slot *cs = priv(e, s);
 	uint32_t idx = slot_idx(e, s);
 	struct io_uring_sqe *sqe;
+	bool qa_off = c->quickack_off && s->nstages > 1;
 	int ret;
 
 	if (!e->r.direct) {
@@ -255,8 +259,7 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 			return ret;
 	}
 	/* socket, options, connect, timeout */
-	sqe = rp__ring_reserve(&e->r, e->r.direct ? 4u + c->quickack_off +
-							    cs->self_risk
+	sqe = rp__ring_reserve(&e->r, e->r.direct ? 4u + qa_off + cs->self_risk
 						  : 2u);
 	if (!sqe)
 		return -EBUSY;
@@ -266,7 +269,7 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 	s->has_socket = 1;
 	cs->attempt_ns = e->now_ns;
 	rp__set_phase(e, s, PHASE_CONNECTING);
-	rp__arm_expiry(e, s, e->o.connect_timeout_ns);
+	rp__arm_expiry(e, s, s->connect_timeout_ns);
 
 	if (e->r.direct) {
 		io_uring_prep_socket_direct(sqe, s->addr.ss_family, SOCK_STREAM,
@@ -275,7 +278,7 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 		sqe->user_data = rp__ud(s->gen, idx, RP__OP_SOCKET);
 		chain_sockopt(e, s, SOL_SOCKET, SO_LINGER, &rst_linger,
 			      sizeof(rst_linger));
-		if (c->quickack_off)
+		if (qa_off)
 			chain_sockopt(e, s, IPPROTO_TCP, TCP_QUICKACK,
 				      &no_quickack, sizeof(no_quickack));
 		if (cs->self_risk)
@@ -317,7 +320,7 @@ static void connect_start(struct rp_engine *e, struct slot *s)
 static void verify(struct rp_engine *e, struct slot *s)
 {
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
-	uint64_t ns = e->o.connect_timeout_ns < VERIFY_NS ? e->o.connect_timeout_ns
+	uint64_t ns = s->connect_timeout_ns < VERIFY_NS ? s->connect_timeout_ns
 							  : VERIFY_NS;
 
 	if (!sqe) {

@@ -43,6 +43,9 @@ struct http_slot {
 	uint8_t redirects;            /* redirects followed */
 	struct msghdr msg;            /* sendmsg of what is left to send */
 	struct iovec iov[5];          /* method, path, mid, host, tail */
+	struct rp__http_request *own; /* the target's own method or headers
+	                               * (rp_target.method, .headers), or
+	                               * NULL: the engine's */
 };
 
 struct rp__http {
@@ -116,6 +119,36 @@ static struct http_slot *priv(const struct rp_engine *e, const struct slot *s)
 	return rp__priv(e, s, state(e)->k);
 }
 
+/* The request this probe sends: its own, or the engine's. */
+static const struct rp__http_request *request(const struct rp_engine *e,
+					      const struct http_slot *hs)
+{
+	return hs->own ? hs->own : &state(e)->rq;
+}
+
+/* Builds the request of a target that chose its method or headers; the
+ * reason it is refused goes in the slot's detail. */
+static int own_request(struct rp_engine *e, struct slot *s,
+		       struct http_slot *hs, const struct rp_target *t)
+{
+	struct rp_http_opts o = e->o.http;
+	char *why = rp__slot_detail(e, s);
+	int ret;
+
+	if (t->method)
+		o.method = t->method;
+	if (t->headers)
+		o.headers = t->headers;
+	hs->own = calloc(1, sizeof(*hs->own));
+	if (!hs->own)
+		return -ENOMEM;
+	why[0] = '\0';
+	ret = rp__http_request_build(hs->own, &o, why, RP_INPUT_MAX);
+	if (ret < 0)
+		s->detail = why[0] ? why : "bad method or header";
+	return ret;
+}
+
 static int http_take(struct rp_engine *e, struct slot *s,
 		     const struct rp_target *t)
 {
@@ -126,7 +159,9 @@ static int http_take(struct rp_engine *e, struct slot *s,
 
 	if (ret < 0)
 		s->detail = "request path or host too long";
-	hs->hop[0].vhost = state(e)->rq.host_set;
+	if (ret == 0 && (t->method || t->headers))
+		ret = own_request(e, s, hs, t);
+	hs->hop[0].vhost = request(e, hs)->host_set;
 	rp__http_origin_set(&hs->origin, t);
 	hs->cur = 0;
 	hs->redirects = 0;
@@ -184,23 +219,24 @@ static void http_start(struct rp_engine *e, struct slot *s)
 	struct rp__http *h = state(e);
 	struct http_slot *hs = priv(e, s);
 	struct rp__http_hop *hp = &hs->hop[hs->cur];
+	const struct rp__http_request *rq = request(e, hs);
 
 	hp->started = true;
 	hp->connect_us = s->rtt_us;
 	hp->sent_ns = hp->first_ns = hp->done_ns = 0;
 	memcpy(&hp->addr, &s->addr, s->addrlen);
 	hp->addrlen = s->addrlen;
-	rp__http_parse_init(&hp->p, h->rq.head, h->max_body, h->max_header);
-	hs->iov[0] = (struct iovec){ h->rq.prefix, h->rq.prefix_len };
+	rp__http_parse_init(&hp->p, rq->head, h->max_body, h->max_header);
+	hs->iov[0] = (struct iovec){ rq->prefix, rq->prefix_len };
 	hs->iov[1] = (struct iovec){ hp->path, hp->path_len };
 	hs->iov[2] = (struct iovec){ (void *)mid, sizeof(mid) - 1 };
 	hs->iov[3] = (struct iovec){ hp->host, hp->host_len };
 	if (hp->vhost) { /* -H Host: its value, or no Host at all */
-		if (!h->rq.host)
+		if (!rq->host)
 			hs->iov[2].iov_len = sizeof(" HTTP/1.1") - 1;
-		hs->iov[3] = (struct iovec){ h->rq.host, h->rq.host_len };
+		hs->iov[3] = (struct iovec){ rq->host, rq->host_len };
 	}
-	hs->iov[4] = (struct iovec){ h->rq.tail, h->rq.tail_len };
+	hs->iov[4] = (struct iovec){ rq->tail, rq->tail_len };
 	memset(&hs->msg, 0, sizeof(hs->msg));
 	hs->msg.msg_iov = hs->iov;
 	hs->msg.msg_iovlen = 5;
@@ -481,6 +517,18 @@ static void http_rewind(struct rp_engine *e, struct slot *s)
 	hs->hop[0].started = false;
 }
 
+/* The probe is over: its own request goes. */
+static void http_end(struct rp_engine *e, struct slot *s)
+{
+	struct http_slot *hs = priv(e, s);
+
+	if (hs->own) {
+		rp__http_request_free(hs->own);
+		free(hs->own);
+		hs->own = NULL;
+	}
+}
+
 const struct rp__stage_ops rp__stage_http = {
 	.name = "http",
 	.priv_size = sizeof(struct http_slot),
@@ -496,4 +544,5 @@ const struct rp__stage_ops rp__stage_http = {
 	.on_data = http_data,
 	.info = http_info,
 	.rewind = http_rewind,
+	.end = http_end,
 };

@@ -303,7 +303,7 @@ static void handshake_done(struct rp_engine *e, struct slot *s)
 		rp__finish(e, s, RP_STATUS_TLS_ERROR, 0);
 		return;
 	}
-	if (t->k + 1u == e->nstages) { /* tls: the handshake is the answer */
+	if (t->k + 1u == s->nstages) { /* tls: the handshake is the answer */
 		rp__finish(e, s, RP_STATUS_OK, 0);
 		return;
 	}

@@ -15,18 +15,26 @@ W1) targets=(-p 1-65535 127.0.0.1) ;;
 W2) targets=(-p 9 127.4.0.0/14) ;;
 *) echo "W must be W1 or W2" >&2 && exit 2 ;;
 esac
-run() { # prints the wall time of one run in ms
-	local t0 t1
+run() { # prints the wall time of one run in us; a failed run ends it all
+	local t0 t1 rc=0
 	t0=$(date +%s%N)
 	timeout -k 2 60 "$rp" tcp "${targets[@]}" -o /dev/null \
-		--no-progress "$@" >/dev/null 2>&1 || true
+		--no-progress "$@" >/dev/null 2>"$err" || rc=$?
 	t1=$(date +%s%N)
+	if [ $rc -ne 0 ]; then
+		echo "ab.sh: $rp $* failed (exit $rc):" >&2
+		head -c 500 "$err" >&2
+		return 1
+	fi
 	echo $(((t1 - t0) / 1000))
 }
+err=$(mktemp)
+trap 'rm -f "$err"' EXIT
 shuf="" seq=""
 for ((i = 0; i < pairs; i++)); do
-	shuf="$shuf $(run --seed $((i + 1)) "$@")"
-	seq="$seq $(run --no-shuffle "$@")"
+	a=$(run --seed $((i + 1)) "$@") || exit 1
+	b=$(run --no-shuffle "$@") || exit 1
+	shuf="$shuf $a" seq="$seq $b"
 done
 python3 - "$shuf" "$seq" <<'PY'
 import statistics, sys

@@ -29,12 +29,14 @@ for i in $(seq 0 4095); do
 done >"$tmp/targets"
 ms=""
 for ((r = 0; r < runs; r++)); do
-	"$rp" tcp -p 9 -c 4096 --connect-timeout 30s --timeout 60s -q \
+	rm -f "$tmp/stats.json"
+	timeout -k 2 60 "$rp" tcp -p 9 -c 4096 --connect-timeout 30s --timeout 60s -q \
 		--summary --stats-json "$tmp/stats.json" -i "$tmp/targets" \
 		-o /dev/null "$@" 2>/dev/null &
 	pid=$!
-	# until all 4096 are in flight: the stats file is written at the
-	# end, so wait a fixed second (a connect to a dropped port waits 30 s)
+	# 4096 connects to dropped SYNs are all in flight within
+	# milliseconds and wait 30 s: a second is ample (the count of
+	# cancelled results below says whether they were)
 	sleep 1
 	t0=$(date +%s%N)
 	kill -INT $pid
@@ -42,6 +44,10 @@ for ((r = 0; r < runs; r++)); do
 	wait $pid || rc=$?
 	t1=$(date +%s%N)
 	cancelled=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["by_status"]["cancelled"])' "$tmp/stats.json" 2>/dev/null || echo "?")
+	if [ "$rc" -ne 130 ] || [ "$cancelled" != 4096 ]; then
+		echo "run $r: exit $rc, cancelled $cancelled: not a stop of 4096 in flight" >&2
+		exit 1
+	fi
 	ms="$ms $(((t1 - t0) / 1000))"
 	echo "run $r: exit $rc, $cancelled cancelled, $(((t1 - t0) / 1000)) us"
 done

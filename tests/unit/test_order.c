@@ -311,43 +311,80 @@ static unsigned draw_ports(const char *arg, const char *ports, uint64_t seed,
 	return n;
 }
 
-/*
- * The ports of a line naming one address are shuffled in runs of 4096
- * neighbours (engine/src/source.c, RP__PORT_RUN): each run's ports in
- * turn, the runs in a seeded random order; every port once, shards still
- * exact. Lines of several addresses stay shuffled target by target.
- */
-static void test_source_port_runs(void **state)
+/* p[0..n-1] holds ports 1..n once each, in nruns runs of run ascending
+ * neighbours starting at 1 + run k (the last one may be shorter), not
+ * all of them in place. */
+static void check_runs(const uint16_t *p, unsigned n, unsigned run,
+		       unsigned nruns)
 {
-	static uint16_t p[65535], q[65535];
-	uint8_t seen[65536] = { 0 };
-	unsigned n = draw_ports("127.0.0.1", "1-65535", 3, 0, 0, p);
-	unsigned runs = 0, in_place = 0, jumps;
+	uint8_t *seen = calloc(65536, 1);
+	unsigned runs = 0, in_place = 0;
 
-	(void)state;
-	assert_int_equal(n, 65535);
-	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(seen[p[i]]++, 0);
-	/* a run starts at port 1 + 4096 k and goes up one port at a time */
+	assert_non_null(seen);
 	for (unsigned i = 0; i < n; i++) {
-		if ((p[i] - 1) % 4096 == 0) {
-			in_place += p[i] == runs * 4096 + 1;
+		assert_true(p[i] >= 1 && p[i] <= n);
+		assert_int_equal(seen[p[i]]++, 0);
+		if ((p[i] - 1) % run == 0) {
+			in_place += p[i] == runs * run + 1;
 			runs++;
 		} else {
 			assert_true(i > 0);
 			assert_int_equal(p[i], p[i - 1] + 1);
 		}
 	}
-	assert_int_equal(runs, 16);
-	assert_true(in_place < 8); /* the runs are shuffled */
+	assert_int_equal(runs, nruns);
+	assert_true(in_place < nruns / 2); /* the runs are shuffled */
+	free(seen);
+}
+
+/*
+ * The ports of a line naming one address, when there are more than 4096,
+ * are shuffled in 16 runs of neighbours (engine/src/source.c,
+ * RP__PORT_RUNS): each run's ports in turn, the runs in a seeded random
+ * order; every port once, shards still exact. Lines of several addresses
+ * stay shuffled target by target.
+ */
+static void test_source_port_runs(void **state)
+{
+	static uint16_t p[65535], q[65535];
+	unsigned n, jumps;
+
+	(void)state;
+	n = draw_ports("127.0.0.1", "1-65535", 3, 0, 0, p);
+	assert_int_equal(n, 65535);
+	check_runs(p, n, 4096, 16);
 	/* shard 1 of 3 is positions 1, 4, 7, ... of the whole order */
 	n = draw_ports("127.0.0.1", "1-65535", 3, 1, 3, q);
 	assert_int_equal(n, 65535 / 3);
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(q[i], p[1 + 3 * i]);
-	/* two addresses: no run of 8 neighbouring ports in 2 x 4096 */
-	n = draw_ports("127.0.0.0/31", "1-4096", 3, 0, 0, p);
-	assert_int_equal(n, 8192);
+	/* just above the bound: 16 runs of 257, the last one short, for
+	 * any seed (no cliff to a few runs in input order) */
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		n = draw_ports("127.0.0.1", "1-4097", seed, 0, 0, p);
+		assert_int_equal(n, 4097);
+		check_runs(p, n, 257, 16);
+		unsigned total = 0;
+		for (uint32_t sh = 0; sh < 3; sh++) {
+			unsigned m = draw_ports("127.0.0.1", "1-4097", seed,
+						sh, 3, q);
+			for (unsigned i = 0; i < m; i++)
+				assert_int_equal(q[i], p[sh + 3 * i]);
+			total += m;
+		}
+		assert_int_equal(total, 4097);
+	}
+	/* at the bound: shuffled port by port */
+	n = draw_ports("127.0.0.1", "1-4096", 3, 0, 0, p);
+	assert_int_equal(n, 4096);
+	jumps = 0;
+	for (unsigned i = 1; i < n; i++)
+		jumps += p[i] != p[i - 1] + 1;
+	assert_true(jumps > n - n / 16);
+	/* two addresses x 8192 ports (over the bound per address): still
+	 * target by target, so few neighbours follow each other */
+	n = draw_ports("127.0.0.0/31", "1-8192", 3, 0, 0, p);
+	assert_int_equal(n, 16384);
 	jumps = 0;
 	for (unsigned i = 1; i < n; i++)
 		jumps += p[i] != p[i - 1] + 1;
