@@ -81,8 +81,11 @@ RP_API unsigned rp_version_number(void);
  *  ERROR        a local or unexpected failure; rp_result.err has the errno,
  *               rp_result.detail may explain (for example local port
  *               exhaustion, or a hostname this build cannot resolve)
- *  CANCELLED    cancelled by rp_engine_cancel() or rp_engine_stop()
- *  INVALID      the target text could not be parsed; detail says why
+ *  CANCELLED    cancelled by rp_engine_cancel(), rp_engine_cancel_id(),
+ *               rp_engine_stop() or rp_engine_destroy()
+ *  INVALID      the target text could not be parsed, or a submitted
+ *               target's own method or headers were refused (err
+ *               -EINVAL); detail says why
  *
  * HTTP probes add:
  *  OK              a response was received and parsed (rp_result.http);
@@ -219,8 +222,12 @@ struct rp_target {
 	                               * headers; else the ones this request
 	                               * sends instead (the rules of
 	                               * rp_http_opts.headers; copied). A bad
-	                               * method or header makes the result
-	                               * INVALID, its detail says why */
+	                               * method or header is not refused at
+	                               * submit: the result is INVALID, its
+	                               * detail says why */
+	/* A target of another kind than the engine's keeps the engine's
+	 * options: its timeouts (an HTTP engine's 10 s default included),
+	 * TLS options and ALPN. */
 };
 
 /* rp_target.kind for probe kind k (0 there means the engine's kind). */
@@ -342,13 +349,15 @@ struct rp_result {
 	                               * (the engine's, or the target's) */
 	uint64_t id;                  /* the probe's handle, as
 	                               * rp_engine_submit_id() gave it; 0 for
-	                               * targets pulled from a source */
+	                               * targets submitted or pulled without
+	                               * one */
 };
 
 /*
  * The result callback, called from rp_engine_run() (and from
  * rp_engine_destroy() for probes still in flight). Inside it the program
- * may call rp_engine_submit(), rp_engine_cancel(), rp_engine_stop(),
+ * may call rp_engine_submit(), rp_engine_submit_id(), rp_engine_cancel(),
+ * rp_engine_cancel_id(), rp_engine_stop(),
  * rp_engine_wake(), rp_engine_stats(), rp_engine_inflight() and
  * rp_engine_timeout() on the same engine; rp_engine_run(),
  * rp_engine_run_all() and rp_engine_destroy() are refused with -EBUSY.
@@ -424,7 +433,14 @@ struct rp_http_opts {
 	const char *path;             /* for targets without one; default "/" */
 	const char *user_agent;       /* default "ringprobe/VERSION" */
 	const char *const *headers;   /* extra "Name: value" lines, NULL-
-	                               * terminated, copied at create */
+	                               * terminated, copied at create. One
+	                               * named as ringprobe's own (Host,
+	                               * User-Agent, Accept, Connection)
+	                               * replaces it, and an empty value
+	                               * ("Accept:") sends none; the others
+	                               * are added. Sent as given: a
+	                               * Content-Length or Connection header
+	                               * here is the caller's to get right */
 	uint64_t max_body;            /* body bytes read at most; default 1 MiB;
 	                               * past it the result is truncated */
 	uint32_t max_header;          /* status line + headers; default 64 KiB */
@@ -580,8 +596,8 @@ struct rp_engine;
  * rp_engine_create_ex() is the same with the size of *opts as the caller
  * knows it (see "Structs grow" at the top) and an error buffer: on failure,
  * err (if not NULL) receives up to errlen bytes saying which option was bad
- * and why ("timeout_ns: above RP_TIMEOUT_MAX_NS", "http.method: 'GE T' is
- * not an HTTP token").
+ * and why ("timeout_ns: above RP_TIMEOUT_MAX_NS", "http.method: not an HTTP
+ * token ...").
  */
 RP_API int rp_engine_create(struct rp_engine **out,
 			    const struct rp_engine_opts *opts);
@@ -641,10 +657,13 @@ RP_API int rp_engine_run(struct rp_engine *e, int timeout_ms);
 RP_API int rp_engine_run_all(struct rp_engine *e);
 
 /*
- * Cancels the probe submitted with this index (the most recent one if
- * several share it).
- * Returns: 0 when the cancel took: that probe's one result will be
- * CANCELLED (and it will come from a later rp_engine_run()); -EALREADY
+ * Cancels the probe submitted with this index (the most recent one not
+ * yet cancelled if several share it, so that repeated calls cancel them
+ * all).
+ * Returns: 0 when the cancel took (or it was cancelled already): that
+ * probe's one result will be CANCELLED (and it will come from a later
+ * rp_engine_run()), even if its answer had reached the kernel but not yet
+ * the engine; -EALREADY
  * when its outcome is already decided and about to be reported as it is
  * (or is being reported: a cancel from its own callback); -ENOENT when no
  * probe with this index is in flight.

@@ -159,8 +159,11 @@ int rp_engine_cancel(struct rp_engine *e, uint64_t index)
 	for (uint32_t i = 0; i < e->o.concurrency; i++) {
 		struct slot *s = &e->slots[i];
 
+		/* the newest, preferring one not cancelled yet */
 		if (s->phase != PHASE_FREE && s->index == index &&
-		    (!found || s->start_ns >= found->start_ns))
+		    (!found || (found->cancel && !s->cancel) ||
+		     (found->cancel == s->cancel &&
+		      s->start_ns >= found->start_ns)))
 			found = s;
 	}
 	return found ? cancel_slot(e, found) : -ENOENT;

@@ -14,7 +14,8 @@
  *    never answers long before the engine's 10 s;
  *  - handles: each result carries the handle submit gave; cancel_id
  *    cancels exactly that probe; a stale, zero or foreign handle is
- *    -ENOENT.
+ *    -ENOENT; repeated cancels of an index shared by two probes cancel
+ *    both.
  *
  * The server is rp_target_server --mode http on an ephemeral port of
  * 127.0.0.1 (/echo, /fixed and /hang).
@@ -294,11 +295,38 @@ static void test_timeout_and_handles(void **state)
 	rp_engine_destroy(e);
 }
 
+/* Repeated cancels by a shared index cancel every probe with it, the
+ * newest first (the header: "the most recent one not yet cancelled"). */
+static void test_cancel_shared_index(void **state)
+{
+	struct got g = { 0 };
+	struct rp_engine *e = engine(RP_PROBE_HTTP, &g, NULL);
+	struct rp_target t = target(50, "/hang");
+
+	(void)state;
+	t.timeout_ns = 8 * 1000000000ull; /* a bound, far above the cancels */
+	assert_int_equal(rp_engine_submit(e, &t), 0);
+	assert_int_equal(rp_engine_submit(e, &t), 0);
+	assert_int_equal(rp_engine_run(e, 0), 1);
+	assert_int_equal(rp_engine_cancel(e, 50), 0);
+	assert_int_equal(rp_engine_cancel(e, 50), 0);
+	assert_int_equal(rp_engine_cancel(e, 50), 0); /* both cancelled */
+	assert_int_equal(rp_engine_run_all(e), 0);
+	assert_int_equal(g.n, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(g.r[i].status, RP_STATUS_CANCELLED);
+		assert_true(g.r[i].elapsed_us < 4000000);
+	}
+	assert_int_equal(rp_engine_cancel(e, 50), -ENOENT);
+	rp_engine_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kinds_and_requests),
 		cmocka_unit_test(test_timeout_and_handles),
+		cmocka_unit_test(test_cancel_shared_index),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
