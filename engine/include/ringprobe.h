@@ -915,7 +915,8 @@ struct rp_source_opts {
 	void (*gone)(void *arg, uint64_t seq);
 	                              /* resuming: called with skip_arg for
 	                               * each sequence number from skip_first
-	                               * on that gives no target (an address
+	                               * on that gives this source no target
+	                               * (another shard's, or an address
 	                               * excluded inside a block), so that the
 	                               * run can count it done; NULL: none */
 };

@@ -578,6 +578,8 @@ static int next_full(void *source, struct rp_target *t)
 		if (keep) {
 			pos = s->pos++;
 			keep = pos % s->shards == s->shard;
+			if (!keep && s->gone && pos >= s->skip_first)
+				s->gone(s->skip_arg, pos); /* another shard's */
 		}
 		if (keep) {
 			memset(t, 0, sizeof(*t));
