@@ -120,8 +120,9 @@ static int skip(void *arg, const struct rp_target *t)
 	return done;
 }
 
-/* A position that gives no target (excluded inside a block) is done as
- * soon as it is drawn, or the watermark would stop at it. */
+/* A position that gives this run no target (another shard's, or an
+ * address excluded inside a block) is done as soon as it is drawn, or the
+ * watermark would stop at it. */
 static void gone(void *arg, uint64_t seq)
 {
 	struct resume *r = arg;

@@ -140,8 +140,10 @@ static int own_request(struct rp_engine *e, struct slot *s,
 	if (t->headers)
 		o.headers = t->headers;
 	hs->own = calloc(1, sizeof(*hs->own));
-	if (!hs->own)
+	if (!hs->own) {
+		s->detail = "out of memory";
 		return -ENOMEM;
+	}
 	why[0] = '\0';
 	ret = rp__http_request_build(hs->own, &o, why, RP_INPUT_MAX);
 	if (ret < 0)
