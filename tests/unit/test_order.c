@@ -337,6 +337,16 @@ static void check_runs(const uint16_t *p, unsigned n, unsigned run,
 	free(seen);
 }
 
+/* How often a port is not its predecessor's neighbour. */
+static unsigned jumps(const uint16_t *p, unsigned n)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 1; i < n; i++)
+		k += p[i] != p[i - 1] + 1;
+	return k;
+}
+
 /*
  * The ports of a line naming one address, when there are more than 4096,
  * are shuffled in 16 runs of neighbours (engine/src/source.c,
@@ -347,7 +357,7 @@ static void check_runs(const uint16_t *p, unsigned n, unsigned run,
 static void test_source_port_runs(void **state)
 {
 	static uint16_t p[65535], q[65535];
-	unsigned n, jumps;
+	unsigned n;
 
 	(void)state;
 	n = draw_ports("127.0.0.1", "1-65535", 3, 0, 0, p);
@@ -377,18 +387,12 @@ static void test_source_port_runs(void **state)
 	/* at the bound: shuffled port by port */
 	n = draw_ports("127.0.0.1", "1-4096", 3, 0, 0, p);
 	assert_int_equal(n, 4096);
-	jumps = 0;
-	for (unsigned i = 1; i < n; i++)
-		jumps += p[i] != p[i - 1] + 1;
-	assert_true(jumps > n - n / 16);
+	assert_true(jumps(p, n) > n - n / 16);
 	/* two addresses x 8192 ports (over the bound per address): still
 	 * target by target, so few neighbours follow each other */
 	n = draw_ports("127.0.0.0/31", "1-8192", 3, 0, 0, p);
 	assert_int_equal(n, 16384);
-	jumps = 0;
-	for (unsigned i = 1; i < n; i++)
-		jumps += p[i] != p[i - 1] + 1;
-	assert_true(jumps > n - n / 16);
+	assert_true(jumps(p, n) > n - n / 16);
 }
 
 static void test_source_bad_opts(void **state)
