@@ -386,7 +386,11 @@ static int parse_url(const char *t, size_t n, size_t slen, size_t base,
 	}
 	if (classify(auth, alen, out, err, errlen))
 		return -EINVAL;
-	if (out->naddrs > 1) {
+	/* even a range of one address ("1.0.0.0-1.0.0.0", "10.0.0.1-1"):
+	 * its text would be the Host header */
+	if (out->naddrs > 1 || out->kind == RP__SPEC_RANGE ||
+	    out->kind == RP__SPEC_OCTETS ||
+	    (out->family && memchr(auth, '-', alen))) {
 		set_err(err, errlen, "a URL names one host, not a range");
 		return -EINVAL;
 	}

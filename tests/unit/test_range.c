@@ -169,6 +169,10 @@ static void test_range_bad(void **state)
 		{ "1-2", "1 octet(s), not 4" },
 		{ "http://10.0.0.1-3/", "a URL names one host, not a range" },
 		{ "http://[::1-::2]/", "a URL names one host, not a range" },
+		/* ranges of one address too (fuzz_target found the first) */
+		{ "https://1.0.0.0-1.0.0.0", "a URL names one host, not a range" },
+		{ "http://10.0.0.1-1:8080/", "a URL names one host, not a range" },
+		{ "http://[::1-::1]/", "a URL names one host, not a range" },
 	};
 	struct rp__spec sp;
 	char err[160];
