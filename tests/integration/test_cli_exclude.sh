@@ -250,7 +250,7 @@ fi
 # the other half once, and nothing of the excluded half after the resume.
 R_ARGS=(tcp -f jsonl -p 9 --seed 5 -o "$TMP/rs.jsonl"
 	--resume "$TMP/rs.state" 127.64.0.0/24)
-timeout -k 2 60 "$RINGPROBE" "${R_ARGS[@]}" -q -r 200 2>"$TMP/rs.err" &
+timeout -k 2 60 "$RINGPROBE" "${R_ARGS[@]}" -q -r 100 2>"$TMP/rs.err" &
 rpid=$!
 for _ in $(seq 200); do # until 20 records are on disk (at most 10 s)
 	[ "$(wc -l <"$TMP/rs.jsonl" 2>/dev/null || echo 0)" -ge 20 ] && break
