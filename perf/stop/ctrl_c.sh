@@ -30,7 +30,9 @@ done >"$tmp/targets"
 ms=""
 for ((r = 0; r < runs; r++)); do
 	rm -f "$tmp/stats.json"
-	timeout -k 2 60 "$rp" tcp -p 9 -c 4096 --connect-timeout 30s --timeout 60s -q \
+	# --foreground: a plain timeout(1) passes a SIGINT on to the child
+	# and to its whole group, and a second SIGINT means "exit at once"
+	timeout --foreground -k 2 60 "$rp" tcp -p 9 -c 4096 --connect-timeout 30s --timeout 60s -q \
 		--summary --stats-json "$tmp/stats.json" -i "$tmp/targets" \
 		-o /dev/null "$@" 2>/dev/null &
 	pid=$!
@@ -46,6 +48,7 @@ for ((r = 0; r < runs; r++)); do
 	cancelled=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["by_status"]["cancelled"])' "$tmp/stats.json" 2>/dev/null || echo "?")
 	if [ "$rc" -ne 130 ] || [ "$cancelled" != 4096 ]; then
 		echo "run $r: exit $rc, cancelled $cancelled: not a stop of 4096 in flight" >&2
+		head -c 300 "$tmp/stats.json" >&2
 		exit 1
 	fi
 	ms="$ms $(((t1 - t0) / 1000))"
