@@ -49,6 +49,25 @@ struct key {
 };
 #define KEY(name) { ",\"" name "\":", sizeof(",\"" name "\":") - 1 }
 
+/* A number or a boolean, written the same in JSON and CSV; false for the
+ * other kinds, which each format writes its own way. */
+static bool put_scalar(struct sink *k, const struct value *v)
+{
+	switch (v->kind) {
+	case V_NUM:
+		put_u64(k, v->u);
+		return true;
+	case V_INT:
+		put_i64(k, v->i);
+		return true;
+	case V_BOOL:
+		put_str(k, v->u ? "true" : "false");
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Fields of a record as JSON members: keys[i] with v[i], in order (the
  * first of the record without its comma). */
 static void json_fields(struct sink *k, const struct key *keys,
@@ -58,18 +77,11 @@ static void json_fields(struct sink *k, const struct key *keys,
 		bool nocomma = first && i == 0;
 
 		put_mem(k, keys[i].json + nocomma, keys[i].len - nocomma);
+		if (put_scalar(k, &v[i]))
+			continue;
 		switch (v[i].kind) {
 		case V_STR:
 			json_str(k, v[i].s);
-			break;
-		case V_NUM:
-			put_u64(k, v[i].u);
-			break;
-		case V_INT:
-			put_i64(k, v[i].i);
-			break;
-		case V_BOOL:
-			put_str(k, v[i].u ? "true" : "false");
 			break;
 		case V_LIST:
 			put_char(k, '[');
@@ -94,18 +106,11 @@ static void csv_fields(struct sink *k, const struct value *v, int n,
 	for (int i = 0; i < n; i++) {
 		if (i || !first)
 			put_char(k, ',');
+		if (put_scalar(k, &v[i]))
+			continue;
 		switch (v[i].kind) {
 		case V_STR:
 			csv_field(k, v[i].s);
-			break;
-		case V_NUM:
-			put_u64(k, v[i].u);
-			break;
-		case V_INT:
-			put_i64(k, v[i].i);
-			break;
-		case V_BOOL:
-			put_str(k, v[i].u ? "true" : "false");
 			break;
 		case V_LIST: { /* one cell, the items space-separated */
 			char cell[RP_TLS_SANS_MAX * 257];
