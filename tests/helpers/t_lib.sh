@@ -43,6 +43,22 @@ need_tools() {
 
 # need_exec FILE...: exits 1 if a FILE (a binary under test) is not
 # executable.
+# drop_ports PORTS: in a private network namespace (unshare -n), brings
+# lo up and drops incoming TCP to PORTS ("7777" or "7000-7999") with an
+# nftables rule, so connects there stay unanswered until their timeout.
+# Fails (fail()) and returns 1 if either step fails.
+drop_ports() {
+	ip link set lo up || { fail "ip link set lo up"; return 1; }
+	nft -f - <<NFT || { fail "nft drop rule"; return 1; }
+table inet rp_test {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    tcp dport $1 drop
+  }
+}
+NFT
+}
+
 need_exec() {
 	local f
 	for f in "$@"; do

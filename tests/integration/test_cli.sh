@@ -165,21 +165,7 @@ listening() {
 netns_checks() {
 	local out err rc t0 t1 pid n
 
-	if ! ip link set lo up; then
-		fail "netns: ip link set lo up"
-		return
-	fi
-	if ! nft -f - <<'NFT'; then
-table inet rp_test {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    tcp dport 7000-7999 drop
-  }
-}
-NFT
-		fail "netns: nft drop rule"
-		return
-	fi
+	drop_ports 7000-7999 || return
 
 	# 1000 dropped ports, 2000 slots: all filtered in one connect timeout.
 	out=$TMP/ns_filtered.jsonl

@@ -38,15 +38,7 @@ fi
 NETNS=0
 if [ "${1:-}" = "--in-netns" ]; then
 	NETNS=1
-	ip link set lo up || { echo "FAIL: ip link set lo up"; exit 1; }
-	nft -f - <<NFT || { echo "FAIL: nft drop rule"; exit 1; }
-table inet rp_test {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    tcp dport $DROP drop
-  }
-}
-NFT
+	drop_ports "$DROP" || exit 1
 else
 	skip "not root: no private namespace, no filtered port"
 fi

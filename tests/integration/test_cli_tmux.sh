@@ -42,15 +42,7 @@ if [ "${1:-}" != "--in-netns" ]; then
 	timeout -k 2 120 unshare -n bash "${BASH_SOURCE[0]}" --in-netns
 	exit $?
 fi
-ip link set lo up || { echo "FAIL: ip link set lo up"; exit 1; }
-nft -f - <<NFT || { echo "FAIL: nft drop rule"; exit 1; }
-table inet rp_test {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    tcp dport $DROP drop
-  }
-}
-NFT
+drop_ports "$DROP" || exit 1
 
 TMP=$(mktemp -d)
 SOCK=rp_test_tmux_$$ # our own tmux server, ended at exit
