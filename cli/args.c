@@ -553,6 +553,16 @@ static int set_handshake_timeout(struct cli *c, const char *a)
 	return set_duration(a, &c->eo.tls.handshake_timeout_ns);
 }
 
+static int set_max_handshakes(struct cli *c, const char *a)
+{
+	uint64_t v;
+
+	if (parse_uint(a, 1000000, &v) < 0 || v == 0)
+		return OPT_BAD;
+	c->eo.max_handshakes = (uint32_t)v;
+	return 0;
+}
+
 static int set_expiring_within(struct cli *c, const char *a)
 {
 	uint64_t v;
@@ -753,6 +763,10 @@ const struct opt cli_opts[] = {
 	{ "handshake-timeout", 0, "D", HTTP_TLS, SECT_TLS,
 	  "whole TLS handshake (default: up to --timeout)", DUR,
 	  set_handshake_timeout },
+	{ "max-handshakes", 0, "N", HTTP_TLS, SECT_TLS,
+	  "TLS handshakes under way at once, over all\n"
+	  "threads (default 1024 per thread); more wait,\n"
+	  "connected, for their turn", "1 to 1000000", set_max_handshakes },
 	{ "expiring-within", 0, "DAYS", HTTP_TLS, SECT_TLS,
 	  "print only results whose certificate expires\n"
 	  "within DAYS (or has expired)", "days, 0 to 100000",

@@ -1064,6 +1064,12 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		 * out exactly (per_host_threads() made n <= the cap). */
 		w->eo.max_per_host = c->eo.max_per_host / n +
 				     (i < c->eo.max_per_host % n);
+		if (c->eo.max_handshakes) { /* else the engine's default */
+			w->eo.max_handshakes = c->eo.max_handshakes / n +
+					       (i < c->eo.max_handshakes % n);
+			if (!w->eo.max_handshakes)
+				w->eo.max_handshakes = 1;
+		}
 		if (c->eo.dns.concurrency) {
 			w->eo.dns.concurrency = c->eo.dns.concurrency / n +
 						(i < c->eo.dns.concurrency % n);

@@ -574,6 +574,16 @@ struct rp_engine_opts {
 	                               * once; 0 = unlimited */
 	uint64_t host_delay_ns;       /* least time between the starts of two
 	                               * probes to one address; 0 = none */
+	/* TLS handshakes under way at once (tls probes and https targets);
+	 * default 1024. Each holds ~42 KiB of OpenSSL's state while it waits
+	 * for the server, and a core completes ~2,000 a second, so more
+	 * buys memory, not speed. A connected probe past it waits, its
+	 * socket watched (rp_stats.tls_waiting), in the order they
+	 * connected; the wait counts toward its overall timeout (not the
+	 * handshake timeout, whose clock starts with the handshake), a
+	 * server that closes or sends first ends it, and cancel, stop and
+	 * destroy end it CANCELLED like any probe. */
+	uint32_t max_handshakes;
 };
 
 struct rp_engine;
@@ -772,6 +782,9 @@ struct rp_stats {
 	uint32_t host_waiting;        /* of inflight: probes waiting now for a
 	                               * per-host limit (max_per_host,
 	                               * host_delay_ns) */
+	uint32_t tls_waiting;         /* of inflight: connected probes waiting
+	                               * now for a handshake slot
+	                               * (max_handshakes) */
 };
 
 /* Copies the engine's counters into *st (st_size: its size, as the

@@ -41,7 +41,7 @@ void rp__arm_wake(struct rp_engine *e)
  * at 4,096 connects, 87% of it in io_cancel_req_match), while a cancel by
  * user_data is a hash lookup: n of them are O(n).
  */
-static void cancel_op(struct rp_engine *e, struct slot *s)
+void rp__cancel_op(struct rp_engine *e, struct slot *s)
 {
 	uint32_t idx = slot_idx(e, s);
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
@@ -54,7 +54,8 @@ static void cancel_op(struct rp_engine *e, struct slot *s)
 }
 
 /* A cancel's CQE (only failures post one): try again while the probe it
- * was for is still waiting for its connect. */
+ * was for is still waiting for its connect, or for a TLS handshake slot
+ * it was just given (a poll is cancelled only to end that wait). */
 static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
 {
 	uint32_t idx = rp__ud_slot(ud);
@@ -64,8 +65,8 @@ static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
 		return;
 	s = &e->slots[idx];
 	if (s->gen == rp__ud_gen(ud) && s->phase > PHASE_RESOLVING &&
-	    s->cancel && s->ops)
-		cancel_op(e, s);
+	    (s->cancel || s->op == RP__OP_POLL) && s->ops)
+		rp__cancel_op(e, s);
 }
 
 static void begin_stop(struct rp_engine *e)
@@ -81,7 +82,7 @@ static void begin_stop(struct rp_engine *e)
 		s->cancel = 1;
 		s->cancel_ns = now;
 		if (s->phase > PHASE_RESOLVING && s->ops)
-			cancel_op(e, s);
+			rp__cancel_op(e, s);
 	}
 	e->names->cancel_all(e);
 	rp__hosts_cancel_all(e);
@@ -145,7 +146,7 @@ static int cancel_slot(struct rp_engine *e, struct slot *found)
 		rp__host_leave(e, found);
 		rp__done(e, found, RP_STATUS_CANCELLED, 0);
 	} else {
-		cancel_op(e, found);
+		rp__cancel_op(e, found);
 	}
 	return 0;
 }

@@ -323,6 +323,10 @@ void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns);
 void rp__link_op(struct rp_engine *e, struct slot *s, struct io_uring_sqe *sqe,
 		 enum rp__op op, unsigned ts_flags);
 
+/* Asks the kernel to cancel the probe's op in flight (s->op): it then
+ * completes -ECANCELED. Retried while it finds nothing (loop.c). */
+void rp__cancel_op(struct rp_engine *e, struct slot *s);
+
 /* How an op of the probe ended, for every stage alike. */
 enum rp__end {
 	END_OK = 0,

@@ -12,7 +12,15 @@
  *
  * The whole handshake shares one absolute link timeout, min(start +
  * handshake timeout, deadline), so a server that trickles bytes cannot
- * stretch it. The certificate is verified (trust store, host name or
+ * stretch it.
+ *
+ * Handshakes under way are capped (rp_engine_opts.max_handshakes): each
+ * holds ~42 KiB of OpenSSL's state while it waits for the server, and the
+ * CPU, not the count, bounds how many finish per second. A connected
+ * probe past the cap waits its turn in a FIFO with a poll on its socket
+ * in flight, bounded by its deadline like any op: so a wait times out,
+ * is cancelled and sees the server close as every op does. Its turn
+ * cancels the poll; the poll's completion begins the handshake. The certificate is verified (trust store, host name or
  * address) but a failure only fails the probe with rp_tls_opts.verify.
  *
  * Once the handshake is done, the stage is the transport of the stages
@@ -25,6 +33,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +49,8 @@
 
 enum { MODE_OFF = 0, MODE_HANDSHAKE, MODE_CARRY };
 
+#define RP_MAX_HANDSHAKES_DEFAULT 1024u
+
 struct tls_slot {
 	SSL *ssl;                     /* owns rbio and wbio */
 	BIO *rbio;                    /* ciphertext in (received) */
@@ -53,6 +64,11 @@ struct tls_slot {
 	uint8_t delivering;           /* deliver() is handing bytes up */
 	uint64_t start_ns;            /* handshake started */
 	uint32_t tls_us;              /* handshake time, once done */
+	uint32_t wprev, wnext;        /* waiting for a handshake slot: the
+	                               * FIFO's links, slot index + 1 (0:
+	                               * none) */
+	uint8_t waiting;              /* in that FIFO, its poll in flight */
+	uint8_t permit;               /* holds one of the cap's slots */
 };
 
 struct tls {
@@ -61,6 +77,9 @@ struct tls {
 	char *sni;                    /* for targets given as an address */
 	bool verify;
 	uint64_t timeout_ns;          /* whole handshake */
+	uint32_t cap;                 /* handshakes under way at most */
+	uint32_t busy;                /* under way (permits held) */
+	uint32_t whead, wtail;        /* the waiting FIFO (slot index + 1) */
 	const EVP_MD *sha256;         /* fetched once */
 	struct rp_tls_info info;      /* the result being delivered */
 	struct rp__tls_facts facts;   /* and its strings */
@@ -194,6 +213,8 @@ static int tls_init(struct rp_engine *e, void **out)
 	t->timeout_ns = e->o.tls.handshake_timeout_ns
 				? e->o.tls.handshake_timeout_ns
 				: UINT64_MAX / 2;
+	t->cap = e->o.max_handshakes ? e->o.max_handshakes
+				     : RP_MAX_HANDSHAKES_DEFAULT;
 	t->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	ret = t->sha256 ? make_ctx(e, t) : -ENOMEM;
 	if (ret == 0 && e->o.tls.sni) {
@@ -238,6 +259,74 @@ static int tls_take(struct rp_engine *e, struct slot *s,
 	return 0;
 }
 
+/* ---- the cap on handshakes under way ----------------------------------- */
+
+static struct slot *slot_at(struct rp_engine *e, uint32_t i1)
+{
+	return &e->slots[i1 - 1u];
+}
+
+static void wait_push(struct rp_engine *e, struct tls *t, struct slot *s)
+{
+	struct tls_slot *ts = priv(e, s);
+	uint32_t i1 = slot_idx(e, s) + 1u;
+
+	ts->wprev = t->wtail;
+	ts->wnext = 0;
+	if (t->wtail)
+		priv(e, slot_at(e, t->wtail))->wnext = i1;
+	else
+		t->whead = i1;
+	t->wtail = i1;
+	ts->waiting = 1;
+	e->st.tls_waiting++;
+}
+
+static void wait_unlink(struct rp_engine *e, struct tls *t, struct slot *s)
+{
+	struct tls_slot *ts = priv(e, s);
+
+	if (ts->wprev)
+		priv(e, slot_at(e, ts->wprev))->wnext = ts->wnext;
+	else
+		t->whead = ts->wnext;
+	if (ts->wnext)
+		priv(e, slot_at(e, ts->wnext))->wprev = ts->wprev;
+	else
+		t->wtail = ts->wprev;
+	ts->wprev = ts->wnext = 0;
+	ts->waiting = 0;
+	e->st.tls_waiting--;
+}
+
+static void take_permit(struct tls *t, struct tls_slot *ts)
+{
+	ts->permit = 1;
+	t->busy++;
+}
+
+/* The probe's handshake is over (or never began): its place goes to the
+ * probe that waited longest, whose poll is cancelled; that completion
+ * begins its handshake (tls_on_cqe). A stop gives none: every waiter is
+ * being cancelled. */
+static void put_permit(struct rp_engine *e, struct slot *s)
+{
+	struct tls *t = state(e);
+	struct tls_slot *ts = priv(e, s);
+	struct slot *w;
+
+	if (!ts->permit)
+		return;
+	ts->permit = 0;
+	t->busy--;
+	if (e->stopping || !t->whead || t->busy >= t->cap)
+		return;
+	w = slot_at(e, t->whead);
+	wait_unlink(e, t, w);
+	take_permit(t, priv(e, w));
+	rp__cancel_op(e, w);
+}
+
 /* ---- the ring side ------------------------------------------------------ */
 
 static void arm(struct rp_engine *e, struct slot *s, bool send)
@@ -256,6 +345,21 @@ static void arm(struct rp_engine *e, struct slot *s, bool send)
 		rp__prep_recv_buf(e, s, sqe);
 	rp__link_op(e, s, sqe, send ? RP__OP_SEND : RP__OP_RECV,
 		    IORING_TIMEOUT_ABS);
+}
+
+/* Past the cap: wait in line, watching the socket until the deadline. */
+static void wait_turn(struct rp_engine *e, struct slot *s)
+{
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+
+	if (!sqe) {
+		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
+		return;
+	}
+	io_uring_prep_poll_add(sqe, slot_fd(e, s), POLLIN | POLLRDHUP);
+	rp__arm_expiry(e, s, UINT64_MAX / 2); /* the deadline */
+	rp__link_op(e, s, sqe, RP__OP_POLL, IORING_TIMEOUT_ABS);
+	wait_push(e, state(e), s);
 }
 
 static void tls_resume(struct rp_engine *e, struct slot *s)
@@ -298,6 +402,7 @@ static void handshake_done(struct rp_engine *e, struct slot *s)
 	struct tls_slot *ts = priv(e, s);
 
 	ts->tls_us = (uint32_t)((e->now_ns - ts->start_ns) / 1000u);
+	put_permit(e, s);
 	if (t->verify && SSL_get_verify_result(ts->ssl) != X509_V_OK) {
 		s->detail = "certificate verification failed";
 		rp__finish(e, s, RP_STATUS_TLS_ERROR, 0);
@@ -418,12 +523,40 @@ static void io_failed(struct rp_engine *e, struct slot *s, int res)
 	}
 }
 
+static void begin(struct rp_engine *e, struct slot *s);
+
+/* The poll of a probe waiting for a handshake slot ended. Its turn came
+ * (it holds a permit: put_permit() cancelled the poll), or before that the
+ * server sent or closed (the handshake, begun past the cap, finds out
+ * which), or the wait failed: timed out, or cancelled. */
+static void waited(struct rp_engine *e, struct slot *s, int res)
+{
+	struct tls *t = state(e);
+	struct tls_slot *ts = priv(e, s);
+
+	if (ts->waiting)
+		wait_unlink(e, t, s);
+	if (ts->permit ? res < 0 && (res != -ECANCELED ||
+				     e->now_ns >= s->expire_ns)
+		       : res < 0) {
+		io_failed(e, s, res);
+		return;
+	}
+	if (!ts->permit)
+		take_permit(t, ts);
+	begin(e, s);
+}
+
 static void tls_on_cqe(struct rp_engine *e, struct slot *s,
 		       const struct io_uring_cqe *cqe)
 {
 	struct tls_slot *ts = priv(e, s);
 	int res = cqe->res;
 
+	if (rp__ud_op(cqe->user_data) == RP__OP_POLL) {
+		waited(e, s, res);
+		return;
+	}
 	if (rp__ud_op(cqe->user_data) == RP__OP_SEND) {
 		if (res < 0) {
 			io_failed(e, s, res);
@@ -459,7 +592,8 @@ static void tls_on_cqe(struct rp_engine *e, struct slot *s,
 
 /* ---- the stage ---------------------------------------------------------- */
 
-static void tls_start(struct rp_engine *e, struct slot *s)
+/* The handshake, with a permit. */
+static void begin(struct rp_engine *e, struct slot *s)
 {
 	struct tls *t = state(e);
 	struct tls_slot *ts = priv(e, s);
@@ -467,11 +601,6 @@ static void tls_start(struct rp_engine *e, struct slot *s)
 	char ip[INET6_ADDRSTRLEN] = "";
 	const void *a;
 
-	if (!s->tls) {
-		rp__stage_done(e, s); /* plain http */
-		return;
-	}
-	rp__set_phase(e, s, PHASE_HANDSHAKING);
 	ts->ssl = SSL_new(t->ctx);
 	ts->rbio = BIO_new(BIO_s_mem());
 	ts->wbio = BIO_new(BIO_s_mem());
@@ -479,7 +608,7 @@ static void tls_start(struct rp_engine *e, struct slot *s)
 		BIO_free(ts->rbio);
 		BIO_free(ts->wbio);
 		SSL_free(ts->ssl);
-		memset(ts, 0, sizeof(*ts));
+		ts->ssl = NULL;
 		rp__done(e, s, RP_STATUS_ERROR, -ENOMEM);
 		return;
 	}
@@ -503,6 +632,23 @@ static void tls_start(struct rp_engine *e, struct slot *s)
 	ts->start_ns = e->now_ns;
 	rp__arm_expiry(e, s, t->timeout_ns);
 	progress(e, s);
+}
+
+static void tls_start(struct rp_engine *e, struct slot *s)
+{
+	struct tls *t = state(e);
+
+	if (!s->tls) {
+		rp__stage_done(e, s); /* plain http */
+		return;
+	}
+	rp__set_phase(e, s, PHASE_HANDSHAKING);
+	if (t->busy >= t->cap) {
+		wait_turn(e, s);
+		return;
+	}
+	take_permit(t, priv(e, s));
+	begin(e, s);
 }
 
 /* The upper stage's message: encrypted whole, then sent. */
@@ -561,8 +707,9 @@ static void tls_disconnect(struct rp_engine *e, struct slot *s)
 {
 	struct tls_slot *ts = priv(e, s);
 
-	if (!ts->ssl)
-		return;
+	if (ts->waiting)
+		wait_unlink(e, state(e), s);
+	put_permit(e, s);
 	SSL_free(ts->ssl);
 	free(ts->out);
 	memset(ts, 0, sizeof(*ts));

@@ -33,6 +33,7 @@ static void merge(struct rp_stats *dst, const struct rp_stats *src)
 	dst->syscalls_other += src->syscalls_other;
 	dst->inflight += src->inflight;
 	dst->host_waiting += src->host_waiting;
+	dst->tls_waiting += src->tls_waiting;
 	dst->max_inflight += src->max_inflight; /* engines run side by side */
 	dst->concurrency += src->concurrency;
 	dst->direct = dst->direct || src->direct;

@@ -114,6 +114,11 @@ https many "${CA[@]}" -c 100 -i "$TMP/many.txt"
 check many 300 "300 https probes, 100 in flight: 300 ok results, no index twice" \
 	'all(x["status"] == "ok" and x["http_status"] == 200 and x["verify"] == "ok" for x in R)' \
 	'sorted(x["index"] for x in R) == list(range(300))'
+# The same with 3 handshakes at a time: the rest wait their turn.
+https many_cap "${CA[@]}" -c 100 --max-handshakes 3 -i "$TMP/many.txt"
+check many_cap 300 "--max-handshakes 3, 100 in flight: 300 ok results" \
+	'all(x["status"] == "ok" and x["http_status"] == 200 and x["verify"] == "ok" for x in R)' \
+	'sorted(x["index"] for x in R) == list(range(300))'
 
 # ---- certificates that do not verify --------------------------------------
 

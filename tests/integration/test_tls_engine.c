@@ -4,7 +4,9 @@
  * (rp_target.tls) of an RP_PROBE_HTTP engine get the response and
  * rp_result.tls; a probe cancelled mid-handshake, a stop and a destroy
  * with handshakes in flight each still give exactly one result per
- * target. Run under valgrind (tests/valgrind.sh) it also checks that
+ * target; with rp_engine_opts.max_handshakes, probes past it wait in the
+ * order they connected, a waiter's cancel and timeout end it alone, and
+ * a handshake that ends hands its place on. Run under valgrind (tests/valgrind.sh) it also checks that
  * OpenSSL's allocations go with the probes and the engine.
  *
  * The servers are tests/servers/tls_server.c (RP_TLS_SERVER, or next to
@@ -156,6 +158,9 @@ static int group_teardown(void **st)
 
 struct rec {
 	unsigned got[N];              /* results per index */
+	int status[N];                /* the last one's */
+	int began[N];                 /* it had a handshake (r->tls set) */
+	uint64_t elapsed_us[N];
 	unsigned by_status[RP_STATUS__COUNT];
 	unsigned tls_set;             /* results with r->tls */
 	unsigned verify_ok, cert_ok, http_ok;
@@ -171,6 +176,9 @@ static void on_result(const struct rp_result *r, void *arg)
 	assert_true(r->index < N);
 	c->got[r->index]++;
 	c->by_status[r->status]++;
+	c->status[r->index] = (int)r->status;
+	c->began[r->index] = t != NULL;
+	c->elapsed_us[r->index] = r->elapsed_us;
 	if (t) {
 		c->tls_set++;
 
@@ -190,11 +198,12 @@ static void on_result(const struct rp_result *r, void *arg)
 		c->http_ok++;
 }
 
-static struct rp_engine *engine(struct rec *c, enum rp_probe_kind kind,
-				const char *cafile)
+static struct rp_engine *engine_cap(struct rec *c, enum rp_probe_kind kind,
+				    const char *cafile, uint32_t cap)
 {
 	struct rp_engine_opts o = {
 		.concurrency = 8,
+		.max_handshakes = cap,
 		.kind = kind,
 		.timeout_ns = 5000000000ull,
 		.on_result = on_result,
@@ -207,6 +216,12 @@ static struct rp_engine *engine(struct rec *c, enum rp_probe_kind kind,
 	assert_int_equal(rp_engine_create(&e, &o), 0);
 	c->e = e;
 	return e;
+}
+
+static struct rp_engine *engine(struct rec *c, enum rp_probe_kind kind,
+				const char *cafile)
+{
+	return engine_cap(c, kind, cafile, 0);
 }
 
 static void target(struct rp_target *t, int port, uint64_t i, int tls)
@@ -326,6 +341,107 @@ static void test_destroy_mid_handshake(void **st)
 		assert_int_equal(c.got[i], 1);
 }
 
+/* Runs the engine until its counters say inflight and tls_waiting, or
+ * fails after 5 s. */
+static void run_until(struct rec *c, uint32_t inflight, uint32_t waiting)
+{
+	struct rp_stats st;
+
+	for (int k = 0; k < 500; k++) {
+		rp_engine_stats(c->e, &st);
+		if (st.inflight == inflight && st.tls_waiting == waiting)
+			return;
+		assert_true(rp_engine_run(c->e, 10) >= 0);
+	}
+	rp_engine_stats(c->e, &st);
+	fail_msg("inflight %u, tls_waiting %u; want %u, %u", st.inflight,
+		 st.tls_waiting, inflight, waiting);
+}
+
+static void submit_silent(struct rec *c, uint64_t i, uint64_t timeout_ns)
+{
+	struct rp_target t;
+
+	target(&t, silent.port, i, 0);
+	t.timeout_ns = timeout_ns;
+	assert_int_equal(rp_engine_submit(c->e, &t), 0);
+}
+
+/* One handshake at a time: every probe still gets its own, in turn. */
+static void test_cap_all_complete(void **st)
+{
+	struct rec c;
+
+	(void)st;
+	engine_cap(&c, RP_PROBE_HTTP, cert_path, 1);
+	run(&c, good.port, 1, "/x");
+	assert_once_each(&c);
+	assert_int_equal(c.by_status[RP_STATUS_OK], N);
+	assert_int_equal(c.http_ok, N);
+	assert_int_equal(c.verify_ok, N);
+	assert_int_equal(rp_engine_destroy(c.e), 0);
+}
+
+/* A waiter's turn comes in the order probes connected; a cancel ends a
+ * holder (whose place goes on) or a waiter alone; a stop ends the rest. */
+static void test_cap_order_and_cancel(void **st)
+{
+	struct rec c;
+
+	(void)st;
+	engine_cap(&c, RP_PROBE_TLS, NULL, 1);
+	submit_silent(&c, 0, 0);
+	run_until(&c, 1, 0);             /* 0 holds the one place */
+	submit_silent(&c, 1, 0);
+	run_until(&c, 2, 1);
+	submit_silent(&c, 2, 0);
+	run_until(&c, 3, 2);             /* 1 then 2 wait */
+	assert_int_equal(rp_engine_cancel(c.e, 0), 0);
+	run_until(&c, 2, 1);             /* 1's turn; 2 waits */
+	assert_int_equal(c.got[0], 1);
+	assert_int_equal(c.status[0], RP_STATUS_CANCELLED);
+	assert_true(c.began[0]);
+	assert_int_equal(rp_engine_cancel(c.e, 2), 0); /* a waiter */
+	run_until(&c, 1, 0);
+	assert_int_equal(c.status[2], RP_STATUS_CANCELLED);
+	assert_false(c.began[2]);
+	assert_int_equal(c.got[1], 0);   /* 1 holds on */
+	submit_silent(&c, 3, 0);
+	run_until(&c, 2, 1);
+	rp_engine_stop(c.e);
+	assert_int_equal(rp_engine_run_all(c.e), 0);
+	assert_int_equal(c.status[1], RP_STATUS_CANCELLED);
+	assert_true(c.began[1]);
+	assert_int_equal(c.status[3], RP_STATUS_CANCELLED);
+	assert_false(c.began[3]);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(c.got[i], 1);
+	assert_int_equal(rp_engine_destroy(c.e), 0);
+}
+
+/* The wait counts toward the overall timeout: a waiter whose deadline
+ * passes ends TIMEOUT without a handshake, while the holder goes on. */
+static void test_cap_wait_times_out(void **st)
+{
+	struct rec c;
+
+	(void)st;
+	engine_cap(&c, RP_PROBE_TLS, NULL, 1);
+	submit_silent(&c, 0, 0);         /* the engine's 5 s */
+	run_until(&c, 1, 0);
+	submit_silent(&c, 1, 300000000ull);
+	run_until(&c, 2, 1);
+	run_until(&c, 1, 0);             /* 1's deadline passed */
+	assert_int_equal(c.status[1], RP_STATUS_TIMEOUT);
+	assert_false(c.began[1]);
+	assert_true(c.elapsed_us[1] >= 300000);
+	assert_int_equal(c.got[0], 0);
+	/* destroy with the holder in flight: CANCELLED */
+	assert_int_equal(rp_engine_destroy(c.e), 0);
+	assert_int_equal(c.status[0], RP_STATUS_CANCELLED);
+	assert_int_equal(c.got[0], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +449,9 @@ int main(void)
 		cmocka_unit_test(test_https_targets),
 		cmocka_unit_test(test_cancel_and_stop_mid_handshake),
 		cmocka_unit_test(test_destroy_mid_handshake),
+		cmocka_unit_test(test_cap_all_complete),
+		cmocka_unit_test(test_cap_order_and_cancel),
+		cmocka_unit_test(test_cap_wait_times_out),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
