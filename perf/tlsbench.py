@@ -136,6 +136,18 @@ class Holder:
                         continue
                 conn.close()
 
+    def counts(self):
+        """(connections held, how many of them sent bytes: a ClientHello)"""
+        with self.lock:
+            held = list(self.held)
+        hello = 0
+        for c in held:
+            try:
+                hello += len(c.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)) > 0
+            except OSError:
+                pass
+        return len(held), hello
+
     def release(self):
         with self.lock:
             held, self.held = self.held, []
@@ -165,15 +177,24 @@ def configs(args, rp, port, ca, workdir, holder):
                  out(key), "--no-progress"],
             stdout=os.devnull, check="jsonl", want="tls", cap=600))
     if holder:
-        for n in sorted({64, args.hold_conc}):
-            key, lst = f"hold-c{n}", os.path.join(workdir, f"hold-{n}.txt")
+        # --max-per-host 0: every probe goes to the one address (the
+        # default, 1024 per host, would keep the rest from connecting).
+        # The last row lifts the handshake cap: what each handshake holds.
+        runs = [(n, []) for n in sorted({64, args.hold_conc})]
+        if args.hold_conc > 64:
+            runs.append((args.hold_conc, ["--max-handshakes", "1000000"]))
+        for n, extra in runs:
+            key = f"hold-c{n}" + ("-nocap" if extra else "")
+            lst = os.path.join(workdir, f"hold-{n}.txt")
             with open(lst, "w") as f:
                 f.write(f"127.0.0.1:{holder.port}\n" * n)
             cfgs.append(dict(
-                key=key, table="HOLD", tool="ringprobe tls", label=f"-c {n}",
-                n=n, cmd=[rp, "tls", "-i", lst, "-c", str(n), "--timeout",
-                          HOLD_TIMEOUT, "-f", "jsonl", "-o", out(key),
-                          "--no-progress", "--stats-json", out(key) + ".stats"],
+                key=key, table="HOLD", tool="ringprobe tls",
+                label=" ".join([f"-c {n}", *extra]), n=n, holder=holder,
+                cmd=[rp, "tls", "-i", lst, "-c", str(n), "--timeout",
+                     HOLD_TIMEOUT, "--max-per-host", "0", *extra, "-f",
+                     "jsonl", "-o", out(key), "--no-progress",
+                     "--stats-json", out(key) + ".stats"],
                 stdout=os.devnull, check="jsonl", want="hold", cap=60,
                 after=holder.release))
     return cfgs
@@ -279,10 +300,14 @@ def report(cfgs, S, wrk, floors, rss_check):
     hold = [c for c in cfgs if c.get("table") == "HOLD"]
     if hold:
         md.append("\n## HOLD: TLS probes in flight at once, peak RSS\n")
-        md.append("`ringprobe tls` against a listener that accepts and never "
-                  f"answers: every probe sends its ClientHello and waits until "
-                  f"--timeout {HOLD_TIMEOUT}; all N are in flight together "
-                  "(`max_inflight` of --stats-json).\n")
+        md.append("`ringprobe tls --max-per-host 0` against a listener that "
+                  "accepts and never answers: every probe connects, and "
+                  "those given a handshake (--max-handshakes, default 1024 "
+                  "per thread) send their ClientHello and wait, the rest "
+                  f"wait their turn, until --timeout {HOLD_TIMEOUT}; all N "
+                  "are in flight together (`max_inflight` of --stats-json, "
+                  "and the listener counts the connections and "
+                  "ClientHellos).\n")
         md.append("| config | probes | max in flight | peak RSS MiB | "
                   "per probe KiB (vs -c 64) | verified |")
         md.append("|---|---:|---:|---:|---:|---|")
@@ -299,8 +324,8 @@ def report(cfgs, S, wrk, floors, rss_check):
             md.append(f"| {c['label']} | {c['n']:,} | {mi} | "
                       f"{s['rss_mib']:.1f} | "
                       f"{'—' if per is None else f'{per:.1f}'} | "
-                      + (f"all {c['n']:,} timeout ×{s['n']}" if ok
-                         else "; ".join(s["verify"])) + " |")
+                      + (f"all {c['n']:,} timeout ×{s['n']}; " if ok
+                         else "") + "; ".join(s["verify"]) + " |")
             rows.append(dict(workload="HOLD", tool=c["tool"], config=c["label"],
                              requests=c["n"], runs=s["n"],
                              peak_rss_mib=round(s["rss_mib"], 2),
