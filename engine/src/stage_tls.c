@@ -46,6 +46,7 @@
 #include "abi.h"
 #include "stage.h"
 #include "tls_cert.h"
+#include "tls_lean.h"
 
 enum { MODE_OFF = 0, MODE_HANDSHAKE, MODE_CARRY };
 
@@ -74,6 +75,7 @@ struct tls_slot {
 struct tls {
 	unsigned k;                   /* this stage's index in the kind */
 	SSL_CTX *ctx;
+	struct rp__tls_lean lean;     /* ctx's library context (tls_lean.c) */
 	char *sni;                    /* for targets given as an address */
 	bool verify;
 	uint64_t timeout_ns;          /* whole handshake */
@@ -149,6 +151,7 @@ static void tls_release(struct rp_engine *e, void *st)
 	if (!t)
 		return;
 	SSL_CTX_free(t->ctx);
+	rp__tls_lean_close(&t->lean);
 	EVP_MD_free((EVP_MD *)t->sha256);
 	free(t->sni);
 	free(t);
@@ -164,7 +167,10 @@ static int make_ctx(struct rp_engine *e, struct tls *t)
 	unsigned wlen;
 	int ret;
 
-	t->ctx = SSL_CTX_new(TLS_client_method());
+	/* Certificates parse ~5x cheaper there; if it cannot be had, the
+	 * default context (NULL) does the same work. */
+	rp__tls_lean_open(&t->lean);
+	t->ctx = SSL_CTX_new_ex(t->lean.libctx, NULL, TLS_client_method());
 	if (!t->ctx)
 		return -ENOMEM;
 	/* Every probe a full handshake, and no memory kept per idle one. */
