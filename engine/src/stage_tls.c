@@ -20,8 +20,11 @@
  * probe past the cap waits its turn in a FIFO with a poll on its socket
  * in flight, bounded by its deadline like any op: so a wait times out,
  * is cancelled and sees the server close as every op does. Its turn
- * cancels the poll; the poll's completion begins the handshake. The certificate is verified (trust store, host name or
- * address) but a failure only fails the probe with rp_tls_opts.verify.
+ * cancels the poll; the poll's completion begins the handshake.
+ *
+ * The certificate is verified (trust store, host name or address) but a
+ * failure only fails the probe with rp_tls_opts.verify. The context lives
+ * in tls_lean.c's library context, where certificates parse cheaper.
  *
  * Once the handshake is done, the stage is the transport of the stages
  * after it (slot.xport): their messages go through SSL_write and their
@@ -167,7 +170,7 @@ static int make_ctx(struct rp_engine *e, struct tls *t)
 	unsigned wlen;
 	int ret;
 
-	/* Certificates parse ~5x cheaper there; if it cannot be had, the
+	/* Certificates parse cheaper there; if it cannot be had, the
 	 * default context (NULL) does the same work. */
 	rp__tls_lean_open(&t->lean);
 	t->ctx = SSL_CTX_new_ex(t->lean.libctx, NULL, TLS_client_method());
@@ -539,12 +542,12 @@ static void waited(struct rp_engine *e, struct slot *s, int res)
 {
 	struct tls *t = state(e);
 	struct tls_slot *ts = priv(e, s);
+	/* our cancel, before the deadline */
+	bool turn = ts->permit && res == -ECANCELED && e->now_ns < s->expire_ns;
 
 	if (ts->waiting)
 		wait_unlink(e, t, s);
-	if (ts->permit ? res < 0 && (res != -ECANCELED ||
-				     e->now_ns >= s->expire_ns)
-		       : res < 0) {
+	if (res < 0 && !turn) {
 		io_failed(e, s, res);
 		return;
 	}

@@ -2,7 +2,8 @@
  * test_tls_lean.c - the TLS stage's library context (tls_lean.c): with
  * OpenSSL before 3.2 it opens, certificates of every key kind parse in it
  * with a usable public key (their signatures verify), an SSL_CTX made in
- * it has the TLS groups, and it offers no decoders beyond
+ * it has the TLS groups and every cipher suite of the default context,
+ * and it offers no decoders beyond
  * SubjectPublicKeyInfo (a PEM private key does not load: the point of it).
  * From 3.2 on it must refuse to open, and the stage uses the default.
  */
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -128,6 +130,51 @@ static void test_ssl_ctx_has_groups(void **st)
 
 /* What it leaves out: a PEM private key loads in the default context,
  * not in the lean one. */
+/* The cipher suites an SSL_CTX of context lc can offer, at security
+ * level 0 (everything libssl knows), as one string. */
+static void suites(OSSL_LIB_CTX *lc, char *out, size_t cap)
+{
+	SSL_CTX *ctx = SSL_CTX_new_ex(lc, NULL, TLS_client_method());
+	STACK_OF(SSL_CIPHER) *sk;
+	size_t n = 0;
+
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_set_cipher_list(ctx, "ALL:COMPLEMENTOFALL:"
+						  "@SECLEVEL=0"),
+			 1);
+	SSL_CTX_set_security_level(ctx, 0);
+	sk = SSL_CTX_get_ciphers(ctx);
+	out[0] = '\0';
+	for (int i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+		const char *name = SSL_CIPHER_get_name(sk_SSL_CIPHER_value(sk, i));
+
+		n += (size_t)snprintf(out + n, cap - n, "%s ", name);
+		assert_true(n < cap);
+	}
+	SSL_CTX_free(ctx);
+}
+
+/* The ciphers it keeps are all libssl can use: the same suites as in the
+ * default context, TLS 1.3's and the legacy ones alike. */
+static void test_same_cipher_suites(void **st)
+{
+	static char in_default[16384], in_lean[16384];
+	struct rp__tls_lean l;
+
+	(void)st;
+	if (rp__tls_lean_open(&l) < 0)
+		skip();
+	suites(NULL, in_default, sizeof(in_default));
+	suites(l.libctx, in_lean, sizeof(in_lean));
+	assert_string_equal(in_lean, in_default);
+	assert_non_null(strstr(in_lean, "TLS_CHACHA20_POLY1305_SHA256"));
+	assert_non_null(strstr(in_lean, "ECDHE-RSA-AES128-SHA "));
+	assert_non_null(strstr(in_lean, "ECDHE-ECDSA-ARIA256-GCM-SHA384 "));
+	assert_non_null(strstr(in_lean, "ECDHE-ECDSA-AES256-CCM8 "));
+	assert_non_null(strstr(in_lean, "ECDHE-RSA-CAMELLIA256-SHA384 "));
+	rp__tls_lean_close(&l);
+}
+
 /* Decoders a context has for a PEM EC private key. */
 static int pem_key_decoders(OSSL_LIB_CTX *lc)
 {
@@ -162,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_opens_when_needed),
 		cmocka_unit_test(test_certificates_parse),
 		cmocka_unit_test(test_ssl_ctx_has_groups),
+		cmocka_unit_test(test_same_cipher_suites),
 		cmocka_unit_test(test_only_spki_decoders),
 	};
 
