@@ -39,7 +39,9 @@
 #define LEAN_NAME "ringprobe-lean"
 #define KEEP_MAX 64
 
-static OSSL_PROVIDER *dflt;           /* in the default context, never unloaded */
+static OSSL_LIB_CTX *base;            /* ours, for the default provider */
+static OSSL_PROVIDER *dflt;           /* loaded in base; both live as long
+                                       * as the process */
 static OSSL_ALGORITHM spki[KEEP_MAX + 1]; /* its SPKI decoders, then zeros */
 static OSSL_ALGORITHM tls_ciphers[KEEP_MAX + 1]; /* the ciphers libssl fetches */
 
@@ -158,22 +160,27 @@ static bool is_tls_cipher(const OSSL_ALGORITHM *a)
 	return false;
 }
 
-/* Once per process: the default provider and what we take of it. Leaves
- * dflt NULL when the lean context cannot be had. */
+/* Once per process: the default provider, in a context of our own (so
+ * the application's default context stays as its configuration made it:
+ * a FIPS-only one stays FIPS-only), and what we take of it. Leaves dflt
+ * NULL when the lean context cannot be had. */
 static void setup(void)
 {
 	OSSL_PROVIDER *p;
 
 	if (OpenSSL_version_num() >= 0x30200000L)
 		return; /* the decoder cache is there */
-	p = OSSL_PROVIDER_load(NULL, "default");
-	if (!p)
-		return;
-	if (pick(p, OSSL_OP_DECODER, is_spki, spki) > 0 &&
-	    pick(p, OSSL_OP_CIPHER, is_tls_cipher, tls_ciphers) > 0)
+	base = OSSL_LIB_CTX_new();
+	p = base ? OSSL_PROVIDER_load(base, "default") : NULL;
+	if (p && pick(p, OSSL_OP_DECODER, is_spki, spki) > 0 &&
+	    pick(p, OSSL_OP_CIPHER, is_tls_cipher, tls_ciphers) > 0) {
 		dflt = p;
-	else
+		return;
+	}
+	if (p)
 		OSSL_PROVIDER_unload(p);
+	OSSL_LIB_CTX_free(base);
+	base = NULL;
 }
 
 int rp__tls_lean_open(struct rp__tls_lean *l)
