@@ -557,9 +557,10 @@ static int set_max_handshakes(struct cli *c, const char *a)
 {
 	uint64_t v;
 
-	if (parse_uint(a, 1000000, &v) < 0 || v == 0)
+	if (parse_uint(a, 1000000, &v) < 0)
 		return OPT_BAD;
-	c->eo.max_handshakes = (uint32_t)v;
+	/* 0: no cap (the engine's 0 is its default) */
+	c->eo.max_handshakes = v ? (uint32_t)v : UINT32_MAX;
 	return 0;
 }
 
@@ -764,9 +765,10 @@ const struct opt cli_opts[] = {
 	  "whole TLS handshake (default: up to --timeout)", DUR,
 	  set_handshake_timeout },
 	{ "max-handshakes", 0, "N", HTTP_TLS, SECT_TLS,
-	  "TLS handshakes under way at once, over all\n"
-	  "threads (default 1024 per thread); more wait,\n"
-	  "connected, for their turn", "1 to 1000000", set_max_handshakes },
+	  "TLS probes connecting or handshaking at once,\n"
+	  "over all threads (default 1024 per thread);\n"
+	  "more wait their turn before connecting;\n"
+	  "0 = no limit", "0 to 1000000", set_max_handshakes },
 	{ "expiring-within", 0, "DAYS", HTTP_TLS, SECT_TLS,
 	  "print only results whose certificate expires\n"
 	  "within DAYS (or has expired)", "days, 0 to 100000",

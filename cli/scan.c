@@ -955,7 +955,8 @@ static void engine_error(int ret, const char *detail)
  * Per-host limits are kept by each engine for its own probes, so over n
  * engines the cap is shared out (each engine at least 1: so no more
  * engines than the cap), and a host delay, which engines could not keep
- * between them, runs one engine. Returns the number of engines.
+ * between them, runs one engine. --max-handshakes is shared out the same
+ * way. Returns the number of engines.
  */
 static unsigned per_host_threads(struct cli *c, unsigned n)
 {
@@ -964,7 +965,10 @@ static unsigned per_host_threads(struct cli *c, unsigned n)
 	if (c->eo.host_delay_ns)
 		return 1;
 	if (c->eo.max_per_host && n > c->eo.max_per_host)
-		return c->eo.max_per_host;
+		n = c->eo.max_per_host;
+	/* --max-handshakes is shared out the same way */
+	if (c->eo.max_handshakes && n > c->eo.max_handshakes)
+		n = c->eo.max_handshakes;
 	return n;
 }
 
@@ -1064,12 +1068,9 @@ int cli_scan(struct cli *c, int nargs, char **args)
 		 * out exactly (per_host_threads() made n <= the cap). */
 		w->eo.max_per_host = c->eo.max_per_host / n +
 				     (i < c->eo.max_per_host % n);
-		if (c->eo.max_handshakes) { /* else the engine's default */
+		if (c->eo.max_handshakes) /* else the engine's default */
 			w->eo.max_handshakes = c->eo.max_handshakes / n +
 					       (i < c->eo.max_handshakes % n);
-			if (!w->eo.max_handshakes)
-				w->eo.max_handshakes = 1;
-		}
 		if (c->eo.dns.concurrency) {
 			w->eo.dns.concurrency = c->eo.dns.concurrency / n +
 						(i < c->eo.dns.concurrency % n);

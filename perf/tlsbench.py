@@ -182,7 +182,7 @@ def configs(args, rp, port, ca, workdir, holder):
         # The last row lifts the handshake cap: what each handshake holds.
         runs = [(n, []) for n in sorted({64, args.hold_conc})]
         if args.hold_conc > 64:
-            runs.append((args.hold_conc, ["--max-handshakes", "1000000"]))
+            runs.append((args.hold_conc, ["--max-handshakes", "0"]))
         for n, extra in runs:
             key = f"hold-c{n}" + ("-nocap" if extra else "")
             lst = os.path.join(workdir, f"hold-{n}.txt")
@@ -301,13 +301,14 @@ def report(cfgs, S, wrk, floors, rss_check):
     if hold:
         md.append("\n## HOLD: TLS probes in flight at once, peak RSS\n")
         md.append("`ringprobe tls --max-per-host 0` against a listener that "
-                  "accepts and never answers: every probe connects, and "
-                  "those given a handshake (--max-handshakes, default 1024 "
-                  "per thread) send their ClientHello and wait, the rest "
-                  f"wait their turn, until --timeout {HOLD_TIMEOUT}; all N "
-                  "are in flight together (`max_inflight` of --stats-json, "
-                  "and the listener counts the connections and "
-                  "ClientHellos).\n")
+                  "accepts and never answers: the probes given a place "
+                  "(--max-handshakes, default 1024 per thread) connect, "
+                  "send their ClientHello and wait until --timeout "
+                  f"{HOLD_TIMEOUT}, the rest wait for a place without "
+                  "connecting (the wait is not part of their timeout) and "
+                  "go when the first wave times out; all N are in flight "
+                  "together (`max_inflight` of --stats-json), and the "
+                  "listener counts every connection and ClientHello.\n")
         md.append("| config | probes | max in flight | peak RSS MiB | "
                   "per probe KiB (vs -c 64) | verified |")
         md.append("|---|---:|---:|---:|---:|---|")

@@ -574,15 +574,17 @@ struct rp_engine_opts {
 	                               * once; 0 = unlimited */
 	uint64_t host_delay_ns;       /* least time between the starts of two
 	                               * probes to one address; 0 = none */
-	/* TLS handshakes under way at once (tls probes and https targets);
-	 * default 1024. Each holds ~42 KiB of OpenSSL's state while it waits
-	 * for the server, and a core completes ~2,000 a second, so more
-	 * buys memory, not speed. A connected probe past it waits, its
-	 * socket watched (rp_stats.tls_waiting), in the order they
-	 * connected; the wait counts toward its overall timeout (not the
-	 * handshake timeout, whose clock starts with the handshake), a
-	 * server that closes or sends first ends it, and cancel, stop and
-	 * destroy end it CANCELLED like any probe. */
+	/* TLS probes (tls probes and https targets) connecting or in their
+	 * handshake at once; default 1024. A handshake holds ~43 KiB of
+	 * OpenSSL's state while it waits for the server. A probe past it
+	 * waits in its slot before connecting (rp_stats.tls_waiting), in
+	 * the order probes came, and takes the place when a handshake ends;
+	 * like a per-host wait, the wait is not part of any timeout (its
+	 * clocks, elapsed_us included, skip it), and cancel, stop and
+	 * destroy end it CANCELLED like any probe. Throughput is at most
+	 * the cap divided by the time a connect and handshake take (a
+	 * server that never answers holds a place for the handshake
+	 * timeout). UINT32_MAX: no cap. */
 	uint32_t max_handshakes;
 };
 

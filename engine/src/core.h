@@ -27,7 +27,8 @@ void rp__begin(struct rp_engine *e, struct slot *s, const char *name);
 /* Reports every PHASE_DONE slot. */
 void rp__deliver_done(struct rp_engine *e);
 
-/* Runs the first stage of a probe that waited for its host. */
+/* Starts a probe that waited for its host (its stages may still make it
+ * wait: rp__stage_ops.admit). */
 void rp__slot_start(struct rp_engine *e, struct slot *s);
 
 /* hosts.c: per-host limits (all no-ops when none is set). */

@@ -54,8 +54,8 @@ void rp__cancel_op(struct rp_engine *e, struct slot *s)
 }
 
 /* A cancel's CQE (only failures post one): try again while the probe it
- * was for is still waiting for its connect, or for a TLS handshake slot
- * it was just given (a poll is cancelled only to end that wait). */
+ * was for is still waiting for its connect, or for the TLS handshake slot
+ * it was just given (a wait op is cancelled only to end the wait). */
 static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
 {
 	uint32_t idx = rp__ud_slot(ud);
@@ -65,7 +65,7 @@ static void on_cancel_cqe(struct rp_engine *e, uint64_t ud, int res)
 		return;
 	s = &e->slots[idx];
 	if (s->gen == rp__ud_gen(ud) && s->phase > PHASE_RESOLVING &&
-	    (s->cancel || s->op == RP__OP_POLL) && s->ops)
+	    (s->cancel || s->op == RP__OP_WAIT) && s->ops)
 		rp__cancel_op(e, s);
 }
 

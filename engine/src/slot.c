@@ -299,17 +299,33 @@ static void start_stage(struct rp_engine *e, struct slot *s, unsigned k)
 	e->stages[k].ops->start(e, s);
 }
 
+/* May the probe connect now, as far as its stages are concerned (the
+ * TLS stage's cap on handshakes)? false: a stage made it wait. */
+static bool stages_admit(struct rp_engine *e, struct slot *s)
+{
+	for (unsigned k = 0; k < s->nstages; k++)
+		if (e->stages[k].ops->admit && !e->stages[k].ops->admit(e, s))
+			return false;
+	return true;
+}
+
 void rp__slot_start(struct rp_engine *e, struct slot *s)
+{
+	if (stages_admit(e, s))
+		start_stage(e, s, 0);
+}
+
+void rp__slot_go(struct rp_engine *e, struct slot *s)
 {
 	start_stage(e, s, 0);
 }
 
-/* A connection to s->addr begins, unless its host is at a per-host limit:
- * then the probe waits, and hosts.c starts it later. */
+/* A connection to s->addr begins, unless its host is at a per-host limit
+ * or a stage makes it wait: hosts.c or the stage starts it later. */
 static void connect_first(struct rp_engine *e, struct slot *s)
 {
 	if (rp__host_admit(e, s))
-		start_stage(e, s, 0);
+		rp__slot_start(e, s);
 }
 
 void rp__begin(struct rp_engine *e, struct slot *s, const char *name)

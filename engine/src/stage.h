@@ -180,6 +180,11 @@ struct rp__stage_ops {
 	 * free): drop what take() allocated. Called for each stage of the
 	 * probe's kind, whether take() ran or not. */
 	void (*end)(struct rp_engine *e, struct slot *s);
+	/* Before each connect of a probe of the kind (after its host's
+	 * limits): may it go now? false: the stage made it wait, with an op
+	 * of its own in flight (routed to it: s->stage is the stage's), and
+	 * calls rp__slot_go() when it may. NULL: always. */
+	bool (*admit)(struct rp_engine *e, struct slot *s);
 	/* The probe's connection is closing (result, redirect, retry):
 	 * drop what the stage holds for it. Called for every stage of the
 	 * kind, whether the probe reached it or not. */
@@ -322,6 +327,9 @@ void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns);
  */
 void rp__link_op(struct rp_engine *e, struct slot *s, struct io_uring_sqe *sqe,
 		 enum rp__op op, unsigned ts_flags);
+
+/* A probe that a stage's admit() made wait: its connect begins now. */
+void rp__slot_go(struct rp_engine *e, struct slot *s);
 
 /* Asks the kernel to cancel the probe's op in flight (s->op): it then
  * completes -ECANCELED. Retried while it finds nothing (loop.c). */

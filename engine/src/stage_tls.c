@@ -14,13 +14,17 @@
  * handshake timeout, deadline), so a server that trickles bytes cannot
  * stretch it.
  *
- * Handshakes under way are capped (rp_engine_opts.max_handshakes): each
- * holds ~42 KiB of OpenSSL's state while it waits for the server, and the
- * CPU, not the count, bounds how many finish per second. A connected
- * probe past the cap waits its turn in a FIFO with a poll on its socket
- * in flight, bounded by its deadline like any op: so a wait times out,
- * is cancelled and sees the server close as every op does. Its turn
- * cancels the poll; the poll's completion begins the handshake.
+ * TLS probes under way are capped (rp_engine_opts.max_handshakes): a
+ * handshake holds ~43 KiB of OpenSSL's state while it waits for the
+ * server. The place is taken before the connect (admit()), not after: a
+ * probe that waited connected would hold a silent connection, which a
+ * server that serves one connection at a time would wait on (while our
+ * handshake on it waited for that server) and one with a short idle
+ * timeout would close. A probe past the cap waits its turn in a FIFO,
+ * its one op a long timeout that its turn cancels (so cancel, stop and
+ * destroy end it like any probe); the wait is not part of its timeouts,
+ * as a per-host wait is not. The place is given back when the handshake
+ * ends, or the probe.
  *
  * The certificate is verified (trust store, host name or address) but a
  * failure only fails the probe with rp_tls_opts.verify. The context lives
@@ -68,11 +72,11 @@ struct tls_slot {
 	uint8_t delivering;           /* deliver() is handing bytes up */
 	uint64_t start_ns;            /* handshake started */
 	uint32_t tls_us;              /* handshake time, once done */
-	uint32_t wprev, wnext;        /* waiting for a handshake slot: the
-	                               * FIFO's links, slot index + 1 (0:
-	                               * none) */
-	uint8_t waiting;              /* in that FIFO, its poll in flight */
-	uint8_t permit;               /* holds one of the cap's slots */
+	uint32_t wprev, wnext;        /* waiting for a place: the FIFO's
+	                               * links, slot index + 1 (0: none) */
+	uint8_t waiting;              /* in that FIFO, its wait op in flight */
+	uint8_t permit;               /* holds one of the cap's places */
+	uint64_t wait_ns;             /* the wait began */
 };
 
 struct tls {
@@ -356,19 +360,48 @@ static void arm(struct rp_engine *e, struct slot *s, bool send)
 		    IORING_TIMEOUT_ABS);
 }
 
-/* Past the cap: wait in line, watching the socket until the deadline. */
+/* Past the cap: wait in line, with a timeout op far away as the probe's
+ * op in flight (routed to this stage) until put_permit() cancels it. */
 static void wait_turn(struct rp_engine *e, struct slot *s)
 {
-	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 2);
+	struct tls *t = state(e);
+	struct tls_slot *ts = priv(e, s);
+	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
+	uint64_t until = e->now_ns + RP_TIMEOUT_MAX_NS;
 
 	if (!sqe) {
 		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
 		return;
 	}
-	io_uring_prep_poll_add(sqe, slot_fd(e, s), POLLIN | POLLRDHUP);
-	rp__arm_expiry(e, s, UINT64_MAX / 2); /* the deadline */
-	rp__link_op(e, s, sqe, RP__OP_POLL, IORING_TIMEOUT_ABS);
-	wait_push(e, state(e), s);
+	if (s->phase != PHASE_CONNECTING)
+		rp__set_phase(e, s, PHASE_CONNECTING);
+	s->stage = (uint8_t)t->k;
+	s->xport = 0;
+	s->expire_ns = UINT64_MAX; /* no timer of ours: a cancel is a cancel */
+	s->ts.tv_sec = (long long)(until / NS_PER_SEC);
+	s->ts.tv_nsec = (long long)(until % NS_PER_SEC);
+	io_uring_prep_timeout(sqe, &s->ts, 0, IORING_TIMEOUT_ABS);
+	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_WAIT);
+	s->op = RP__OP_WAIT;
+	s->ops = 1;
+	ts->wait_ns = e->now_ns;
+	wait_push(e, t, s);
+}
+
+/* Before the connect: a place, or the line. */
+static bool tls_admit(struct rp_engine *e, struct slot *s)
+{
+	struct tls *t = state(e);
+	struct tls_slot *ts = priv(e, s);
+
+	if (!s->tls || ts->permit)
+		return true;
+	if (t->busy < t->cap) {
+		take_permit(t, ts);
+		return true;
+	}
+	wait_turn(e, s);
+	return false;
 }
 
 static void tls_resume(struct rp_engine *e, struct slot *s)
@@ -532,28 +565,25 @@ static void io_failed(struct rp_engine *e, struct slot *s, int res)
 	}
 }
 
-static void begin(struct rp_engine *e, struct slot *s);
 
-/* The poll of a probe waiting for a handshake slot ended. Its turn came
- * (it holds a permit: put_permit() cancelled the poll), or before that the
- * server sent or closed (the handshake, begun past the cap, finds out
- * which), or the wait failed: timed out, or cancelled. */
+/* The wait op of a probe in line ended: its turn came (it holds a
+ * permit: put_permit() cancelled the op), or the op failed. Its clocks
+ * skip the wait. */
 static void waited(struct rp_engine *e, struct slot *s, int res)
 {
-	struct tls *t = state(e);
 	struct tls_slot *ts = priv(e, s);
-	/* our cancel, before the deadline */
-	bool turn = ts->permit && res == -ECANCELED && e->now_ns < s->expire_ns;
+	uint64_t w = e->now_ns - ts->wait_ns;
 
 	if (ts->waiting)
-		wait_unlink(e, t, s);
-	if (res < 0 && !turn) {
-		io_failed(e, s, res);
+		wait_unlink(e, state(e), s);
+	if (!ts->permit || res != -ECANCELED) {
+		rp__finish(e, s, res == -ETIME ? RP_STATUS_TIMEOUT
+					       : RP_STATUS_ERROR, res);
 		return;
 	}
-	if (!ts->permit)
-		take_permit(t, ts);
-	begin(e, s);
+	s->start_ns += w;
+	s->deadline_ns += w;
+	rp__slot_go(e, s);
 }
 
 static void tls_on_cqe(struct rp_engine *e, struct slot *s,
@@ -562,7 +592,7 @@ static void tls_on_cqe(struct rp_engine *e, struct slot *s,
 	struct tls_slot *ts = priv(e, s);
 	int res = cqe->res;
 
-	if (rp__ud_op(cqe->user_data) == RP__OP_POLL) {
+	if (rp__ud_op(cqe->user_data) == RP__OP_WAIT) {
 		waited(e, s, res);
 		return;
 	}
@@ -618,6 +648,7 @@ static void begin(struct rp_engine *e, struct slot *s)
 		BIO_free(ts->wbio);
 		SSL_free(ts->ssl);
 		ts->ssl = NULL;
+		ts->rbio = ts->wbio = NULL;
 		rp__done(e, s, RP_STATUS_ERROR, -ENOMEM);
 		return;
 	}
@@ -652,11 +683,10 @@ static void tls_start(struct rp_engine *e, struct slot *s)
 		return;
 	}
 	rp__set_phase(e, s, PHASE_HANDSHAKING);
-	if (t->busy >= t->cap) {
-		wait_turn(e, s);
-		return;
-	}
-	take_permit(t, priv(e, s));
+	/* admit() gave it a place; a connect retried after a timeout (its
+	 * socket closed, the place given back) goes on past the cap */
+	if (!priv(e, s)->permit)
+		take_permit(t, priv(e, s));
 	begin(e, s);
 }
 
@@ -732,6 +762,7 @@ const struct rp__stage_ops rp__stage_tls = {
 	.init = tls_init,
 	.release = tls_release,
 	.take = tls_take,
+	.admit = tls_admit,
 	.start = tls_start,
 	.on_cqe = tls_on_cqe,
 	.resume = tls_resume,

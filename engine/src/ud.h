@@ -31,8 +31,8 @@ enum rp__op {
 	RP__OP_PROBE,      /* create-time feature test */
 	RP__OP_FDINSTALL,  /* a connected direct socket lent to a real fd,
 	                    * for getsockopt(TCP_INFO): res is that fd */
-	RP__OP_POLL,       /* TLS: a connected probe waiting for a handshake
-	                    * slot watches its socket */
+	RP__OP_WAIT,       /* TLS: a probe waiting for a handshake slot
+	                    * (a timeout op, cancelled at its turn) */
 };
 
 #define RP__UD_NOSLOT 0xffffffu

@@ -128,8 +128,6 @@ static void test_ssl_ctx_has_groups(void **st)
 	rp__tls_lean_close(&l);
 }
 
-/* What it leaves out: a PEM private key loads in the default context,
- * not in the lean one. */
 /* The cipher suites an SSL_CTX of context lc can offer, at security
  * level 0 (everything libssl knows), as one string. */
 static void suites(OSSL_LIB_CTX *lc, char *out, size_t cap)
