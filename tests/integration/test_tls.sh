@@ -120,6 +120,22 @@ check many_cap 300 "--max-handshakes 3, 100 in flight: 300 ok results" \
 	'all(x["status"] == "ok" and x["http_status"] == 200 and x["verify"] == "ok" for x in R)' \
 	'sorted(x["index"] for x in R) == list(range(300))'
 
+# One place (--max-handshakes 1) held by a server that never answers, then
+# three probes to a server that closes connections idle for 1 s: they wait
+# for the place unconnected, so each gets its answer (when they waited
+# connected, the server closed them first: tls-error).
+serve hold silent good || exit 1
+HOLD=$PORT HOLD_PID=$SERVER_PID
+serve idle good good --idle-seconds 1 || exit 1
+{ echo "127.0.0.1:$HOLD"; for i in 1 2 3; do echo "127.0.0.1:$PORT"; done; } \
+	>"$TMP/idle.txt"
+tls idle_cap "${CA[@]}" --no-shuffle --threads 1 --max-handshakes 1 \
+	--handshake-timeout 2s --timeout 4s -i "$TMP/idle.txt"
+check idle_cap 4 "--max-handshakes 1 behind a silent server: the waiters get their answers" \
+	'r["status"] == ("timeout" if r["port"] == '"$HOLD"' else "ok")'
+stop_pid "$SERVER_PID"
+stop_pid "$HOLD_PID"
+
 # ---- certificates that do not verify --------------------------------------
 
 verdict() { # verdict CERT WANT_VERIFY EXTRA_EXPR
