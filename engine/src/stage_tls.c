@@ -40,7 +40,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,8 +318,8 @@ static void take_permit(struct tls *t, struct tls_slot *ts)
 }
 
 /* The probe's handshake is over (or never began): its place goes to the
- * probe that waited longest, whose poll is cancelled; that completion
- * begins its handshake (tls_on_cqe). A stop gives none: every waiter is
+ * probe that waited longest, whose wait op is cancelled; that completion
+ * starts its connect (waited()). A stop gives none: every waiter is
  * being cancelled. */
 static void put_permit(struct rp_engine *e, struct slot *s)
 {
