@@ -966,7 +966,6 @@ static unsigned per_host_threads(struct cli *c, unsigned n)
 		return 1;
 	if (c->eo.max_per_host && n > c->eo.max_per_host)
 		n = c->eo.max_per_host;
-	/* --max-handshakes is shared out the same way */
 	if (c->eo.max_handshakes && n > c->eo.max_handshakes)
 		n = c->eo.max_handshakes;
 	return n;
