@@ -203,8 +203,7 @@ void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns)
 	s->expire_ns = e->now_ns + ns;
 	if (s->expire_ns > s->deadline_ns)
 		s->expire_ns = s->deadline_ns;
-	s->ts.tv_sec = (long long)(s->expire_ns / NS_PER_SEC);
-	s->ts.tv_nsec = (long long)(s->expire_ns % NS_PER_SEC);
+	rp__ts_set(s, s->expire_ns);
 }
 
 void rp__link_op(struct rp_engine *e, struct slot *s, struct io_uring_sqe *sqe,

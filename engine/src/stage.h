@@ -317,6 +317,14 @@ struct slot *rp__fifo_pop(struct rp_engine *e, struct slot_fifo *f);
  * debug builds an illegal transition aborts). */
 void rp__set_phase(struct rp_engine *e, struct slot *s, enum rp__phase p);
 
+/* s->ts, the timespec of the probe's timeout op, as ns (absolute or
+ * relative, as the op is prepared). */
+static inline void rp__ts_set(struct slot *s, uint64_t ns)
+{
+	s->ts.tv_sec = (long long)(ns / NS_PER_SEC);
+	s->ts.tv_nsec = (long long)(ns % NS_PER_SEC);
+}
+
 /* Sets s->ts to min(now + ns, deadline), absolute, for a link timeout. */
 void rp__arm_expiry(struct rp_engine *e, struct slot *s, uint64_t ns);
 

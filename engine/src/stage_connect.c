@@ -330,8 +330,7 @@ static void verify(struct rp_engine *e, struct slot *s)
 	rp__set_phase(e, s, PHASE_VERIFYING);
 	io_uring_prep_connect(sqe, slot_fd(e, s),
 			      (const struct sockaddr *)&s->addr, s->addrlen);
-	s->ts.tv_sec = (long long)(ns / NS_PER_SEC);
-	s->ts.tv_nsec = (long long)(ns % NS_PER_SEC);
+	rp__ts_set(s, ns);
 	rp__link_op(e, s, sqe, RP__OP_VERIFY, 0); /* relative */
 }
 

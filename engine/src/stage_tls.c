@@ -366,7 +366,6 @@ static void wait_turn(struct rp_engine *e, struct slot *s)
 	struct tls *t = state(e);
 	struct tls_slot *ts = priv(e, s);
 	struct io_uring_sqe *sqe = rp__ring_reserve(&e->r, 1);
-	uint64_t until = e->now_ns + RP_TIMEOUT_MAX_NS;
 
 	if (!sqe) {
 		rp__finish(e, s, RP_STATUS_ERROR, -EBUSY);
@@ -377,8 +376,7 @@ static void wait_turn(struct rp_engine *e, struct slot *s)
 	s->stage = (uint8_t)t->k;
 	s->xport = 0;
 	s->expire_ns = UINT64_MAX; /* no timer of ours: a cancel is a cancel */
-	s->ts.tv_sec = (long long)(until / NS_PER_SEC);
-	s->ts.tv_nsec = (long long)(until % NS_PER_SEC);
+	rp__ts_set(s, e->now_ns + RP_TIMEOUT_MAX_NS);
 	io_uring_prep_timeout(sqe, &s->ts, 0, IORING_TIMEOUT_ABS);
 	sqe->user_data = rp__ud(s->gen, slot_idx(e, s), RP__OP_WAIT);
 	s->op = RP__OP_WAIT;
