@@ -196,11 +196,11 @@ static void connect_release(struct rp_engine *e, void *st)
 	free(st);
 }
 
-/* Fallback mode: a socket made by syscalls, the options set the same way. */
+/* Fallback mode: a socket made by syscalls, the options set the same way
+ * (qa_off: quick ACKs off, as start_attempt() decided). */
 static int fallback_socket(struct rp_engine *e, struct slot *s,
-			   const struct connect_slot *cs)
+			   const struct connect_slot *cs, bool qa_off)
 {
-	const struct connect *c = state(e);
 	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	e->st.syscalls_other++;
@@ -209,8 +209,6 @@ static int fallback_socket(struct rp_engine *e, struct slot *s,
 		s->detail = "socket creation failed";
 		return -errno;
 	}
-	bool qa_off = c->quickack_off && s->nstages > 1;
-
 	e->st.syscalls_other += 1u + qa_off + cs->self_risk;
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst_linger,
 		       sizeof(rst_linger)) < 0 ||
@@ -250,11 +248,12 @@ static int start_attempt(struct rp_engine *e, struct slot *s)
 	struct connect_slot *cs = priv(e, s);
 	uint32_t idx = slot_idx(e, s);
 	struct io_uring_sqe *sqe;
+	/* only probes that run the next stage leave it the last ACK */
 	bool qa_off = c->quickack_off && s->nstages > 1;
 	int ret;
 
 	if (!e->r.direct) {
-		ret = fallback_socket(e, s, cs);
+		ret = fallback_socket(e, s, cs, qa_off);
 		if (ret < 0)
 			return ret;
 	}
