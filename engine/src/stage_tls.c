@@ -628,8 +628,7 @@ static void tls_on_cqe(struct rp_engine *e, struct slot *s,
 
 /* ---- the stage ---------------------------------------------------------- */
 
-/* The handshake, with a permit. */
-static void begin(struct rp_engine *e, struct slot *s)
+static void tls_start(struct rp_engine *e, struct slot *s)
 {
 	struct tls *t = state(e);
 	struct tls_slot *ts = priv(e, s);
@@ -637,6 +636,15 @@ static void begin(struct rp_engine *e, struct slot *s)
 	char ip[INET6_ADDRSTRLEN] = "";
 	const void *a;
 
+	if (!s->tls) {
+		rp__stage_done(e, s); /* plain http */
+		return;
+	}
+	rp__set_phase(e, s, PHASE_HANDSHAKING);
+	/* admit() gave it a place; a connect retried after a timeout (its
+	 * socket closed, the place given back) goes on past the cap */
+	if (!ts->permit)
+		take_permit(t, ts);
 	ts->ssl = SSL_new(t->ctx);
 	ts->rbio = BIO_new(BIO_s_mem());
 	ts->wbio = BIO_new(BIO_s_mem());
@@ -669,22 +677,6 @@ static void begin(struct rp_engine *e, struct slot *s)
 	ts->start_ns = e->now_ns;
 	rp__arm_expiry(e, s, t->timeout_ns);
 	progress(e, s);
-}
-
-static void tls_start(struct rp_engine *e, struct slot *s)
-{
-	struct tls *t = state(e);
-
-	if (!s->tls) {
-		rp__stage_done(e, s); /* plain http */
-		return;
-	}
-	rp__set_phase(e, s, PHASE_HANDSHAKING);
-	/* admit() gave it a place; a connect retried after a timeout (its
-	 * socket closed, the place given back) goes on past the cap */
-	if (!priv(e, s)->permit)
-		take_permit(t, priv(e, s));
-	begin(e, s);
 }
 
 /* The upper stage's message: encrypted whole, then sent. */
