@@ -958,7 +958,7 @@ static void engine_error(int ret, const char *detail)
  * between them, runs one engine. --max-handshakes is shared out the same
  * way. Returns the number of engines.
  */
-static unsigned per_host_threads(struct cli *c, unsigned n)
+static unsigned capped_threads(struct cli *c, unsigned n)
 {
 	c->eo.max_per_host = c->max_per_host < 0 ? DEFAULT_MAX_PER_HOST
 						 : (uint32_t)c->max_per_host;
@@ -1028,7 +1028,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				prog, c->eo.rate, c->eo.rate, n);
 		n = c->eo.rate;
 	}
-	n = per_host_threads(c, n);
+	n = capped_threads(c, n);
 	if (raise_nofile(&c->eo.concurrency, n, explicit_c, c->quiet) < 0) {
 		rc = EXIT_USAGE;
 		goto out_source;
@@ -1064,7 +1064,7 @@ int cli_scan(struct cli *c, int nargs, char **args)
 				    (i < c->eo.concurrency % n);
 		w->eo.rate = c->eo.rate / n + (i < c->eo.rate % n);
 		/* Per-host limits hold over all engines: the cap is shared
-		 * out exactly (per_host_threads() made n <= the cap). */
+		 * out exactly (capped_threads() made n <= the cap). */
 		w->eo.max_per_host = c->eo.max_per_host / n +
 				     (i < c->eo.max_per_host % n);
 		if (c->eo.max_handshakes) /* else the engine's default */
